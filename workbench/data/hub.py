@@ -1,0 +1,138 @@
+"""Corpora from Hugging Face ``datasets``: the SpeechTaxi schema and any dataset via a column map.
+
+Audio is read undecoded (``Audio(decode=False)``: recent ``datasets`` decode through
+torchcodec, which this project does not need) and written once as 16 kHz FLAC under a
+cache folder, so that every consumer reads local files the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import soundfile as sf
+
+from workbench.audio import SAMPLE_RATE, prepare
+from workbench.errors import ConfigError, DataError
+from workbench.items import Item
+
+#: Split names of the workbench -> names commonly used on the hub.
+SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "validation", "valid"), "test": ("test",)}
+
+
+def open_dataset(path: str, name: str | None, split: str, load_kwargs: dict | None = None):
+    """A hub id, a ``save_to_disk`` folder or a local data folder -> a ``datasets.Dataset``.
+
+    ``save_to_disk`` folders may hold one DatasetDict (``<path>/dataset_dict.json``) or one
+    per config (``<path>/<name>/dataset_dict.json``).
+    """
+    import datasets
+
+    local = Path(path)
+    for folder in ([local / name] if name else []) + [local]:
+        if (folder / "dataset_dict.json").is_file():
+            dataset_dict = datasets.load_from_disk(str(folder))
+            if split not in dataset_dict:
+                raise ConfigError(f"split '{split}' not in {folder} (has {list(dataset_dict)})")
+            return dataset_dict[split]
+    return datasets.load_dataset(path, name, split=split, **(load_kwargs or {}))
+
+
+def available_split(path: str, name: str | None, split: str, load_kwargs: dict | None = None):
+    """Open the first of a workbench split's hub aliases that exists; None when none does."""
+    errors = []
+    for alias in SPLIT_ALIASES.get(split, (split,)):
+        try:
+            return open_dataset(path, name, alias, load_kwargs)
+        except (ValueError, KeyError, ConfigError) as err:  # datasets raises ValueError for unknown splits
+            errors.append(f"{alias}: {err}")
+    return None
+
+
+def class_names(dataset, column: str) -> list[str] | None:
+    """The names of a ClassLabel column, or None for plain columns."""
+    feature = dataset.features.get(column)
+    return list(feature.names) if hasattr(feature, "names") else None
+
+
+def cache_audio(value, where: str, cache_dir: Path, item_id: str, max_seconds: float | None) -> str:
+    """An undecoded ``datasets`` audio value -> path of a 16 kHz mono FLAC in the cache."""
+    safe = hashlib.sha1(item_id.encode()).hexdigest()[:16]
+    target = cache_dir / f"{safe}.flac"
+    if target.is_file():
+        return str(target)
+    if isinstance(value, dict) and value.get("bytes"):
+        source = io.BytesIO(value["bytes"])
+    elif isinstance(value, dict) and value.get("path") and Path(value["path"]).is_file():
+        source = value["path"]
+    elif isinstance(value, dict) and value.get("array") is not None:
+        samples = prepare(value["array"], int(value["sampling_rate"]), where, max_seconds)
+        return _write_flac(target, samples)
+    else:
+        raise DataError(where, "audio", "no audio bytes, path or array in the dataset row")
+    try:
+        samples, rate = sf.read(source, dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise DataError(where, "audio", f"unreadable audio: {err}") from None
+    return _write_flac(target, prepare(samples, rate, where, max_seconds))
+
+
+def _write_flac(target: Path, samples) -> str:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp.flac")
+    sf.write(str(tmp), samples, SAMPLE_RATE, subtype="PCM_16")
+    tmp.replace(target)  # atomic: a crash never leaves a half-written FLAC under the final name
+    return str(target)
+
+
+def rows_to_items(
+    rows: Iterable[dict],
+    split: str,
+    columns: dict[str, str],
+    label_names: list[str],
+    cache_dir: Path,
+    where: str,
+    language: str | None = None,
+    language_names: list[str] | None = None,
+    max_seconds: float | None = 30.0,
+    id_prefix: str = "",
+) -> list[Item]:
+    """Map dataset rows to items through ``columns`` (workbench field -> dataset column)."""
+    items = []
+    for index, row in enumerate(rows):
+        row_where = f"{where} split '{split}' row {index}"
+        raw_id = row[columns["id"]] if "id" in columns else index
+        item_id = f"{id_prefix}{raw_id}"
+        row_where += f" item '{item_id}'"
+        lang = language
+        if "language" in columns:
+            lang = row[columns["language"]]
+            if language_names is not None and isinstance(lang, int):
+                lang = language_names[lang]
+        if not lang:
+            raise DataError(row_where, "language", "missing language (set a language column or a constant language)")
+        label = row[columns["label"]]
+        if label is None or label == "":
+            raise DataError(row_where, "label", "missing label")
+        if isinstance(label, str):
+            if label not in label_names:
+                raise DataError(row_where, "label", f"unknown label '{label}', known: {label_names}")
+            label = label_names.index(label)
+        elif not 0 <= int(label) < len(label_names):
+            raise DataError(row_where, "label", f"index {label} outside {len(label_names)} classes")
+        audio = cache_audio(row[columns["audio"]], row_where, cache_dir / str(lang), item_id, max_seconds)
+        items.append(
+            Item(
+                id=item_id,
+                content_id=str(row[columns["content_id"]]) if "content_id" in columns else item_id,
+                language=str(lang),
+                label=int(label),
+                split=split,
+                audio=audio,
+                text=row.get(columns["text"]) if "text" in columns else None,
+                romanized=row.get(columns["romanized"]) if "romanized" in columns else None,
+            )
+        )
+    return items
