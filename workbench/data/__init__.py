@@ -1,0 +1,1 @@
+"""Corpus sources (hub, ``datasets``, local manifests, the embedded default) and their loaders."""
