@@ -1,0 +1,1 @@
+"""End-to-end speech classification: encoder (pretrained or from scratch) + pooling + head."""

@@ -1,0 +1,120 @@
+"""Shared speech building blocks: LogMel features, EncoderOutput, ConvEncoder, init_from."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from speech.encoders.base import EncoderOutput, SpeechEncoder
+from speech.encoders.conv import ConvEncoder
+from speech.features import FRAMES_PER_SECOND, LogMel, SpecAugment, masked_normalize, num_frames
+
+
+def test_logmel_shapes_rate_and_normalisation():
+    waves = torch.randn(2, 32000)
+    lengths = torch.tensor([32000, 16000])
+    feats, frames = LogMel(specaugment=False)(waves, lengths)
+    assert feats.shape == (2, 201, 40) and frames.tolist() == [201, 101]
+    assert FRAMES_PER_SECOND == 100
+    # normalised over the valid frames only; padding is zero
+    short = feats[1, :101]
+    assert short.mean(0).abs().max() < 1e-4 and (short.std(0, unbiased=False) - 1).abs().max() < 1e-2
+    assert feats[1, 101:].abs().max() == 0
+
+
+def test_logmel_padding_does_not_change_valid_frames():
+    wave = torch.randn(1, 16000)
+    alone, _ = LogMel(specaugment=False)(wave, torch.tensor([16000]))
+    padded, _ = LogMel(specaugment=False)(torch.cat([wave, torch.zeros(1, 8000)], 1), torch.tensor([16000]))
+    assert torch.allclose(alone[0], padded[0, :101], atol=1e-4)
+
+
+def test_specaugment_only_in_training():
+    feats = torch.randn(3, 100, 40)
+    lengths = torch.tensor([100, 80, 50])
+    aug = SpecAugment(freq_masks=2, freq_width=8, time_masks=2, time_width=0.2)
+    aug.eval()
+    assert torch.equal(aug(feats, lengths), feats)
+    aug.train()
+    torch.manual_seed(0)
+    out = aug(feats, lengths)
+    assert (out == 0).any() and not torch.equal(out, feats)
+
+
+def test_masked_normalize_ignores_padding():
+    feats = torch.randn(1, 10, 4)
+    a = masked_normalize(feats, torch.tensor([6]))
+    b = masked_normalize(feats[:, :6], torch.tensor([6]))
+    assert torch.allclose(a[:, :6], b, atol=1e-6)
+
+
+def test_conv_encoder_interface_and_size():
+    enc = ConvEncoder()  # d256 x 6
+    assert isinstance(enc, SpeechEncoder)
+    params = sum(p.numel() for p in enc.parameters())
+    assert 300_000 <= params <= 500_000
+    enc.eval()
+    out = enc(torch.randn(2, 16000), torch.tensor([16000, 9600]))
+    assert isinstance(out, EncoderOutput)
+    assert out.hidden.shape == (2, 33, 256) and len(out.layers) == enc.num_layers == 7
+    assert out.lengths.tolist() == [33, math.floor(num_frames(torch.tensor(9600)).item() / 3)]
+    assert out.mask().sum(1).tolist() == out.lengths.tolist()
+    assert out.hidden[1, out.lengths[1] :].abs().max() == 0
+    assert enc.preprocess_config["n_mels"] == 40 and enc.preprocess_config["hop_length"] == 160
+
+
+def test_conv_encoder_batch_invariance_in_eval():
+    """An item's valid frames do not depend on what it is batched with (padding is masked)."""
+    enc = ConvEncoder(dim=32, num_blocks=2).eval()
+    wave = torch.randn(1, 12000)
+    alone = enc(wave, torch.tensor([12000])).hidden
+    batch = torch.cat([torch.cat([wave, torch.zeros(1, 4000)], 1), torch.randn(1, 16000)])
+    together = enc(batch, torch.tensor([12000, 16000]))
+    n = alone.shape[1]
+    assert torch.allclose(alone[0], together.hidden[0, :n], atol=1e-4)
+
+
+class Recognizer(nn.Module):
+    """Stand-in for the cascade's CTC module: an ``encoder`` attribute plus a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = ConvEncoder(dim=32, num_blocks=2)
+        self.head = nn.Linear(32, 28)
+
+
+@pytest.mark.parametrize("fmt", ["lightning", "safetensors"])
+def test_init_from_recognizer_checkpoint(tmp_path, fmt):
+    from speech.encoders import from_checkpoint
+
+    source = Recognizer()
+    with torch.no_grad():
+        for p in source.parameters():
+            p.normal_()
+    if fmt == "lightning":
+        path = tmp_path / "asr.ckpt"
+        torch.save({"state_dict": source.state_dict(), "epoch": 1}, path)
+    else:
+        from safetensors.torch import save_file
+
+        path = tmp_path / "asr.safetensors"
+        save_file(source.state_dict(), str(path))
+    target = from_checkpoint(ConvEncoder(dim=32, num_blocks=2), str(path))
+    for name, tensor in source.encoder.state_dict().items():
+        assert torch.equal(target.state_dict()[name], tensor), name
+
+
+def test_init_from_rejects_mismatched_checkpoint(tmp_path):
+    from speech.encoders import from_checkpoint
+    from workbench.errors import ConfigError
+
+    path = tmp_path / "asr.ckpt"
+    torch.save({"state_dict": Recognizer().state_dict()}, path)
+    with pytest.raises(ConfigError, match="does not fit"):
+        from_checkpoint(ConvEncoder(dim=64, num_blocks=2), str(path))
+    with pytest.raises(ConfigError, match="no 'encoder"):
+        torch.save({"state_dict": {"head.weight": torch.zeros(1)}}, path)
+        from_checkpoint(ConvEncoder(dim=32, num_blocks=2), str(path))
