@@ -57,6 +57,27 @@ def prepare(samples: np.ndarray, rate: int, where: str, max_seconds: float | Non
     return samples
 
 
+def wav_is_truncated(path: Path) -> bool:
+    """True when a RIFF/WAVE file's ``data`` chunk claims more bytes than the file holds.
+
+    libsndfile silently shortens such files to what is there, so a download cut short
+    would otherwise pass as a valid, shorter clip.
+    """
+    with path.open("rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return False
+        size = path.stat().st_size
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return False
+            name, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name == b"data":
+                return handle.tell() + length > size and length != 0xFFFFFFFF  # 0xFFFFFFFF: streamed, size unknown
+            handle.seek(length + (length & 1), 1)
+
+
 def load_audio(path: str | Path, where: str | None = None, max_seconds: float | None = MAX_SECONDS) -> np.ndarray:
     """Read an audio file as float32 mono 16 kHz, capped at ``max_seconds``.
 
@@ -67,6 +88,8 @@ def load_audio(path: str | Path, where: str | None = None, max_seconds: float | 
     path = Path(path)
     if not path.is_file():
         raise DataError(where, "audio", f"file not found ({path})")
+    if wav_is_truncated(path):
+        raise DataError(where, "audio", f"truncated audio file ({path}): the WAV header promises more data")
     try:
         with sf.SoundFile(str(path)) as handle:
             rate = handle.samplerate
@@ -76,7 +99,9 @@ def load_audio(path: str | Path, where: str | None = None, max_seconds: float | 
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
         raise DataError(where, "audio", f"unreadable or truncated audio file ({path}): {err}") from None
     if len(samples) < limit:
-        raise DataError(where, "audio", f"truncated audio file ({path}): header says {frames} frames, read {len(samples)}")
+        raise DataError(
+            where, "audio", f"truncated audio file ({path}): header says {frames} frames, read {len(samples)}"
+        )
     return prepare(samples, rate, where, max_seconds)
 
 

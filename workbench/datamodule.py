@@ -13,6 +13,7 @@ import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
 from workbench.data.sources import CorpusSource
+from workbench.data.validate import OnBadItem, SkipReport, keep_good
 from workbench.items import Corpus, Item
 from workbench.protocols import Protocol, Selection
 
@@ -27,16 +28,30 @@ class CorpusDataModule(L.LightningDataModule):
         protocol: in_language / all_languages / zero_shot, with source languages.
         batch_size: items per batch (speech may bucket by length instead).
         num_workers: DataLoader worker processes.
+        on_bad_item: ``raise`` on the first unusable item (naming it and the fault), or
+            ``skip`` bad items, counted and reported in ``skip_report`` and the run log.
     """
 
-    def __init__(self, source: CorpusSource, protocol: Protocol, batch_size: int = 16, num_workers: int = 0):
+    def __init__(
+        self,
+        source: CorpusSource,
+        protocol: Protocol,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        on_bad_item: OnBadItem = "raise",
+    ):
         super().__init__()
         self.source = source
         self.protocol = protocol
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.on_bad_item = on_bad_item
+        self.skip_report = SkipReport()
         self.corpus: Corpus | None = None
         self.selection: Selection | None = None
+
+    def check_item(self, item: Item) -> None:
+        """Raise a DataError if ``item`` cannot be used; subclasses check their signal."""
 
     # -- what subclasses provide -------------------------------------------------------
     def make_dataset(self, items: list[Item], train: bool) -> Dataset:
@@ -55,8 +70,13 @@ class CorpusDataModule(L.LightningDataModule):
             return
         self.corpus = self.source.load()
         self.selection = self.protocol.select(self.corpus)
+        for split, items in self.selection.splits.items():
+            self.selection.splits[split] = keep_good(items, self.check_item, self.on_bad_item, self.skip_report)
+        self.skip_report.log(f"data for protocol {self.protocol.tag}")
         counts = {split: len(items) for split, items in self.selection.splits.items()}
-        log.info("protocol %s: %s (dropped %d for leakage)", self.protocol.tag, counts, self.selection.dropped_for_leakage)
+        log.info(
+            "protocol %s: %s (dropped %d for leakage)", self.protocol.tag, counts, self.selection.dropped_for_leakage
+        )
 
     @property
     def label_names(self) -> list[str]:

@@ -34,9 +34,7 @@ def scores(labels: Sequence[int], preds: Sequence[int], num_classes: int) -> dic
     }
 
 
-def scores_by_language(
-    labels: Sequence[int], preds: Sequence[int], languages: Sequence[str], num_classes: int
-) -> dict:
+def scores_by_language(labels: Sequence[int], preds: Sequence[int], languages: Sequence[str], num_classes: int) -> dict:
     """``{"overall": scores, "per_language": {lang: scores}}``."""
     result = {"overall": scores(labels, preds, num_classes), "per_language": {}}
     for lang in sorted(set(languages)):

@@ -53,7 +53,7 @@ def make_predictions(
     if len(items) != len(probs):
         raise ValueError(f"{len(items)} items but {len(probs)} probability rows")
     records = []
-    for i, (item, row) in enumerate(zip(items, probs)):
+    for i, (item, row) in enumerate(zip(items, probs, strict=True)):
         row = [round(float(p), 6) for p in row]
         records.append(
             Prediction(

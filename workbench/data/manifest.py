@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from workbench.data.validate import OnBadItem, SkipReport
 from workbench.errors import DataError
 from workbench.items import Corpus, Item, resolve_path
 
@@ -90,19 +91,43 @@ def _label_of(value, label_names: list[str], where: str) -> int:
     return label_names.index(value)
 
 
+def _row_to_item(number: int, row: dict, path: Path, label_names: list[str], allowed: set[str] | None) -> Item:
+    where = f"manifest '{path}' line {number} item '{row.get('id', '?')}'"
+    for column in REQUIRED_COLUMNS:
+        if row.get(column) in (None, ""):
+            raise DataError(where, column, "missing value")
+    language = str(row["language"])
+    if allowed is not None and language not in allowed:
+        raise DataError(where, "language", f"unknown language '{language}', expected one of {sorted(allowed)}")
+    return Item(
+        id=str(row["id"]),
+        content_id=str(row.get("content_id") or row["id"]),
+        language=language,
+        label=_label_of(row["label"], label_names, where),
+        split=str(row["split"]),
+        audio=resolve_path(row.get("audio"), path.parent),
+        image=resolve_path(row.get("image"), path.parent),
+        text=row.get("text") or None,
+        romanized=row.get("romanized") or None,
+    )
+
+
 def load_manifest(
     path: str | Path,
     label_names: list[str] | None = None,
     languages: list[str] | None = None,
     name: str | None = None,
+    on_bad_item: OnBadItem = "raise",
 ) -> Corpus:
     """Read a CSV/JSONL manifest into a :class:`Corpus`.
 
     Args:
         path: the manifest file.
         label_names: the class names in index order; see the module doc for defaults.
-        languages: the languages allowed; an item of another language is an error
-            (it most likely means a typo in the manifest or the config).
+        languages: the languages allowed; an item of another language is bad (most
+            likely a typo in the manifest or the config).
+        on_bad_item: ``raise`` at the first bad row (missing value, unknown label or
+            language), or ``skip`` it and count it in ``corpus.meta["skipped"]``.
     """
     path = Path(path)
     rows = list(read_rows(path))
@@ -113,26 +138,16 @@ def load_manifest(
     if label_names is None:
         label_names = sorted({str(row["label"]) for _, row in rows if row.get("label") not in (None, "")})
     allowed = set(languages) if languages else None
+    report = SkipReport()
     items = []
     for number, row in rows:
-        where = f"manifest '{path}' line {number} item '{row.get('id', '?')}'"
-        for column in REQUIRED_COLUMNS:
-            if row.get(column) in (None, ""):
-                raise DataError(where, column, "missing value")
-        language = str(row["language"])
-        if allowed is not None and language not in allowed:
-            raise DataError(where, "language", f"unknown language '{language}', expected one of {sorted(allowed)}")
-        items.append(
-            Item(
-                id=str(row["id"]),
-                content_id=str(row.get("content_id") or row["id"]),
-                language=language,
-                label=_label_of(row["label"], label_names, where),
-                split=str(row["split"]),
-                audio=resolve_path(row.get("audio"), path.parent),
-                image=resolve_path(row.get("image"), path.parent),
-                text=row.get("text") or None,
-                romanized=row.get("romanized") or None,
-            )
-        )
-    return Corpus(items=items, label_names=list(label_names), name=name or path.stem)
+        try:
+            items.append(_row_to_item(number, row, path, label_names, allowed))
+        except DataError as error:
+            if on_bad_item == "raise":
+                raise
+            report.add(error)
+    report.log(f"manifest '{path}'")
+    return Corpus(
+        items=items, label_names=list(label_names), name=name or path.stem, meta={"skipped": report.summary()}
+    )

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from workbench.data.hub import available_split, class_names, rows_to_items
 from workbench.data.manifest import load_manifest
+from workbench.data.resplit import resplit_by_content
+from workbench.data.validate import OnBadItem
 from workbench.errors import ConfigError, DataError
 from workbench.items import Corpus, Item
 
@@ -78,7 +80,8 @@ def _load_hf_splits(
                     ", ".join(missing),
                     f"missing column(s); present: {dataset.column_names}",
                 )
-            label_names = label_names or class_names(dataset, columns["label"])
+            # a ClassLabel column's own names fix what its integers mean; string labels use the given names
+            label_names = class_names(dataset, columns["label"]) or label_names
             if label_names is None:
                 raise ConfigError(f"dataset '{path}': label column is not a ClassLabel; set label_names in config")
             from datasets import Audio
@@ -127,14 +130,11 @@ class SpeechTaxi(CorpusSource):
             self.path,
             self.languages,
             dict(SPEECHTAXI_COLUMNS),
-            None,
+            SPEECHTAXI_LABELS,
             _cache_folder(self.cache_dir, "speechtaxi", self.path),
             self.splits,
             max_seconds=self.max_seconds,
         )
-        # string labels: keep the paper's class order so indices match across runs
-        if not names or set(names) <= set(SPEECHTAXI_LABELS):
-            names = SPEECHTAXI_LABELS
         return Corpus(items, names, name="speechtaxi")
 
 
@@ -148,10 +148,13 @@ class HFDataset(CorpusSource):
             ``language`` unless ``language`` is set; optional ``id``, ``content_id``,
             ``text``, ``romanized``.
         language: a constant language for datasets without a language column; a dict
-            maps config -> language.
+            maps config -> language; default without a language column: the config name.
         label_names: class names when the label column is not a ClassLabel.
         splits: workbench splits to read (hub names ``validation``/``valid`` map to dev).
         load_kwargs: passed to ``datasets.load_dataset`` (``data_files``, ``revision``...).
+        resplit: ``{"dev": 0.1, "test": 0.2, "seed": 0}`` reassigns splits by hashing
+            ``content_id`` (for datasets with one split, or splits not aligned across
+            languages); None keeps the dataset's splits.
     """
 
     def __init__(
@@ -166,6 +169,7 @@ class HFDataset(CorpusSource):
         load_kwargs: dict | None = None,
         max_seconds: float | None = 30.0,
         name: str | None = None,
+        resplit: dict | None = None,
     ):
         for required in ("label", "audio"):
             if required not in columns:
@@ -174,12 +178,15 @@ class HFDataset(CorpusSource):
         self.language, self.label_names, self.splits = language, label_names, list(splits)
         self.cache_dir, self.load_kwargs, self.max_seconds = cache_dir, load_kwargs, max_seconds
         self.name = name or Path(path).name
+        self.resplit = resplit
 
     def load(self) -> Corpus:
         items: list[Item] = []
         names = self.label_names
         for config in self.configs:
             language = self.language.get(config) if isinstance(self.language, dict) else self.language
+            if language is None and "language" not in self.columns:
+                language = config  # per-language configs (eng_Latn, de-DE...) name their language
             part, names = _load_hf_splits(
                 self.path,
                 [config],
@@ -192,17 +199,25 @@ class HFDataset(CorpusSource):
                 max_seconds=self.max_seconds,
             )
             items += part
+        if self.resplit is not None:
+            items = resplit_by_content(items, **self.resplit)
         return Corpus(items, names, name=self.name)
 
 
 class Manifest(CorpusSource):
     """A local CSV or JSONL manifest (see :mod:`workbench.data.manifest` for columns)."""
 
-    def __init__(self, path: str, label_names: list[str] | None = None, languages: list[str] | None = None):
-        self.path, self.label_names, self.languages = path, label_names, languages
+    def __init__(
+        self,
+        path: str,
+        label_names: list[str] | None = None,
+        languages: list[str] | None = None,
+        on_bad_item: OnBadItem = "raise",
+    ):
+        self.path, self.label_names, self.languages, self.on_bad_item = path, label_names, languages, on_bad_item
 
     def load(self) -> Corpus:
-        return load_manifest(self.path, self.label_names, self.languages)
+        return load_manifest(self.path, self.label_names, self.languages, on_bad_item=self.on_bad_item)
 
 
 class AudioFolder(CorpusSource):
