@@ -1,0 +1,102 @@
+"""Batches for training a CTC recognizer: the speech batches plus character targets.
+
+Built on :class:`speech.data.SpeechDataModule` (same audio loading, length bucketing and
+protocols as the E2E path); the target of an item is its gold transcript in native
+script (``item.text``) or romanized (``item.romanized``, uroman: SpeechTaxi's
+language-agnostic transcription). The character vocabulary comes from the training
+transcripts of every training language.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from cascade.asr_text import Vocabulary
+from speech.data import AudioDataset, SpeechDataModule, collate_waves
+from workbench.data.sources import CorpusSource
+from workbench.errors import DataError
+from workbench.items import Item
+from workbench.protocols import Protocol
+
+Target = Literal["native", "romanized"]
+
+
+def target_text(item: Item, target: Target) -> str:
+    """The transcript an item is trained/scored on."""
+    text = item.romanized if target == "romanized" else item.text
+    if not text:
+        field = "romanized" if target == "romanized" else "text"
+        raise DataError(f"item '{item.id}'", field, f"a {target} transcript is needed to train/score a recognizer")
+    return text
+
+
+class TranscriptDataset(AudioDataset):
+    """``(index, wave, label, key, target ids)`` per item."""
+
+    def __init__(self, items: list[Item], vocabulary: Vocabulary, target: Target, max_seconds: float | None):
+        super().__init__(items, max_seconds)
+        self.targets = [vocabulary.encode(target_text(item, target)) for item in items]
+
+    def __getitem__(self, index: int):
+        return (*super().__getitem__(index), self.targets[index])
+
+
+def collate_transcripts(batch: list) -> dict:
+    """The speech batch plus ``targets (B, S)`` (0-padded) and ``target_lengths (B,)``."""
+    out = collate_waves([row[:4] for row in batch])
+    lengths = torch.tensor([len(row[4]) for row in batch])
+    targets = torch.zeros(len(batch), max(1, int(lengths.max())), dtype=torch.long)
+    for i, row in enumerate(batch):
+        targets[i, : len(row[4])] = torch.tensor(row[4], dtype=torch.long)
+    out.update(targets=targets, target_lengths=lengths)
+    return out
+
+
+class ASRDataModule(SpeechDataModule):
+    """Corpus + protocol -> speech batches with CTC targets.
+
+    Args:
+        source: where the corpus comes from (``class_path`` in config).
+        protocol: usually ``all_languages`` (one recognizer for every language).
+        target: ``native`` (item.text) or ``romanized`` (item.romanized) transcripts.
+        batch_size: maximum items per batch.
+        num_workers: DataLoader worker processes.
+        max_batch_seconds: total audio per batch, for length bucketing.
+        num_buckets: duration buckets.
+        max_seconds: clips are cut to this length.
+        seed: batch shuffling seed; None follows ``seed_everything``.
+    """
+
+    def __init__(
+        self,
+        source: CorpusSource,
+        protocol: Protocol,
+        target: Target = "romanized",
+        batch_size: int = 32,
+        num_workers: int = 0,
+        max_batch_seconds: float = 120.0,
+        num_buckets: int = 8,
+        max_seconds: float | None = 30.0,
+        seed: int | None = None,
+    ):
+        super().__init__(source, protocol, batch_size, num_workers, max_batch_seconds, num_buckets, max_seconds, seed)
+        if target not in ("native", "romanized"):
+            raise DataError("asr data", "target", f"unknown target '{target}', expected native or romanized")
+        self.target = target
+        self._vocabulary: Vocabulary | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            if self.selection is None:
+                self.setup()
+            self._vocabulary = Vocabulary.from_texts(target_text(i, self.target) for i in self.selection["train"])
+        return self._vocabulary
+
+    def make_dataset(self, items: list[Item], train: bool) -> TranscriptDataset:
+        return TranscriptDataset(items, self.vocabulary, self.target, self.max_seconds)
+
+    def collate(self, batch: list) -> dict:
+        return collate_transcripts(batch)

@@ -1,0 +1,110 @@
+"""The cascade's classifier: a LightningModule over a :class:`~cascade.text_models.TextModel`.
+
+Manual optimisation, because the from-scratch model trains its sparse embedding with
+``SparseAdam`` and its dense layer with ``AdamW``: two optimizers stepped together.
+Test probabilities are kept per test dataloader, for the run directory.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics.functional.classification import multiclass_accuracy
+
+from cascade.text_models import TextModel
+
+
+class TextClassifier(L.LightningModule):
+    """Texts -> classes.
+
+    Args:
+        model: the text model (``class_path``: ``cascade.text_models.CharNgramModel``,
+            ``cascade.text_models.HFSequenceClassifier``).
+        num_classes: set from the data module (linked in ``cascade.fit``).
+        lr: learning rate.
+        weight_decay: AdamW weight decay of the dense parameters.
+        warmup_steps: linear learning-rate warm-up (all optimizers), then constant.
+        label_smoothing: of the cross-entropy.
+    """
+
+    def __init__(
+        self,
+        model: TextModel,
+        num_classes: int = 2,
+        lr: float = 1e-2,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        if isinstance(self.hparams.get("model"), nn.Module):  # built in code, not from config
+            del self.hparams["model"]
+        self.automatic_optimization = False
+        self.model = model
+        self.model.build(num_classes)
+        self.num_classes = num_classes
+        self.test_probs: dict[int, dict[int, list[float]]] = {}
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        return self.model(texts)
+
+    def _lr_factor(self) -> float:
+        if self.hparams.warmup_steps <= 0:
+            return 1.0
+        return min(1.0, (self.global_step // max(1, len(self.optimizers_list())) + 1) / self.hparams.warmup_steps)
+
+    def optimizers_list(self) -> list:
+        opts = self.optimizers()
+        return list(opts) if isinstance(opts, list | tuple) else [opts]
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        logits = self(batch["texts"])
+        loss = nn.functional.cross_entropy(logits, batch["labels"], label_smoothing=self.hparams.label_smoothing)
+        optimizers = self.optimizers_list()
+        for opt in optimizers:
+            opt.zero_grad()
+        self.manual_backward(loss)
+        factor = self._lr_factor()
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+                group["lr"] = group["base_lr"] * factor
+            opt.step()
+        acc = multiclass_accuracy(logits.argmax(-1), batch["labels"], self.num_classes, average="micro")
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self(batch["texts"])
+        loss = nn.functional.cross_entropy(logits, batch["labels"])
+        acc = multiclass_accuracy(logits.argmax(-1), batch["labels"], self.num_classes, average="micro")
+        self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
+
+    def on_test_start(self) -> None:
+        self.test_probs = {}
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        probs = self(batch["texts"]).softmax(-1).float().cpu()
+        store = self.test_probs.setdefault(dataloader_idx, {})
+        for index, row in zip(batch["index"].tolist(), probs.tolist(), strict=True):
+            store[index] = row
+
+    def split_probs(self, dataloader_idx: int, n: int) -> list[list[float]]:
+        """Probabilities ``(n, C)`` of one test dataloader, in item order."""
+        store = self.test_probs.get(dataloader_idx, {})
+        missing = [i for i in range(n) if i not in store]
+        if missing:
+            raise RuntimeError(f"test dataloader {dataloader_idx}: no predictions for {len(missing)} items")
+        return [store[i] for i in range(n)]
+
+    @torch.no_grad()
+    def predict_texts(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        """Probabilities ``(len(texts), C)`` (eval mode), for the demo and quick checks."""
+        self.eval()
+        parts = [self(texts[i : i + batch_size]).softmax(-1).cpu() for i in range(0, len(texts), batch_size)]
+        return torch.cat(parts) if parts else torch.zeros(0, self.num_classes)
+
+    def configure_optimizers(self):
+        return self.model.make_optimizers(self.hparams.lr, self.hparams.weight_decay)

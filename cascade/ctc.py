@@ -1,0 +1,126 @@
+"""A CTC recognizer trained here: a speech encoder + a linear head over characters.
+
+The encoder is the E2E path's (``speech.encoders``, passed in by ``class_path``), so the
+E2E classifier can initialise from this recognizer's checkpoint (``encoder.*`` weights).
+The character vocabulary is taken from the data module when fitting begins and stored in
+the checkpoint, so a checkpoint alone is a working recognizer.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+
+from cascade.asr_text import Vocabulary, error_rates
+from speech.encoders.base import SpeechEncoder
+
+
+class CTCRecognizer(L.LightningModule):
+    """Encoder -> dropout -> linear -> log-softmax, trained with CTC, decoded greedily.
+
+    Args:
+        encoder: the speech encoder (e.g. ``speech.encoders.conv.ConvEncoder``).
+        lr: peak learning rate of the one-cycle schedule (AdamW).
+        weight_decay: AdamW weight decay.
+        dropout: before the output layer.
+        pct_start: share of the steps spent warming up.
+        script: what the targets are (``native``/``romanized``); set from the data module.
+        symbols: the characters (without blank); set from the data module when None.
+    """
+
+    def __init__(
+        self,
+        encoder: SpeechEncoder,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-2,
+        dropout: float = 0.1,
+        pct_start: float = 0.15,
+        script: str | None = None,
+        symbols: list[str] | None = None,
+    ):
+        super().__init__()
+        # Under LightningCLI the encoder is saved as its class_path/init_args config, so the
+        # checkpoint alone rebuilds the model; a module built in code keeps it out of hparams.
+        self.save_hyperparameters()
+        if isinstance(self.hparams.get("encoder"), nn.Module):
+            del self.hparams["encoder"]
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.vocabulary: Vocabulary | None = None
+        self.head: nn.Linear | None = None
+        self.script = script
+        if symbols is not None:
+            self._build_head(symbols)
+        self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+        self._val: list[tuple[list[str], list[str]]] = []
+
+    def _build_head(self, symbols: list[str]) -> None:
+        self.vocabulary = Vocabulary(symbols)
+        self.head = nn.Linear(self.encoder.dim, len(self.vocabulary))
+        self.hparams["symbols"] = list(symbols)
+
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None)
+        if self.head is None:
+            if data is None or not hasattr(data, "vocabulary"):
+                raise RuntimeError("CTCRecognizer needs symbols or a data module with a vocabulary")
+            self._build_head(data.vocabulary.symbols[1:])
+        if data is not None and hasattr(data, "target"):
+            self.script = data.target
+            self.hparams["script"] = data.target
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # runs before load_state_dict: the head must exist with the checkpoint's vocabulary
+        symbols = checkpoint.get("hyper_parameters", {}).get("symbols")
+        if self.head is None and symbols:
+            self._build_head(symbols)
+        self.script = checkpoint.get("hyper_parameters", {}).get("script", self.script)
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``waves (B, T)``, ``lengths (B,)`` samples -> log-probs ``(B, F, V)``, frames ``(B,)``."""
+        out = self.encoder(waves, lengths)
+        return self.head(self.dropout(out.hidden)).log_softmax(-1), out.lengths
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        log_probs, frames = self(batch["waves"], batch["lengths"])
+        return self.ctc(log_probs.transpose(0, 1), batch["targets"], frames, batch["target_lengths"])
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["lengths"]))
+        return loss
+
+    @torch.no_grad()
+    def transcribe_batch(self, waves: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        log_probs, frames = self(waves, lengths)
+        return self.vocabulary.greedy_decode(log_probs, frames)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.log("val/loss", self.loss(batch), batch_size=len(batch["lengths"]))
+        hyps = self.transcribe_batch(batch["waves"], batch["lengths"])
+        refs = [
+            self.vocabulary.decode_ids(row[:n].tolist())
+            for row, n in zip(batch["targets"], batch["target_lengths"], strict=True)
+        ]
+        self._val.append((refs, hyps))
+
+    def on_validation_epoch_end(self) -> None:
+        refs = [r for part, _ in self._val for r in part]
+        hyps = [h for _, part in self._val for h in part]
+        self._val.clear()
+        if refs:
+            self.log("val/cer", error_rates(refs, hyps)["cer"], prog_bar=True)
+
+    def configure_optimizers(self):
+        decay = [p for n, p in self.named_parameters() if p.ndim > 1]
+        no_decay = [p for n, p in self.named_parameters() if p.ndim <= 1]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.lr,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.hparams.lr, total_steps=total, pct_start=self.hparams.pct_start
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,179 @@
+"""The cascade's data module: corpus + protocol -> (recognize -> romanize) -> text batches.
+
+The stages run in ``setup`` before fitting, through their on-disk caches:
+
+1. recognize every evaluated item (and the training/dev items when ``train_on: asr``);
+2. romanize the transcripts (when ``text: romanized`` and the recognizer writes native
+   script) and the gold texts (``item.romanized`` when the corpus has it, uroman else).
+
+Batches are ``{"texts": list[str], "labels": (B,), "index": (B,)}``. The test dataloaders
+are, in order, the recognizer's text of each evaluated split, then the gold text of each
+evaluated split (the upper bound): ``2 * len(eval_splits)`` loaders.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from cascade.recognize import DEFAULT_CACHE_DIR, transcribe_items
+from cascade.recognizers.base import Recognizer
+from cascade.romanize_stage import RomanizeStage
+from workbench.data.sources import CorpusSource
+from workbench.datamodule import CorpusDataModule
+from workbench.errors import ConfigError, DataError
+from workbench.items import Item
+from workbench.protocols import Protocol
+
+log = logging.getLogger(__name__)
+
+TextKind = Literal["native", "romanized"]
+TrainOn = Literal["gold", "asr"]
+
+
+class TextDataset(Dataset):
+    """``(index, text, label)`` per item."""
+
+    def __init__(self, items: list[Item], texts: list[str]):
+        self.items, self.texts = items, texts
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        return index, self.texts[index], self.items[index].label
+
+
+def collate_texts(batch: list) -> dict:
+    return {
+        "index": torch.tensor([i for i, _, _ in batch]),
+        "texts": [t for _, t, _ in batch],
+        "labels": torch.tensor([label for _, _, label in batch]),
+    }
+
+
+class CascadeDataModule(CorpusDataModule):
+    """Texts for the cascade's classifier, from a recognizer's output or the gold transcripts.
+
+    Args:
+        source: where the corpus comes from (``class_path`` in config).
+        protocol: in_language / all_languages / zero_shot with source languages.
+        recognizer: the ASR stage (``class_path``: ``cascade.recognizers.WhisperRecognizer``,
+            ``HFCTCRecognizer``, ``CTCCheckpointRecognizer``). None: no ASR, the gold text
+            stands in for transcripts (a text-only run).
+        text: classify ``native`` script or ``romanized`` (uroman) text.
+        train_on: train (and validate) on ``gold`` text or on the recognizer's output
+            (``asr``; training audio is transcribed too).
+        cache_dir: root of the transcript and romanization caches.
+        batch_size: texts per batch.
+        num_workers: DataLoader workers.
+    """
+
+    def __init__(
+        self,
+        source: CorpusSource,
+        protocol: Protocol,
+        recognizer: Recognizer | None = None,
+        text: TextKind = "native",
+        train_on: TrainOn = "gold",
+        cache_dir: str = DEFAULT_CACHE_DIR,
+        batch_size: int = 32,
+        num_workers: int = 0,
+    ):
+        super().__init__(source, protocol, batch_size, num_workers)
+        if text not in ("native", "romanized"):
+            raise ConfigError(f"data.text: '{text}' is neither native nor romanized")
+        if train_on not in ("gold", "asr"):
+            raise ConfigError(f"data.train_on: '{train_on}' is neither gold nor asr")
+        if recognizer is not None and recognizer.script == "romanized" and text == "native":
+            raise ConfigError("data.text: native text asked of a recognizer that writes romanized text")
+        self.recognizer, self.text, self.train_on, self.cache_dir = recognizer, text, train_on, cache_dir
+        self.transcripts: dict[str, str] = {}  # item id -> recognizer output as written
+        self.asr_text: dict[str, str] = {}  # item id -> what the classifier reads (romanized if asked)
+        self.gold_text: dict[str, str] = {}
+        self._staged = False
+
+    @property
+    def system(self) -> str:
+        return f"ca-{self.text}"
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if not self._staged:
+            self.run_stages()
+            self._staged = True
+
+    def _items(self, splits: list[str]) -> list[Item]:
+        seen, out = set(), []
+        for split in splits:
+            for item in self.selection[split]:
+                if item.id not in seen:
+                    seen.add(item.id)
+                    out.append(item)
+        return out
+
+    def run_stages(self) -> None:
+        """Recognize and romanize what this protocol needs (cached); fill the text tables."""
+        eval_splits = [s for s in self.protocol.eval_splits if self.selection[s]]
+        every = self._items(["train", "dev", *eval_splits])
+        recognized = self._items(["train", "dev", *eval_splits] if self.train_on == "asr" else eval_splits)
+        romanizer = RomanizeStage(self.cache_dir) if self.text == "romanized" else None
+        self.gold_text = dict(zip([i.id for i in every], self._gold(every, romanizer), strict=True))
+        if self.recognizer is None:
+            self.transcripts = {i.id: (i.text or "") for i in recognized}
+            self.asr_text = {i.id: self.gold_text[i.id] for i in recognized}
+            return
+        self.transcripts = transcribe_items(self.recognizer, recognized, self.cache_dir)
+        texts = [self.transcripts[i.id] for i in recognized]
+        if romanizer is not None and self.recognizer.script == "native":
+            texts = romanizer(texts, [i.language for i in recognized])
+        self.asr_text = dict(zip([i.id for i in recognized], texts, strict=True))
+
+    def _gold(self, items: list[Item], romanizer: RomanizeStage | None) -> list[str]:
+        if romanizer is None:
+            missing = [i.id for i in items if not i.text]
+            if missing:
+                raise DataError(
+                    f"item '{missing[0]}'", "text", "the cascade needs gold text (for training/upper bound)"
+                )
+            return [i.text for i in items]
+        todo = [i for i in items if not i.romanized]
+        if any(not i.text for i in todo):
+            bad = next(i for i in todo if not i.text)
+            raise DataError(f"item '{bad.id}'", "text", "neither text nor romanized is set")
+        fresh = dict(
+            zip([i.id for i in todo], romanizer([i.text for i in todo], [i.language for i in todo]), strict=True)
+        )
+        return [i.romanized or fresh[i.id] for i in items]
+
+    # -- loaders ---------------------------------------------------------------------
+    def texts_for(self, items: list[Item], kind: Literal["asr", "gold"]) -> list[str]:
+        table = self.asr_text if kind == "asr" else self.gold_text
+        return [table[i.id] for i in items]
+
+    def text_loader(self, items: list[Item], kind: Literal["asr", "gold"], train: bool = False) -> DataLoader:
+        return DataLoader(
+            TextDataset(items, self.texts_for(items, kind)),
+            batch_size=self.batch_size,
+            shuffle=train,
+            num_workers=self.num_workers,
+            collate_fn=collate_texts,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.text_loader(self.selection["train"], self.train_on, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        items = self.selection["dev"] or self.selection["train"]
+        return self.text_loader(items, self.train_on)
+
+    def test_dataloader(self) -> list[DataLoader]:
+        asr = [self.text_loader(self.selection[s], "asr") for s in self.eval_splits]
+        gold = [self.text_loader(self.selection[s], "gold") for s in self.eval_splits]
+        return asr + gold
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self.test_dataloader()

@@ -1,0 +1,71 @@
+"""The recognize stage: items -> transcripts, through an on-disk cache.
+
+The cache folder is named by the hash of :meth:`Recognizer.describe` (model identity,
+checkpoint hash, decoding options); an entry's key is the hash of the audio file's bytes,
+plus the item's language when the recognizer is given it. So a rerun, another classifier
+or another protocol over the same audio never re-transcribes, and changing any of those
+re-transcribes exactly what changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from cascade.cache import ShardedCache, config_digest, file_digest
+from cascade.recognizers.base import Recognizer
+from workbench.audio import duration_seconds, load_audio
+from workbench.errors import DataError
+from workbench.items import Item
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = "data/cache/cascade"
+CHUNK = 256  # clips transcribed (and written to the cache) at a time: a crash loses at most this many
+
+
+def recognizer_cache(recognizer: Recognizer, cache_dir: str | Path) -> ShardedCache:
+    """The transcript cache of one recognizer configuration."""
+    described = recognizer.describe()
+    return ShardedCache(Path(cache_dir) / "transcripts" / config_digest(described), meta=described)
+
+
+def entry_key(audio_digest: str, language: str | None, recognizer: Recognizer) -> str:
+    return f"{audio_digest}:{language or ''}" if recognizer.uses_language else audio_digest
+
+
+def transcribe_items(
+    recognizer: Recognizer, items: list[Item], cache_dir: str | Path = DEFAULT_CACHE_DIR, chunk: int = CHUNK
+) -> dict[str, str]:
+    """``{item.id: transcript}`` for ``items``, transcribing only what the cache lacks.
+
+    Raises:
+        DataError: an item has no audio, or its file is missing or unreadable.
+    """
+    cache = recognizer_cache(recognizer, cache_dir)
+    digests: dict[str, str] = {}  # the same file can back several items
+    keys = {}
+    for item in items:
+        if not item.audio:
+            raise DataError(f"item '{item.id}'", "audio", "the cascade needs audio to transcribe")
+        if item.audio not in digests:
+            if not Path(item.audio).is_file():
+                raise DataError(f"item '{item.id}'", "audio", f"file not found ({item.audio})")
+            digests[item.audio] = file_digest(item.audio)
+        keys[item.id] = entry_key(digests[item.audio], item.language, recognizer)
+    todo: dict[str, Item] = {}
+    for item in items:
+        if cache.get(keys[item.id]) is None:
+            todo.setdefault(keys[item.id], item)
+    if todo:
+        started = time.perf_counter()
+        # language then length order across chunks, so batches inside a chunk are homogeneous
+        pending = sorted(todo.items(), key=lambda kv: (kv[1].language, duration_seconds(kv[1].audio)))
+        for start in range(0, len(pending), chunk):
+            part = pending[start : start + chunk]
+            waves = [load_audio(item.audio, where=f"item '{item.id}'") for _, item in part]
+            texts = recognizer.transcribe(waves, [item.language for _, item in part])
+            cache.put_many({key: text for (key, _), text in zip(part, texts, strict=True)})
+        log.info("transcribed %d clips in %.1f s (%d cached)", len(todo), time.perf_counter() - started, len(items))
+    return {item.id: cache.get(keys[item.id]) for item in items}

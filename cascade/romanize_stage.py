@@ -1,0 +1,54 @@
+"""The romanize stage: text -> uroman Latin, cached in memory and on disk.
+
+:class:`workbench.romanize.Romanizer` holds uroman and an in-memory cache; this stage adds
+a :class:`~cascade.cache.ShardedCache` keyed by ``(uroman version, language, text)`` so
+that a new process does not pay uroman's load time (seconds) when every string is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from cascade.cache import ShardedCache
+from workbench.romanize import Romanizer, default_romanizer
+
+
+def uroman_version() -> str:
+    try:
+        return version("uroman")
+    except PackageNotFoundError:  # pragma: no cover - uroman is a dependency
+        return "unknown"
+
+
+class RomanizeStage:
+    """Romanize many ``(text, language)`` pairs, each distinct pair once, ever.
+
+    Args:
+        cache_dir: the cascade's cache root (romanizations go to ``<cache_dir>/romanized``).
+        romanizer: defaults to the process-wide strict :class:`Romanizer`.
+    """
+
+    def __init__(self, cache_dir: str | Path, romanizer: Romanizer | None = None):
+        self.romanizer = romanizer or default_romanizer()
+        meta = {"stage": "uroman", "uroman": uroman_version()}
+        self.cache = ShardedCache(Path(cache_dir) / "romanized" / f"uroman-{meta['uroman']}", meta=meta)
+
+    @staticmethod
+    def key(text: str, language: str | None) -> str:
+        return hashlib.sha256(f"{language or ''}\x00{text}".encode()).hexdigest()
+
+    def __call__(self, texts: list[str], languages: list[str | None]) -> list[str]:
+        """The romanizations of ``texts`` (one language code per text), in order."""
+        keys = [self.key(t, lang) for t, lang in zip(texts, languages, strict=True)]
+        new: dict[str, str] = {}
+        out = []
+        for key, text, lang in zip(keys, texts, languages, strict=True):
+            cached = new.get(key) or self.cache.get(key)
+            if cached is None:
+                cached = self.romanizer.romanize(text, lang)
+                new[key] = cached
+            out.append(cached)
+        self.cache.put_many(new)
+        return out
