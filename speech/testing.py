@@ -1,0 +1,106 @@
+"""Tiny randomly initialised stand-ins for pretrained encoders, saved locally (tests, CI).
+
+Nothing is downloaded: each builder creates a model of the real family from a small
+config and saves it (with its feature extractor) where the real loading code reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+CONV = {"conv_dim": (16, 16, 16), "conv_stride": (10, 8, 4), "conv_kernel": (10, 8, 4)}  # 320-sample hop as the real ones
+TRANSFORMER = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
+
+
+def _save_wave_extractor(folder: Path) -> None:
+    from transformers import Wav2Vec2FeatureExtractor
+
+    Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(folder)
+
+
+def tiny_hf(folder: str | Path, family: str = "wav2vec2", seed: int = 0) -> str:
+    """Save a tiny ``family`` model (wav2vec2, hubert, wavlm, w2v_bert2, whisper) to ``folder``."""
+    import transformers as tf
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    if family == "wav2vec2":
+        model = tf.Wav2Vec2Model(tf.Wav2Vec2Config(**TRANSFORMER, **CONV, do_stable_layer_norm=True))
+        _save_wave_extractor(folder)
+    elif family == "hubert":
+        model = tf.HubertModel(tf.HubertConfig(**TRANSFORMER, **CONV))
+        _save_wave_extractor(folder)
+    elif family == "wavlm":
+        model = tf.WavLMModel(tf.WavLMConfig(**TRANSFORMER, **CONV, num_buckets=16, max_bucket_distance=32))
+        _save_wave_extractor(folder)
+    elif family == "w2v_bert2":
+        config = tf.Wav2Vec2BertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            output_hidden_size=32,
+            conv_depthwise_kernel_size=3,
+            feature_projection_input_dim=160,
+        )
+        model = tf.Wav2Vec2BertModel(config)
+        tf.SeamlessM4TFeatureExtractor().save_pretrained(folder)
+    elif family == "whisper":
+        config = tf.WhisperConfig(
+            d_model=32,
+            encoder_layers=2,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            num_mel_bins=80,
+            vocab_size=64,
+            max_target_positions=16,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=1,
+            begin_suppress_tokens=None,
+            suppress_tokens=None,
+        )
+        model = tf.WhisperModel(config)
+        tf.WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+    else:
+        raise ValueError(f"unknown family '{family}'")
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def tiny_whisper_checkpoint(path: str | Path, seed: int = 0) -> str:
+    """Save a tiny openai-whisper checkpoint that ``whisper.load_model(path)`` reads."""
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(seed)
+    dims = ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=32,
+        n_audio_head=2,
+        n_audio_layer=2,
+        n_vocab=51865,
+        n_text_ctx=8,
+        n_text_state=32,
+        n_text_head=2,
+        n_text_layer=1,
+    )
+    model = Whisper(dims)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
+    return str(path)
