@@ -105,7 +105,7 @@ class EncoderCache:
         if missing:
             sub_lengths = lengths[missing]
             sub = waves[missing][:, : int(sub_lengths.max())]
-            for i, value in zip(missing, self._encode(sub, sub_lengths)):
+            for i, value in zip(missing, self._encode(sub, sub_lengths), strict=True):
                 self.write(keys[i], value)
                 found[i] = value.to(self.dtype).float()
             self.encoder_calls += len(missing)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import lightning as L
 import torch
 
-CONV = {"conv_dim": (16, 16, 16), "conv_stride": (10, 8, 4), "conv_kernel": (10, 8, 4)}  # 320-sample hop as the real ones
+CONV = {"conv_dim": (16, 16, 16), "conv_stride": (10, 8, 4), "conv_kernel": (10, 8, 4)}  # 320-sample hop
 TRANSFORMER = {
     "hidden_size": 32,
     "num_hidden_layers": 2,
@@ -104,3 +105,21 @@ def tiny_whisper_checkpoint(path: str | Path, seed: int = 0) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
     return str(path)
+
+
+class StopAtStep(L.Callback):
+    """Stops training after ``step`` optimizer steps, mid-epoch: a stand-in for a crash.
+
+    Unlike ``trainer.max_steps`` it leaves the learning-rate schedule (planned from
+    ``max_epochs``) unchanged, so a resumed run can match an uninterrupted one.
+
+    Args:
+        step: global step after which to stop.
+    """
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True

@@ -125,7 +125,7 @@ class HFEncoder(SpeechEncoder):
         return EncoderOutput(out.last_hidden_state, frames.long(), tuple(out.hidden_states))
 
     def _fbank_model(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths)]
+        clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
         feats = self.extractor(
             clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True, return_attention_mask=True
         )
@@ -140,7 +140,7 @@ class HFEncoder(SpeechEncoder):
 
     def whisper_mel(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The stock 30 s log-mel ``(B, n_mels, 3000)`` of each clip (every clip padded to 30 s)."""
-        clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths)]
+        clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
         feats = self.extractor(clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="max_length")
         return feats["input_features"].to(waves.device)
 

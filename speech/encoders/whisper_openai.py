@@ -53,7 +53,7 @@ class WhisperEncoder(SpeechEncoder):
         import whisper
 
         mels = []
-        for wave, n in zip(waves, lengths):
+        for wave, n in zip(waves, lengths, strict=True):
             clip = whisper.pad_or_trim(wave[: int(n)].float(), WHISPER_WINDOW)
             mels.append(whisper.log_mel_spectrogram(clip, n_mels=self.n_mels))
         return torch.stack(mels)
