@@ -1,0 +1,172 @@
+"""open_clip models by name: architecture + pretrained tag, a local checkpoint, or a small config.
+
+Everything goes through ``open_clip.create_model_and_transforms``, so the image transforms
+always come from the model (its ``preprocess_cfg``: size, mean, std, interpolation) and
+training, evaluation and the demo cannot disagree. The architectures of this package
+(``vision/model_configs/*.json``, e.g. ``wb-tiny-bytes``) are registered with open_clip on
+import, next to its own (``ViT-B-32``, ``xlm-roberta-base-ViT-B-32``, ``nllb-clip-base``...).
+
+Names accepted by :func:`load_clip`:
+
+- ``model_name="xlm-roberta-base-ViT-B-32", pretrained="laion5b_s13b_b90k"``: a pretrained tag.
+- ``model_name="ViT-B-32", pretrained="/path/weights.pt"``: a local checkpoint file.
+- ``model_name="local-dir:/path"``: a folder with ``open_clip_config.json`` + weights.
+- ``model_name="wb-tiny-bytes", pretrained=None``: a small architecture, trained from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import open_clip
+import torch
+
+from workbench.errors import ConfigError
+
+MODEL_CONFIGS = Path(__file__).parent / "model_configs"
+open_clip.add_model_config(MODEL_CONFIGS)
+
+TokenizerName = Literal["model", "bytes"]
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as tokens: every script is covered and shares nothing it does not share in bytes.
+
+    For small text towers trained from scratch: open_clip's default BPE turns most English
+    words into one token each, so a tower trained on ``two`` learns nothing about ``dos``
+    or ``dva``; on bytes, spellings that share letters share tokens. Ids: 0 pad, 1..256 the
+    byte values + 1, 257 start, 258 end (the highest id, so open_clip's ``argmax`` text
+    pooling lands on the end token, as with its own tokenizer). ``vocab_size`` = 259.
+
+    Example:
+        >>> ByteTokenizer(context_length=6)(["ab"]).tolist()
+        [[257, 98, 99, 258, 0, 0]]
+    """
+
+    VOCAB_SIZE = 259
+    START, END = 257, 258
+
+    def __init__(self, context_length: int = 32):
+        self.context_length = context_length
+
+    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
+        """Texts -> LongTensor ``[n, context_length]`` (truncated, end token kept)."""
+        length = context_length or self.context_length
+        texts = [texts] if isinstance(texts, str) else texts
+        out = torch.zeros(len(texts), length, dtype=torch.long)
+        for row, text in enumerate(texts):
+            ids = [self.START] + [b + 1 for b in text.encode("utf-8")][: length - 2] + [self.END]
+            out[row, : len(ids)] = torch.tensor(ids)
+        return out
+
+
+@dataclass
+class ClipBundle:
+    """A model with what must travel with it: its transforms, tokenizer and configs."""
+
+    model: torch.nn.Module
+    preprocess_train: object  # callable PIL image -> FloatTensor [3, H, W]
+    preprocess_val: object
+    tokenizer: object  # callable list[str] -> LongTensor [n, context_length]
+    model_cfg: dict | None
+    preprocess_cfg: dict
+
+
+def register_config(name: str, config: dict) -> None:
+    """Register an architecture given as a dict (e.g. inline in YAML) under ``name``."""
+    folder = Path(tempfile.mkdtemp(prefix="wb-open-clip-"))
+    (folder / f"{name}.json").write_text(json.dumps(config), encoding="utf-8")
+    open_clip.add_model_config(folder)
+
+
+def model_config(model_name: str) -> dict | None:
+    """The architecture dict of a registered name (None for ``local-dir:`` / ``hf-hub:`` names)."""
+    return open_clip.get_model_config(model_name) if ":" not in model_name else None
+
+
+def make_tokenizer(model_name: str, kind: TokenizerName, context_length: int | None, cfg: dict | None):
+    """The model's own tokenizer (open_clip BPE or the HF tokenizer of its text tower) or bytes."""
+    if kind == "bytes":
+        text_cfg = (cfg or {}).get("text_cfg", {})
+        vocab = text_cfg.get("vocab_size")
+        if vocab is not None and vocab < ByteTokenizer.VOCAB_SIZE:
+            raise ConfigError(
+                f"model.tokenizer: 'bytes' needs text_cfg.vocab_size >= {ByteTokenizer.VOCAB_SIZE}, "
+                f"'{model_name}' has {vocab}"
+            )
+        return ByteTokenizer(context_length or text_cfg.get("context_length", 32))
+    return open_clip.get_tokenizer(model_name, context_length=context_length)
+
+
+def load_clip(
+    model_name: str,
+    pretrained: str | None = None,
+    tokenizer: TokenizerName = "model",
+    context_length: int | None = None,
+    aug_cfg: dict | None = None,
+    cache_dir: str | None = None,
+    architecture: dict | None = None,
+) -> ClipBundle:
+    """Build an open_clip model and everything that must agree with it.
+
+    Args:
+        model_name: architecture name, ``local-dir:<folder>`` or ``hf-hub:<id>``.
+        pretrained: open_clip pretrained tag or a checkpoint file; None trains from scratch.
+        tokenizer: ``model`` (its own) or ``bytes`` (:class:`ByteTokenizer`, small towers).
+        context_length: overrides the text context length (tokens).
+        aug_cfg: open_clip training augmentation config (``scale``, ``color_jitter``...).
+        cache_dir: where open_clip keeps downloaded weights.
+        architecture: an architecture dict registered under ``model_name`` first.
+    """
+    if architecture is not None:
+        register_config(model_name, architecture)
+    if ":" not in model_name and model_name not in open_clip.list_models():
+        raise ConfigError(f"model.model_name: unknown open_clip architecture '{model_name}'")
+    if pretrained and not Path(pretrained).is_file():
+        tags = open_clip.list_pretrained_tags_by_model(model_name) if ":" not in model_name else []
+        if pretrained not in tags:
+            raise ConfigError(
+                f"model.pretrained: '{pretrained}' is neither a file nor a tag of '{model_name}' (tags: {tags})"
+            )
+    model, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
+        model_name,
+        pretrained=pretrained,
+        force_context_length=context_length,
+        aug_cfg=aug_cfg,
+        cache_dir=cache_dir,
+        weights_only=False,
+    )
+    cfg = model_config(model_name)
+    return ClipBundle(
+        model=model,
+        preprocess_train=preprocess_train,
+        preprocess_val=preprocess_val,
+        tokenizer=make_tokenizer(model_name, tokenizer, context_length, cfg),
+        model_cfg=cfg,
+        preprocess_cfg=dict(open_clip.get_model_preprocess_cfg(model)),
+    )
+
+
+def tower_of(parameter_name: str) -> str:
+    """``image``, ``text`` or ``shared`` (logit scale/bias) for a CLIP parameter name."""
+    if parameter_name.startswith("visual."):
+        return "image"
+    if parameter_name.split(".")[0] in ("logit_scale", "logit_bias"):
+        return "shared"
+    return "text"
+
+
+def save_local_dir(bundle: ClipBundle, folder: str | Path, state_dict: dict | None = None) -> Path:
+    """Write ``open_clip_config.json`` + weights, loadable as ``model_name="local-dir:<folder>"``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if bundle.model_cfg is None:
+        raise ConfigError("save_local_dir: the model has no registered architecture dict to save")
+    config = {"model_cfg": bundle.model_cfg, "preprocess_cfg": bundle.preprocess_cfg}
+    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    torch.save(state_dict or bundle.model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    return folder

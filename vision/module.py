@@ -1,0 +1,284 @@
+"""The vision LightningModule: an open_clip model classifying by class prompts or by a head.
+
+Classification of an image of language L (the language only chooses the text side):
+
+- by **prompts** (zero-shot style): cosine similarity between the image embedding and the
+  embeddings of the class prompts written in L (``templates[L].format(class name in L)``,
+  romanized by uroman when ``script="romanized"``), times the model's logit scale;
+- by a linear **head** on the image embedding (language-blind: every language gets the
+  same prediction for the same image; a control, not a cross-lingual system).
+
+Training losses (``loss``):
+
+- ``captions``: symmetric image-text contrastive loss (CLIP) on the items' texts in the
+  training languages; identical texts in a batch (class names) count as one text with
+  several positive images, so class-name corpora do not punish same-class pairs;
+- ``prompts``: cross-entropy of the image against its language's class prompts;
+- ``head``: cross-entropy of a linear head.
+
+Either tower can be frozen (``freeze``) and LoRA adapters (peft) can replace full
+fine-tuning of the towers' linear layers (``lora``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vision.lora import LoraSettings, add_lora
+from vision.model import TokenizerName, load_clip, tower_of
+from workbench.errors import ConfigError
+
+Loss = Literal["captions", "prompts", "head"]
+Script = Literal["native", "romanized"]
+Tower = Literal["image", "text"]
+
+
+@dataclass
+class Optim:
+    """AdamW with linear warm-up then cosine decay to zero.
+
+    Args:
+        lr: peak learning rate.
+        weight_decay: AdamW weight decay (not applied to biases, norms, embeddings' scale).
+        warmup: fraction of the training steps spent warming up.
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: float = 0.1
+
+
+@dataclass
+class Prompts:
+    """How class prompts are written.
+
+    Args:
+        templates: language -> template with one ``{}`` for the class name; ``{}`` (the bare
+            name) for languages not listed. Write each template in its own language.
+        script: ``native`` text, or ``romanized`` by uroman (prompts and training captions).
+    """
+
+    templates: dict[str, str] = field(default_factory=dict)
+    script: Script = "native"
+
+
+class VisionCLIP(L.LightningModule):
+    """An open_clip model fine-tuned and evaluated per language (see the module docstring).
+
+    Args:
+        model_name: open_clip architecture (``xlm-roberta-base-ViT-B-32``, ``nllb-clip-base``,
+            ``wb-tiny-bytes``...), ``local-dir:<folder>`` or ``hf-hub:<id>``.
+        pretrained: open_clip pretrained tag (``laion5b_s13b_b90k``) or a checkpoint file;
+            None trains from scratch.
+        tokenizer: ``model`` (the model's own) or ``bytes`` (UTF-8 bytes, small towers).
+        architecture: an open_clip architecture dict registered under ``model_name``.
+        context_length: overrides the text context length (tokens).
+        aug_cfg: open_clip training augmentation (``scale``, ``color_jitter``...).
+        loss: ``captions`` (contrastive), ``prompts`` (class prompts) or ``head``.
+        prompts: prompt templates per language and the script of the text side.
+        freeze: towers not trained at all (``image``, ``text``).
+        lora: LoRA adapters on the linear layers of the towers that are not frozen (their
+            other weights then stay fixed); None trains those towers fully.
+        optim: optimiser settings.
+        num_classes: number of classes (linked from the data).
+        class_names: ``{language: [class name per label]}`` (linked from the data).
+        system: system name for run tables; default ``vis-finetune[-head|-romanized]`` or,
+            when evaluated without training, ``vis-zeroshot-<script>``.
+    """
+
+    def __init__(
+        self,
+        model_name: str = "wb-tiny-bytes",
+        pretrained: str | None = None,
+        tokenizer: TokenizerName = "model",
+        architecture: dict | None = None,
+        context_length: int | None = None,
+        aug_cfg: dict | None = None,
+        loss: Loss = "captions",
+        prompts: Prompts | None = None,
+        freeze: list[Tower] | None = None,
+        lora: LoraSettings | None = None,
+        optim: Optim | None = None,
+        num_classes: int | None = None,
+        class_names: dict[str, list[str]] | None = None,
+        system: str | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.prompt_cfg = prompts or Prompts()
+        self.optim = optim or Optim()
+        self.loss_name, self.freeze, self.lora = loss, list(freeze or []), lora
+        if not class_names and loss != "head":
+            raise ConfigError("model.class_names: classification by prompts needs class names per language")
+        self.class_names = class_names or {}
+        self.num_classes = num_classes or len(next(iter(self.class_names.values())))
+        bundle = load_clip(model_name, pretrained, tokenizer, context_length, aug_cfg, architecture=architecture)
+        self.clip = bundle.model
+        self.preprocess_train, self.preprocess_val = bundle.preprocess_train, bundle.preprocess_val
+        self.tokenizer = bundle.tokenizer
+        self.model_cfg, self.preprocess_cfg = bundle.model_cfg, bundle.preprocess_cfg
+        embed_dim = getattr(self.clip.visual, "output_dim", None) or (bundle.model_cfg or {}).get("embed_dim")
+        self.head = nn.Linear(embed_dim, self.num_classes) if loss == "head" else None
+        self.lora_towers = [t for t in ("image", "text") if t not in self.freeze] if lora is not None else []
+        if self.lora_towers:
+            add_lora(self.clip, self.lora_towers, lora)
+        self._set_trainable()
+        self._prompt_cache: dict[str, torch.Tensor] = {}
+        self.test_probs: dict[int, list[torch.Tensor]] = {}
+        self.trained_steps = 0
+
+    # -- set-up -------------------------------------------------------------------------
+    def _set_trainable(self) -> None:
+        towers_trained = {"image", "text"} - set(self.freeze)
+        for name, param in self.clip.named_parameters():
+            tower = tower_of(name)
+            if tower == "shared":
+                param.requires_grad = bool(towers_trained) and self.loss_name != "head"
+            elif tower not in towers_trained:
+                param.requires_grad = False
+            elif tower in self.lora_towers:
+                param.requires_grad = "lora_" in name
+            else:
+                param.requires_grad = True
+
+    def prompt_texts(self, language: str) -> list[str]:
+        """The class prompts of one language, in the configured script."""
+        if language not in self.class_names:
+            raise ConfigError(f"no class names for language '{language}' (have {sorted(self.class_names)})")
+        template = self.prompt_cfg.templates.get(language, "{}")
+        texts = [template.format(name) for name in self.class_names[language]]
+        if self.prompt_cfg.script == "romanized":
+            from workbench.romanize import romanize
+
+            texts = [romanize(text, language) for text in texts]
+        return texts
+
+    def system_name(self, fitted: bool) -> str:
+        if self.hparams.system:
+            return self.hparams.system
+        script = self.prompt_cfg.script
+        if not fitted:
+            return f"vis-zeroshot-{script}"
+        if self.loss_name == "head":
+            return "vis-finetune-head"
+        return "vis-finetune" if script == "native" else "vis-finetune-romanized"
+
+    # -- embeddings and logits ----------------------------------------------------------
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        """Texts -> unit embeddings ``[n, D]``."""
+        tokens = self.tokenizer(texts).to(self.device)
+        return self.clip.encode_text(tokens, normalize=True)
+
+    def prompt_features(self, language: str, cached: bool) -> torch.Tensor:
+        """Unit embeddings ``[C, D]`` of one language's class prompts (cached during evaluation)."""
+        if cached and language in self._prompt_cache:
+            return self._prompt_cache[language]
+        features = self.encode_text(self.prompt_texts(language))
+        if cached:
+            self._prompt_cache[language] = features.detach()
+        return features
+
+    def logits(self, images: torch.Tensor, languages: list[str], cached: bool = True) -> torch.Tensor:
+        """Images ``[B, 3, H, W]`` of the given languages -> class logits ``[B, C]``."""
+        if self.head is not None:
+            return self.head(self.clip.encode_image(images))
+        image = self.clip.encode_image(images, normalize=True)
+        out = image.new_empty(len(languages), self.num_classes)
+        for language in sorted(set(languages)):
+            rows = torch.tensor([i for i, lang in enumerate(languages) if lang == language], device=image.device)
+            out[rows] = image[rows] @ self.prompt_features(language, cached).T
+        return out * self.clip.logit_scale.exp()
+
+    def caption_loss(self, images: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        """Symmetric contrastive loss; identical texts are one text with several positive images."""
+        unique = sorted(set(texts))
+        target = torch.tensor([unique.index(t) for t in texts], device=images.device)  # [B]
+        image = self.clip.encode_image(images, normalize=True)  # [B, D]
+        logits = self.clip.logit_scale.exp() * image @ self.encode_text(unique).T  # [B, U]
+        image_loss = F.cross_entropy(logits, target)
+        positives = F.one_hot(target, len(unique)).T.float()  # [U, B]
+        positives = positives / positives.sum(dim=1, keepdim=True)
+        text_loss = -(positives * logits.T.log_softmax(dim=1)).sum(dim=1).mean()
+        return (image_loss + text_loss) / 2
+
+    def batch_texts(self, batch: dict) -> list[str]:
+        if self.prompt_cfg.script == "native":
+            return batch["text"]
+        from workbench.romanize import romanize
+
+        return [
+            rom or romanize(text, lang)
+            for text, rom, lang in zip(batch["text"], batch["romanized"], batch["language"], strict=True)
+        ]
+
+    # -- steps --------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if self.loss_name == "captions":
+            texts = self.batch_texts(batch)
+            if not all(texts):
+                raise ConfigError("model.loss=captions: some training items have no text")
+            loss = self.caption_loss(batch["image"], texts)
+        else:
+            loss = F.cross_entropy(self.logits(batch["image"], batch["language"], cached=False), batch["label"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["label"]))
+        self.trained_steps += 1
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._prompt_cache = {}
+
+    def on_validation_epoch_start(self) -> None:
+        self._prompt_cache = {}
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self.logits(batch["image"], batch["language"])
+        size = len(batch["label"])
+        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
+        self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
+
+    def on_test_epoch_start(self) -> None:
+        self._prompt_cache = {}
+        self.test_probs = {}
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        probs = self.logits(batch["image"], batch["language"]).softmax(-1)
+        self.test_probs.setdefault(dataloader_idx, []).append(probs.detach().cpu())
+
+    # -- optimisation and checkpoints ---------------------------------------------------
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("model: nothing to train (both towers frozen and no head)")
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.optim.lr,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = max(1, int(self.optim.warmup * total))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # what a demo needs to rebuild the exact preprocessing and prompts without the config
+        checkpoint["open_clip"] = {
+            "model_name": self.hparams.model_name,
+            "model_cfg": self.model_cfg,
+            "preprocess_cfg": self.preprocess_cfg,
+            "tokenizer": self.hparams.tokenizer,
+            "prompts": {lang: self.prompt_texts(lang) for lang in self.class_names},
+        }
