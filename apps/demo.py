@@ -58,7 +58,9 @@ def friendly(fn):
 
 
 def run_name(model) -> str:
-    return f"{getattr(model, 'system', model.kind)} ({model.run_dir})"
+    """``<system> (<parent>/<run>)``: short, yet tells runs of the same system apart."""
+    where = "/".join(model.run_dir.parts[-2:])
+    return f"{getattr(model, 'system', model.kind)} ({where})"
 
 
 @dataclass
@@ -252,6 +254,7 @@ class App:
     """The demo and what :meth:`launch` needs to serve it."""
 
     blocks: gr.Blocks
+    models: Models
     allowed_paths: list[str]
     report_folder: Path | None = None
 
@@ -279,7 +282,7 @@ def build_demo(runs: list[str | Path], report: str | Path | None = None) -> App:
             allowed += vision_tab(models)
         with gr.Tab("Results"):
             results_tab(report)
-    return App(blocks, allowed, load_report(report).folder)
+    return App(blocks, models, allowed, load_report(report).folder)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

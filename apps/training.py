@@ -99,9 +99,7 @@ def run_job(job: Job, in_process: bool = False) -> None:
         return
     logfile = job.run_dir.parent / f"{job.name}.log"
     with logfile.open("w") as handle:
-        code = subprocess.call(
-            [sys.executable, "-m", job.module, *job.argv()], stdout=handle, stderr=subprocess.STDOUT
-        )
+        code = subprocess.call([sys.executable, "-m", job.module, *job.argv()], stdout=handle, stderr=subprocess.STDOUT)
     if code != 0:
         tail = "\n".join(logfile.read_text(errors="replace").splitlines()[-15:])
         raise RuntimeError(f"training '{job.name}' failed (exit {code}); see {logfile}:\n{tail}")

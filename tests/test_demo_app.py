@@ -1,0 +1,365 @@
+"""The Gradio demo (``python -m apps.demo``) over TINY trained runs: every API endpoint through
+``gradio_client``, bad uploads, and a real headless Chromium (Playwright) that uploads a clip
+and sees both paths' outputs; the screenshot goes to ``artifacts/demo_speech.png``.
+
+The runs are the engineers' own programs (``cascade.fit_asr``, ``cascade.fit``, ``speech.fit``,
+``vision.fit``) on the embedded configs, trained in-process on the tiny corpus for 2 steps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+]
+LABELS = ["months", "weekdays", "territories", "currencies", "languages", "units"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tiny_extra(corpus_root: Path, digits_root: Path) -> dict[str, list[str]]:
+    """CLI overrides that make the four embedded configs tiny: tiny corpus, tiny model, 2 steps."""
+    source = [f"--data.source.init_args.root={corpus_root}", "--data.source.init_args.tiny=true"]
+    steps = [
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=2",
+        "--trainer.limit_val_batches=1",
+        "--trainer.logger=false",
+    ]
+    encoder = ["--model.encoder.init_args.dim=32", "--model.encoder.init_args.num_blocks=1"]
+    return {
+        "asr": source + steps + encoder,
+        "cascade": source + steps + ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"],
+        "e2e": source + steps + encoder,
+        "vision": [f"--data.source.init_args.root={digits_root}", "--data.source.init_args.tiny=true", *steps],
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tiny_root, tiny_corpus, tmp_path_factory):
+    """The demo's four default runs (apps.training.default_jobs), trained tiny, in-process."""
+    from apps.training import default_jobs, ensure_trained
+
+    base = tmp_path_factory.mktemp("demo_runs")
+    jobs = default_jobs(base, extra=tiny_extra(tiny_root, tmp_path_factory.mktemp("digits")))
+    ensure_trained(jobs, in_process=True)
+    assert all(job.finished() for job in jobs)
+    return base
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    """A sweep folder with a small report, as ``python -m workbench.report`` writes it."""
+    sweep = tmp_path_factory.mktemp("sweep")
+    report = sweep / "report"
+    report.mkdir()
+    (report / "report.md").write_text("# Sweep report\n\nE2E vs cascade on the tiny corpus.\n")
+    (report / "table_test.csv").write_text("group,system,eng\nin_language,e2e-conv,0.5\nin_language,ca-romanized,0.4\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.bar([0, 1], [0.5, 0.4])
+    fig.savefig(report / "protocol_averages.png")
+    plt.close(fig)
+    return sweep
+
+
+@pytest.fixture(scope="module")
+def app(tiny_runs, report_dir):
+    """The demo served in-process on 127.0.0.1 (a free port)."""
+    from apps.demo import build_demo
+
+    demo = build_demo([tiny_runs], report=report_dir)
+    _, url, _ = demo.launch("127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    yield demo, url
+    demo.blocks.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app[1], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def clips(tiny_corpus, tmp_path_factory):
+    """Test clips of each script, plus the bad uploads."""
+    folder = tmp_path_factory.mktemp("clips")
+    items = {lang: tiny_corpus.where("test", [lang])[0] for lang in ("eng", "rus", "tha")}
+    rate = 16000
+    t = np.arange(int(1.5 * rate)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    out = {lang: Path(item.audio) for lang, item in items.items()}
+    # the same Russian clip as 44.1 kHz stereo WAV: must be converted, not refused
+    from workbench.audio import load_audio
+
+    wave = load_audio(items["rus"].audio)
+    stereo = np.stack([wave, wave], axis=1)
+    import torch
+    import torchaudio.functional as AF
+
+    up = AF.resample(torch.from_numpy(stereo.T.copy()), rate, 44100).numpy().T
+    sf.write(folder / "stereo44k.wav", up, 44100)
+    out["stereo"] = folder / "stereo44k.wav"
+    sf.write(folder / "silent.wav", np.zeros(rate, dtype=np.float32), rate)
+    out["silent"] = folder / "silent.wav"
+    sf.write(folder / "long.wav", np.tile(tone, 21), rate)  # 31.5 s
+    out["long"] = folder / "long.wav"
+    sf.write(folder / "ok.wav", tone, rate)
+    data = (folder / "ok.wav").read_bytes()
+    (folder / "corrupt.wav").write_bytes(data[: len(data) // 3])  # header promises more than there is
+    out["corrupt"] = folder / "corrupt.wav"
+    (folder / "notes.txt").write_text("this is not audio\n")
+    out["text"] = folder / "notes.txt"
+    return out, items
+
+
+# -- units (no server) ------------------------------------------------------------------------
+def test_read_clip_converts_and_refuses(clips):
+    from apps.inputs import read_clip
+    from workbench.errors import DataError
+
+    paths, _ = clips
+    wave = read_clip(paths["stereo"])
+    assert wave.ndim == 1 and wave.dtype == np.float32
+    assert abs(len(wave) - len(read_clip(paths["rus"]))) < 50  # resampled to 16 kHz
+    for bad, text in [
+        ("silent", "silent"),
+        ("long", "at most 30 s"),
+        ("corrupt", "truncated"),
+        ("text", "not an audio"),
+    ]:
+        with pytest.raises(DataError, match=text):
+            read_clip(paths[bad])
+    with pytest.raises(DataError, match="no clip"):
+        read_clip(None)
+
+
+def test_language_from_script():
+    from apps.langid import language_from_script
+
+    candidates = ["deu", "eng", "rus", "tha"]
+    assert language_from_script("Январь и февраль", candidates)[0] == "rus"
+    assert language_from_script("มกราคม", candidates)[0] == "tha"
+    assert language_from_script("Größe und Maß", candidates)[0] == "deu"
+    assert language_from_script("January", candidates)[0] == "eng"
+    assert language_from_script("Ιανουάριος", candidates + ["ell"])[0] == "ell"
+    assert language_from_script("123 !!", candidates)[0] is None
+
+
+def test_discover_runs_finds_each_kind(tiny_runs):
+    from apps.models import discover_runs
+
+    found = discover_runs([tiny_runs])
+    assert [len(found[k]) for k in ("e2e", "cascade", "vision")] == [1, 1, 1]  # the asr run is not served
+
+
+# -- API endpoints ------------------------------------------------------------------------------
+def test_every_endpoint_has_an_api_name(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/classify_speech", "/classify_image", "/results"} <= names
+
+
+def _confidences(label: dict) -> dict[str, float]:
+    return {row["label"]: row["confidence"] for row in label["confidences"]}
+
+
+@pytest.mark.parametrize("language", ["auto", "rus"])
+def test_classify_speech(client, clips, language):
+    from gradio_client import handle_file
+
+    paths, _ = clips
+    e2e, note, transcript, romanized, cascade = client.predict(
+        handle_file(str(paths["rus"])), language, api_name="/classify_speech"
+    )
+    for probs in (_confidences(e2e), _confidences(cascade)):
+        assert set(probs) == set(LABELS)
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    assert isinstance(transcript, str) and isinstance(romanized, str)
+    # the default recognizer (fit_asr, romanized targets) is language-agnostic: nothing to detect
+    assert ("given" in note) if language == "rus" else ("not needed" in note)
+
+
+def test_classify_speech_converts_stereo_44k(client, clips):
+    from gradio_client import handle_file
+
+    paths, _ = clips
+    e2e, *_ = client.predict(handle_file(str(paths["stereo"])), "auto", api_name="/classify_speech")
+    assert set(_confidences(e2e)) == set(LABELS)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [("silent", "audio is silent"), ("long", "at most 30 s"), ("corrupt", "truncated"), ("text", "not an audio")],
+)
+def test_bad_uploads_get_a_clear_message(client, clips, bad, message):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    paths, _ = clips
+    with pytest.raises(AppError, match=message) as caught:
+        client.predict(handle_file(str(paths[bad])), "auto", api_name="/classify_speech")
+    assert "Traceback" not in str(caught.value)
+
+
+def test_upload_size_is_capped(app):
+    from apps.inputs import MAX_FILE_SIZE
+
+    assert app[0].blocks.max_file_size == 20 * 1024 * 1024 and MAX_FILE_SIZE == "20mb"
+
+
+def test_classify_image(client, app):
+    from gradio_client import handle_file
+
+    from apps.demo import corpus_examples
+
+    vision = next(iter(app[0].models.vision.values()))
+    item = corpus_examples(vision.run_dir, field_name="image")[0]
+    native, roman, native_prompts, roman_prompts = client.predict(
+        handle_file(item.image), "rus", api_name="/classify_image"
+    )
+    assert len(_confidences(native)) == 10 and len(_confidences(roman)) == 10
+    assert any("\u0400" <= ch <= "\u04ff" for ch in native_prompts)  # Cyrillic prompts
+    assert roman_prompts.isascii() and roman_prompts != native_prompts
+
+
+def test_results_endpoint(client):
+    markdown, table, gallery = client.predict(api_name="/results")
+    assert "Sweep report" in markdown
+    assert table["headers"] == ["group", "system", "eng"] and len(table["data"]) == 2
+    assert len(gallery) == 1
+
+
+# -- a real browser ---------------------------------------------------------------------------
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_browser_upload_shows_both_paths(app, clips, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    paths, _ = clips
+    url = app[1]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, wait_until="networkidle")
+            page.locator("#speech-audio input[type=file]").set_input_files(str(paths["rus"]))
+            expect(page.locator("#speech-audio audio, #speech-audio .waveform-container").first).to_be_attached(
+                timeout=30_000
+            )
+            page.locator("#speech-run").click()
+            transcript = page.locator("#cascade-transcript textarea")
+            romanized = page.locator("#cascade-romanized textarea")
+            expect(page.locator("#cascade-language textarea")).not_to_have_value("", timeout=60_000)
+            for output in ("#e2e-probs", "#cascade-probs"):
+                for label in LABELS:
+                    expect(page.locator(output)).to_contain_text(label, timeout=30_000)
+            assert transcript.input_value() == romanized.input_value()  # a romanized recognizer writes Latin
+            page.wait_for_timeout(500)
+            shot = tmp_path / "demo_speech.png"
+            page.screenshot(path=str(shot), full_page=True)
+            artifacts = REPO / "artifacts"
+            artifacts.mkdir(exist_ok=True)
+            shutil.copy(shot, artifacts / "demo_speech.png")
+            assert shot.stat().st_size > 10_000
+
+            # a silent clip: the DataError text appears in the page, no stack trace
+            page.locator("#speech-audio button[aria-label='Clear']").first.click()
+            page.locator("#speech-audio input[type=file]").set_input_files(str(paths["silent"]))
+            page.wait_for_timeout(1000)
+            page.locator("#speech-run").click()
+            expect(page.get_by_text("audio is silent").first).to_be_visible(timeout=30_000)
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+
+
+# -- language detection and first use ------------------------------------------------------------
+class NativeStub:
+    """A native-script, language-agnostic recognizer that always hears the same Russian words."""
+
+    script = "native"
+    uses_language = False
+
+    def transcribe(self, waves, languages):
+        return ["Январь и февраль" for _ in waves]
+
+
+def test_auto_language_by_script_of_native_transcript(app, clips):
+    from apps.inputs import read_clip
+
+    paths, _ = clips
+    cascade = next(iter(app[0].models.cascade.values()))
+    real = cascade.recognizer
+    cascade.recognizer = NativeStub()
+    try:
+        result = cascade.predict(read_clip(paths["eng"]), None, ["eng", "rus", "tha"])
+        given = cascade.predict(read_clip(paths["eng"]), "rus", ["eng", "rus", "tha"])
+    finally:
+        cascade.recognizer = real
+    assert result.language == "rus" and "Cyrillic" in result.language_note
+    assert result.transcript == "Январь и февраль" and result.romanized.isascii() and "anvar" in result.romanized
+    assert given.language == "rus" and given.language_note == "given"
+
+
+def test_whisper_detects_among_candidates(tmp_path, clips):
+    from cascade_testing import tiny_whisper
+
+    from apps.inputs import read_clip
+    from apps.langid import detect_for_cascade
+    from cascade.recognizers.whisper_asr import WhisperRecognizer
+
+    paths, _ = clips
+    recognizer = WhisperRecognizer(model=str(tiny_whisper(tmp_path / "tiny.pt")), device="cpu")
+    language, note = detect_for_cascade(recognizer, read_clip(paths["rus"]), None, ["eng", "rus", "tha"])
+    assert language in {"eng", "rus", "tha"} and "Whisper's detect_language" in note
+
+
+def test_first_use_training_reports_progress(tmp_path):
+    from apps.training import Job, ensure_trained
+
+    run = tmp_path / "done"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "best.ckpt").write_bytes(b"x")
+    (run / "metrics.json").write_text("{}")
+    messages: list[str] = []
+    jobs = [Job("done", "speech.fit", [], run)]
+    assert ensure_trained(jobs, say=messages.append) == [run] and messages == []  # nothing to train
+    (run / "metrics.json").unlink()
+    jobs[0].module = "apps.no_such_program"
+    with pytest.raises(RuntimeError, match="training 'done' failed"):
+        ensure_trained(jobs, say=messages.append)
+    assert messages[0].startswith("First use: training 1") and "[1/1] python -m apps.no_such_program" in messages[1]
+
+
+def test_cli_binds_localhost_by_default():
+    from apps.demo import parse_args
+
+    args = parse_args([])
+    assert args.host == "127.0.0.1" and args.runs is None and not args.quick
+    assert parse_args(["--runs", "a", "b", "--quick"]).runs == ["a", "b"]
