@@ -81,6 +81,7 @@ def test_lora_trains_only_adapters_and_learns(corpus):
     trainable = [n for n, p in module.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n or n == "clip.logit_scale" for n in trainable)
     assert any(n.startswith("clip.visual.") for n in trainable) and any(".resblocks" in n for n in trainable)
+    assert not any("out_proj" in n for n in trainable)  # nn.MultiheadAttention would bypass it
     frozen = {n: p.detach().clone() for n, p in module.named_parameters() if not p.requires_grad}
     batch = batch_of(module, corpus)
     first, last = overfit(module, batch, steps=100, lr=1e-2)
@@ -146,6 +147,10 @@ def test_bad_names_are_config_errors():
     }
     with pytest.raises(ConfigError, match="vocab_size"):
         load_clip("wb-test-small-vocab", None, tokenizer="bytes", architecture=small_vocab)
+    with pytest.raises(ConfigError, match="no linear layer named"):
+        VisionCLIP(
+            "wb-tiny-bytes", tokenizer="bytes", class_names={"eng": ["a"]}, lora=LoraSettings(target_modules=["x"])
+        )
     with pytest.raises(ConfigError, match="nothing to train"):
         module = VisionCLIP(
             "wb-tiny-bytes",
@@ -155,3 +160,23 @@ def test_bad_names_are_config_errors():
             optim=Optim(),
         )
         module.configure_optimizers()
+
+
+def test_hf_text_tower_stand_in_trains_with_lora(corpus, tmp_path):
+    """The xlm-roberta text tower path (HF model + HF tokenizer), with tiny local stand-ins."""
+    from vision_fixtures import tiny_hf_text_architecture
+
+    torch.manual_seed(0)
+    module = VisionCLIP(
+        "wb-test-hf-xlmr",
+        architecture=tiny_hf_text_architecture(tmp_path / "xlmr"),
+        loss="prompts",
+        freeze=["image"],
+        lora=LoraSettings(r=4, alpha=8),
+        class_names=class_names_by_language(corpus),
+        num_classes=10,
+    )
+    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
+    assert any(".query.lora_A" in n for n in trainable) and not any("visual" in n for n in trainable)
+    first, last = overfit(module, batch_of(module, corpus, n=10, language="rus"), steps=40, lr=1e-2)
+    assert last < 0.8 * first

@@ -33,3 +33,41 @@ def save_tiny_checkpoint(path: Path, model_name: str = "wb-tiny") -> Path:
 
     torch.save(load_clip(model_name).model.state_dict(), path)
     return path
+
+
+def tiny_hf_text_architecture(folder: Path) -> dict:
+    """An open_clip architecture with a tiny local xlm-roberta text tower and a character tokenizer.
+
+    Stands in for ``xlm-roberta-base-ViT-B-32`` (whose tower and tokenizer come from the hub).
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for char in "abcdefghijklmnopqrstuvwxyz абвгдежзийклмнопрстуфхцчшщъыьэюяё":
+        vocab.setdefault(char, len(vocab))
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    ).save_pretrained(folder)
+    config = XLMRobertaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=40,
+    )
+    XLMRobertaModel(config, add_pooling_layer=False).save_pretrained(folder)
+    return {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 16, "layers": 1, "width": 16, "patch_size": 8, "head_width": 8},
+        "text_cfg": {
+            "hf_model_name": str(folder),
+            "hf_tokenizer_name": str(folder),
+            "hf_pooler_type": "mean_pooler",
+            "context_length": 16,
+        },
+    }

@@ -1,9 +1,10 @@
 """LoRA adapters (peft) on the linear layers of an open_clip model's towers.
 
-open_clip's own transformers use ``nn.MultiheadAttention``, whose projections are called
-through ``F.multi_head_attention_forward`` and bypass a wrapped ``out_proj``; LoRA therefore
-targets the MLP layers there (``c_fc``, ``c_proj``) and, in Hugging Face text towers
-(xlm-roberta, NLLB), the attention and MLP linears (``query``, ``key``, ``value``, ``dense``).
+Adapters go on ``nn.Linear`` layers whose last name is one of ``target_modules``: open_clip's
+own transformers' MLPs (``c_fc``, ``c_proj``), Hugging Face text towers' attention and MLP
+(xlm-roberta: ``query``/``key``/``value``/``dense``; NLLB: ``q_proj``/``k_proj``/``v_proj``/
+``out_proj``/``fc1``/``fc2``). The ``out_proj`` of a ``nn.MultiheadAttention`` is skipped: that
+module calls ``F.multi_head_attention_forward`` with the raw weight, bypassing any adapter.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from workbench.errors import ConfigError
-
-#: module name prefix (regex) of each tower in open_clip's CLIP / CustomTextCLIP
-TOWER_PATTERNS = {"image": r"visual\..*", "text": r"(?!visual\.).*"}
 
 
 @dataclass
@@ -32,35 +30,45 @@ class LoraSettings:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: ["c_fc", "c_proj", "query", "key", "value", "dense"])
+    target_modules: list[str] = field(
+        default_factory=lambda: (
+            ["c_fc", "c_proj", "query", "key", "value", "dense"]
+            + ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
+        )
+    )
 
 
-def target_regex(towers: list[str], leaves: list[str]) -> str:
-    """A regex peft full-matches against module names: ``<tower prefix>.<leaf>``."""
-    names = "|".join(leaves)
-    return "|".join(f"(?:{TOWER_PATTERNS[tower]}\\.(?:{names}))" for tower in towers)
+def target_names(model: nn.Module, towers: list[str], leaves: list[str]) -> list[str]:
+    """Full names of the linear layers that get adapters (see the module docstring)."""
+    inside_mha = {
+        f"{name}.{child}" if name else child
+        for name, module in model.named_modules()
+        if isinstance(module, nn.MultiheadAttention)
+        for child, _ in module.named_children()
+    }
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+        and name.rsplit(".", 1)[-1] in leaves
+        and tower_of_module(name) in towers
+        and name not in inside_mha
+    ]
 
 
 def add_lora(model: nn.Module, towers: list[str], settings: LoraSettings) -> nn.Module:
     """Inject LoRA adapters in place into the given towers (``image``, ``text``); returns the model."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    config = LoraConfig(
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
-        target_modules=target_regex(towers, list(settings.target_modules)),
-    )
-    try:
-        inject_adapter_in_model(config, model)
-    except ValueError as err:
-        raise ConfigError(f"model.lora: no layer named {settings.target_modules} in towers {towers}: {err}") from None
+    targets = target_names(model, towers, list(settings.target_modules))
     for tower in towers:
-        found = [n for n, _ in model.named_parameters() if "lora_" in n and _tower(n) == tower]
-        if not found:
-            raise ConfigError(f"model.lora: no layer named {settings.target_modules} in the {tower} tower")
+        if not any(tower_of_module(name) == tower for name in targets):
+            raise ConfigError(f"model.lora: no linear layer named {settings.target_modules} in the {tower} tower")
+    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
+    inject_adapter_in_model(config, model)
     return model
 
 
-def _tower(name: str) -> str:
-    return "image" if name.startswith("visual.") else "text"
+def tower_of_module(name: str) -> str:
+    """``image`` for modules under ``visual``, else ``text`` (open_clip CLIP and CustomTextCLIP)."""
+    return "image" if name == "visual" or name.startswith("visual.") else "text"
