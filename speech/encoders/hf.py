@@ -126,9 +126,10 @@ class HFEncoder(SpeechEncoder):
 
     def _fbank_model(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
-        feats = self.extractor(
-            clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True, return_attention_mask=True
-        )
+        with torch.autocast(device_type=waves.device.type, enabled=False):
+            feats = self.extractor(
+                clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True, return_attention_mask=True
+            )
         features = feats["input_features"].to(waves.device)
         mask = feats["attention_mask"].to(waves.device)
         out = self.model(features, attention_mask=mask, output_hidden_states=True)
@@ -141,7 +142,8 @@ class HFEncoder(SpeechEncoder):
     def whisper_mel(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The stock 30 s log-mel ``(B, n_mels, 3000)`` of each clip (every clip padded to 30 s)."""
         clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
-        feats = self.extractor(clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="max_length")
+        with torch.autocast(device_type=waves.device.type, enabled=False):  # the extractor's STFT needs float32
+            feats = self.extractor(clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="max_length")
         return feats["input_features"].to(waves.device)
 
     def _whisper(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:

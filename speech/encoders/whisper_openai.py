@@ -53,9 +53,10 @@ class WhisperEncoder(SpeechEncoder):
         import whisper
 
         mels = []
-        for wave, n in zip(waves, lengths, strict=True):
-            clip = whisper.pad_or_trim(wave[: int(n)].float(), WHISPER_WINDOW)
-            mels.append(whisper.log_mel_spectrogram(clip, n_mels=self.n_mels))
+        with torch.autocast(device_type=waves.device.type, enabled=False):  # the STFT needs float32
+            for wave, n in zip(waves, lengths, strict=True):
+                clip = whisper.pad_or_trim(wave[: int(n)].float(), WHISPER_WINDOW)
+                mels.append(whisper.log_mel_spectrogram(clip, n_mels=self.n_mels))
         return torch.stack(mels)
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
