@@ -13,12 +13,17 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp creates 0600; results are shared files, so give them the usual umask-based mode
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

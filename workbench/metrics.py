@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
-
 
 def scores(labels: Sequence[int], preds: Sequence[int], num_classes: int) -> dict:
     """Accuracy (micro), macro-F1 over the classes present in labels or preds, and n."""
+    # imported here so that reading and writing run directories (reports, sweeps) needs no torch
+    import torch
+    from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
     if len(labels) == 0:
         return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0}
     target = torch.as_tensor(list(labels), dtype=torch.long)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from workbench.audio import load_audio
 from workbench.errors import DataError
 from workbench.items import Item
 
@@ -62,6 +61,8 @@ def keep_good(values: Iterable[T], check: Callable[[T], object], on_bad_item: On
 
 def check_audio_item(item: Item, max_seconds: float | None = None) -> None:
     """Raise a DataError naming the item if its audio cannot be used."""
+    from workbench.audio import load_audio  # torch-heavy: imported only when audio is checked
+
     if not item.audio:
         raise DataError(f"item '{item.id}'", "audio", "no audio path")
     load_audio(item.audio, where=f"item '{item.id}'", max_seconds=max_seconds)

@@ -1,0 +1,135 @@
+"""The sweep engine: grid expansion, parallel workers, skip finished, failures isolated, kill and rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench.errors import ConfigError
+from workbench.sweep import load_sweep, run_sweep
+from workbench.sweep.__main__ import main as sweep_main
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def program_on_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+
+
+def sweep_file(tmp_path: Path, engine: str = "local", **args) -> Path:
+    base = tmp_path / "base.yaml"
+    base.write_text("{}\n")
+    spec = {
+        "name": "t",
+        "out_dir": str(tmp_path / "out"),
+        "workers": 2,
+        "engine": engine,
+        "systems": {
+            "e2e-test": {"program": "sweep_program", "configs": [str(base)], "args": {"--system": "e2e-test"}},
+            "ca-test": {"program": "sweep_program", "configs": [str(base)], "args": {"--system": "ca-test"}},
+        },
+        "protocols": {"in_language": [["eng"]], "zero_shot": [["eng"]], "all_languages": [None]},
+        "seeds": [0, 1],
+        "args": args,
+    }
+    if engine == "submitit":  # submitit's local cluster starts every job at once: keep the grid small
+        spec["slurm"] = {"cluster": "local", "timeout_min": 5}
+        spec["systems"].pop("ca-test")
+        spec["protocols"] = {"zero_shot": [["eng"]]}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_grid_expansion_and_commands(tmp_path):
+    sweep = load_sweep(sweep_file(tmp_path))
+    assert len(sweep.points) == 2 * 3 * 2
+    tags = {p.tag for p in sweep.points}
+    assert "e2e-test/zero_shot-eng/seed1" in tags and "ca-test/all_languages/seed0" in tags
+    point = next(p for p in sweep.points if p.tag == "e2e-test/zero_shot-eng/seed1")
+    command = point.command()
+    assert "--data.protocol.name=zero_shot" in command and '--data.protocol.sources=["eng"]' in command
+    assert (
+        "--seed_everything=1" in command
+        and f"--run_dir={tmp_path / 'out/runs/e2e-test/zero_shot-eng/seed1'}" in command
+    )
+
+
+def test_runs_skips_finished_and_reports_failures(tmp_path, capsys):
+    path = sweep_file(tmp_path, **{"--fail_seed": 1})
+    assert sweep_main(["-c", str(path), "--no-report"]) == 1  # seed 1 fails everywhere
+    status = json.loads((tmp_path / "out" / "status.json").read_text())
+    assert sum(e["state"] == "done" for e in status.values()) == 6
+    failed = [e for e in status.values() if e["state"] == "failed"]
+    assert (
+        len(failed) == 6
+        and "failing on purpose" in failed[0]["log_tail"]
+        and "--seed_everything=1" in failed[0]["command"]
+    )
+    done = tmp_path / "out/runs/e2e-test/in_language-eng/seed0/metrics.json"
+    stamp = done.stat().st_mtime_ns
+    # rerun without the fault: finished points are skipped, failed ones are redone
+    path.write_text(path.read_text().replace("--fail_seed: 1", "--fail_seed: -1"))
+    assert sweep_main(["-c", str(path)]) == 0
+    assert done.stat().st_mtime_ns == stamp
+    assert (tmp_path / "out/report/report.md").is_file()
+    assert all(e["state"] == "done" for e in json.loads((tmp_path / "out" / "status.json").read_text()).values())
+
+
+def test_killed_sweep_keeps_finished_points(tmp_path):
+    path = sweep_file(tmp_path, **{"--sleep": 1.5})
+    spec = yaml.safe_load(path.read_text())
+    spec["systems"].pop("ca-test")  # 6 points are enough to kill a sweep half-way
+    path.write_text(yaml.safe_dump(spec))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.sweep", "-c", str(path), "--workers", "1", "--no-report"],
+        env=os.environ.copy(),
+    )
+    runs = tmp_path / "out" / "runs"
+    deadline = time.monotonic() + 120
+    while len(list(runs.rglob("metrics.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")}
+    assert 2 <= len(finished) < 6
+    time.sleep(2)  # an orphaned point would finish now; the child dies with the sweep instead
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")} == finished
+    status = run_sweep(load_sweep(path), workers=2)
+    assert not status.failed()
+    after = {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")}
+    assert len(after) == 6 and all(after[p] == stamp for p, stamp in finished.items())
+
+
+def test_submitit_local_engine(tmp_path):
+    path = sweep_file(tmp_path, engine="submitit")
+    status = run_sweep(load_sweep(path))
+    assert not status.failed() and len(list((tmp_path / "out/runs").rglob("metrics.json"))) == 2
+
+
+def test_bad_sweep_files_are_named(tmp_path):
+    path = sweep_file(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    spec["protocol"] = spec.pop("protocols")
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['protocol'\]"):
+        load_sweep(path)
+    spec["protocols"] = {"few_shot": [["eng"]]}
+    del spec["protocol"]
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="unknown protocol 'few_shot'"):
+        load_sweep(path)
+    spec["protocols"] = {"zero_shot": [["eng"]]}
+    spec["systems"]["e2e-test"]["configs"] = ["configs/nope.yaml"]
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="config file not found: configs/nope.yaml"):
+        load_sweep(path)

@@ -1,0 +1,1 @@
+"""The comparison report: reads run directories only, never models."""

@@ -1,0 +1,54 @@
+"""``python -m workbench.sweep -c configs/sweeps/<name>.yaml [--workers N] [--out DIR] [--dry-run]``.
+
+Runs every unfinished point of the grid, then (unless ``--no-report``) writes the report.
+Exit status 1 when any point failed; the others' results are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from workbench.errors import WorkbenchError
+from workbench.sweep.runner import is_finished, run_sweep
+from workbench.sweep.spec import load_sweep
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbench.sweep", description=__doc__)
+    parser.add_argument("-c", "--config", required=True, help="sweep file (configs/sweeps/*.yaml)")
+    parser.add_argument("--out", help="output folder (default: the file's out_dir)")
+    parser.add_argument("--workers", type=int, help="parallel points (default: the file's workers)")
+    parser.add_argument("--only", help="run only points whose tag contains this text")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--no-report", action="store_true", help="skip the report after the runs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        sweep = load_sweep(args.config, args.out)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        for point in sweep.setup + sweep.points:
+            mark = "done" if is_finished(point) else "todo"
+            print(f"[{mark}] {point.tag}: {' '.join(point.command())}")
+        return 0
+    start = time.monotonic()
+    status = run_sweep(sweep, args.workers, args.only)
+    print(f"sweep {sweep.name}: {time.monotonic() - start:.0f} s, results in {sweep.out_dir}")
+    if not args.no_report:
+        from workbench.report.build import build_report
+
+        build_report(sweep.out_dir)
+        print(f"report: {sweep.out_dir / 'report' / 'report.md'}")
+    failed = status.failed()
+    for tag in failed:
+        print(f"FAILED {tag} (see {sweep.out_dir / 'status.json'})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Running a sweep: setup steps in order, then the grid in parallel worker processes.
+
+Each point is a subprocess running one LightningCLI program, so a crash, an OOM or a
+``kill -9`` of one point never takes down the others. A point is finished when its run
+directory holds ``metrics.json`` (written last, atomically): a rerun skips it, and an
+unfinished point's directory is cleared and run again. Failures are recorded in
+``<out_dir>/status.json`` with the command and the log's tail; the rest go on.
+
+Engines:
+
+- ``local``: a pool of worker processes on this machine; CPU threads are divided among
+  workers, and with GPUs each worker sees one (``CUDA_VISIBLE_DEVICES``).
+- ``submitit``: SLURM through submitit (its ``local`` cluster runs the same code on this
+  machine, which is how the tests exercise it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from workbench.io import atomic_write_json, read_json
+from workbench.runs import METRICS
+from workbench.sweep.spec import Point, Sweep
+
+log = logging.getLogger(__name__)
+LOG_TAIL = 3000  # characters of a failed point's log kept in status.json
+
+
+def is_finished(point: Point) -> bool:
+    if point.protocol is None:  # setup steps mark themselves done with a file of their own
+        return (point.run_dir / "DONE").is_file() or (point.run_dir / METRICS).is_file()
+    return (point.run_dir / METRICS).is_file()
+
+
+def worker_env(slot: int, workers: int) -> dict[str, str]:
+    """Environment of one worker: its share of CPU threads, its own GPU when there are any."""
+    env = dict(os.environ)
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    env.setdefault("OMP_NUM_THREADS", str(threads))
+    env["XLING_NUM_THREADS"] = str(threads)
+    gpus = env.get("XLING_GPUS")  # e.g. "0,1,2,3": one per worker
+    if gpus:
+        ids = gpus.split(",")
+        env["CUDA_VISIBLE_DEVICES"] = ids[slot % len(ids)]
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the sweep process dies, so a killed sweep leaves no orphans
+    that would race the rerun on the same run directory (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except OSError:  # not Linux: orphans are possible, reruns still redo unfinished points
+        pass
+
+
+def run_point(point: Point, env: dict[str, str] | None = None) -> tuple[bool, str]:
+    """Run one point as a subprocess; returns (ok, tail of its log)."""
+    if point.run_dir.exists():  # a point that died half-way starts again from a clean directory
+        shutil.rmtree(point.run_dir)
+    point.run_dir.mkdir(parents=True)
+    log_path = point.run_dir / "run.log"
+    command = point.command(sys.executable)
+    with log_path.open("w") as handle:
+        handle.write(" ".join(command) + "\n")
+        handle.flush()
+        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+    if result.returncode == 0 and point.protocol is None:
+        (point.run_dir / "DONE").write_text("ok\n")
+    ok = result.returncode == 0 and is_finished(point)
+    tail = log_path.read_text(errors="replace")[-LOG_TAIL:]
+    return ok, tail
+
+
+class Status:
+    """``status.json``: per point, done / failed (with command and log tail), kept across reruns."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.entries: dict[str, dict] = read_json(path) if path.is_file() else {}
+        self._lock = threading.Lock()  # worker threads record concurrently
+
+    def record(self, point: Point, state: str, seconds: float = 0.0, tail: str = "") -> None:
+        entry = {"state": state, "run_dir": str(point.run_dir), "seconds": round(seconds, 1)}
+        if state == "failed":
+            entry["command"] = " ".join(point.command())
+            entry["log_tail"] = tail
+        with self._lock:
+            self.entries[point.tag] = entry
+            atomic_write_json(self.path, self.entries)
+
+    def failed(self) -> list[str]:
+        return [tag for tag, e in self.entries.items() if e["state"] == "failed"]
+
+
+def _execute(point: Point, slot: int, workers: int, status: Status) -> bool:
+    start = time.monotonic()
+    try:
+        ok, tail = run_point(point, worker_env(slot, workers))
+    except OSError as error:  # e.g. the disk is full: this point fails, the sweep goes on
+        ok, tail = False, repr(error)
+    status.record(point, "done" if ok else "failed", time.monotonic() - start, tail)
+    log.info("%s %s in %.0f s", "finished" if ok else "FAILED", point.tag, time.monotonic() - start)
+    return ok
+
+
+def run_local(points: list[Point], workers: int, status: Status) -> None:
+    """Run points on a pool of ``workers`` slots; each slot runs one subprocess at a time."""
+    slots = list(range(workers))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {}
+        pending = list(points)
+        while pending or futures:
+            while pending and slots:
+                slot = slots.pop()
+                point = pending.pop(0)
+                futures[pool.submit(_execute, point, slot, workers, status)] = (slot, point)
+            done = next(as_completed(futures))
+            slot, _ = futures.pop(done)
+            slots.append(slot)
+            done.result()
+
+
+def run_submitit(points: list[Point], sweep: Sweep, status: Status) -> None:
+    """Submit each point as a job (SLURM, or submitit's ``local`` cluster) and wait for all."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(sweep.out_dir / "submitit"), cluster=sweep.slurm.get("cluster"))
+    params = {k: v for k, v in sweep.slurm.items() if k != "cluster"}
+    executor.update_parameters(timeout_min=params.pop("timeout_min", 240), **params)
+    jobs = [(point, executor.submit(run_point, point, None)) for point in points]
+    for point, job in jobs:
+        try:
+            ok, tail = job.result()
+        except Exception as error:  # the job itself died (preempted, killed): record and go on
+            ok, tail = False, repr(error)
+        status.record(point, "done" if ok else "failed", 0.0, tail)
+
+
+def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None) -> Status:
+    """Run what is not finished yet; returns the status of every point."""
+    sweep.out_dir.mkdir(parents=True, exist_ok=True)
+    status = Status(sweep.out_dir / "status.json")
+    workers = workers or sweep.workers
+    # setup steps (shared recognizers...) are independent of each other: run them side by side
+    run_local([step for step in sweep.setup if not is_finished(step)], workers, status)
+    for step in sweep.setup:
+        if not is_finished(step):
+            log.error("setup step %s failed; its dependants will fail too (see status.json)", step.tag)
+    todo = [p for p in sweep.points if not is_finished(p) and (only is None or only in p.tag)]
+    for point in sweep.points:
+        if is_finished(point):
+            status.record(point, "done")
+    log.info("sweep %s: %d of %d points to run, %d workers", sweep.name, len(todo), len(sweep.points), workers)
+    if sweep.engine == "submitit":
+        run_submitit(todo, sweep, status)
+    else:
+        run_local(todo, workers, status)
+    return status

@@ -1,0 +1,160 @@
+"""A sweep file: base configs per system and a grid of protocol x sources x system x seed.
+
+Example (see ``configs/sweeps/embedded.yaml``)::
+
+    name: embedded
+    out_dir: sweeps/embedded
+    workers: 2
+    setup:                      # run once, in order, before the grid (shared recognizers...)
+      - name: asr-romanized
+        program: cascade.fit_asr
+        configs: [configs/embedded/asr.yaml]
+    systems:
+      e2e-conv:
+        program: speech.fit
+        configs: [configs/embedded/speech.yaml]
+      ca-romanized:
+        program: cascade.fit
+        configs: [configs/embedded/cascade.yaml, configs/embedded/cascade/romanized.yaml]
+        args: {--model.recognizer.init_args.checkpoint: "${sweep_dir}/setup/asr-romanized/checkpoints/best.ckpt"}
+    protocols:
+      in_language: [[eng], [rus]]
+      zero_shot: [[eng]]
+      all_languages: [null]
+    seeds: [0, 1]
+    args: {--trainer.max_epochs: 20}   # for every point
+
+Every point is one LightningCLI run in ``<out_dir>/runs/<system>/<protocol tag>/seed<k>``.
+The protocol and seed reach the program as ordinary CLI arguments
+(``--data.protocol.name``, ``--data.protocol.sources``, ``--seed_everything``,
+``--run_dir``), so a point can be re-run by hand with the command the sweep prints.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from workbench.errors import ConfigError
+
+PROTOCOLS = ("in_language", "all_languages", "zero_shot")
+KNOWN_KEYS = {"name", "out_dir", "workers", "engine", "setup", "systems", "protocols", "seeds", "args", "slurm"}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the grid (or a setup step when ``protocol`` is None)."""
+
+    system: str
+    program: str
+    configs: tuple[str, ...]
+    args: tuple[tuple[str, str], ...]
+    run_dir: Path
+    protocol: str | None = None
+    sources: tuple[str, ...] | None = None
+    seed: int | None = None
+
+    @property
+    def tag(self) -> str:
+        if self.protocol is None:
+            return f"setup/{self.system}"
+        sources = f"-{'+'.join(self.sources)}" if self.sources else ""
+        return f"{self.system}/{self.protocol}{sources}/seed{self.seed}"
+
+    def command(self, python: str = "python") -> list[str]:
+        """The exact command line of this run."""
+        cmd = [python, "-m", self.program]
+        for config in self.configs:
+            cmd += ["-c", config]
+        if self.protocol is not None:
+            cmd += [f"--data.protocol.name={self.protocol}"]
+            cmd += [f"--data.protocol.sources={json.dumps(list(self.sources)) if self.sources else 'null'}"]
+            cmd += [f"--seed_everything={self.seed}"]
+        cmd += [f"{key}={value}" for key, value in self.args]
+        cmd += [f"--run_dir={self.run_dir}"]
+        return cmd
+
+
+@dataclass
+class Sweep:
+    name: str
+    out_dir: Path
+    setup: list[Point]
+    points: list[Point]
+    workers: int = 1
+    engine: str = "local"
+    slurm: dict = field(default_factory=dict)
+
+
+def _args(mapping: dict | None, sweep_dir: Path) -> tuple[tuple[str, str], ...]:
+    out = []
+    for key, value in (mapping or {}).items():
+        if not str(key).startswith("--"):
+            raise ConfigError(f"sweep args: '{key}' must be a CLI flag starting with '--'")
+        text = json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
+        out.append((str(key), text.replace("${sweep_dir}", str(sweep_dir))))
+    return tuple(out)
+
+
+def _system(name: str, spec: dict, where: str) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(spec, dict) or "program" not in spec:
+        raise ConfigError(f"{where} '{name}': needs 'program' (e.g. speech.fit) and 'configs'")
+    configs = tuple(str(c) for c in spec.get("configs", []))
+    for config in configs:
+        if not Path(config).is_file():
+            raise ConfigError(f"{where} '{name}': config file not found: {config}")
+    return spec["program"], configs
+
+
+def load_sweep(path: str | Path, out_dir: str | Path | None = None) -> Sweep:
+    """Read and expand a sweep file; every error names the key at fault."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file not found: {path}")
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = set(spec) - KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"sweep file {path}: unknown key(s) {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}")
+    sweep_dir = Path(out_dir or spec.get("out_dir") or Path("sweeps") / path.stem)
+    common = dict(spec.get("args") or {})
+
+    setup = []
+    for step in spec.get("setup") or []:
+        program, configs = _system(step.get("name", "?"), step, "setup step")
+        run_dir = sweep_dir / "setup" / step["name"]
+        setup.append(Point(step["name"], program, configs, _args(step.get("args"), sweep_dir), run_dir))
+
+    systems = spec.get("systems") or {}
+    if not systems:
+        raise ConfigError(f"sweep file {path}: 'systems' is empty")
+    protocols = spec.get("protocols") or {}
+    for name in protocols:
+        if name not in PROTOCOLS:
+            raise ConfigError(f"sweep file {path}: unknown protocol '{name}', expected one of {PROTOCOLS}")
+    seeds = spec.get("seeds") or [0]
+
+    points = []
+    for (system, sys_spec), (protocol, source_sets), seed in itertools.product(
+        systems.items(), protocols.items(), seeds
+    ):
+        program, configs = _system(system, sys_spec, "system")
+        for sources in source_sets or [None]:
+            sources = tuple([sources] if isinstance(sources, str) else sources) if sources else None
+            args = _args({**common, **(sys_spec.get("args") or {})}, sweep_dir)
+            draft = Point(system, program, configs, args, Path(), protocol, sources, int(seed))
+            points.append(
+                Point(system, program, configs, args, sweep_dir / "runs" / draft.tag, protocol, sources, int(seed))
+            )
+    return Sweep(
+        name=spec.get("name", path.stem),
+        out_dir=sweep_dir,
+        setup=setup,
+        points=points,
+        workers=int(spec.get("workers", 1)),
+        engine=spec.get("engine", "local"),
+        slurm=dict(spec.get("slurm") or {}),
+    )
