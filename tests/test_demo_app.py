@@ -288,6 +288,14 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
             shutil.copy(shot, artifacts / "demo_speech.png")
             assert shot.stat().st_size > 10_000
 
+            # an example clip is one click away; its language comes with it
+            page.get_by_text("rus: ").first.click()
+            expect(page.locator("#speech-audio audio, #speech-audio .waveform-container").first).to_be_attached(
+                timeout=30_000
+            )
+            page.locator("#speech-run").click()
+            expect(page.locator("#cascade-language textarea")).to_have_value("rus (given)", timeout=60_000)
+
             # a silent clip: the DataError text appears in the page, no stack trace
             page.locator("#speech-audio button[aria-label='Clear']").first.click()
             page.locator("#speech-audio input[type=file]").set_input_files(str(paths["silent"]))
@@ -363,3 +371,25 @@ def test_cli_binds_localhost_by_default():
     args = parse_args([])
     assert args.host == "127.0.0.1" and args.runs is None and not args.quick
     assert parse_args(["--runs", "a", "b", "--quick"]).runs == ["a", "b"]
+
+
+def test_demo_predictions_match_the_runs_own(app, tiny_runs, tiny_corpus):
+    """The adapters load the run's best checkpoint: one clip at a time in the demo gives the
+    probabilities (and transcripts) the run wrote for its test items."""
+    import json
+
+    from workbench.audio import load_audio
+
+    items = {item.id: item for item in tiny_corpus.items}
+    models = app[0].models
+    for name, model in (("e2e", next(iter(models.e2e.values()))), ("cascade", next(iter(models.cascade.values())))):
+        rows = [json.loads(line) for line in (tiny_runs / name / "predictions.jsonl").read_text().splitlines()]
+        for row in rows[::15]:
+            wave = load_audio(items[row["id"]].audio)
+            if name == "e2e":
+                probs = model.predict(wave)
+            else:
+                result = model.predict(wave, row["language"])
+                assert result.transcript == row["transcript"]
+                probs = result.probs
+            assert probs == pytest.approx(row["probs"], abs=1e-4), (name, row["id"])
