@@ -118,3 +118,30 @@ def test_init_from_rejects_mismatched_checkpoint(tmp_path):
     with pytest.raises(ConfigError, match="no 'encoder"):
         torch.save({"state_dict": {"head.weight": torch.zeros(1)}}, path)
         from_checkpoint(ConvEncoder(dim=32, num_blocks=2), str(path))
+
+
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm", "w2v_bert2", "whisper"])
+def test_hf_encoder_families_load_from_a_local_folder(family, tmp_path):
+    from speech.encoders.hf import HFEncoder
+    from speech.testing import tiny_hf
+
+    enc = HFEncoder(tiny_hf(tmp_path / family, family)).eval()
+    assert isinstance(enc, SpeechEncoder) and enc.preprocess_config["model_type"]
+    waves = torch.randn(2, 16000)
+    with torch.no_grad():
+        out = enc(waves, torch.tensor([16000, 8000]))
+    assert out.hidden.shape[0] == 2 and out.hidden.shape[2] == enc.dim == 32
+    assert len(out.layers) == enc.num_layers == 3
+    # the shorter clip has about half the valid frames, and never more than the padded width
+    full, short = out.lengths.tolist()
+    assert full <= out.hidden.shape[1] and abs(short - full / 2) <= 2
+    assert enc.lora_targets()
+
+
+def test_ecapa_encoder_frames_and_masking():
+    from speech.encoders.ecapa import EcapaEncoder
+
+    enc = EcapaEncoder(channels=(32, 32, 32, 32, 64), attention_channels=16, se_channels=16).eval()
+    out = enc(torch.randn(2, 16000), torch.tensor([16000, 8000]))
+    assert out.hidden.shape == (2, 101, 64) and out.lengths.tolist() == [101, 51]
+    assert out.hidden[1, 51:].abs().max() == 0 and out.layers is None
