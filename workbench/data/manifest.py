@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workbench.data.validate import OnBadItem, SkipReport
 from workbench.errors import DataError
-from workbench.items import Corpus, Item, resolve_path
+from workbench.items import SPLITS, Corpus, Item, resolve_path
 
 REQUIRED_COLUMNS = ("id", "language", "label", "split")
 SIGNAL_COLUMNS = ("audio", "image")
@@ -99,12 +99,15 @@ def _row_to_item(number: int, row: dict, path: Path, label_names: list[str], all
     language = str(row["language"])
     if allowed is not None and language not in allowed:
         raise DataError(where, "language", f"unknown language '{language}', expected one of {sorted(allowed)}")
+    split = str(row["split"])
+    if split not in SPLITS:
+        raise DataError(where, "split", f"unknown split '{split}', expected one of {SPLITS}")
     return Item(
         id=str(row["id"]),
         content_id=str(row.get("content_id") or row["id"]),
         language=language,
         label=_label_of(row["label"], label_names, where),
-        split=str(row["split"]),
+        split=split,
         audio=resolve_path(row.get("audio"), path.parent),
         image=resolve_path(row.get("image"), path.parent),
         text=row.get("text") or None,
