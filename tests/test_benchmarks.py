@@ -1,0 +1,89 @@
+"""Each benchmark runs in --quick mode on tiny inputs and prints its ratio lines; never asserts timings."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RATIO = re.compile(r"^RATIO (\S+): (\d+\.\d+)x", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def data_root(tiny_corpus, tiny_root):
+    """The folder holding the tiny embedded build (built once per session by conftest)."""
+    return str(tiny_root)
+
+
+def run(module: str, *args: str, timeout: int = 600) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def ratios(output: str) -> dict[str, float]:
+    return {name: float(value) for name, value in RATIO.findall(output)}
+
+
+def test_interleave_alternates_and_reports_the_median():
+    from benchmarks.common import interleave
+
+    calls = []
+    result = interleave("demo", "fast", "slow", lambda: calls.append("a") or 1.0, lambda: calls.append("b") or 3.0, 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert result.median_ratio() == 3.0
+    lines = result.lines(target=2)
+    assert lines[-1].startswith("RATIO demo: 3.00x fast vs slow (target >= 2x: met)")
+
+
+@pytest.mark.timeout(900)
+def test_e2e_training_quick(data_root, tmp_path):
+    out = run("e2e_training", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
+    found = ratios(out)
+    assert "e2e_training_epoch" in found and found["e2e_training_epoch"] > 0
+    assert "throughput: ours" in out and "audio s/s" in out
+    assert out.count("-- torch.profiler") == 2 and "Self CPU time total" in out  # top ops of both sides
+
+
+@pytest.mark.timeout(600)
+def test_frozen_cache_quick(data_root, tmp_path):
+    out = run("frozen_cache", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
+    assert "frozen_cache_epoch" in ratios(out)
+    # both sides compute the same logits (the cache stores float16) and cached epochs never run the encoder
+    diff = float(re.search(r"max \|logit difference\| cached vs recomputed = (\S+)", out).group(1))
+    assert diff < 5e-2
+    assert "encoder calls in cached epochs after the first: 0 " in out
+
+
+@pytest.mark.timeout(600)
+def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
+    out = run("cascade_recognition", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
+    found = ratios(out)
+    assert {"whisper_batched_decoding", "romanize_stage"} <= set(found)
+    same = re.search(r"SAME_TRANSCRIPTS whisper: (\d+)/(\d+) identical", out)
+    assert same and same.group(1) == same.group(2) and int(same.group(2)) > 0
+    same = re.search(r"SAME_ROMANIZATIONS: (\d+)/(\d+) identical", out)
+    assert same and same.group(1) == same.group(2)
+
+
+@pytest.mark.timeout(600)
+def test_wall_time_quick_times_the_cut_down_main_job(data_root, tmp_path):
+    out = run("wall_time", "--quick", "--data-root", data_root, "--out", str(tmp_path / "runs"))
+    assert re.search(r"^WALL_TIME main: \d+\.\d s", out, re.MULTILINE)
+    assert (tmp_path / "runs" / "main" / "metrics.json").is_file()  # the job really ran to the end
+
+
+def test_wall_time_dry_run_prints_both_commands():
+    out = run("wall_time", "--job", "both", "--dry-run")
+    assert "speech.fit -c configs/embedded/speech.yaml" in out
+    assert "workbench.sweep -c configs/sweeps/embedded.yaml --out" in out
