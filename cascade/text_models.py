@@ -128,7 +128,6 @@ class HFSequenceClassifier(TextModel):
             ``google-bert/bert-base-multilingual-cased``) or local folder.
         max_length: tokens per text (longer texts are truncated).
         revision: hub revision.
-        lr_scale: learning rate relative to the classifier's ``lr``.
     """
 
     def __init__(self, model: str = "FacebookAI/xlm-roberta-base", max_length: int = 128, revision: str | None = None):
@@ -144,8 +143,9 @@ class HFSequenceClassifier(TextModel):
             return
         from transformers import AutoModelForSequenceClassification
 
+        # a checkpoint fine-tuned for other classes gets a fresh head of our size
         self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.name, num_labels=num_classes, revision=self.revision
+            self.name, num_labels=num_classes, revision=self.revision, ignore_mismatched_sizes=True
         )
 
     def forward(self, texts: list[str]) -> torch.Tensor:

@@ -29,14 +29,20 @@ from cascade.recognizers.base import Recognizer, pick_device
 log = logging.getLogger(__name__)
 
 
-def whisper_window(wave: np.ndarray | torch.Tensor, n_mels: int) -> torch.Tensor:
-    """The ``(n_mels, 3000)`` log-mel window ``transcribe`` decodes first for this clip."""
+def whisper_windows(wave: np.ndarray | torch.Tensor, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two ``(n_mels, 3000)`` log-mel windows ``transcribe`` uses for a clip of <= 30 s.
+
+    Returns:
+        ``(detect, decode)``: ``transcribe`` detects the language on the first 3000 frames
+        of the clip padded with 30 s of silence, and decodes the clip's own frames
+        zero-padded to 3000 (not the same tensor: the padding differs).
+    """
     from whisper.audio import N_FRAMES, N_SAMPLES, log_mel_spectrogram, pad_or_trim
 
     wave = torch.as_tensor(np.asarray(wave, dtype=np.float32))
     mel = log_mel_spectrogram(wave, n_mels, padding=N_SAMPLES)
     content_frames = mel.shape[-1] - N_FRAMES
-    return pad_or_trim(mel[:, : min(N_FRAMES, content_frames)], N_FRAMES)
+    return pad_or_trim(mel, N_FRAMES), pad_or_trim(mel[:, : min(N_FRAMES, content_frames)], N_FRAMES)
 
 
 class WhisperRecognizer(Recognizer):
@@ -130,29 +136,35 @@ class WhisperRecognizer(Recognizer):
 
         model = self.model
         eot = get_tokenizer(model.is_multilingual, num_languages=model.num_languages).eot
-        codes = [whisper_language(lang) if self.uses_language else None for lang in languages]
+        if self.uses_language:
+            codes = [whisper_language(lang) for lang in languages]
+        else:
+            codes = self.detect(waves)
         if any(len(w) > 30 * 16000 for w in waves):
             log.warning("whisper: clips longer than 30 s are cut at 30 s")
         # group by language (one language token per decode call), longest first within a group
         order = sorted(range(len(waves)), key=lambda i: (codes[i] or "", -len(waves[i])))
         texts: list[str] = [""] * len(waves)
-        start = 0
-        while start < len(order):
-            group = codes[order[start]]
-            batch = [order[start]]
-            while len(batch) < self.batch_size and start + len(batch) < len(order):
-                nxt = order[start + len(batch)]
-                if codes[nxt] != group:
-                    break
-                batch.append(nxt)
-            start += len(batch)
-            mel = torch.stack([whisper_window(waves[i], model.dims.n_mels) for i in batch]).to(model.device)
-            results = decode(model, mel.half() if self.fp16 else mel, self.options(group))
+        for batch in _batches(order, codes, self.batch_size):
+            # windows are built per batch: 1 MB each, a chunk of hundreds would not fit comfortably
+            mel = torch.stack([whisper_windows(waves[i], model.dims.n_mels)[1] for i in batch]).to(model.device)
+            results = decode(model, mel.half() if self.fp16 else mel, self.options(codes[batch[0]]))
             for i, result in zip(batch, results, strict=True):
                 # like transcribe(): the text of the tokens before end-of-text (no special tokens)
                 text_tokens = [t for t in result.tokens if t < eot]
-                texts[i] = "" if self._is_silence(result) else tokenizer_decode(model, group, text_tokens)
+                texts[i] = "" if self._is_silence(result) else tokenizer_decode(model, codes[i], text_tokens)
         return texts
+
+    @torch.no_grad()
+    def detect(self, waves: list[np.ndarray]) -> list[str]:
+        """Whisper's most likely language per clip (on ``transcribe``'s detection window), in batches."""
+        model, codes = self.model, []
+        for start in range(0, len(waves), self.batch_size):
+            part = waves[start : start + self.batch_size]
+            mel = torch.stack([whisper_windows(w, model.dims.n_mels)[0] for w in part]).to(model.device)
+            _, probs = model.detect_language(mel.half() if self.fp16 else mel)
+            codes += [max(p, key=p.get) for p in probs]
+        return codes
 
     def _is_silence(self, result) -> bool:
         # the same rule transcribe() uses to skip a window
@@ -167,3 +179,15 @@ def tokenizer_decode(model, language: str | None, tokens: list[int]) -> str:
 
     tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages, language=language)
     return tokenizer.decode(tokens).strip()
+
+
+def _batches(order: list[int], codes: list[str | None], size: int):
+    """Consecutive runs of ``order`` of at most ``size`` items sharing one language code."""
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) == size or codes[i] != codes[batch[0]]):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch

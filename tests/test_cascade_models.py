@@ -1,0 +1,115 @@
+"""Overfit tests for the cascade's trainable modules: each must learn a handful of examples."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from cascade_testing import tiny_text_classifier
+from torch.utils.data import DataLoader
+
+from cascade.asr_data import TranscriptDataset, collate_transcripts
+from cascade.asr_text import Vocabulary, error_rates
+from cascade.classifier import TextClassifier
+from cascade.ctc import CTCRecognizer
+from cascade.data import TextDataset, collate_texts
+from cascade.text_models import CharNgramModel, HFSequenceClassifier, ngram_ids
+from workbench.items import Item
+
+TEXTS = ["march, july, may", "monday, friday", "france, japan, chile", "euro, yen", "april, june", "sunday, monday"]
+LABELS = [0, 1, 2, 3, 0, 1]
+
+
+def text_loader(batch_size: int = 6) -> DataLoader:
+    pairs = enumerate(zip(TEXTS, LABELS, strict=True))
+    items = [Item(f"i{i}", f"c{i}", "eng", label, "train", text=t) for i, (t, label) in pairs]
+    return DataLoader(TextDataset(items, TEXTS), batch_size=batch_size, shuffle=True, collate_fn=collate_texts)
+
+
+def fit_text(model: TextClassifier, epochs: int) -> None:
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, train_dataloaders=text_loader())
+
+
+def assert_memorised(model: TextClassifier) -> None:
+    probs = model.predict_texts(TEXTS)
+    assert probs.argmax(-1).tolist() == LABELS
+    loss = torch.nn.functional.nll_loss(probs.clamp_min(1e-9).log(), torch.tensor(LABELS))
+    assert loss < 0.3, f"loss {float(loss):.3f}"
+
+
+def test_ngram_ids_are_stable_and_bounded():
+    ids = ngram_ids("März, July", 1000)
+    assert ids == ngram_ids("märz july", 1000)  # normalised: case and punctuation do not matter
+    assert all(0 <= i < 1000 for i in ids)
+
+
+def test_char_ngram_classifier_overfits():
+    torch.manual_seed(0)
+    model = TextClassifier(CharNgramModel(num_buckets=1 << 12, dim=16, dropout=0.0), num_classes=4, lr=0.05)
+    before = model.predict_texts(TEXTS)
+    assert before.max() < 0.5  # starts near uniform: the test can fail
+    fit_text(model, epochs=40)
+    assert_memorised(model)
+    # the sparse embedding was trained with SparseAdam, the head with AdamW
+    assert [type(o).__name__ for o in model.configure_optimizers()] == ["SparseAdam", "AdamW"]
+
+
+@pytest.mark.parametrize("kind", ["xlmr", "bert"])
+def test_transformers_classifier_overfits(kind, tmp_path):
+    folder = tiny_text_classifier(tmp_path / kind, TEXTS * 3, kind=kind)
+    torch.manual_seed(0)
+    model = TextClassifier(HFSequenceClassifier(str(folder), max_length=32), num_classes=4, lr=5e-3)
+    fit_text(model, epochs=50)
+    assert_memorised(model)
+
+
+def ctc_batch(tiny_corpus, n: int = 3):
+    items = sorted(tiny_corpus.where("train", ["eng"]), key=lambda i: len(i.romanized))[:n]
+    vocab = Vocabulary.from_texts(i.romanized for i in items)
+    data = TranscriptDataset(items, vocab, "romanized", max_seconds=None)
+    return items, vocab, collate_transcripts([data[i] for i in range(len(items))])
+
+
+def test_ctc_recognizer_overfits_and_its_encoder_initialises_e2e(tiny_corpus, tmp_path):
+    from speech.encoders.conv import ConvEncoder
+    from speech.encoders.init import load_prefixed
+
+    torch.manual_seed(0)
+    items, vocab, batch = ctc_batch(tiny_corpus)
+    encoder = ConvEncoder(dim=64, num_blocks=2, dropout=0.0, specaugment=False)
+    model = CTCRecognizer(encoder, lr=5e-3, dropout=0.0, pct_start=0.1, symbols=vocab.symbols[1:], script="romanized")
+    refs = [i.romanized for i in items]
+    assert error_rates(refs, model.transcribe_batch(batch["waves"], batch["lengths"]))["cer"] > 0.8
+    trainer = L.Trainer(
+        max_steps=250,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(model, train_dataloaders=DataLoader([batch], batch_size=None))
+    model.eval()
+    cer = error_rates(refs, model.transcribe_batch(batch["waves"], batch["lengths"]))["cer"]
+    assert cer < 0.15, f"train CER {cer:.3f}"
+    # a Lightning checkpoint: the vocabulary travels with it, the E2E encoder loads its encoder.*
+    path = tmp_path / "ctc.ckpt"
+    trainer.save_checkpoint(path)
+    again = CTCRecognizer.load_from_checkpoint(path, encoder=ConvEncoder(dim=64, num_blocks=2, specaugment=False))
+    assert again.vocabulary.symbols == vocab.symbols and again.script == "romanized"
+    again.eval()
+    assert again.transcribe_batch(batch["waves"], batch["lengths"]) == model.transcribe_batch(
+        batch["waves"], batch["lengths"]
+    )
+    e2e = ConvEncoder(dim=64, num_blocks=2)
+    loaded = load_prefixed(e2e, path)
+    assert loaded and torch.equal(e2e.subsample.weight, model.encoder.subsample.weight)

@@ -1,0 +1,90 @@
+"""Batched Whisper decoding gives the transcripts of per-file ``whisper.transcribe``, offline."""
+
+from __future__ import annotations
+
+import pytest
+import whisper
+from cascade_testing import noise_clips, tiny_whisper
+
+from cascade.languages import whisper_language
+from cascade.recognize import transcribe_items
+from cascade.recognizers.whisper_asr import WhisperRecognizer
+
+SAMPLE_LEN = 12  # random models loop: cap the tokens per clip
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    return tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny.pt")
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return noise_clips(5, seed=1)
+
+
+def sequential(model, clips, languages):
+    """The reference: one transcribe() call per file, greedy, no conditioning, same options."""
+    return [
+        whisper.transcribe(
+            model,
+            clip,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            language=whisper_language(lang) if lang else None,
+            without_timestamps=True,
+            fp16=False,
+            sample_len=SAMPLE_LEN,
+            no_speech_threshold=None,
+            verbose=None,
+        )["text"].strip()
+        for clip, lang in zip(clips, languages, strict=True)
+    ]
+
+
+def test_batched_equals_sequential_with_given_languages(tiny_path, clips):
+    languages = ["eng", "rus", "eng", "tha", "rus"]
+    rec = WhisperRecognizer(str(tiny_path), batch_size=2, sample_len=SAMPLE_LEN, device="cpu")
+    batched = rec.transcribe(clips, languages)
+    assert batched == sequential(rec.model, clips, languages)
+    assert len(set(batched)) > 1 and all(batched)  # the model says different, non-empty things
+
+
+def test_batched_equals_sequential_with_detected_language(tiny_path, clips):
+    rec = WhisperRecognizer(str(tiny_path), language_mode="detect", batch_size=3, sample_len=SAMPLE_LEN, device="cpu")
+    assert not rec.uses_language
+    assert rec.transcribe(clips[:3], [None] * 3) == sequential(rec.model, clips[:3], [None] * 3)
+
+
+def test_sample_len_caps_the_output(tiny_path, clips):
+    rec = WhisperRecognizer(str(tiny_path), sample_len=3, device="cpu")
+    tokenizer = whisper.tokenizer.get_tokenizer(True, num_languages=rec.model.num_languages)
+    for text in rec.transcribe(clips[:2], ["eng", "eng"]):
+        assert len(tokenizer.encode(" " + text)) <= 3 + 2  # decode/encode may re-split a little
+
+
+def test_multilingual_tokenizer_is_bundled_and_offline():
+    from pathlib import Path
+
+    assert (Path(whisper.__file__).parent / "assets" / "multilingual.tiktoken").is_file()
+    tokenizer = whisper.tokenizer.get_tokenizer(True, num_languages=99, language="ru", task="transcribe")
+    ids = tokenizer.encode(" январь, March")
+    assert tokenizer.decode(ids) == " январь, March"
+    assert tokenizer.sot_sequence[1] == tokenizer.to_language_token("ru")
+
+
+def test_whisper_cache_key_uses_checkpoint_hash(tiny_path, tmp_path):
+    rec = WhisperRecognizer(str(tiny_path), sample_len=SAMPLE_LEN, device="cpu")
+    described = rec.describe()
+    assert "file_sha256" in described and described["sample_len"] == SAMPLE_LEN
+    assert WhisperRecognizer("large-v3").describe()["name"] == "large-v3"  # by name: nothing loaded
+
+
+def test_whisper_through_the_cached_stage(tiny_path, tiny_corpus, tmp_path):
+    items = tiny_corpus.where("test")[:3]
+    rec = WhisperRecognizer(str(tiny_path), sample_len=4, device="cpu")
+    first = transcribe_items(rec, items, tmp_path)
+    calls = []
+    rec.transcribe = lambda waves, langs: calls.append(len(waves)) or [""] * len(waves)
+    assert transcribe_items(rec, items, tmp_path) == first
+    assert not calls
