@@ -121,3 +121,15 @@ def test_figures_written(report):
         assert path.is_file() and path.stat().st_size > 5000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![protocol_averages](protocol_averages.png)" in (report / "report.md").read_text()
+
+
+def test_damaged_metrics_file_is_named_and_left_out(tmp_path, caplog):
+    protocol = Protocol("zero_shot", ["eng"], targets=LANGS)
+    write_run(tmp_path, "e2e-conv", protocol, 0, {"eng": 0.9, "rus": 0.5, "tha": 0.5})
+    write_run(tmp_path, "ca-native", protocol, 0, {"eng": 0.9, "rus": 0.5, "tha": 0.5})
+    damaged = tmp_path / "ca-native" / protocol.tag / "seed0" / "metrics.json"
+    damaged.write_text(damaged.read_text()[:100])
+    out = build_report(tmp_path)
+    assert str(damaged) in caplog.text
+    systems = {r["system"] for r in read_csv(out / "table_test.csv")}
+    assert systems == {"e2e-conv"}

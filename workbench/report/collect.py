@@ -6,6 +6,8 @@ contributes the gold-text upper bound as system ``<system>:gold``.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from workbench.io import read_json
 from workbench.runs import METRICS, PREDICTIONS
 
 GOLD_SUFFIX = ":gold"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,8 +55,13 @@ def find_runs(root: str | Path) -> list[Run]:
     """Every finished run below ``root`` (setup steps, which have no ``system``, are skipped)."""
     runs = []
     for metrics_path in sorted(Path(root).rglob(METRICS)):
-        metrics = read_json(metrics_path)
-        if "system" not in metrics or "splits" not in metrics:
+        try:
+            metrics = read_json(metrics_path)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            # a damaged file must not sink the whole report: name it and leave the run out
+            log.warning("report: skipped unreadable %s (%s)", metrics_path, error)
+            continue
+        if not isinstance(metrics, dict) or "system" not in metrics or "splits" not in metrics:
             continue
         sources = tuple(metrics["sources"]) if metrics.get("sources") else None
         base = dict(

@@ -22,13 +22,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder (default: the file's out_dir)")
     parser.add_argument("--workers", type=int, help="parallel points (default: the file's workers)")
     parser.add_argument("--only", help="run only points whose tag contains this text")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="--KEY=VALUE",
+        help="extra argument for every run, e.g. --set=--trainer.max_epochs=1 (repeatable)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--no-report", action="store_true", help="skip the report after the runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        sweep = load_sweep(args.config, args.out)
-    except WorkbenchError as error:
+        extra = dict(item.split("=", 1) for item in args.set)
+        sweep = load_sweep(args.config, args.out, extra)
+    except (WorkbenchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.dry_run:

@@ -110,8 +110,12 @@ def _system(name: str, spec: dict, where: str) -> tuple[str, tuple[str, ...]]:
     return spec["program"], configs
 
 
-def load_sweep(path: str | Path, out_dir: str | Path | None = None) -> Sweep:
-    """Read and expand a sweep file; every error names the key at fault."""
+def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: dict | None = None) -> Sweep:
+    """Read and expand a sweep file; every error names the key at fault.
+
+    ``extra_args`` (``{"--trainer.max_epochs": 1}``) are added to every point and setup
+    step, after the file's own: a quick variant of a sweep without editing it.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file not found: {path}")
@@ -121,12 +125,14 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None) -> Sweep:
         raise ConfigError(f"sweep file {path}: unknown key(s) {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}")
     sweep_dir = Path(out_dir or spec.get("out_dir") or Path("sweeps") / path.stem)
     common = dict(spec.get("args") or {})
+    extra = dict(extra_args or {})
 
     setup = []
     for step in spec.get("setup") or []:
         program, configs = _system(step.get("name", "?"), step, "setup step")
         run_dir = sweep_dir / "setup" / step["name"]
-        setup.append(Point(step["name"], program, configs, _args(step.get("args"), sweep_dir), run_dir))
+        args = _args({**(step.get("args") or {}), **extra}, sweep_dir)
+        setup.append(Point(step["name"], program, configs, args, run_dir))
 
     systems = spec.get("systems") or {}
     if not systems:
@@ -144,7 +150,7 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None) -> Sweep:
         program, configs = _system(system, sys_spec, "system")
         for sources in source_sets or [None]:
             sources = tuple([sources] if isinstance(sources, str) else sources) if sources else None
-            args = _args({**common, **(sys_spec.get("args") or {})}, sweep_dir)
+            args = _args({**common, **(sys_spec.get("args") or {}), **extra}, sweep_dir)
             draft = Point(system, program, configs, args, Path(), protocol, sources, int(seed))
             points.append(
                 Point(system, program, configs, args, sweep_dir / "runs" / draft.tag, protocol, sources, int(seed))
