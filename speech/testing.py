@@ -123,3 +123,28 @@ class StopAtStep(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step >= self.step:
             trainer.should_stop = True
+
+
+_STAND_INS: dict[str, str] = {}
+
+
+def stand_in(family: str) -> str:
+    """A tiny model of ``family`` (or ``openai-whisper``), built once per process; returns its path.
+
+    Tests only read these, so one copy serves every test module of a pytest session.
+    """
+    if family not in _STAND_INS:
+        import atexit
+        import shutil
+        import tempfile
+
+        if not _STAND_INS:
+            folder = tempfile.mkdtemp(prefix="speech-stand-ins-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            _STAND_INS["_folder"] = folder
+        folder = Path(_STAND_INS["_folder"])
+        if family == "openai-whisper":
+            _STAND_INS[family] = tiny_whisper_checkpoint(folder / "whisper.pt")
+        else:
+            _STAND_INS[family] = tiny_hf(folder / family, family)
+    return _STAND_INS[family]

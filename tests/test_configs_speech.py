@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from speech.fit import main
-from speech.testing import tiny_hf, tiny_whisper_checkpoint
+from speech.testing import stand_in
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -39,8 +39,7 @@ def shipped() -> list[Path]:
 def stand_ins(tmp_path_factory):
     """Tiny models per family (built once) and a recognizer-style checkpoint for init_from."""
     folder = tmp_path_factory.mktemp("tiny-models")
-    models = {family: tiny_hf(folder / family, family) for family in sorted(set(FAMILY.values()))}
-    models["openai-whisper"] = tiny_whisper_checkpoint(folder / "whisper.pt")
+    models = {family: stand_in(family) for family in [*sorted(set(FAMILY.values())), "openai-whisper"]}
     from speech.encoders.conv import ConvEncoder
 
     recognizer = torch.nn.Module()

@@ -80,14 +80,14 @@ def encoder_of(family: str, tmp_path):
         return EcapaEncoder(channels=(32, 32, 32, 32, 64), attention_channels=16, se_channels=16, specaugment=False)
     if family == "wav2vec2":
         from speech.encoders.hf import HFEncoder
-        from speech.testing import tiny_hf
+        from speech.testing import stand_in
 
-        return HFEncoder(tiny_hf(tmp_path / "w2v", "wav2vec2"))
+        return HFEncoder(stand_in("wav2vec2"))
     if family == "whisper":
         from speech.encoders.whisper_openai import WhisperEncoder
-        from speech.testing import tiny_whisper_checkpoint
+        from speech.testing import stand_in
 
-        return WhisperEncoder(tiny_whisper_checkpoint(tmp_path / "whisper.pt"))
+        return WhisperEncoder(stand_in("openai-whisper"))
     raise ValueError(family)
 
 

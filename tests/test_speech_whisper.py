@@ -17,18 +17,17 @@ from torch import nn
 
 from speech.encoders.hf import HFEncoder
 from speech.encoders.whisper_openai import WhisperEncoder
-from speech.testing import tiny_hf, tiny_whisper_checkpoint
+from speech.testing import stand_in
 
 
 @pytest.fixture(scope="module")
-def openai_encoder(tmp_path_factory):
-    path = tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper") / "tiny.pt")
-    return WhisperEncoder(path).eval()
+def openai_encoder():
+    return WhisperEncoder(stand_in("openai-whisper")).eval()
 
 
 @pytest.fixture(scope="module")
-def hf_encoder(tmp_path_factory):
-    return HFEncoder(tiny_hf(tmp_path_factory.mktemp("hf-whisper"), "whisper")).eval()
+def hf_encoder():
+    return HFEncoder(stand_in("whisper")).eval()
 
 
 def clip(seconds: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,6 +46,8 @@ def test_openai_whisper_trimmed_vs_padded(openai_encoder):
     mel = enc.mel(wave, lengths)  # (1, 80, 3000): the stock input
     out = enc(wave, lengths)
     assert out.hidden.shape == (1, 50, 32) and out.lengths.tolist() == [50] and len(out.layers) == 3
+    # 0. the mel of the clip padded only a window past the frames kept == the 30 s mel on them
+    assert torch.allclose(enc.mel(wave, lengths, 100 * 160 + 400)[..., :100], mel[..., :100], atol=1e-6)
     # 1. the conv front end: the same on every valid frame but the last (its kernel sees the next
     # frame), up to float rounding (the convolution kernel chosen depends on the input length)
     full = front_end(enc.encoder.conv1, enc.encoder.conv2, mel)
@@ -81,6 +82,7 @@ def test_hf_whisper_trimmed_vs_padded(hf_encoder):
     mel = enc.whisper_mel(wave, lengths)
     out = enc(wave, lengths)
     frames = 70
+    assert torch.allclose(enc.whisper_mel(wave, lengths, 140 * 160 + 400)[..., :140], mel[..., :140], atol=1e-6)
     assert out.hidden.shape == (1, frames, 32) and out.lengths.tolist() == [frames]
     full = front_end(enc.model.conv1, enc.model.conv2, mel)
     trimmed = front_end(enc.model.conv1, enc.model.conv2, mel[..., : 2 * frames])

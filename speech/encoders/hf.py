@@ -21,6 +21,7 @@ from workbench.audio import SAMPLE_RATE
 
 WHISPER_HOP = 160  # samples per mel frame
 WHISPER_WINDOW = 30 * SAMPLE_RATE  # samples: Whisper's fixed input window
+WHISPER_NFFT = 400  # samples per STFT window
 
 
 def load_feature_extractor(name_or_path: str, model_type: str, revision: str | None = None):
@@ -139,18 +140,32 @@ class HFEncoder(SpeechEncoder):
             frames = torch.ceil(frames * hidden.shape[1] / features.shape[1])
         return EncoderOutput(hidden, frames.long().clamp(min=1), tuple(out.hidden_states))
 
-    def whisper_mel(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The stock 30 s log-mel ``(B, n_mels, 3000)`` of each clip (every clip padded to 30 s)."""
+    def whisper_mel(self, waves: torch.Tensor, lengths: torch.Tensor, samples: int = WHISPER_WINDOW) -> torch.Tensor:
+        """Stock log-mel ``(B, n_mels, samples // 160)``, every clip zero-padded to ``samples`` (30 s).
+
+        A shorter ``samples`` leaving a window of zeros after the frames kept gives the same
+        values on them (see :meth:`speech.encoders.whisper_openai.WhisperEncoder.mel`).
+        """
         clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
         with torch.autocast(device_type=waves.device.type, enabled=False):  # the extractor's STFT needs float32
-            feats = self.extractor(clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="max_length")
+            feats = self.extractor(
+                clips,
+                sampling_rate=SAMPLE_RATE,
+                return_tensors="pt",
+                padding="max_length",
+                max_length=samples,
+                truncation=True,
+            )
         return feats["input_features"].to(waves.device)
 
     def _whisper(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        mel = self.whisper_mel(waves, lengths)
         frames = whisper_output_frames(lengths)
         if self.trim:
-            mel = mel[..., : 2 * int(frames.max())]
+            mel_frames = 2 * int(frames.max())
+            mel = self.whisper_mel(waves, lengths, min(WHISPER_WINDOW, mel_frames * WHISPER_HOP + WHISPER_NFFT))
+            mel = mel[..., :mel_frames]
+        else:
+            mel = self.whisper_mel(waves, lengths)
         hidden, layers = whisper_hf_forward(self.model, mel.to(self.model.conv1.weight.dtype))
         return EncoderOutput(hidden, frames.clamp(max=hidden.shape[1]), layers)
 

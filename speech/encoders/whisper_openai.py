@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
-from speech.encoders.hf import WHISPER_WINDOW, whisper_output_frames
+from speech.encoders.hf import WHISPER_HOP, WHISPER_NFFT, WHISPER_WINDOW, whisper_output_frames
 
 
 class WhisperEncoder(SpeechEncoder):
@@ -48,22 +48,30 @@ class WhisperEncoder(SpeechEncoder):
     def lora_targets(self) -> list[str]:
         return ["query", "value"]
 
-    def mel(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Stock log-mel ``(B, n_mels, 3000)``: each clip alone, zero-padded to 30 s."""
+    def mel(self, waves: torch.Tensor, lengths: torch.Tensor, samples: int = WHISPER_WINDOW) -> torch.Tensor:
+        """Stock log-mel ``(B, n_mels, samples // 160)``: each clip alone, zero-padded to ``samples``.
+
+        With the default 30 s this is exactly Whisper's input. A shorter ``samples`` that still
+        leaves a window (400 samples) of zeros after the frames kept gives the same values on
+        them: STFT frames are local and the clip's peak sets the normalisation either way.
+        """
         import whisper
 
         mels = []
         with torch.autocast(device_type=waves.device.type, enabled=False):  # the STFT needs float32
             for wave, n in zip(waves, lengths, strict=True):
-                clip = whisper.pad_or_trim(wave[: int(n)].float(), WHISPER_WINDOW)
+                clip = whisper.pad_or_trim(wave[: int(n)].float(), samples)
                 mels.append(whisper.log_mel_spectrogram(clip, n_mels=self.n_mels))
         return torch.stack(mels)
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        mel = self.mel(waves, lengths)
         frames = whisper_output_frames(lengths)
         if self.trim:
-            mel = mel[..., : 2 * int(frames.max())]
+            mel_frames = 2 * int(frames.max())
+            mel = self.mel(waves, lengths, min(WHISPER_WINDOW, mel_frames * WHISPER_HOP + WHISPER_NFFT))
+            mel = mel[..., :mel_frames]
+        else:
+            mel = self.mel(waves, lengths)
         hidden, layers = audio_encoder_forward(self.encoder, mel.to(self.encoder.conv1.weight.dtype))
         return EncoderOutput(hidden, frames.clamp(max=hidden.shape[1]), layers)
 
