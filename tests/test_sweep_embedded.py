@@ -1,0 +1,55 @@
+"""The shipped sweep files, parsed and (embedded) run end to end on the tiny corpus: E2E and both cascades."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.sweep import load_sweep
+from workbench.sweep.__main__ import main as sweep_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["embedded", "speechtaxi"])
+def test_shipped_sweeps_expand(name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # sweep files name configs relative to the repository root
+    sweep = load_sweep(ROOT / "configs" / "sweeps" / f"{name}.yaml")
+    systems = {p.system for p in sweep.points}
+    assert any(s.startswith("e2e") for s in systems) and {"ca-native", "ca-romanized"} <= systems
+    assert {p.protocol for p in sweep.points} == {"in_language", "zero_shot", "all_languages"}
+    assert len({p.seed for p in sweep.points}) >= 2
+    for point in sweep.setup + sweep.points:
+        for config in point.configs:
+            assert (ROOT / config).is_file(), config
+
+
+@pytest.mark.slow
+def test_embedded_sweep_runs_end_to_end_on_tiny_data(tiny_corpus, tiny_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "sweep"
+    tiny = [
+        "--set=--data.source.init_args.tiny=true",
+        f"--set=--data.source.init_args.root={tiny_root}",
+        "--set=--trainer.max_epochs=1",
+        "--set=--trainer.limit_train_batches=2",
+    ]
+    code = sweep_main(["-c", "configs/sweeps/embedded.yaml", "--out", str(out), "--only", "zero_shot-eng/seed0", *tiny])
+    status = json.loads((out / "status.json").read_text())
+    assert code == 0, {k: v.get("log_tail", "")[-800:] for k, v in status.items() if v["state"] == "failed"}
+    assert {k for k, v in status.items() if v["state"] == "done"} >= {
+        "setup/asr-romanized",
+        "setup/asr-native",
+        "e2e-conv/zero_shot-eng/seed0",
+        "ca-native/zero_shot-eng/seed0",
+        "ca-romanized/zero_shot-eng/seed0",
+    }
+    with (out / "report" / "table_test.csv").open() as handle:
+        systems = {row["system"] for row in csv.DictReader(handle)}
+    assert {"e2e-conv", "ca-native", "ca-romanized", "ca-romanized:gold", "hybrid:e2e-conv+ca-romanized"} <= systems
+    significance = (out / "report" / "significance_test.csv").read_text()
+    assert "e2e-conv,ca-romanized" in significance
+    assert (out / "report" / "heatmap_e2e-conv.png").is_file()
