@@ -140,10 +140,13 @@ def corpus_examples(run_dir: Path, split: str = "test", per_language: int = 1, f
     except Exception as err:  # noqa: BLE001 - examples are a convenience; the demo works without
         log.warning("no examples from %s: %s", run_dir, err)
         return []
-    out = []
+    out, contents = [], set()
     for language in corpus.languages:
         items = [i for i in corpus.where(split, [language]) if getattr(i, field_name)]
-        out += items[:per_language]
+        # different contents (classes) across languages, when the split has them
+        fresh = [i for i in items if i.content_id not in contents] or items
+        out += fresh[:per_language]
+        contents.update(i.content_id for i in fresh[:per_language])
     return out
 
 
@@ -201,7 +204,7 @@ def vision_tab(models: Models) -> list[str]:
     gr.Markdown("An image and a language: the class prompts are written in that language, natively and romanized.")
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="pil", label="Image", elem_id="vision-image")
+            image = gr.Image(type="pil", label="Image", height=256, elem_id="vision-image")
             language = gr.Dropdown(first.languages, value=first.languages[0], label="Prompt language")
             run = gr.Dropdown(names, value=names[0], label="Vision run")
             button = gr.Button("Classify", variant="primary", elem_id="vision-run")
@@ -238,13 +241,19 @@ def report_table(report):
 def results_tab(report: str | Path | None) -> None:
     first = load_report(report)
     markdown = gr.Markdown(first.markdown, elem_id="results-report")
-    table = gr.Dataframe(value=report_table(first), label="table_test.csv", interactive=False)
-    gallery = gr.Gallery(value=first.plots or None, label="Plots", columns=2)
+    shown = first.folder is not None
+    table = gr.Dataframe(value=report_table(first), label="table_test.csv", interactive=False, visible=shown)
+    gallery = gr.Gallery(value=first.plots or None, label="Plots", columns=2, visible=shown)
     refresh = gr.Button("Refresh", elem_id="results-refresh")
 
     def reload():
         current = load_report(report)
-        return current.markdown, report_table(current), current.plots
+        shown = current.folder is not None
+        return (
+            current.markdown,
+            gr.update(value=report_table(current), visible=shown),
+            gr.update(value=current.plots or None, visible=shown),
+        )
 
     refresh.click(friendly(reload), outputs=[markdown, table, gallery], api_name="results")
 

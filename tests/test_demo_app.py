@@ -251,6 +251,8 @@ def test_classify_image(client, app):
 
 def test_results_endpoint(client):
     markdown, table, gallery = client.predict(api_name="/results")
+    # table and gallery come as updates (value + visibility: hidden when there is no report)
+    table, gallery = (out["value"] if isinstance(out, dict) and "__type__" in out else out for out in (table, gallery))
     assert "Sweep report" in markdown
     assert table["headers"] == ["group", "system", "eng"] and len(table["data"]) == 2
     assert len(gallery) == 1
@@ -393,3 +395,11 @@ def test_demo_predictions_match_the_runs_own(app, tiny_runs, tiny_corpus):
                 assert result.transcript == row["transcript"]
                 probs = result.probs
             assert probs == pytest.approx(row["probs"], abs=1e-4), (name, row["id"])
+
+
+def test_results_without_a_report_says_how_to_make_one(tmp_path):
+    from apps.results import find_report, load_report
+
+    empty = load_report(sweeps=tmp_path)
+    assert empty.folder is None and "workbench.report" in empty.markdown and not empty.rows
+    assert find_report(tmp_path / "missing") is None
