@@ -50,7 +50,12 @@ def evaluate(cli: ASRCLI, train_seconds: float, cpu_seconds: float) -> dict:
     """Transcribe the evaluated splits with the best checkpoint; write transcripts and metrics."""
     data: ASRDataModule = cli.datamodule
     best = cli.best_checkpoint()
-    model = CTCRecognizer.load_from_checkpoint(best, encoder=cli.model.encoder) if best else cli.model
+    if best:
+        model = CTCRecognizer.load_from_checkpoint(best, encoder=cli.model.encoder)
+    else:  # stopped before any validation (max_steps in a smoke run): keep the final weights
+        best = str(RunDir(cli.config["run_dir"]).checkpoints / "final.ckpt")
+        cli.trainer.save_checkpoint(best)
+        model = cli.model
     rows, scores = [], {}
     for split in data.eval_splits:
         items = data.eval_items(split)
