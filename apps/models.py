@@ -81,7 +81,8 @@ def instantiate(spec: dict | None):
 
 
 def _state_dict(checkpoint: Path) -> dict:
-    return torch.load(checkpoint, map_location="cpu", weights_only=False)
+    # tensors and plain containers only: a run directory may come from anyone (--runs DIR)
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)
 
 
 def run_label_names(run_dir: Path, fallback: int) -> list[str]:
