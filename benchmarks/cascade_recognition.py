@@ -26,8 +26,8 @@ from benchmarks.models import save_whisper
 from benchmarks.profiling import profiled
 
 SETTINGS = {
-    "quick": dict(clips=8, langs=["eng", "rus"], dims="stand-in", rounds=2, tiny=True, sample_len=8, strings=200),
-    "default": dict(clips=32, langs=["eng", "rus"], dims="tiny", rounds=3, tiny=False, sample_len=16, strings=2000),
+    "quick": dict(clips=4, langs=["eng", "rus"], dims="stand-in", rounds=2, tiny=True, sample_len=8, strings=200),
+    "default": dict(clips=16, langs=["eng", "rus"], dims="tiny", rounds=2, tiny=False, sample_len=16, strings=2000),
     "full": dict(
         clips=128, langs=["eng", "rus", "hin", "tha"], dims="tiny", rounds=3, tiny=False, sample_len=24, strings=7280
     ),

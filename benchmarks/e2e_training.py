@@ -35,7 +35,7 @@ from benchmarks.models import save_wav2vec2
 from benchmarks.profiling import profiled
 
 SETTINGS = {  # clips, encoder size, rounds
-    "quick": dict(clips=32, size="tiny", rounds=2, tiny=True, buckets=2, profile_batches=1),
+    "quick": dict(clips=24, size="tiny", rounds=2, tiny=True, buckets=2, profile_batches=1),
     "default": dict(clips=160, size="small", rounds=3, tiny=False, buckets=8, profile_batches=None),
     "full": dict(clips=600, size="small", rounds=5, tiny=False, buckets=8, profile_batches=None),
 }

@@ -26,7 +26,7 @@ from benchmarks.common import base_parser, header, interleave, load_clips
 from benchmarks.models import save_wav2vec2
 
 SETTINGS = {
-    "quick": dict(clips=24, size="small", rounds=2, tiny=True),
+    "quick": dict(clips=16, size="tiny", rounds=2, tiny=True),
     "default": dict(clips=160, size="small", rounds=3, tiny=False),
     "full": dict(clips=600, size="small", rounds=5, tiny=False),
 }

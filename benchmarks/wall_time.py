@@ -38,7 +38,6 @@ def main_command(run_dir: Path, quick: bool, data_root: str) -> list[str]:
             "--trainer.max_epochs=1",
             "--trainer.limit_train_batches=2",
             "--trainer.limit_val_batches=1",
-            "--trainer.limit_test_batches=1",
             "--model.encoder.init_args.dim=32",
             "--model.encoder.init_args.num_blocks=1",
         ]

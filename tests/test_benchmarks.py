@@ -1,4 +1,8 @@
-"""Each benchmark runs in --quick mode on tiny inputs and prints its ratio lines; never asserts timings."""
+"""Each benchmark runs in --quick mode on tiny inputs and prints its ratio lines; never asserts timings.
+
+The benchmark runs are subprocesses with warm-ups and profiler passes (tens of CPU seconds
+each), so they are marked ``slow`` (CI runs them too).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ def test_interleave_alternates_and_reports_the_median():
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.slow
 def test_e2e_training_quick(data_root, tmp_path):
     out = run("e2e_training", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     found = ratios(out)
@@ -56,6 +61,7 @@ def test_e2e_training_quick(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_frozen_cache_quick(data_root, tmp_path):
     out = run("frozen_cache", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     assert "frozen_cache_epoch" in ratios(out)
@@ -66,6 +72,7 @@ def test_frozen_cache_quick(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
     out = run("cascade_recognition", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     found = ratios(out)
@@ -77,6 +84,7 @@ def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_wall_time_quick_times_the_cut_down_main_job(data_root, tmp_path):
     out = run("wall_time", "--quick", "--data-root", data_root, "--out", str(tmp_path / "runs"))
     assert re.search(r"^WALL_TIME main: \d+\.\d s", out, re.MULTILINE)
