@@ -4,7 +4,8 @@
 # this package with its dev extra. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES="espeak-ng chromium chromium-driver"
+# fonts-noto-core: glyphs for every embedded script (Thai, Devanagari, Georgian...) in the demo
+APT_PACKAGES="espeak-ng chromium chromium-driver fonts-noto-core"
 missing=""
 for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then
