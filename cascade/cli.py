@@ -5,30 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger
 
+from workbench.cli import RunDirCLI as BaseRunDirCLI
+from workbench.cli import RunDirConfig, default_run_dir
 
-def default_run_dir(config_paths: list | None, fallback: str) -> str:
-    """``runs/<stem of the first config>[-<stem of each overlay>]``."""
-    stems = [Path(str(p)).stem for p in config_paths or []]
-    return str(Path("runs") / ("-".join(stems) if stems else fallback))
-
-
-class RunDirConfig(SaveConfigCallback):
-    """Writes the resolved config to ``<run_dir>/config.yaml`` (overwriting on resume)."""
-
-    def __init__(self, parser, config, **kwargs):
-        super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
-
-    def save_config(self, trainer, pl_module, stage: str) -> None:
-        run_dir = Path(self.config["run_dir"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, str(run_dir / "config.yaml"), overwrite=True)
+__all__ = ["RunDirCLI", "RunDirConfig", "default_run_dir"]
 
 
-class RunDirCLI(LightningCLI):
-    """LightningCLI with ``--run_dir``, ``--ckpt_path``, ``--test`` and a best-checkpoint callback.
+class RunDirCLI(BaseRunDirCLI):
+    """The shared run-directory CLI plus ``--test`` and a best-checkpoint callback.
 
     Subclasses set ``fallback_name`` (run dir name without configs), ``monitor`` and ``mode``.
     """
@@ -38,23 +24,8 @@ class RunDirCLI(LightningCLI):
     mode = "max"
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (default runs/<configs>)")
-        parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume training from")
+        super().add_arguments_to_parser(parser)
         parser.add_argument("--test", type=bool, default=True, help="evaluate the best checkpoint after fitting")
-        parser.add_argument(
-            "--torch_threads",
-            type=int | None,
-            default=None,
-            help="torch CPU threads (None: torch's default). 1 is several times faster on an oversubscribed CPU",
-        )
-
-    def before_instantiate_classes(self) -> None:
-        if self.config.get("torch_threads"):
-            import torch
-
-            torch.set_num_threads(int(self.config["torch_threads"]))
-        if not self.config.get("run_dir"):
-            self.config["run_dir"] = default_run_dir(self.config.get("config"), self.fallback_name)
 
     def instantiate_trainer(self, **kwargs):
         run_dir = Path(self.config["run_dir"])

@@ -13,61 +13,31 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from speech.callbacks import ExactResume
 from speech.data import SpeechDataModule
 from speech.model import SpeechClassifier
+from workbench.cli import RunDirCLI, RunDirConfig
 from workbench.predictions import make_predictions
 from workbench.runs import RunDir, RunInfo
 
 log = logging.getLogger(__name__)
 
 
-def default_run_dir(config_paths: list) -> str:
-    """``runs/<stem of the first config>[-<stem of each overlay>]``."""
-    stems = [Path(str(p)).stem for p in config_paths or []]
-    return str(Path("runs") / ("-".join(stems) if stems else "speech"))
+class SpeechCLI(RunDirCLI):
+    """The shared run-directory CLI plus test-after-fit and the checkpoint metric."""
 
-
-class RunDirConfig(SaveConfigCallback):
-    """Writes the resolved config to ``<run_dir>/config.yaml`` (rank 0, overwriting on resume)."""
-
-    def __init__(self, parser, config, **kwargs):
-        super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
-
-    def save_config(self, trainer, pl_module, stage: str) -> None:
-        run_dir = Path(self.config["run_dir"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, str(run_dir / "config.yaml"), overwrite=True)
-
-
-class SpeechCLI(LightningCLI):
-    """LightningCLI with the run directory, resume and test-after-fit arguments."""
+    fallback_name = "speech"
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (default runs/<configs>)")
-        parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume training from")
+        super().add_arguments_to_parser(parser)
         parser.add_argument("--test", type=bool, default=True, help="test the best checkpoint after fitting")
         parser.add_argument(
             "--monitor", type=str, default="val/acc", help="metric the best checkpoint is chosen by (maximised)"
         )
-        parser.add_argument(
-            "--threads",
-            type=int | None,
-            default=None,
-            help="torch CPU threads (None: torch's default); 1 is much faster on a CPU shared with other jobs",
-        )
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
-
-    def before_instantiate_classes(self) -> None:
-        if self.config.get("threads"):
-            torch.set_num_threads(int(self.config["threads"]))
-        if not self.config.get("run_dir"):
-            self.config["run_dir"] = default_run_dir(self.config.get("config"))
 
     def instantiate_trainer(self, **kwargs):
         run_dir = Path(self.config["run_dir"])

@@ -66,7 +66,7 @@ def test_real_configs_run_with_tiny_stand_ins(overlay, stand_ins, tmp_path):
         "--data.source.init_args.cache_dir", str(stand_ins["root"] / "cache"),
         "--trainer.accelerator", "cpu",
         "--trainer.precision", "32-true",
-        "--num_threads", "1",
+        "--threads", "1",
         "--run_dir", str(tmp_path / "run"),
         *FAST,
     ]  # fmt: skip

@@ -403,3 +403,31 @@ def test_results_without_a_report_says_how_to_make_one(tmp_path):
     empty = load_report(sweeps=tmp_path)
     assert empty.folder is None and "workbench.report" in empty.markdown and not empty.rows
     assert find_report(tmp_path / "missing") is None
+
+
+@pytest.mark.slow
+def test_twenty_four_concurrent_requests_all_answered(app, clips):
+    """Load: 24 clients at once (queued by gradio), every answer a full, valid result; latency printed."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    paths, _ = clips
+    languages = ["rus", "eng", "tha", "stereo"]
+
+    def one(k: int) -> float:
+        start = time.monotonic()
+        client = Client(app[1], verbose=False)
+        e2e, note, transcript, romanized, cascade = client.predict(
+            handle_file(str(paths[languages[k % 4]])), "auto", api_name="/classify_speech"
+        )
+        assert set(_confidences(e2e)) == set(LABELS) and set(_confidences(cascade)) == set(LABELS)
+        return time.monotonic() - start
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        latencies = sorted(pool.map(one, range(24)))
+    wall = time.monotonic() - start
+    assert len(latencies) == 24
+    print(f"24 concurrent requests: wall {wall:.1f} s, median {latencies[12]:.2f} s, max {latencies[-1]:.2f} s")

@@ -6,22 +6,21 @@ writes the run directory through :class:`workbench.runs.RunDir`::
 
     <run_dir>/config.yaml  checkpoints/  predictions.jsonl  metrics.json (last)
 
-``--run_dir`` defaults to ``runs/<stem of the last -c config>``; ``--ckpt_path`` resumes a fit.
+``--run_dir`` defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
 from vision.datamodule import ImageDataModule
 from vision.module import VisionCLIP
+from workbench.cli import RunDirCLI
 from workbench.io import atomic_write_text
 from workbench.predictions import make_predictions
 from workbench.runs import RunDir, RunInfo
@@ -29,28 +28,19 @@ from workbench.runs import RunDir, RunInfo
 log = logging.getLogger(__name__)
 
 
-class VisionCLI(LightningCLI):
-    """LightningCLI with a run directory and fit-then-test on the best checkpoint."""
+class VisionCLI(RunDirCLI):
+    """The shared run-directory CLI plus fit-then-test on the best checkpoint (or test only)."""
+
+    fallback_name = "vision"
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (runs/<config stem>)")
-        parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume fitting from")
+        super().add_arguments_to_parser(parser)
         parser.add_argument("--fit", type=bool, default=True, help="false: only evaluate the model as loaded")
-        parser.add_argument(
-            "--num_threads", type=int | None, default=None, help="torch intra-op threads (1 suits tiny models)"
-        )
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
 
-    def run_dir(self) -> Path:
-        if self.config.get("run_dir"):
-            return Path(self.config["run_dir"])
-        configs = self.config.get("config") or []
-        stem = Path(str(configs[-1])).stem if configs else "vision"
-        return Path("runs") / stem
-
     def instantiate_trainer(self, **kwargs):
-        run_dir = self.run_dir()
+        run_dir = self.run_dir
         self.checkpoint = ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
             filename="best",
@@ -85,7 +75,7 @@ def write_results(cli: VisionCLI, fitted: bool) -> dict:
         "best_checkpoint": cli.checkpoint.best_model_path or None,
         "dropped_for_leakage": data.selection.dropped_for_leakage,
     }
-    return RunDir(cli.run_dir()).write_results(records, info, extra)
+    return RunDir(cli.run_dir).write_results(records, info, extra)
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -100,9 +90,7 @@ def main(args: list[str] | None = None) -> dict:
         save_config_callback=None,
     )
     cli.seed = int(cli.config.get("seed_everything") or 0)
-    if cli.config.get("num_threads"):
-        torch.set_num_threads(cli.config["num_threads"])
-    run_dir = cli.run_dir()
+    run_dir = cli.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", cli.parser.dump(cli.config, skip_none=False))
     fitted = bool(cli.config.get("fit"))

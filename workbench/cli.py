@@ -1,0 +1,69 @@
+"""What every training program (speech.fit, cascade.fit, cascade.fit_asr, vision.fit) shares.
+
+- ``--run_dir`` (default ``runs/<config stems>``), where the run directory is written;
+- ``--ckpt_path``, a checkpoint to resume training from;
+- ``--threads``, torch's CPU threads; unset, the sweep's per-worker share
+  (``XLING_NUM_THREADS``) or torch's default. One thread is often several times faster
+  than two on a CPU shared with other jobs;
+- :class:`RunDirConfig`, which saves the resolved config as ``<run_dir>/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+THREADS_ENV = "XLING_NUM_THREADS"  # set by workbench.sweep for each worker
+
+
+def default_run_dir(config_paths: list | None, fallback: str) -> str:
+    """``runs/<stem of the first config>[-<stem of each overlay>]``."""
+    stems = [Path(str(p)).stem for p in config_paths or []]
+    return str(Path("runs") / ("-".join(stems) if stems else fallback))
+
+
+class RunDirConfig(SaveConfigCallback):
+    """Writes the resolved config to ``<run_dir>/config.yaml`` (overwriting on resume)."""
+
+    def __init__(self, parser, config, **kwargs):
+        super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        run_dir = Path(self.config["run_dir"])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(run_dir / "config.yaml"), overwrite=True)
+
+
+class RunDirCLI(LightningCLI):
+    """LightningCLI with ``--run_dir``, ``--ckpt_path`` and ``--threads``.
+
+    Subclasses set ``fallback_name`` (the run directory's name when no config is given)
+    and add their own arguments after calling ``super().add_arguments_to_parser``.
+    """
+
+    fallback_name = "run"
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (default runs/<configs>)")
+        parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume training from")
+        parser.add_argument(
+            "--threads",
+            type=int | None,
+            default=None,
+            help=f"torch CPU threads (default: ${THREADS_ENV}, else torch's); 1 suits a CPU shared with other jobs",
+        )
+
+    def before_instantiate_classes(self) -> None:
+        threads = self.config.get("threads") or os.environ.get(THREADS_ENV)
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        if not self.config.get("run_dir"):
+            self.config["run_dir"] = default_run_dir(self.config.get("config"), self.fallback_name)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config["run_dir"])
