@@ -99,6 +99,7 @@ def _row_to_item(number: int, row: dict, path: Path, label_names: list[str], all
     language = str(row["language"])
     if allowed is not None and language not in allowed:
         raise DataError(where, "language", f"unknown language '{language}', expected one of {sorted(allowed)}")
+    label = _label_of(row["label"], label_names, where)
     split = str(row["split"])
     if split not in SPLITS:
         raise DataError(where, "split", f"unknown split '{split}', expected one of {SPLITS}")
@@ -106,7 +107,7 @@ def _row_to_item(number: int, row: dict, path: Path, label_names: list[str], all
         id=str(row["id"]),
         content_id=str(row.get("content_id") or row["id"]),
         language=language,
-        label=_label_of(row["label"], label_names, where),
+        label=label,
         split=split,
         audio=resolve_path(row.get("audio"), path.parent),
         image=resolve_path(row.get("image"), path.parent),
