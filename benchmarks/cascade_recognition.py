@@ -94,7 +94,7 @@ def recognition(args, preset: dict, tmp: Path) -> list[str]:
         sequential,
         args.rounds or preset["rounds"],
     )
-    lines += result.lines(target=3)
+    lines += result.lines(target=3, quick=args.quick)
     if not args.no_profile:  # where the time goes: one call of each side under torch.profiler
         for name, fn in (("batched", batched), ("per_file_transcribe", sequential)):
             table, _, seconds = profiled(fn, row_limit=10, memory=False)

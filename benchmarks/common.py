@@ -61,8 +61,8 @@ class Interleaved:
     def median_ratio(self) -> float:
         return statistics.median(self.ratios())
 
-    def lines(self, target: float | None = None, unit: str = "s") -> list[str]:
-        """Human-readable summary, ending with the ``RATIO`` line."""
+    def lines(self, target: float | None = None, unit: str = "s", quick: bool = False) -> list[str]:
+        """Human-readable summary, ending with the ``RATIO`` line (``quick``: no verdict on tiny inputs)."""
         ratios = self.ratios()
         out = [
             f"{self.name}: {len(ratios)} interleaved rounds, load average (1 min) "
@@ -74,7 +74,9 @@ class Interleaved:
             f"  per-round ratios: {', '.join(f'{r:.2f}' for r in ratios)}",
         ]
         verdict = ""
-        if target is not None:
+        if target is not None and quick:
+            verdict = f" (target >= {target:g}x: not judged on --quick's tiny inputs)"
+        elif target is not None:
             verdict = f" (target >= {target:g}x: {'met' if self.median_ratio() >= target else 'MISSED'})"
         out.append(f"{RATIO_PREFIX} {self.name}: {self.median_ratio():.2f}x {self.a} vs {self.b}{verdict}")
         return out

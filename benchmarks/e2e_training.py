@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = interleave(
             "e2e_training_epoch", "ours", "hf_trainer", ours.epoch, base.epoch, args.rounds or preset["rounds"]
         )
-        lines += result.lines(target=1.5, unit="s/epoch")
+        lines += result.lines(target=1.5, unit="s/epoch", quick=args.quick)
         rounds = len(result.times_a)
         med_ours, med_base = statistics.median(result.times_a), statistics.median(result.times_b)
         lines.append(

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = interleave(
             "frozen_cache_epoch", "cached", "recompute", cached.epoch, recompute.epoch, args.rounds or preset["rounds"]
         )
-        lines += result.lines(target=10, unit="s/epoch")
+        lines += result.lines(target=10, unit="s/epoch", quick=args.quick)
         lines.append(
             f"encoder calls in cached epochs after the first: {cache.encoder_calls - calls_before} "
             f"(cache hits {cache.hits}); cached epoch {statistics.median(result.times_a):.3f} s "
