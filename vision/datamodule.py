@@ -102,6 +102,13 @@ class ImageDataModule(CorpusDataModule):
             raise DataError(f"item '{item.id}'", "image", "no image path")
         if not Path(item.image).is_file():
             raise DataError(f"item '{item.id}'", "image", f"file not found: '{item.image}'")
+        try:
+            with Image.open(item.image) as image:
+                image.verify()  # reads the whole file: truncated or non-image bytes fail here, not mid-epoch
+        except (OSError, SyntaxError, ValueError) as error:
+            raise DataError(
+                f"item '{item.id}'", "image", f"corrupt or unreadable image '{item.image}': {error}"
+            ) from None
 
     def transform(self, train: bool):
         if self.transforms is None:
