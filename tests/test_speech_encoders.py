@@ -145,3 +145,12 @@ def test_ecapa_encoder_frames_and_masking():
     out = enc(torch.randn(2, 16000), torch.tensor([16000, 8000]))
     assert out.hidden.shape == (2, 101, 64) and out.lengths.tolist() == [101, 51]
     assert out.hidden[1, 51:].abs().max() == 0 and out.layers is None
+
+
+def test_hf_encoder_starts_in_training_mode():
+    # found by the benchmark: a from_pretrained encoder stayed in eval mode during fine-tuning
+    from speech.encoders.hf import HFEncoder
+    from speech.testing import stand_in
+
+    enc = HFEncoder(stand_in("wav2vec2"))
+    assert enc.training and all(m.training for m in enc.modules())

@@ -82,6 +82,9 @@ class HFEncoder(SpeechEncoder):
             self.model = WhisperModel.from_pretrained(name_or_path, revision=revision).get_encoder()
         else:
             self.model = AutoModel.from_pretrained(name_or_path, revision=revision)
+        # from_pretrained returns eval mode and Lightning 2.6 keeps submodules' modes, so without
+        # this, fine-tuning would silently run with no dropout, SpecAugment masking or layerdrop
+        self.model.train()
         if freeze_feature_encoder and hasattr(self.model, "freeze_feature_encoder"):
             self.model.freeze_feature_encoder()
         if gradient_checkpointing:
