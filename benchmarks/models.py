@@ -58,23 +58,9 @@ def save_whisper(path: str | Path, dims: str = "tiny", seed: int = 0) -> str:
     Weights are drawn with a spread (like tests/cascade_testing.py) so the decoder's tokens
     depend on the audio: the transcript comparison then compares something.
     """
-    from dataclasses import asdict
+    from speech.testing import random_whisper_checkpoint
 
-    from whisper.model import ModelDimensions, Whisper
-
-    torch.manual_seed(seed)
-    d = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_vocab=51865, n_text_ctx=448, **WHISPER_DIMS[dims])
-    model = Whisper(d)
-    std = 0.2 * (64 / d.n_audio_state) ** 0.5
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.ndim == 1 and "ln" in name and name.endswith("weight"):
-                p.fill_(1.0)
-            elif name.endswith("bias"):
-                p.zero_()
-            else:
-                p.normal_(0.0, std)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"dims": asdict(d), "model_state_dict": model.state_dict()}, path)
-    return str(path)
+    shape = dict(n_mels=80, n_audio_ctx=1500, n_vocab=51865, n_text_ctx=448, **WHISPER_DIMS[dims])
+    # weights shrink with width so that wider models' activations stay in range
+    std = 0.2 * (64 / shape["n_audio_state"]) ** 0.5
+    return str(random_whisper_checkpoint(path, shape, seed, std))

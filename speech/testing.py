@@ -148,3 +148,34 @@ def stand_in(family: str) -> str:
         else:
             _STAND_INS[family] = tiny_hf(folder / family, family)
     return _STAND_INS[family]
+
+
+def random_whisper_checkpoint(path: str | Path, dims: dict, seed: int = 0, std: float = 0.2) -> Path:
+    """A random openai-whisper model saved as ``{"dims", "model_state_dict"}`` (``whisper.load_model`` reads it).
+
+    Every parameter is drawn explicitly (some are ``torch.empty`` in whisper's constructor);
+    a large ``std`` makes the decoder's output depend on the audio instead of repeating one
+    token, so comparing transcripts (batched vs sequential decoding) compares something.
+
+    Args:
+        dims: ``whisper.model.ModelDimensions`` fields.
+    """
+    from dataclasses import asdict
+
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(seed)
+    model_dims = ModelDimensions(**dims)
+    model = Whisper(model_dims)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 1 and "ln" in name and name.endswith("weight"):
+                p.fill_(1.0)
+            elif name.endswith("bias"):
+                p.zero_()
+            else:
+                p.normal_(0.0, std)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"dims": asdict(model_dims), "model_state_dict": model.state_dict()}, path)
+    return path

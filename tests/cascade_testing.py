@@ -6,7 +6,6 @@ Used by tests/test_cascade_*.py, tests/test_configs_cascade.py and benchmarks/wh
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -27,28 +26,10 @@ TINY_WHISPER_DIMS = dict(
 
 
 def tiny_whisper(path: str | Path, seed: int = 0, std: float = 0.2) -> Path:
-    """A random Whisper saved as ``{"dims", "model_state_dict"}``, loadable by ``whisper.load_model``.
+    """A random tiny Whisper (:data:`TINY_WHISPER_DIMS`) that ``whisper.load_model`` reads."""
+    from speech.testing import random_whisper_checkpoint
 
-    Every parameter is drawn explicitly (some are ``torch.empty`` in whisper's constructor).
-    ``std=0.2`` makes the decoder's output depend on the audio instead of repeating one
-    token, so a transcript comparison actually compares something.
-    """
-    from whisper.model import ModelDimensions, Whisper
-
-    torch.manual_seed(seed)
-    dims = ModelDimensions(**TINY_WHISPER_DIMS)
-    model = Whisper(dims)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.ndim == 1 and "ln" in name and name.endswith("weight"):
-                p.fill_(1.0)
-            elif name.endswith("bias"):
-                p.zero_()
-            else:
-                p.normal_(0.0, std)
-    path = Path(path)
-    torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
-    return path
+    return random_whisper_checkpoint(path, TINY_WHISPER_DIMS, seed, std)
 
 
 def noise_clips(n: int, seed: int = 0, low: float = 0.5, high: float = 3.0) -> list[np.ndarray]:
