@@ -431,3 +431,22 @@ def test_twenty_four_concurrent_requests_all_answered(app, clips):
     wall = time.monotonic() - start
     assert len(latencies) == 24
     print(f"24 concurrent requests: wall {wall:.1f} s, median {latencies[12]:.2f} s, max {latencies[-1]:.2f} s")
+
+
+def test_requests_write_nothing_outside_gradio_temp(client, clips, tiny_runs, tiny_root):
+    """Uploads stay in gradio's temp folder: runs, corpus and working directory are left untouched."""
+    from gradio_client import handle_file
+
+    def snapshot() -> set:
+        watched = [Path(tiny_runs), Path(tiny_root), Path.cwd()]
+        return {
+            (str(p), p.stat().st_mtime_ns)
+            for root in watched
+            for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts  # Python's own bytecode cache may appear
+        }
+
+    paths, _ = clips
+    before = snapshot()
+    client.predict(handle_file(str(paths["rus"])), "auto", api_name="/classify_speech")
+    assert snapshot() == before
