@@ -163,7 +163,9 @@ def speech_tab(models: Models) -> list[str]:
     with gr.Row():
         with gr.Column():
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Clip", elem_id="speech-audio")
-            language = gr.Dropdown([AUTO, *models.speech_languages()], value=AUTO, label="Language")
+            language = gr.Dropdown(
+                [AUTO, *models.speech_languages()], value=AUTO, label="Language", elem_id="speech-language"
+            )
             e2e_run = gr.Dropdown(e2e_names, value=e2e_names[0], label="E2E run")
             cascade_run = gr.Dropdown(cascade_names, value=cascade_names[0], label="Cascade run")
             button = gr.Button("Classify", variant="primary", elem_id="speech-run")

@@ -295,6 +295,8 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
             expect(page.locator("#speech-audio audio, #speech-audio .waveform-container").first).to_be_attached(
                 timeout=30_000
             )
+            # the example fills the clip and the language asynchronously: classify once both are there
+            expect(page.locator("#speech-language input")).to_have_value("rus", timeout=30_000)
             page.locator("#speech-run").click()
             expect(page.locator("#cascade-language textarea")).to_have_value("rus (given)", timeout=60_000)
 
