@@ -30,8 +30,7 @@ class RunDirCLI(BaseRunDirCLI):
     def instantiate_trainer(self, **kwargs):
         run_dir = Path(self.config["run_dir"])
         trainer = self._get(self.config_init, "trainer", default={})
-        callbacks = trainer.get("callbacks") or []
-        callbacks = list(callbacks) if isinstance(callbacks, list) else [callbacks]
+        callbacks = self.configured_callbacks()
         self.best = ModelCheckpoint(
             dirpath=run_dir / "checkpoints", filename="best", monitor=self.monitor, mode=self.mode, save_last=True
         )

@@ -42,8 +42,7 @@ class SpeechCLI(RunDirCLI):
     def instantiate_trainer(self, **kwargs):
         run_dir = Path(self.config["run_dir"])
         trainer = self._get(self.config_init, "trainer", default={})
-        callbacks = trainer.get("callbacks") or []
-        callbacks = list(callbacks) if isinstance(callbacks, list) else [callbacks]
+        callbacks = self.configured_callbacks()
         self.best = ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
             filename="best-{epoch}-{step}",

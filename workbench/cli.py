@@ -67,3 +67,8 @@ class RunDirCLI(LightningCLI):
     @property
     def run_dir(self) -> Path:
         return Path(self.config["run_dir"])
+
+    def configured_callbacks(self) -> list:
+        """The callbacks the config lists (one or a list), to which a program adds its own."""
+        callbacks = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
+        return list(callbacks) if isinstance(callbacks, list) else [callbacks]
