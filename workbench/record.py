@@ -1,0 +1,139 @@
+"""The run record: what a run is, written into ``metrics.json`` under ``"record"``.
+
+It is the contract between the training programs (which write it) and the sweep, the
+report and the demo (which read it). Nothing downstream parses a protocol tag, guesses a
+run's kind from config keys, or decides E2E vs cascade from a system name: it reads this.
+
+``metrics.json`` (written last and atomically; its presence marks a finished run)::
+
+    {"record": {...RunRecord...},
+     "splits": {"<split>": {"overall": {...}, "per_language": {"<lang>": {...}}}},
+     ...sections a program adds ("asr", "gold_text", ...)}
+
+``SCHEMA`` is bumped whenever a field changes meaning; a reader refuses a newer schema.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench.errors import DataError
+from workbench.io import read_json
+
+SCHEMA = 1
+Kind = Literal["e2e", "cascade", "recognizer", "vision"]
+Modality = Literal["speech", "image"]
+StoppedBy = Literal["early_stopping", "max_epochs", "max_steps", "max_time", "interrupted", "none"]
+KINDS = ("e2e", "cascade", "recognizer", "vision")
+
+
+@dataclass
+class ProtocolRecord:
+    """The protocol as a structure: ``name``, training ``sources``, tested ``targets``."""
+
+    name: str
+    sources: list[str]
+    targets: list[str]
+
+    @property
+    def tag(self) -> str:
+        """Display label only (``zero_shot-eng``); never parsed back."""
+        return self.name if self.name == "all_languages" or not self.sources else f"{self.name}-{'+'.join(self.sources)}"
+
+
+@dataclass
+class TrainingRecord:
+    """How training went and why it ended."""
+
+    stopped_by: str = "none"
+    steps: int = 0
+    epochs: int = 0
+    monitor: str | None = None
+    best_dev: float | None = None
+    train_seconds: float | None = None
+
+
+@dataclass
+class RunRecord:
+    """What one run is. ``kind``: ``e2e`` (speech E2E), ``cascade``, ``recognizer``, ``vision``.
+
+    ``path`` (how the input becomes a prediction) is ``e2e`` for ``e2e`` and ``vision``
+    runs and ``cascade`` for cascades; the report pairs runs of the two paths on the same
+    modality, protocol and items.
+    """
+
+    kind: str
+    system: str
+    modality: str
+    protocol: ProtocolRecord
+    seed: int
+    label_names: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # {"source": ..., "digest": ...}
+    model: dict[str, Any] = field(default_factory=dict)  # identity of the model (encoder, recognizer, ...)
+    training: TrainingRecord = field(default_factory=TrainingRecord)
+    version: str = ""
+    commit: str | None = None
+    schema: int = SCHEMA
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise DataError(f"run record: kind '{self.kind}' is not one of {KINDS}")
+        if isinstance(self.protocol, dict):
+            self.protocol = ProtocolRecord(**self.protocol)
+        if isinstance(self.training, dict):
+            self.training = TrainingRecord(**self.training)
+
+    @property
+    def path(self) -> str:
+        return "cascade" if self.kind == "cascade" else "e2e"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "metrics.json") -> RunRecord:
+        schema = data.get("schema", SCHEMA)
+        if schema > SCHEMA:
+            raise DataError(f"{where}: run record schema {schema} is newer than this code's ({SCHEMA}); update it")
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise DataError(f"{where}: malformed run record ({error})") from None
+
+
+def read_record(run_dir: str | Path) -> RunRecord:
+    """The record of a finished run; a DataError naming the file when it has none."""
+    path = Path(run_dir) / "metrics.json"
+    metrics = read_json(path)
+    if "record" not in metrics:
+        raise DataError(f"{path}: no run record (written by an older version?); rerun it")
+    return RunRecord.from_dict(metrics["record"], where=str(path))
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xling-workbench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@cache
+def git_commit() -> str | None:
+    """The checkout's commit (with ``+dirty`` for uncommitted changes), or None outside git."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
