@@ -17,6 +17,23 @@ from workbench.errors import DataError
 
 #: Split names the workbench knows. ``test_unseen`` holds items never heard in training.
 SPLITS = ("train", "dev", "test", "test_unseen")
+#: Other spellings of a split found in datasets (Hugging Face says ``validation``), case-insensitive.
+SPLIT_ALIASES = {"validation": "dev", "valid": "dev", "val": "dev", "development": "dev", "training": "train"}
+
+
+def canonical_split(name: object, where: str) -> str:
+    """A split name as the workbench spells it (``validation``/``valid``/``val`` -> ``dev``).
+
+    Raises:
+        DataError: naming ``where`` and every spelling accepted, for any other name.
+    """
+    text = str(name).strip().lower() if name is not None else ""
+    if text in SPLITS:
+        return text
+    if text in SPLIT_ALIASES:
+        return SPLIT_ALIASES[text]
+    accepted = [*SPLITS, *SPLIT_ALIASES]
+    raise DataError(where, "split", f"unknown split '{name}', expected one of {accepted}")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Command line for the embedded default dataset.
+"""Command line for the embedded default dataset and for preparing real ones.
 
     python -m workbench.data build [--root data] [--languages eng deu ...] [--per-language 600] [--seed 0]
+    python -m workbench.data prepare speechtaxi [--languages eng tw-akuapem ...] [--revision REV]
 
 Builds (or finds) the dataset and prints its folder, size on disk, build time and counts
 per language x split and per split x class.
@@ -37,7 +38,36 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tiny", action="store_true", help="start from the tiny test settings instead of the default")
     build.add_argument("--workers", type=int, help="espeak-ng processes at once (does not change the data)")
     build.add_argument("--quiet", action="store_true", help="no progress log")
+    prepare = commands.add_parser("prepare", help="download and decode a real dataset once (the source also does it)")
+    prepare.add_argument("dataset", choices=["speechtaxi"], help="the dataset to prepare")
+    prepare.add_argument("--path", default="LennartKeller/SpeechTaxi", help="hub id or local folder with the zips")
+    prepare.add_argument("--languages", nargs="+", metavar="CODE", help="language configs (default: all 28)")
+    prepare.add_argument("--revision", help="hub revision (commit, tag, branch) to pin; default main")
+    prepare.add_argument("--token-env", default="HF_TOKEN", help="environment variable holding a hub token")
+    prepare.add_argument("--cache-dir", default="data/cache", help="where the prepared audio goes (default data/cache)")
+    prepare.add_argument(
+        "--on-bad-item", choices=["raise", "skip"], default="raise", help="a bad row stops or is counted"
+    )
     return parser
+
+
+def prepare_main(args: argparse.Namespace) -> None:
+    """Prepare SpeechTaxi and print where it went and its items per language and split."""
+    from collections import Counter
+
+    from workbench.data.speechtaxi import prepare_speechtaxi
+
+    prepared = prepare_speechtaxi(
+        args.path, args.languages, args.cache_dir, args.revision, args.token_env, args.on_bad_item
+    )
+    counts: dict[str, Counter] = {}
+    for item in prepared.items:
+        counts.setdefault(item.language, Counter())[item.split] += 1
+    print(
+        f"prepared: {prepared.meta['prepared']} ({len(prepared.items)} items, "
+        f"{prepared.meta['skipped']['skipped']} skipped)"
+    )
+    print(_table({lang: dict(c) for lang, c in sorted(counts.items())}, "language"))
 
 
 def settings_from_args(args: argparse.Namespace) -> EmbeddedSettings:
@@ -95,8 +125,13 @@ def _table(rows: dict[str, dict[str, int]], first: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO, format="%(asctime)s %(message)s"
+    )
     try:
+        if args.command == "prepare":
+            prepare_main(args)
+            return 0
         settings = settings_from_args(args)
         cached = is_built(embedded_dir(settings, args.root))
         started = time.perf_counter()

@@ -18,6 +18,16 @@ from workbench.audio import SAMPLE_RATE, prepare
 from workbench.errors import ConfigError, DataError
 from workbench.items import Item
 
+SPEECHTAXI_COLUMNS = {
+    "id": "id",
+    "content_id": "verse_ref",
+    "language": "language",
+    "label": "label",
+    "audio": "audio",
+    "text": "transcription",
+    "romanized": "transcription_romanized",
+}
+
 #: Split names of the workbench -> names commonly used on the hub.
 SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "validation", "valid"), "test": ("test",)}
 
@@ -40,14 +50,21 @@ def open_dataset(path: str, name: str | None, split: str, load_kwargs: dict | No
     return datasets.load_dataset(path, name, split=split, **(load_kwargs or {}))
 
 
-def available_split(path: str, name: str | None, split: str, load_kwargs: dict | None = None):
-    """Open the first of a workbench split's hub aliases that exists; None when none does."""
-    errors = []
+def available_split(path: str, name: str | None, split: str, load_kwargs: dict | None = None, reasons=None):
+    """Open the first of a workbench split's hub aliases that exists; None when none does.
+
+    Args:
+        reasons: a list that gets one ``"<alias>: <why it failed>"`` line per alias tried, so
+            that "no train split" can say why (a refused loading script is not a missing split).
+    """
     for alias in SPLIT_ALIASES.get(split, (split,)):
         try:
             return open_dataset(path, name, alias, load_kwargs)
-        except (ValueError, KeyError, ConfigError) as err:  # datasets raises ValueError for unknown splits
-            errors.append(f"{alias}: {err}")
+        # datasets raises ValueError for unknown splits, RuntimeError for a loading script it refuses,
+        # FileNotFoundError / DatasetNotFoundError (a FileNotFoundError) for a missing repository
+        except (ValueError, KeyError, ConfigError, RuntimeError, FileNotFoundError) as err:
+            if reasons is not None:
+                reasons.append(f"{alias}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
     return None
 
 
@@ -136,3 +153,62 @@ def rows_to_items(
             )
         )
     return items
+
+
+def cache_folder(cache_dir: str | Path, *key: object) -> Path:
+    """A cache subfolder named by a short hash of ``key`` (source kind, path, config...)."""
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
+    return Path(cache_dir) / digest
+
+
+def load_hf_splits(
+    path: str,
+    configs: list[str | None],
+    columns: dict[str, str],
+    label_names: list[str] | None,
+    cache_dir: Path,
+    splits: list[str],
+    language: str | None = None,
+    load_kwargs: dict | None = None,
+    max_seconds: float | None = 30.0,
+) -> tuple[list[Item], list[str]]:
+    """Items of some configs and splits of a ``datasets`` dataset, through ``columns``."""
+    items: list[Item] = []
+    for config in configs:
+        for split in splits:
+            reasons: list[str] = []
+            dataset = available_split(path, config, split, load_kwargs, reasons)
+            if dataset is None:
+                if split == "train":
+                    raise ConfigError(f"dataset '{path}' config '{config}': no train split ({'; '.join(reasons)})")
+                continue
+            if columns.get("id") not in dataset.column_names:
+                # an id column is optional: rows are then numbered
+                columns = {k: v for k, v in columns.items() if k != "id"}
+            missing = [c for c in columns.values() if c not in dataset.column_names]
+            if missing:
+                raise DataError(
+                    f"dataset '{path}' config '{config}' split '{split}'",
+                    ", ".join(missing),
+                    f"missing column(s); present: {dataset.column_names}",
+                )
+            # a ClassLabel column's own names fix what its integers mean; string labels use the given names
+            label_names = class_names(dataset, columns["label"]) or label_names
+            if label_names is None:
+                raise ConfigError(f"dataset '{path}': label column is not a ClassLabel; set label_names in config")
+            from datasets import Audio
+
+            dataset = dataset.cast_column(columns["audio"], Audio(decode=False))
+            items += rows_to_items(
+                dataset,
+                split,
+                columns,
+                label_names,
+                cache_dir,
+                where=f"dataset '{path}' config '{config}'",
+                language=language,
+                language_names=class_names(dataset, columns["language"]) if "language" in columns else None,
+                max_seconds=max_seconds,
+                id_prefix=f"{config}-{split}-" if config else f"{split}-",
+            )
+    return items, list(label_names or [])

@@ -7,14 +7,15 @@ id          unique item id
 content_id  shared by translations of one content (defaults to ``id``)
 language    ISO 639-3 / BCP-47 code
 label       class name (or integer index into ``label_names``)
-split       train / dev / test / test_unseen
+split       train / dev / test / test_unseen (``validation``, ``valid``, ``val`` mean dev)
 audio       audio path, relative to the manifest's folder or absolute
 image       image path, same rule
 text        gold transcript or caption, native script
 romanized   gold romanization
 ========== ===============================================================
 
-Label names come from, in order: the caller, a ``dataset.json`` beside the manifest
+A ``columns`` map (workbench field -> manifest column) reads manifests with their own
+column names. Label names come from, in order: the caller, a ``dataset.json`` beside the manifest
 (``{"label_names": [...]}``), or the sorted distinct labels.
 """
 
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from workbench.data.validate import OnBadItem, SkipReport
 from workbench.errors import DataError
-from workbench.items import SPLITS, Corpus, Item, resolve_path
+from workbench.items import Corpus, Item, canonical_split, resolve_path
 
 REQUIRED_COLUMNS = ("id", "language", "label", "split")
 SIGNAL_COLUMNS = ("audio", "image")
@@ -78,10 +80,15 @@ def _label_names_beside(path: Path) -> list[str] | None:
     return None
 
 
+_INDEX = re.compile(r"[0-9]+")  # ASCII digits only: "²" or "٣" are names (str.isdigit() says yes, int() fails)
+
+
 def _label_of(value, label_names: list[str], where: str) -> int:
     if value is None or value == "":
         raise DataError(where, "label", "missing label")
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit() and value not in label_names):
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise DataError(where, "label", f"a label is a class name or an index, not {value!r}")
+    if isinstance(value, int) or (_INDEX.fullmatch(value) and value not in label_names):
         index = int(value)
         if not 0 <= index < len(label_names):
             raise DataError(where, "label", f"index {index} outside {len(label_names)} classes")
@@ -100,9 +107,7 @@ def _row_to_item(number: int, row: dict, path: Path, label_names: list[str], all
     if allowed is not None and language not in allowed:
         raise DataError(where, "language", f"unknown language '{language}', expected one of {sorted(allowed)}")
     label = _label_of(row["label"], label_names, where)
-    split = str(row["split"])
-    if split not in SPLITS:
-        raise DataError(where, "split", f"unknown split '{split}', expected one of {SPLITS}")
+    split = canonical_split(row["split"], where)
     return Item(
         id=str(row["id"]),
         content_id=str(row.get("content_id") or row["id"]),
@@ -116,12 +121,23 @@ def _row_to_item(number: int, row: dict, path: Path, label_names: list[str], all
     )
 
 
+def rename_columns(row: dict, columns: dict[str, str] | None) -> dict:
+    """A row with its columns renamed to workbench fields (``columns``: field -> column)."""
+    if not columns:
+        return row
+    renamed = {field: row[column] for field, column in columns.items() if column in row}
+    mapped = set(columns.values())
+    renamed.update({k: v for k, v in row.items() if k not in mapped and k not in renamed})
+    return renamed
+
+
 def load_manifest(
     path: str | Path,
     label_names: list[str] | None = None,
     languages: list[str] | None = None,
     name: str | None = None,
     on_bad_item: OnBadItem = "raise",
+    columns: dict[str, str] | None = None,
 ) -> Corpus:
     """Read a CSV/JSONL manifest into a :class:`Corpus`.
 
@@ -132,12 +148,14 @@ def load_manifest(
             likely a typo in the manifest or the config).
         on_bad_item: ``raise`` at the first bad row (missing value, unknown label or
             language), or ``skip`` it and count it in ``corpus.meta["skipped"]``.
+        columns: workbench field -> manifest column, for other column names.
     """
     path = Path(path)
-    rows = list(read_rows(path))
+    rows = [(number, rename_columns(row, columns)) for number, row in read_rows(path)]
     if not rows:
         raise DataError(f"manifest '{path}'", "rows", "manifest has no rows")
-    check_columns(rows[0][1].keys(), f"manifest '{path}'")
+    where = f"manifest '{path}'" + (f" (columns mapped {columns})" if columns else "")
+    check_columns(rows[0][1].keys(), where)
     label_names = label_names or _label_names_beside(path)
     if label_names is None:
         label_names = sorted({str(row["label"]) for _, row in rows if row.get("label") not in (None, "")})

@@ -1,160 +1,216 @@
 """Where a corpus comes from, chosen in config by ``class_path``.
 
-Each source is a small class whose ``load()`` returns a :class:`~workbench.items.Corpus`:
+Each source is a small class whose ``read()`` gathers the items; :meth:`CorpusSource.load`
+then does what every source needs, once, before any program sees the corpus: every item's
+audio is checked (:func:`~workbench.data.validate.validate_audio`, cached by file digest) and
+missing romanizations are derived from native text (:mod:`workbench.data.derive`).
 
-- :class:`SpeechTaxi`: the SpeechTaxi schema, from the hub or a local copy.
-- :class:`HFDataset`: any ``datasets`` dataset through a column map (SIB-Fleurs,
+- :class:`SpeechTaxi`: the SpeechTaxi repository's raw files (no loading script), see
+  :mod:`workbench.data.speechtaxi`.
+- :class:`HubParquet`: a parquet dataset repository through a column map (SIB-Fleurs,
   MINDS-14, Speech-MASSIVE are config files, see ``configs/data/``).
-- :class:`Manifest`: a local CSV / JSONL manifest.
-- :class:`AudioFolder`: ``<root>/<split>/<label>/<file>`` with optional ``metadata.csv``.
+- :class:`HFDataset`: any ``datasets`` dataset (``save_to_disk`` folders, other hub repos).
+- :class:`Manifest`: a local CSV / JSONL manifest, with a column map.
+- :class:`AudioFolder`: Hugging Face's AudioFolder, flat (``metadata.csv``) or ``<split>/<label>/<file>``.
 - :class:`Embedded`: the offline default, generated on this machine.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-from abc import ABC, abstractmethod
+from abc import ABC
 from pathlib import Path
 
-from workbench.data.hub import available_split, class_names, rows_to_items
+from workbench.data.derive import UnknownLanguage, derive_romanized
+from workbench.data.hub import SPEECHTAXI_COLUMNS, cache_folder, load_hf_splits
 from workbench.data.manifest import load_manifest
 from workbench.data.resplit import resplit_by_content
-from workbench.data.validate import OnBadItem
-from workbench.errors import ConfigError, DataError
+from workbench.data.speechtaxi import SPEECHTAXI_LABELS
+from workbench.data.validate import OnBadItem, SkipReport, merge_skipped, validate_audio
+from workbench.errors import ConfigError
 from workbench.items import Corpus, Item
 
 DEFAULT_CACHE = Path("data") / "cache"
-
-#: SpeechTaxi's six classes (Keller & Glavaš, 2024), in the dataset's order.
-SPEECHTAXI_LABELS = ["Recommendation", "Faith", "Description", "Sin", "Grace", "Violence"]
-SPEECHTAXI_COLUMNS = {
-    "id": "id",
-    "content_id": "verse_ref",
-    "language": "language",
-    "label": "label",
-    "audio": "audio",
-    "text": "transcription",
-    "romanized": "transcription_romanized",
-}
+__all__ = ["SPEECHTAXI_LABELS", "CorpusSource", "SpeechTaxi", "HubParquet", "HFDataset", "Manifest", "AudioFolder"]
 
 
-class CorpusSource(ABC):
-    """A configurable recipe for a :class:`Corpus`."""
+class CorpusSource(ABC):  # noqa: B024 (no abstract method: image sources override load, the others read)
+    """A configurable recipe for a :class:`Corpus`.
 
-    @abstractmethod
-    def load(self) -> Corpus: ...
+    Subclasses set ``cache_dir``, ``on_bad_item`` and ``unknown_language`` and implement
+    :meth:`read`; a source that overrides :meth:`load` itself (images) skips the audio checks.
+    """
+
+    cache_dir: str | Path = DEFAULT_CACHE
+    on_bad_item: OnBadItem = "raise"
+    unknown_language: UnknownLanguage = "error"
+    _loaded: Corpus | None = None
+
+    def read(self) -> Corpus:
+        """The corpus as the source holds it (before checks and derived fields)."""
+        raise NotImplementedError
+
+    def load(self) -> Corpus:
+        """:meth:`read`, then every item's audio checked and missing romanizations derived (once per source)."""
+        if self._loaded is None:
+            self._loaded = finish(self.read(), self.cache_dir, self.on_bad_item, self.unknown_language)
+        return self._loaded
 
 
-def _cache_folder(cache_dir: str | Path, *key: object) -> Path:
-    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
-    return Path(cache_dir) / digest
+def finish(corpus: Corpus, cache_dir: str | Path, on_bad_item: OnBadItem, unknown_language: UnknownLanguage) -> Corpus:
+    """Check every item's audio (raise or skip and count) and derive missing romanizations.
 
-
-def _load_hf_splits(
-    path: str,
-    configs: list[str | None],
-    columns: dict[str, str],
-    label_names: list[str] | None,
-    cache_dir: Path,
-    splits: list[str],
-    language: str | None = None,
-    load_kwargs: dict | None = None,
-    max_seconds: float | None = 30.0,
-) -> tuple[list[Item], list[str]]:
-    items: list[Item] = []
-    for config in configs:
-        for split in splits:
-            dataset = available_split(path, config, split, load_kwargs)
-            if dataset is None:
-                if split == "train":
-                    raise ConfigError(f"dataset '{path}' config '{config}': no train split")
-                continue
-            if columns.get("id") not in dataset.column_names:
-                # an id column is optional: rows are then numbered
-                columns = {k: v for k, v in columns.items() if k != "id"}
-            missing = [c for c in columns.values() if c not in dataset.column_names]
-            if missing:
-                raise DataError(
-                    f"dataset '{path}' config '{config}' split '{split}'",
-                    ", ".join(missing),
-                    f"missing column(s); present: {dataset.column_names}",
-                )
-            # a ClassLabel column's own names fix what its integers mean; string labels use the given names
-            label_names = class_names(dataset, columns["label"]) or label_names
-            if label_names is None:
-                raise ConfigError(f"dataset '{path}': label column is not a ClassLabel; set label_names in config")
-            from datasets import Audio
-
-            dataset = dataset.cast_column(columns["audio"], Audio(decode=False))
-            items += rows_to_items(
-                dataset,
-                split,
-                columns,
-                label_names,
-                cache_dir,
-                where=f"dataset '{path}' config '{config}'",
-                language=language,
-                language_names=class_names(dataset, columns["language"]) if "language" in columns else None,
-                max_seconds=max_seconds,
-                id_prefix=f"{config}-{split}-" if config else f"{split}-",
-            )
-    return items, list(label_names or [])
+    ``corpus.meta`` then holds ``skipped`` (count, reasons, items) and ``romanized``
+    (``derived``, ``language_independent``), for the program to put in metrics.json.
+    """
+    report = SkipReport()
+    corpus.items = validate_audio(corpus.items, cache_dir, on_bad_item, report)
+    report.log(f"corpus '{corpus.name}' audio")
+    corpus.meta["skipped"] = merge_skipped(corpus.meta.get("skipped"), report.summary())
+    return derive_romanized(corpus, Path(cache_dir), unknown_language)
 
 
 class SpeechTaxi(CorpusSource):
-    """The SpeechTaxi schema: per-language configs, classes Recommendation ... Violence.
+    """SpeechTaxi: Bible verses in 28 languages, classes Recommendation ... Violence.
+
+    The repository is a loading script over ``tables.zip`` + ``data.zip`` (MP3), which
+    ``datasets`` >= 4 refuses to run; this source reads the raw files instead and prepares a
+    local cache on first use (``python -m workbench.data prepare speechtaxi`` does it ahead).
 
     Args:
-        path: hub id (``LennartKeller/SpeechTaxi``) or a local folder with the same data
-            (``save_to_disk`` output per language config, or data files).
-        languages: the per-language configs to load (``eng``, ``rus``, ``ukr``, ``hin``...).
-        cache_dir: where decoded 16 kHz audio is stored.
+        path: hub id (``LennartKeller/SpeechTaxi``), a local folder holding ``tables.zip`` and
+            ``data.zip``, or a folder of ``save_to_disk`` copies (one per language).
+        languages: language configs to load (``eng``, ``tw-akuapem``, ...; 28 in all).
+        revision: hub revision (commit, tag or branch) to pin; None follows ``main``.
+        token_env: environment variable holding a hub token (none needed for SpeechTaxi).
+        cache_dir: where decoded 16 kHz audio and the prepared tables are kept.
         splits: the splits to read.
-        max_seconds: cap on clip length.
+        max_seconds: cap on clip length for ``save_to_disk`` copies (raw files keep whole clips).
+        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
+        unknown_language: ``error``, or romanize unknown languages without a uroman code.
     """
 
     def __init__(
         self,
         path: str = "LennartKeller/SpeechTaxi",
         languages: list[str] = ("eng",),
+        revision: str | None = None,
+        token_env: str = "HF_TOKEN",
         cache_dir: str = str(DEFAULT_CACHE),
         splits: list[str] = ("train", "dev", "test"),
         max_seconds: float | None = 30.0,
+        on_bad_item: OnBadItem = "raise",
+        unknown_language: UnknownLanguage = "error",
     ):
         self.path, self.languages, self.splits = path, list(languages), list(splits)
+        self.revision, self.token_env = revision, token_env
         self.cache_dir, self.max_seconds = cache_dir, max_seconds
+        self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
-    def load(self) -> Corpus:
-        items, names = _load_hf_splits(
-            self.path,
-            self.languages,
-            dict(SPEECHTAXI_COLUMNS),
-            SPEECHTAXI_LABELS,
-            _cache_folder(self.cache_dir, "speechtaxi", self.path),
-            self.splits,
-            max_seconds=self.max_seconds,
+    def _saved_copies(self) -> bool:
+        local = Path(self.path)
+        return any((local / lang / "dataset_dict.json").is_file() for lang in self.languages)
+
+    def read(self) -> Corpus:
+        if self._saved_copies():
+            items, names = load_hf_splits(
+                self.path,
+                self.languages,
+                dict(SPEECHTAXI_COLUMNS),
+                SPEECHTAXI_LABELS,
+                cache_folder(self.cache_dir, "speechtaxi", self.path),
+                self.splits,
+                max_seconds=self.max_seconds,
+            )
+            return Corpus(items, names, name="speechtaxi")
+        from workbench.data.speechtaxi import prepare_speechtaxi
+
+        prepared = prepare_speechtaxi(
+            self.path, self.languages, self.cache_dir, self.revision, self.token_env, self.on_bad_item
         )
-        return Corpus(items, names, name="speechtaxi")
+        items = [item for item in prepared.items if item.split in self.splits]
+        return Corpus(items, SPEECHTAXI_LABELS, name="speechtaxi", meta=prepared.meta)
+
+
+class HubParquet(CorpusSource):
+    """A parquet dataset repository (hub id or local folder) through a column map; no ``datasets`` needed.
+
+    Audio bytes are decoded with soundfile (never torchcodec) and cached as 16 kHz FLAC. An
+    ``audio`` column holding a list of recordings per row (SIB-Fleurs) gives one item per
+    recording: ``content_id`` is the row's, the item id gets ``-r<k>``.
+
+    Args:
+        path: hub id or a local folder laid out like the repository.
+        columns: workbench field -> column; needs ``label`` and ``audio``; optional ``id``,
+            ``content_id``, ``language``, ``text``, ``romanized``.
+        configs: dataset configs (one per language, usually).
+        files: file pattern per config and hub split, e.g. ``data/{config}/{split}-*.parquet``.
+        splits: hub split -> workbench split, in order; each entry ``{hub: train_115, as: train}``
+            with optional ``path`` (another repository, e.g. a gated test set), ``files``,
+            ``configs`` (only these configs have it) and ``required`` (default true).
+        language: constant language, or config -> language; default the ``language`` column,
+            else the config name.
+        label_names: class names when the label column is not a ClassLabel in the file's features.
+        revision: hub revision to pin (applies to ``path``; an entry's ``revision`` to its own).
+        token_env: environment variable with a hub token, for gated repositories.
+        cache_dir: where decoded audio and prepared tables are kept.
+        max_seconds: clips are cut to this length in the cache.
+        name: corpus name; default the repository name.
+        resplit: ``{dev: 0.1, test: 0.2, seed: 0}`` reassigns splits by hashing ``content_id``.
+        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
+        unknown_language: ``error``, or romanize unknown languages without a uroman code.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        columns: dict[str, str],
+        configs: list[str | None] = (None,),
+        files: str = "data/{config}/{split}-*.parquet",
+        splits: list[dict] = ({"hub": "train", "as": "train"}, {"hub": "validation", "as": "dev"}),
+        language: str | dict[str, str] | None = None,
+        label_names: list[str] | None = None,
+        revision: str | None = None,
+        token_env: str = "HF_TOKEN",
+        cache_dir: str = str(DEFAULT_CACHE),
+        max_seconds: float | None = 30.0,
+        name: str | None = None,
+        resplit: dict | None = None,
+        on_bad_item: OnBadItem = "raise",
+        unknown_language: UnknownLanguage = "error",
+    ):
+        for required in ("label", "audio"):
+            if required not in columns:
+                raise ConfigError(f"columns: '{required}' must be mapped to a column of the parquet files")
+        self.path, self.columns, self.configs, self.files = path, dict(columns), list(configs), files
+        self.splits = [dict(entry) for entry in splits]
+        self.language, self.label_names, self.revision, self.token_env = language, label_names, revision, token_env
+        self.cache_dir, self.max_seconds, self.resplit = cache_dir, max_seconds, resplit
+        self.name = name or Path(path).name
+        self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
+
+    def read(self) -> Corpus:
+        from workbench.data.parquet import read_parquet_source
+
+        items, names, meta = read_parquet_source(self)
+        if self.resplit is not None:
+            items = resplit_by_content(items, **self.resplit)
+        return Corpus(items, names, name=self.name, meta=meta)
 
 
 class HFDataset(CorpusSource):
-    """Any ``datasets`` dataset with audio, through a column map.
+    """Any ``datasets`` dataset with one audio struct per row, through a column map.
+
+    For parquet repositories prefer :class:`HubParquet` (no ``datasets`` scripts, no torchcodec).
 
     Args:
-        path: hub id or local folder.
+        path: hub id or local folder (``save_to_disk`` output per config, or data files).
         configs: dataset configs to load (e.g. one per language); ``[None]`` for none.
-        columns: workbench field -> dataset column; needs ``label`` and ``audio``, and
-            ``language`` unless ``language`` is set; optional ``id``, ``content_id``,
-            ``text``, ``romanized``.
-        language: a constant language for datasets without a language column; a dict
-            maps config -> language; default without a language column: the config name.
+        columns: workbench field -> dataset column; needs ``label`` and ``audio``.
+        language: a constant language, or config -> language; default the config name.
         label_names: class names when the label column is not a ClassLabel.
         splits: workbench splits to read (hub names ``validation``/``valid`` map to dev).
         load_kwargs: passed to ``datasets.load_dataset`` (``data_files``, ``revision``...).
-        resplit: ``{"dev": 0.1, "test": 0.2, "seed": 0}`` reassigns splits by hashing
-            ``content_id`` (for datasets with one split, or splits not aligned across
-            languages); None keeps the dataset's splits.
+        resplit: ``{"dev": 0.1, "test": 0.2, "seed": 0}`` reassigns splits by hashing ``content_id``.
     """
 
     def __init__(
@@ -170,6 +226,8 @@ class HFDataset(CorpusSource):
         max_seconds: float | None = 30.0,
         name: str | None = None,
         resplit: dict | None = None,
+        on_bad_item: OnBadItem = "raise",
+        unknown_language: UnknownLanguage = "error",
     ):
         for required in ("label", "audio"):
             if required not in columns:
@@ -179,20 +237,21 @@ class HFDataset(CorpusSource):
         self.cache_dir, self.load_kwargs, self.max_seconds = cache_dir, load_kwargs, max_seconds
         self.name = name or Path(path).name
         self.resplit = resplit
+        self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
-    def load(self) -> Corpus:
+    def read(self) -> Corpus:
         items: list[Item] = []
         names = self.label_names
         for config in self.configs:
             language = self.language.get(config) if isinstance(self.language, dict) else self.language
             if language is None and "language" not in self.columns:
                 language = config  # per-language configs (eng_Latn, de-DE...) name their language
-            part, names = _load_hf_splits(
+            part, names = load_hf_splits(
                 self.path,
                 [config],
                 self.columns,
                 names,
-                _cache_folder(self.cache_dir, "hf", self.path, config),
+                cache_folder(self.cache_dir, "hf", self.path, config),
                 self.splits,
                 language=language,
                 load_kwargs=self.load_kwargs,
@@ -205,81 +264,77 @@ class HFDataset(CorpusSource):
 
 
 class Manifest(CorpusSource):
-    """A local CSV or JSONL manifest (see :mod:`workbench.data.manifest` for columns)."""
+    """A local CSV or JSONL manifest (see :mod:`workbench.data.manifest` for columns).
+
+    Args:
+        path: the manifest file.
+        label_names: class order; default ``dataset.json`` beside the manifest, else sorted labels.
+        languages: languages allowed (another one is a bad item).
+        columns: workbench field -> manifest column, for manifests with their own column names
+            (e.g. ``{id: utt_id, audio: wav, text: sentence}``).
+        cache_dir: where audio check verdicts and derived romanizations are kept.
+        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
+        unknown_language: ``error``, or romanize unknown languages without a uroman code.
+    """
 
     def __init__(
         self,
         path: str,
         label_names: list[str] | None = None,
         languages: list[str] | None = None,
+        columns: dict[str, str] | None = None,
+        cache_dir: str = str(DEFAULT_CACHE),
         on_bad_item: OnBadItem = "raise",
+        unknown_language: UnknownLanguage = "error",
     ):
-        self.path, self.label_names, self.languages, self.on_bad_item = path, label_names, languages, on_bad_item
+        self.path, self.label_names, self.languages, self.columns = path, label_names, languages, columns
+        self.cache_dir, self.on_bad_item, self.unknown_language = cache_dir, on_bad_item, unknown_language
 
-    def load(self) -> Corpus:
-        return load_manifest(self.path, self.label_names, self.languages, on_bad_item=self.on_bad_item)
+    def read(self) -> Corpus:
+        return load_manifest(
+            self.path, self.label_names, self.languages, on_bad_item=self.on_bad_item, columns=self.columns
+        )
 
 
 class AudioFolder(CorpusSource):
-    """``<root>/<split>/<label>/<file>``, as Hugging Face's AudioFolder lays it out.
+    """A local folder as Hugging Face's AudioFolder lays it out (see :mod:`workbench.data.folders`).
 
-    An optional ``metadata.csv`` in ``root`` (column ``file_name``, relative to root, plus
-    any of ``language``, ``content_id``, ``text``, ``romanized``) adds per-file fields.
+    Either flat: ``metadata.csv`` (or ``metadata.jsonl``) with ``file_name`` (relative to the
+    root, files anywhere below it) plus label, language, split, transcription... columns; or
+    ``<split>/<label>/<file>``, where an optional ``metadata.csv`` adds per-file fields.
 
     Args:
         root: the folder.
-        language: language of files without a metadata row.
-        label_names: class order; default the sorted folder names.
+        columns: workbench field -> metadata column (``label``, ``language``, ``split``, ``text``,
+            ``romanized``, ``content_id``, ``id``); default the field's own name.
+        language: language of items without one.
+        label_names: class order; default the sorted labels.
+        split: split of items without one (no split column, no split folder); default: an error.
+        cache_dir: where audio check verdicts and derived romanizations are kept.
+        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
+        unknown_language: ``error``, or romanize unknown languages without a uroman code.
     """
 
-    AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+    def __init__(
+        self,
+        root: str,
+        columns: dict[str, str] | None = None,
+        language: str | None = None,
+        label_names: list[str] | None = None,
+        split: str | None = None,
+        cache_dir: str = str(DEFAULT_CACHE),
+        on_bad_item: OnBadItem = "raise",
+        unknown_language: UnknownLanguage = "error",
+    ):
+        self.root, self.columns = Path(root), dict(columns or {})
+        self.language, self.label_names = language, label_names
+        self.split, self.cache_dir = split, cache_dir
+        self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
-    def __init__(self, root: str, language: str | None = None, label_names: list[str] | None = None):
-        self.root, self.language, self.label_names = Path(root), language, label_names
+    def read(self) -> Corpus:
+        from workbench.data.folders import read_audio_folder
 
-    def _metadata(self) -> dict[str, dict]:
-        meta = self.root / "metadata.csv"
-        if not meta.is_file():
-            return {}
-        with meta.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        if rows and "file_name" not in rows[0]:
-            raise DataError(f"file '{meta}'", "file_name", "missing column")
-        return {row["file_name"]: row for row in rows}
-
-    def load(self) -> Corpus:
-        if not self.root.is_dir():
-            raise DataError(f"audio folder '{self.root}'", "root", "folder not found")
-        files = sorted(p for p in self.root.glob("*/*/*") if p.suffix.lower() in self.AUDIO_SUFFIXES)
-        if not files:
-            raise DataError(f"audio folder '{self.root}'", "root", "no <split>/<label>/<audio file> found")
-        names = self.label_names or sorted({p.parent.name for p in files})
-        meta = self._metadata()
-        items = []
-        for path in files:
-            relative = path.relative_to(self.root).as_posix()
-            row = meta.get(relative, {})
-            where = f"audio folder '{self.root}' file '{relative}'"
-            label = path.parent.name
-            if label not in names:
-                raise DataError(where, "label", f"unknown label '{label}', known: {names}")
-            language = row.get("language") or self.language
-            if not language:
-                raise DataError(where, "language", "no language: add metadata.csv or set language")
-            item_id = relative.rsplit(".", 1)[0].replace("/", "-")
-            items.append(
-                Item(
-                    id=item_id,
-                    content_id=row.get("content_id") or item_id,
-                    language=language,
-                    label=names.index(label),
-                    split=path.parent.parent.name,
-                    audio=str(path),
-                    text=row.get("text") or None,
-                    romanized=row.get("romanized") or None,
-                )
-            )
-        return Corpus(items, names, name=self.root.name)
+        return read_audio_folder(self)
 
 
 class Embedded(CorpusSource):
@@ -299,6 +354,7 @@ class Embedded(CorpusSource):
     ):
         self.root, self.languages, self.per_language = root, languages, per_language
         self.seed, self.tiny = seed, tiny
+        self.cache_dir = Path(root) / "cache"
 
     def settings(self):
         from workbench.data import embedded
@@ -312,7 +368,7 @@ class Embedded(CorpusSource):
             return embedded.tiny_settings(**overrides)
         return embedded.EmbeddedSettings(**overrides)
 
-    def load(self) -> Corpus:
+    def read(self) -> Corpus:
         from workbench.data import embedded
 
         return embedded.load_embedded(self.settings(), self.root)

@@ -7,10 +7,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from workbench.errors import DataError
@@ -44,6 +48,19 @@ class SkipReport:
             log.warning("%s: skipped %d bad item(s): %s", what, self.count, self.summary()["by_reason"])
 
 
+def merge_skipped(*summaries: dict | None) -> dict:
+    """One :meth:`SkipReport.summary` from several (rows skipped while reading, then audio skipped)."""
+    merged = {"skipped": 0, "by_reason": {}, "items": {}}
+    for summary in summaries:
+        if not summary:
+            continue
+        merged["skipped"] += summary.get("skipped", 0)
+        for reason, n in summary.get("by_reason", {}).items():
+            merged["by_reason"][reason] = merged["by_reason"].get(reason, 0) + n
+        merged["items"].update(summary.get("items", {}))
+    return merged
+
+
 def keep_good(values: Iterable[T], check: Callable[[T], object], on_bad_item: OnBadItem, report: SkipReport) -> list[T]:
     """Values whose ``check`` raises no DataError; bad ones raise or are counted in ``report``."""
     kept = []
@@ -74,3 +91,129 @@ def check_audio_items(
     """Read every item's audio once; see the module doc for ``on_bad_item``."""
     report = report if report is not None else SkipReport()
     return keep_good(items, check_audio_item, on_bad_item, report)
+
+
+# -- audio checked once, before any training -------------------------------------------------------------------
+CHECK_VERSION = 1  # bump when what counts as a fault changes: older verdicts are then not trusted
+_BLOCK = 1 << 18  # frames decoded at a time: the whole file is read, never held in memory at once
+
+
+def audio_fault(path: str | Path) -> str | None:
+    """What is wrong with an audio file, or None: header, decodable, non-empty, complete, finite, not silent.
+
+    The whole file is decoded (not only the part a capped read would see), without resampling,
+    so a NaN or a cut at minute 19 is found here and not hours into training.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.audio import SILENCE_PEAK, wav_is_truncated
+
+    path = Path(path)
+    if not path.is_file():
+        return "file not found"
+    if path.stat().st_size == 0:
+        return "empty file, 0 bytes"
+    if wav_is_truncated(path):
+        return "truncated audio file: the WAV header promises more data"
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            expected, read, peak = handle.frames, 0, 0.0
+            for block in handle.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
+                if not np.isfinite(block).all():
+                    return "audio has NaN or infinite samples"
+                read += len(block)
+                peak = max(peak, float(np.abs(block).max(initial=0.0)))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+        return f"not decodable audio: {err}"
+    if read == 0:
+        return "audio is empty, 0 samples"
+    if read < expected:
+        return f"truncated audio file: header says {expected} frames, decoded {read}"
+    if peak < SILENCE_PEAK:
+        return "audio is silent, all samples ~0"
+    return None
+
+
+class AudioChecks:
+    """Verdicts on audio files, kept on disk by file digest so that a rerun decodes nothing.
+
+    ``<folder>/audio-checks-v<N>.json`` maps a file's sha256 to its fault ('' when good), and
+    ``(path, size, mtime)`` to its digest, so an unchanged file is not even hashed again.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / f"audio-checks-v{CHECK_VERSION}.json"
+        state = _read_state(self.path)
+        self.verdicts: dict[str, str] = state.get("verdicts", {})
+        self.digests: dict[str, str] = state.get("digests", {})
+        self.decoded = 0  # files decoded by this instance (0 on a rerun: the test of the cache)
+        self._dirty = False
+
+    def fault(self, path: str) -> str | None:
+        """The file's fault (see :func:`audio_fault`), from the cache when its digest is known."""
+        digest = self._digest(path)
+        if digest is None:
+            return audio_fault(path)  # missing file: nothing to cache
+        if digest not in self.verdicts:
+            self.verdicts[digest] = audio_fault(path) or ""
+            self.decoded += 1
+            self._dirty = True
+        return self.verdicts[digest] or None
+
+    def _digest(self, path: str) -> str | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        key = f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
+        if key not in self.digests:
+            self.digests[key] = file_sha256(path)
+            self._dirty = True
+        return self.digests[key]
+
+    def save(self) -> None:
+        if self._dirty:
+            from workbench.io import atomic_write_json
+
+            atomic_write_json(self.path, {"verdicts": self.verdicts, "digests": self.digests})
+            self._dirty = False
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a damaged one: start over rather than trust it
+    return state if isinstance(state, dict) else {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def validate_audio(items: list[Item], cache_dir: str | Path, on_bad_item: OnBadItem, report: SkipReport) -> list[Item]:
+    """Every item's audio checked once (see :class:`AudioChecks`); bad items raise or are counted in ``report``.
+
+    Items without an audio path (text or image corpora) pass: their signal is checked elsewhere.
+    """
+    from tqdm.auto import tqdm
+
+    checks = AudioChecks(cache_dir)
+
+    def check(item: Item) -> None:
+        if item.audio:
+            fault = checks.fault(item.audio)
+            if fault:
+                raise DataError(f"item '{item.id}'", "audio", f"{fault} ({item.audio})")
+
+    try:
+        todo = tqdm(items, desc="checking audio", unit="file", disable=len(items) < 500, leave=False)
+        return keep_good(todo, check, on_bad_item, report)
+    finally:
+        checks.save()  # verdicts found before a raise are kept too
