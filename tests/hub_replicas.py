@@ -149,3 +149,109 @@ def class_label(names: list[str]) -> dict:
 
 
 VALUE = {"dtype": "string", "_type": "Value"}
+INT64 = {"dtype": "int64", "_type": "Value"}
+
+
+def wav(seconds: float, freq: float, rate: int = 16000) -> dict:
+    """An ``Audio`` cell as the hub stores it: the file's bytes and its original name."""
+    return {"bytes": encoded(tone(seconds, rate, freq), rate, "WAV", "PCM_16"), "path": f"{int(freq)}.wav"}
+
+
+SIB_TOPICS = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
+SIB_SPLITS = {"train": range(0, 7), "validation": range(7, 9), "test": range(9, 11)}
+
+
+def sib_fleurs_repo(cache: Path, configs=("eng_Latn", "rus_Cyrl")) -> Path:
+    """WueNLP/sib-fleurs: data/<cfg>/<split>-0000N-of-0000M.parquet, list-valued audio, category ClassLabel."""
+    audio_feature = {"sampling_rate": 16000, "_type": "Audio"}
+    listed = lambda feature: {"feature": feature, "_type": "List"}  # noqa: E731
+    features = {
+        "sentence": VALUE, "URL": VALUE, "id": {"dtype": "int32", "_type": "Value"}, "domain": VALUE,
+        "topic": VALUE, "fleurs_id": {"dtype": "int32", "_type": "Value"}, "filename": listed(VALUE),
+        "num_samples": listed(INT64), "speaker_id": listed(INT64),
+        "gender": listed(VALUE), "index_id": {"dtype": "int64", "_type": "Value"},
+        "category": class_label(SIB_TOPICS), "audio": listed(audio_feature),
+    }  # fmt: skip
+    files = {}
+    for c, config in enumerate(configs):
+        for split, ids in SIB_SPLITS.items():
+            rows = []
+            for i in ids:
+                speakers = 1 + (i % 3)  # one to three recordings of one sentence
+                clips = [wav(0.3 + 0.02 * k, 220 + 30 * i + 5 * k + c) for k in range(speakers)]
+                rows.append({
+                    "sentence": f"{config} sentence {i}", "URL": f"https://en.wikibooks.org/{i}", "id": 1000 + i,
+                    "domain": "wikibooks", "topic": "t", "fleurs_id": 5000 + i,
+                    "filename": [clip["path"] for clip in clips], "num_samples": [4800] * speakers,
+                    "speaker_id": list(range(speakers)), "gender": ["FEMALE"] * speakers, "index_id": 700 + i,
+                    "category": i % len(SIB_TOPICS), "audio": clips,
+                })  # fmt: skip
+            columns = {name: [r[name] for r in rows] for name in features}
+            shards = 2 if split == "train" else 1  # train split in two files, as eng_Latn's is
+            for s in range(shards):
+                part = {k: v[s::shards] for k, v in columns.items()}
+                files[f"data/{config}/{split}-{s:05d}-of-{shards:05d}.parquet"] = parquet_bytes(part, features)
+    files["results.csv"] = b"model,accuracy\n"
+    return write_hub_repo(cache, "WueNLP/sib-fleurs", files)
+
+
+MASSIVE_SCENARIOS = (
+    "social transport calendar play news datetime recommendation email iot general audio lists qa cooking takeaway "
+    "music alarm weather"
+).split()
+
+
+def massive_rows(locale: str, ids: range, partition: str) -> dict:
+    features = {
+        "id": VALUE, "locale": VALUE, "partition": VALUE, "scenario": class_label(MASSIVE_SCENARIOS),
+        "scenario_str": VALUE, "intent_idx": class_label([f"intent_{k}" for k in range(60)]), "intent_str": VALUE,
+        "utt": VALUE, "annot_utt": VALUE, "labels": {"feature": VALUE, "_type": "List"},
+        "audio": {"sampling_rate": 16000, "_type": "Audio"},
+    }  # fmt: skip
+    rows = {
+        "id": [str(i) for i in ids], "locale": [locale] * len(ids), "partition": [partition] * len(ids),
+        "scenario": [i % 18 for i in ids], "scenario_str": [MASSIVE_SCENARIOS[i % 18] for i in ids],
+        "intent_idx": [i % 60 for i in ids], "intent_str": [f"intent_{i % 60}" for i in ids],
+        "utt": [f"{locale} utterance {i}" for i in ids], "annot_utt": [f"{locale} utterance {i}" for i in ids],
+        "labels": [["Other", "Other"] for _ in ids], "audio": [wav(0.3, 200 + 10 * i) for i in ids],
+    }  # fmt: skip
+    return parquet_bytes(rows, features)
+
+
+def speech_massive_repos(cache: Path, locales=("de-DE", "ko-KR")) -> None:
+    """FBK-MT/Speech-MASSIVE (train only for de-DE/fr-FR, train_115 and validation for all) and -test."""
+    main, test = {}, {}
+    for locale in locales:
+        if locale in ("de-DE", "fr-FR"):
+            main[f"{locale}/train-00000-of-00001.parquet"] = massive_rows(locale, range(0, 10), "train")
+        main[f"{locale}/train_115-00000-of-00001.parquet"] = massive_rows(locale, range(0, 4), "train")
+        main[f"{locale}/validation-00000-of-00001.parquet"] = massive_rows(locale, range(10, 13), "dev")
+        test[f"{locale}/test-00000-of-00001.parquet"] = massive_rows(locale, range(13, 16), "test")
+    write_hub_repo(cache, "FBK-MT/Speech-MASSIVE", main)
+    write_hub_repo(cache, "FBK-MT/Speech-MASSIVE-test", test)
+
+
+MINDS_INTENTS = (
+    "abroad address app_error atm_limit balance business_loan card_issues cash_deposit direct_debit freeze "
+    "high_value_payment joint_account latest_transactions pay_bill"
+).split()
+MINDS_LOCALES = sorted("cs-CZ de-DE en-AU en-GB en-US es-ES fr-FR it-IT ko-KR nl-NL pl-PL pt-PT ru-RU zh-CN".split())
+
+
+def minds14_repo(cache: Path, locales=("en-US", "fr-FR")) -> None:
+    """PolyAI/minds14 in its parquet form: <cfg>/train-00000-of-00001.parquet, 8 kHz audio, two ClassLabels."""
+    features = {
+        "audio": {"sampling_rate": 8000, "_type": "Audio"}, "transcription": VALUE, "english_transcription": VALUE,
+        "intent_class": class_label(MINDS_INTENTS), "lang_id": class_label(MINDS_LOCALES),
+    }  # fmt: skip
+    files = {}
+    for locale in locales:
+        ids = range(12)
+        rows = {
+            "audio": [wav(0.4, 300 + 10 * i, rate=8000) for i in ids],
+            "transcription": [f"{locale} words {i}" for i in ids],
+            "english_transcription": [f"english words {i}" for i in ids],
+            "intent_class": [i % 14 for i in ids], "lang_id": [MINDS_LOCALES.index(locale)] * len(ids),
+        }  # fmt: skip
+        files[f"{locale}/train-00000-of-00001.parquet"] = parquet_bytes(rows, features)
+    write_hub_repo(cache, "PolyAI/minds14", files)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from audio_fixtures import save_hf_dataset, speechtaxi_rows, tone, wav_bytes, write_audio
 from jsonargparse import ArgumentParser
 
@@ -15,7 +15,6 @@ from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.data.sources import SPEECHTAXI_LABELS, AudioFolder, CorpusSource, HFDataset, Manifest, SpeechTaxi
 from workbench.errors import DataError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 VERSES = [f"GEN 1:{i}" for i in range(1, 13)]
 SPLIT_OF = {"train": VERSES[:8], "dev": VERSES[8:10], "test": VERSES[10:]}
 
@@ -92,9 +91,46 @@ def sib_fleurs_fixture(root: Path) -> Path:
     return root
 
 
+# The shipped configs/data/*.yaml now read the hubs' parquet files (HubParquet, tested on replicas in
+# test_real_sources.py); these column maps keep HFDataset (the `datasets` route) tested on save_to_disk copies.
+HF_CONFIGS = {
+    "minds14": {
+        "class_path": "workbench.data.sources.HFDataset",
+        "init_args": {
+            "path": "PolyAI/minds14",
+            "columns": {"id": "path", "label": "intent_class", "language": "lang_id", "audio": "audio",
+                        "text": "transcription"},
+            "splits": ["train"],
+            "resplit": {"dev": 0.1, "test": 0.2, "seed": 0},
+        },
+    },
+    "speech_massive": {
+        "class_path": "workbench.data.sources.HFDataset",
+        "init_args": {
+            "path": "FBK-MT/Speech-MASSIVE",
+            "columns": {"id": "id", "content_id": "id", "label": "scenario", "language": "locale", "audio": "audio",
+                        "text": "utt"},
+            "splits": ["train", "dev"],
+            "resplit": {"dev": 0.1, "test": 0.2, "seed": 0},
+        },
+    },
+    "sib_fleurs": {
+        "class_path": "workbench.data.sources.HFDataset",
+        "init_args": {
+            "path": "WueNLP/sib-fleurs",
+            "columns": {"id": "id", "content_id": "index_id", "label": "category", "audio": "audio",
+                        "text": "sentence"},
+            "label_names": ["science/technology", "travel", "politics", "sports", "health", "entertainment",
+                            "geography"],
+            "splits": ["train", "dev", "test"],
+        },
+    },
+}  # fmt: skip
+
+
 def source_from_config(name: str, **overrides) -> CorpusSource:
     """Build a source exactly as a run config does: class_path + init_args, through jsonargparse."""
-    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    config = copy.deepcopy(HF_CONFIGS[name])
     config["init_args"].update(overrides)
     parser = ArgumentParser()
     parser.add_subclass_arguments(CorpusSource, "source")
@@ -121,10 +157,13 @@ def test_speech_massive_config(tmp_path):
         "speech_massive", path=str(tmp_path / "massive"), configs=["de-DE", "fr-FR"], cache_dir=str(tmp_path / "cache")
     ).load()
     assert corpus.languages == ["de-DE", "fr-FR"] and len(corpus.items) == 24
-    # translations share content ids, and re-splitting by content keeps them together
-    split_of = {}
+    # translations share content ids (each content in both languages: fails if ids were unique per language),
+    # and re-splitting by content keeps them together
+    languages_of, split_of = {}, {}
     for item in corpus.items:
+        languages_of.setdefault(item.content_id, set()).add(item.language)
         assert split_of.setdefault(item.content_id, item.split) == item.split
+    assert len(languages_of) == 12 and all(langs == {"de-DE", "fr-FR"} for langs in languages_of.values())
 
 
 def test_sib_fleurs_config_language_from_config_name(tmp_path):

@@ -146,3 +146,73 @@ def test_speechtaxi_configs_list_the_28_languages():
     sweep = yaml.safe_load((REPO / "configs/sweeps/speechtaxi.yaml").read_text())
     assert "configs/speech/encoder/xlsr.yaml" in sweep["systems"]["e2e-xlsr"]["configs"]
     assert {lang for (lang,) in sweep["protocols"]["in_language"]} <= set(LANGUAGES)
+
+
+# -- parquet repositories --------------------------------------------------------------------------------------------
+DATA = REPO / "configs" / "data"
+
+
+def test_sib_fleurs_replica_one_item_per_recording(hub_cache, tmp_path):
+    from hub_replicas import SIB_SPLITS, SIB_TOPICS, sib_fleurs_repo
+
+    sib_fleurs_repo(hub_cache)
+    source = source_from(DATA / "sib_fleurs.yaml", [], configs=["eng_Latn", "rus_Cyrl"], cache_dir=str(tmp_path))
+    corpus = source.load()
+    assert corpus.label_names == SIB_TOPICS  # from the files' ClassLabel, in its order
+    recordings = {split: sum(1 + i % 3 for i in ids) for split, ids in SIB_SPLITS.items()}
+    assert corpus.counts()["rus_Cyrl"] == {
+        "train": recordings["train"],
+        "dev": recordings["validation"],
+        "test": recordings["test"],
+    }
+    # sentence 5 has three recordings: three items, one content id, ids suffixed per recording
+    five = sorted((i for i in corpus.items if i.content_id == "705"), key=lambda i: i.id)
+    assert [i.id for i in five if i.language == "eng_Latn"] == [f"eng_Latn-train-1005-r{k}" for k in range(3)]
+    assert {i.language for i in five} == {"eng_Latn", "rus_Cyrl"} and {i.label for i in five} == {5 % 7}
+    assert five[0].text == "eng_Latn sentence 5" and five[0].romanized == "eng_Latn sentence 5"  # derived (uroman)
+    assert len({i.audio for i in five}) == 6  # every recording its own clip
+    clip = load_audio(five[1].audio)
+    assert abs(len(clip) - int((0.3 + 0.02 * 1) * SAMPLE_RATE)) <= 1
+
+
+def test_speech_massive_replica_split_map_and_test_repository(hub_cache, tmp_path, monkeypatch):
+    from hub_replicas import MASSIVE_SCENARIOS, speech_massive_repos
+
+    speech_massive_repos(hub_cache)
+    source = source_from(DATA / "speech_massive.yaml", [], configs=["de-DE", "ko-KR"], cache_dir=str(tmp_path))
+    corpus = source.load()
+    assert corpus.label_names == MASSIVE_SCENARIOS
+    # de-DE trains on the full train split, ko-KR on train_115; validation -> dev; test from the second repository
+    assert corpus.counts() == {
+        "de-DE": {"dev": 3, "test": 3, "train": 10},
+        "ko-KR": {"dev": 3, "test": 3, "train": 4},
+    }
+    # translations share content ids: every content of ko-KR is also a content of de-DE, in the same split
+    by_language = {lang: {(i.content_id, i.split) for i in corpus.where(None, [lang])} for lang in corpus.languages}
+    assert by_language["ko-KR"] <= by_language["de-DE"] and len(by_language["ko-KR"]) == 10
+
+
+def test_speech_massive_gated_test_repository_not_available_is_explained(hub_cache, tmp_path):
+    import shutil
+
+    from hub_replicas import speech_massive_repos
+
+    speech_massive_repos(hub_cache)
+    shutil.rmtree(hub_cache / "datasets--FBK-MT--Speech-MASSIVE-test")
+    source = source_from(DATA / "speech_massive.yaml", [], configs=["ko-KR"], cache_dir=str(tmp_path))
+    with pytest.raises(DataError, match="Speech-MASSIVE-test.*not in the local hub cache"):
+        source.load()
+
+
+def test_minds14_replica_8khz_and_class_labels_from_the_files(hub_cache, tmp_path):
+    from hub_replicas import MINDS_INTENTS, minds14_repo
+
+    minds14_repo(hub_cache)
+    source = source_from(DATA / "minds14.yaml", [], configs=["en-US", "fr-FR"], cache_dir=str(tmp_path))
+    corpus = source.load()
+    assert corpus.label_names == MINDS_INTENTS
+    assert corpus.languages == ["en-US", "fr-FR"]  # lang_id's ClassLabel index mapped to its name
+    assert len(corpus.items) == 24 and {i.split for i in corpus.items} <= {"train", "dev", "test"}
+    first = next(i for i in corpus.items if i.id == "fr-FR-train-3")
+    assert first.label == 3 and first.text == "fr-FR words 3"
+    assert len(load_audio(first.audio)) == int(0.4 * SAMPLE_RATE)  # 8 kHz resampled to 16 kHz
