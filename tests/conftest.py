@@ -13,6 +13,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import sys  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Property tests: a fast profile for every run (CI), a thorough one for a nightly run
+# (HYPOTHESIS_PROFILE=thorough python -m pytest tests/test_manifest_properties.py ...).
+_PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("fast", max_examples=200, **_PROFILE)
+settings.register_profile("thorough", max_examples=5000, **_PROFILE)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 def _drop_unimportable_speechbrain_redirects() -> None:
