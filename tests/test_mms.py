@@ -24,17 +24,12 @@ ADAPTER_ALPHABETS = {"eng": "abcdefgh", "urd-script_arabic": "ابپتثجچح",
 def tiny_config(vocab_size: int, **extra):
     from transformers import Wav2Vec2Config
 
+    from speech.testing import CONV, TRANSFORMER
+
     return Wav2Vec2Config(
         vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32, 32),
-        conv_stride=(5, 4),
-        conv_kernel=(10, 8),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
+        **TRANSFORMER,
+        **CONV,
         do_stable_layer_norm=True,  # as the MMS models (wav2vec2 large, pre-norm)
         feat_extract_norm="layer",
         conv_bias=True,
