@@ -50,7 +50,9 @@ def asr_scores(data: CascadeDataModule) -> dict:
         else:
             refs = [i.text or "" for i in items]
         hyps = [data.transcripts[i.id] for i in items]
-        out[split] = error_rates_by_language(refs, hyps, [i.language for i in items])
+        languages = [i.language for i in items]
+        # + the recognizer's own counts, e.g. clips whose language Whisper lacks (detected instead)
+        out[split] = {**error_rates_by_language(refs, hyps, languages), **data.recognizer.language_report(languages)}
     return out
 
 

@@ -1,47 +1,47 @@
-"""Language codes across tools: the workbench speaks ISO 639-3, Whisper speaks its own codes.
+"""Whisper's language codes, from the workbench's one language table (:mod:`workbench.languages`).
 
-Whisper's codes are mostly ISO 639-1 (``ru``, ``el``, ``ka``) with a few exceptions
-(``haw``, ``yue``, ``jw``). The 3 -> 2 letter table comes from uroman's ISO 639-3 list
-(already a dependency, so no extra package), plus the exceptions below.
+Whisper's codes are mostly ISO 639-1 (``ru``, ``el``, ``ka``) with a few of its own (``jw``,
+``haw``, ``yue``); the table maps every code form the workbench reads (ISO 639-3, BCP-47,
+FLORES, SpeechTaxi's ``tw-*``) to them. This module adds what is Whisper's alone: its list
+of languages and its English language names (``english``) as codes.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
 from workbench.errors import ConfigError
-
-# Whisper codes the ISO table does not give (macrolanguages, Whisper's own "jw")
-_WHISPER_EXTRA = {"zho": "zh", "cmn": "zh", "yue": "yue", "haw": "haw", "jav": "jw", "nno": "nn", "nob": "no"}
+from workbench.languages import resolve, whisper_code
 
 
-@cache
-def _iso3_to_iso1() -> dict[str, str]:
-    from workbench.romanize import read_language_codes
+def whisper_languages() -> dict[str, str]:
+    """openai-whisper's ``{code: English name}`` (the largest model's list)."""
+    from whisper.tokenizer import LANGUAGES
 
-    table: dict[str, str] = {}
-    for alias, code in read_language_codes().items():
-        if len(alias) == 2:
-            table.setdefault(code, alias)
-    return table
+    return LANGUAGES
 
 
-def whisper_language(language: str | None) -> str | None:
-    """The Whisper code for an ISO 639-3 / ISO 639-1 / BCP-47 code; None stays None.
+def whisper_language(language: str | None, supported: dict[str, str] | None = None) -> str | None:
+    """The Whisper code for an ISO 639-3 / ISO 639-1 / BCP-47 / FLORES code; None stays None.
+
+    Args:
+        supported: the model's ``{code: name}`` (default: openai-whisper's list).
 
     Raises:
-        ConfigError: Whisper does not know the language.
+        ConfigError: the code names no language, or Whisper does not know the language.
     """
     if language is None:
         return None
-    from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
-
-    base = language.strip().lower().replace("_", "-").split("-")[0]
-    if base in LANGUAGES:
+    supported = whisper_languages() if supported is None else supported
+    base = language.strip().lower()
+    if base in supported:
         return base
-    if base in TO_LANGUAGE_CODE:  # an English name ("english")
+    from whisper.tokenizer import TO_LANGUAGE_CODE
+
+    if base in TO_LANGUAGE_CODE and TO_LANGUAGE_CODE[base] in supported:  # an English name ("english")
         return TO_LANGUAGE_CODE[base]
-    code = _WHISPER_EXTRA.get(base) or _iso3_to_iso1().get(base)
-    if code is None or code not in LANGUAGES:
-        raise ConfigError(f"language '{language}': Whisper has no such language (known: {sorted(LANGUAGES)})")
+    code = whisper_code(language, supported)
+    if code is None:
+        raise ConfigError(
+            f"language '{language}' ({resolve(language).name}): Whisper has no such language "
+            f"(known: {sorted(supported)})"
+        )
     return code

@@ -88,3 +88,45 @@ def test_whisper_through_the_cached_stage(tiny_path, tiny_corpus, tmp_path):
     rec.transcribe = lambda waves, langs: calls.append(len(waves)) or [""] * len(waves)
     assert transcribe_items(rec, items, tmp_path) == first
     assert not calls
+
+
+def test_given_language_whisper_lacks_is_detected_per_clip(tiny_path, clips):
+    languages = ["eng", "bgc", "tw-akuapem", "rus", "bgc"]  # Haryanvi and Twi: not in Whisper
+    rec = WhisperRecognizer(str(tiny_path), batch_size=2, sample_len=SAMPLE_LEN, device="cpu")
+    assert rec.given_codes(languages) == ["en", None, None, "ru", None]
+    # detected like transcribe(language=None) does it: on the clip's own detection window
+    reference = sequential(rec.model, clips, ["eng", None, None, "rus", None])
+    assert rec.transcribe(clips, languages) == reference
+    report = rec.language_report(languages)["unsupported_language"]
+    assert report == {"policy": "detect", "n": 3, "per_language": {"bgc": 2, "tw-akuapem": 1}}
+    assert rec.language_report(["eng", "rus"])["unsupported_language"]["n"] == 0
+
+
+def test_given_language_whisper_lacks_can_be_an_error(tiny_path, clips):
+    from workbench.errors import ConfigError
+
+    rec = WhisperRecognizer(str(tiny_path), unsupported="error", sample_len=SAMPLE_LEN, device="cpu")
+    with pytest.raises(ConfigError, match="'ibo' \\(Igbo\\): Whisper has no such language"):
+        rec.transcribe(clips[:2], ["eng", "ibo"])
+    with pytest.raises(ConfigError, match="'xyz'"):
+        rec.given_codes(["xyz"])  # an unknown code is an error under either policy
+    assert WhisperRecognizer("large-v3", language_mode="detect").language_report(["bgc"]) == {}
+
+
+def test_the_count_reaches_the_cascade_asr_section(tiny_path):
+    from types import SimpleNamespace
+
+    from cascade.fit import asr_scores
+    from workbench.items import Item
+
+    items = [Item(f"i{n}", "c", lang, 0, "test", text="a b") for n, lang in enumerate(["eng", "ewe", "ewe"])]
+    data = SimpleNamespace(
+        recognizer=WhisperRecognizer(str(tiny_path)),
+        eval_splits=["test"],
+        eval_items=lambda split: items,
+        text="native",
+        transcripts={i.id: "a b" for i in items},
+    )
+    scores = asr_scores(data)["test"]
+    assert scores["unsupported_language"]["per_language"] == {"ewe": 2}
+    assert scores["per_language"]["ewe"]["cer"] == 0.0

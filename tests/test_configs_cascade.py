@@ -30,6 +30,7 @@ SPEECHTAXI_RUNS = [
     ["recognizer/mms", "text/native", "train_on_asr", "protocol/zero_shot", "classifier/mbert"],
     ["recognizer/whisper_detect", "protocol/all_languages", "classifier/glot500"],
     ["recognizer/whisper", "text/romanized", "protocol/in_language"],
+    ["recognizer/mms_zeroshot"],
 ]
 
 

@@ -33,6 +33,7 @@ from torch import nn
 
 from vision.lora import LoraSettings, add_lora
 from vision.model import TokenizerName, load_clip, tower_of
+from vision.prompts import tokenize
 from workbench.errors import ConfigError
 
 Loss = Literal["captions", "prompts", "head"]
@@ -171,16 +172,17 @@ class VisionCLIP(L.LightningModule):
         return "vis-finetune" if script == "native" else "vis-finetune-romanized"
 
     # -- embeddings and logits ----------------------------------------------------------
-    def encode_text(self, texts: list[str]) -> torch.Tensor:
-        """Texts -> unit embeddings ``[n, D]``."""
-        tokens = self.tokenizer(texts).to(self.device)
+    def encode_text(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
+        """Texts (each of its language, for towers that mark it: NLLB) -> unit embeddings ``[n, D]``."""
+        tokens = tokenize(self.tokenizer, texts, languages).to(self.device)
         return self.clip.encode_text(tokens, normalize=True)
 
     def prompt_features(self, language: str, cached: bool) -> torch.Tensor:
         """Unit embeddings ``[C, D]`` of one language's class prompts (cached during evaluation)."""
         if cached and language in self._prompt_cache:
             return self._prompt_cache[language]
-        features = self.encode_text(self.prompt_texts(language))
+        texts = self.prompt_texts(language)
+        features = self.encode_text(texts, [language] * len(texts))
         if cached:
             self._prompt_cache[language] = features.detach()
         return features
@@ -196,12 +198,14 @@ class VisionCLIP(L.LightningModule):
             out[rows] = image[rows] @ self.prompt_features(language, cached).T
         return out * self.clip.logit_scale.exp()
 
-    def caption_loss(self, images: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    def caption_loss(self, images: torch.Tensor, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
         """Symmetric contrastive loss; identical texts are one text with several positive images."""
         unique = sorted(set(texts))
+        language_of = dict(zip(texts, languages, strict=True)) if languages is not None else None
         target = torch.tensor([unique.index(t) for t in texts], device=images.device)  # [B]
         image = self.clip.encode_image(images, normalize=True)  # [B, D]
-        logits = self.clip.logit_scale.exp() * image @ self.encode_text(unique).T  # [B, U]
+        text = self.encode_text(unique, [language_of[t] for t in unique] if language_of else None)
+        logits = self.clip.logit_scale.exp() * image @ text.T  # [B, U]
         image_loss = F.cross_entropy(logits, target)
         positives = F.one_hot(target, len(unique)).T.float()  # [U, B]
         positives = positives / positives.sum(dim=1, keepdim=True)
@@ -224,7 +228,7 @@ class VisionCLIP(L.LightningModule):
             texts = self.batch_texts(batch)
             if not all(texts):
                 raise ConfigError("model.loss=captions: some training items have no text")
-            loss = self.caption_loss(batch["image"], texts)
+            loss = self.caption_loss(batch["image"], texts, batch["language"])
         else:
             loss = F.cross_entropy(self.logits(batch["image"], batch["language"], cached=False), batch["label"])
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["label"]))

@@ -4,10 +4,12 @@ uroman takes seconds to load and about a millisecond per string, and corpora rep
 same strings (one transcript per item, one label name per class), so a :class:`Romanizer`
 loads it lazily, once, and romanizes each distinct ``(language, text)`` once.
 
-Language codes are checked against uroman's own list of ISO 639-3 codes, which also maps
-the older two-letter codes (``ru`` -> ``rus``); a BCP-47 tag such as ``pt-BR`` is reduced
-to its language subtag first. An unknown code is an error (a typo would silently lose the
-language-specific rules) unless the caller asks to fall back to uroman without a code.
+Language codes go through the workbench's language table (:mod:`workbench.languages`): any
+ISO 639-3 / 639-1, BCP-47 (``pt-BR``), FLORES (``por_Latn``) or SpeechTaxi (``tw-akuapem``)
+code becomes the code uroman's rules are keyed by; a known language uroman has no rules for
+(``bht``) is romanized without a code, as uroman would anyway. An unknown code is an error
+(a typo would silently lose the language-specific rules) unless the caller asks to fall back
+to uroman without a code.
 
 Example:
     >>> romanize("январь", "rus")
@@ -16,36 +18,16 @@ Example:
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
 from workbench.errors import ConfigError
-
-_CODE_LIST = "ISO-639-3-list.txt"  # in uroman's data folder: "::lang-code rus ... ::deprecated-lang-codes ru"
-_LINE = re.compile(r"::lang-code\s+([a-z]{3})\b(?:.*?::deprecated-lang-codes\s+([^:]*))?")
-
-
-def _data_dir() -> Path:
-    import uroman
-
-    return Path(uroman.__file__).parent / "data"
+from workbench.languages import uroman_code, uroman_codes
 
 
 def read_language_codes(path: Path | None = None) -> dict[str, str]:
     """``{code or alias: ISO 639-3 code}`` from uroman's language list (aliases are old codes)."""
-    path = path or _data_dir() / _CODE_LIST
-    codes: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = _LINE.match(line.strip())
-        if not match:
-            continue
-        code, aliases = match.group(1), match.group(2) or ""
-        codes[code] = code
-        for alias in re.split(r"[;,]\s*", aliases.strip()):
-            if re.fullmatch(r"[a-z]{2,3}", alias):
-                codes.setdefault(alias, code)
-    return codes
+    return dict(uroman_codes(str(path) if path else None))
 
 
 _ENGINE: tuple[dict[str, str], object] | None = None
@@ -92,7 +74,7 @@ class Romanizer:
         return self._uroman
 
     def language_code(self, language: str | None, allow_unknown_language: bool | None = None) -> str | None:
-        """The uroman code for an ISO 639-3 / ISO 639-1 / BCP-47 code; None means no code.
+        """The uroman code for an ISO 639-3 / 639-1 / BCP-47 / FLORES / SpeechTaxi code; None means no code.
 
         Args:
             allow_unknown_language: overrides the romanizer's setting for this call.
@@ -103,17 +85,12 @@ class Romanizer:
         allow = self.allow_unknown_language if allow_unknown_language is None else allow_unknown_language
         if language is None or language == "":
             return None
-        self._load()
-        base = str(language).strip().lower().replace("_", "-").split("-")[0]
-        code = self._codes.get(base)
-        if code is None:
+        try:
+            return uroman_code(language)
+        except ConfigError as err:
             if allow:
                 return None
-            raise ConfigError(
-                f"language code '{language}' is not an ISO 639-3 code uroman knows "
-                f"(e.g. 'rus', 'ell', 'tha'); pass allow_unknown_language=True to romanize without one"
-            )
-        return code
+            raise ConfigError(f"{err}; pass allow_unknown_language=True to romanize without one") from None
 
     def romanize(self, text: str, language: str | None = None, allow_unknown_language: bool | None = None) -> str:
         """The uroman romanization of ``text`` (str in, str out; '' stays '').

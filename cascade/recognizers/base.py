@@ -48,3 +48,8 @@ class Recognizer(ABC):
             waves: the clips.
             languages: each clip's ISO 639-3 code (ignored when ``uses_language`` is False).
         """
+
+    def language_report(self, languages: list[str | None]) -> dict:
+        """Counts for the run's metrics about how the clips of ``languages`` (in order) were
+        handled, e.g. languages the model lacks; ``{}`` when there is nothing to report."""
+        return {}

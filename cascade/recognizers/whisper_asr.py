@@ -11,6 +11,11 @@ The window each clip gets is built exactly as ``transcribe`` builds its first wi
 3000 frames), so with ``temperature=0``, ``condition_on_previous_text=False`` and the same
 options the transcripts equal ``transcribe``'s for clips of up to 30 s (longer clips are
 cut at 30 s: this recognizer is for short clips).
+
+With ``language_mode: given``, a clip whose language Whisper lacks (12 of SpeechTaxi's 28,
+e.g. ``bgc``, ``ibo``, ``tw-akuapem``) has its language detected instead (``unsupported:
+detect``, counted by :meth:`WhisperRecognizer.language_report`) or stops the run
+(``unsupported: error``).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import numpy as np
 import torch
 
 from cascade.cache import file_digest
-from cascade.languages import whisper_language
+from cascade.languages import whisper_languages
 from cascade.recognizers.base import Recognizer, pick_device
+from workbench.errors import ConfigError
+from workbench.languages import resolve, whisper_code
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,8 @@ class WhisperRecognizer(Recognizer):
             ``download_root`` or whisper's cache) or the path of a checkpoint file.
         language_mode: ``given`` tells Whisper each item's language (clips grouped by
             language); ``detect`` lets Whisper detect it per clip.
+        unsupported: with ``given``, what a clip of a language Whisper lacks gets: ``detect``
+            (its language detected, counted in the run's metrics) or ``error``.
         batch_size: clips per decode call.
         sample_len: most tokens generated per clip (None: Whisper's default, 224); cap it
             for random or weak models that loop.
@@ -72,6 +81,7 @@ class WhisperRecognizer(Recognizer):
         self,
         model: str = "large-v3",
         language_mode: Literal["given", "detect"] = "given",
+        unsupported: Literal["detect", "error"] = "detect",
         batch_size: int = 16,
         sample_len: int | None = None,
         beam_size: int | None = None,
@@ -82,7 +92,10 @@ class WhisperRecognizer(Recognizer):
         device: str | None = "auto",
         download_root: str | None = None,
     ):
+        if unsupported not in ("detect", "error"):
+            raise ConfigError(f"recognizer.unsupported: '{unsupported}' is neither detect nor error")
         self.model_name, self.language_mode, self.batch_size = model, language_mode, batch_size
+        self.unsupported = unsupported
         self.sample_len, self.beam_size, self.fp16 = sample_len, beam_size, fp16
         self.no_speech_threshold, self.logprob_threshold = no_speech_threshold, logprob_threshold
         self.suppress_tokens = suppress_tokens
@@ -137,7 +150,10 @@ class WhisperRecognizer(Recognizer):
         model = self.model
         eot = get_tokenizer(model.is_multilingual, num_languages=model.num_languages).eot
         if self.uses_language:
-            codes = [whisper_language(lang) for lang in languages]
+            codes = self.given_codes(languages)
+            missing = [i for i, code in enumerate(codes) if code is None and languages[i] is not None]
+            for i, code in zip(missing, self.detect([waves[i] for i in missing]) if missing else [], strict=True):
+                codes[i] = code
         else:
             codes = self.detect(waves)
         if any(len(w) > 30 * 16000 for w in waves):
@@ -154,6 +170,42 @@ class WhisperRecognizer(Recognizer):
                 text_tokens = [t for t in result.tokens if t < eot]
                 texts[i] = "" if self._is_silence(result) else tokenizer_decode(model, codes[i], text_tokens)
         return texts
+
+    def supported_languages(self) -> set[str]:
+        """The model's language codes (99, or 100 with Cantonese for large-v3); before the
+        model is loaded, openai-whisper's full list."""
+        if self._model is None:
+            return set(whisper_languages())
+        from whisper.tokenizer import get_tokenizer
+
+        model = self._model
+        return set(get_tokenizer(model.is_multilingual, num_languages=model.num_languages).all_language_codes)
+
+    def given_codes(self, languages: list[str | None]) -> list[str | None]:
+        """Whisper's code per clip; None where none is given or where Whisper lacks the
+        language (then :meth:`transcribe` detects it, with ``unsupported: detect``).
+
+        Raises:
+            ConfigError: a code names no language, or Whisper lacks it and ``unsupported`` is ``error``.
+        """
+        supported, codes = self.supported_languages(), {}
+        for lang in dict.fromkeys(languages):
+            codes[lang] = None if lang is None else whisper_code(lang, supported)
+            if lang is not None and codes[lang] is None and self.unsupported == "error":
+                raise ConfigError(
+                    f"language '{lang}' ({resolve(lang).name}): Whisper has no such language; "
+                    f"set recognizer.unsupported: detect to detect the language of its clips"
+                )
+        return [codes[lang] for lang in languages]
+
+    def language_report(self, languages: list[str | None]) -> dict:
+        """How many of the clips of ``languages`` had their language detected because Whisper lacks it."""
+        if not self.uses_language:
+            return {}
+        supported = self.supported_languages()
+        lacking = [lang for lang in languages if lang is not None and not whisper_code(lang, supported)]
+        per_language = {lang: lacking.count(lang) for lang in sorted(set(lacking))}
+        return {"unsupported_language": {"policy": self.unsupported, "n": len(lacking), "per_language": per_language}}
 
     @torch.no_grad()
     def detect(self, waves: list[np.ndarray]) -> list[str]:
