@@ -41,24 +41,15 @@ def pair_systems(e2e: pd.DataFrame, cascade: pd.DataFrame) -> tuple[pd.DataFrame
     shares_e, missing_e = system_shares(e2e)
     shares_c, missing_c = system_shares(cascade)
     e_name, c_name = e2e["system"].iloc[0], cascade["system"].iloc[0]
-    merged = shares_e.merge(
-        shares_c[[*KEY, "share", "seeds"]], on=KEY, how="outer", suffixes=("_e2e", "_ca"), indicator=True
-    )
     unpaired = [{**m, "system": e_name} for m in missing_e] + [{**m, "system": c_name} for m in missing_c]
-    for side, name in (("left_only", c_name), ("right_only", e_name)):  # name: the system that lacks the item
-        for row in merged[merged["_merge"] == side].itertuples():
-            unpaired.append(
-                {"group": row.group, "sources": row.sources, "id": row.id, "system": name, "reason": "no prediction"}
-            )
+    keys_e, keys_c = (set(map(tuple, frame[KEY].drop_duplicates().to_numpy())) for frame in (e2e, cascade))
+    for lacking, keys in ((c_name, keys_e - keys_c), (e_name, keys_c - keys_e)):
+        unpaired += [dict(zip(KEY, key, strict=True), system=lacking, reason="no prediction") for key in sorted(keys)]
     languages = pd.concat([e2e, cascade]).drop_duplicates(KEY).set_index(KEY)["language"]
     for row in unpaired:
         row["language"] = languages.get((row["group"], row["sources"], row["id"]))
-    # items one system predicted only in some seeds are unpaired too (listed above under that system)
-    incomplete = {(m["group"], m["sources"], m["id"]) for m in missing_e + missing_c}
-    paired = merged[merged["_merge"] == "both"].drop(columns="_merge")
-    paired = paired[
-        [key not in incomplete for key in zip(paired["group"], paired["sources"], paired["id"], strict=True)]
-    ]
+    # inner join of the complete items: an item a system predicted only in some seeds is unpaired (listed above)
+    paired = shares_e.merge(shares_c[[*KEY, "share", "seeds"]], on=KEY, suffixes=("_e2e", "_ca"))
     paired = paired.assign(d=paired["share_e2e"] - paired["share_ca"])
     return paired.reset_index(drop=True), pd.DataFrame(unpaired, columns=[*KEY, "language", "system", "reason"])
 
