@@ -7,43 +7,50 @@ import random
 
 import pytest
 
-from workbench.items import Item
-from workbench.predictions import make_predictions
-from workbench.protocols import Protocol
 from workbench.report.build import build_report
-from workbench.runs import RunDir, RunInfo
+from workbench.report.testing import probs_for, write_run
 
 LANGS = ["eng", "rus", "tha"]
 N = 40  # test items per language
 
 
-def probs_for(label: int, right: bool, confidence: float) -> list[float]:
-    pred = label if right else (label + 1) % 3
-    rest = (1 - confidence) / 2
-    return [confidence if k == pred else rest for k in range(3)]
-
-
-def write_run(root, system, protocol, seed, accuracy: dict[str, float], gold: dict[str, float] | None = None):
-    rng = random.Random(hash((system, protocol.tag, seed)) % 1000)
-    items, probs = [], []
-    for lang in protocol.targets or LANGS:
+def rows_for(system, tag, seed, accuracy: dict[str, float]) -> list[dict]:
+    rng = random.Random(hash((system, tag, seed)) % 1000)
+    rows = []
+    for lang, acc in accuracy.items():
         for k in range(N):
             label = k % 3
-            items.append(Item(f"{lang}-{k}", f"c{k}", lang, label, "test"))
-            right = k < round(accuracy[lang] * N)
-            probs.append(probs_for(label, right, 0.9 if system.startswith("ca") else 0.6 + 0.2 * rng.random()))
-    records = make_predictions(items, probs, "test", system, protocol.tag, seed)
-    extra = None
-    if gold:
-        extra = {
-            "gold_text": {
-                "splits": {
-                    "test": {"per_language": {lang: {"accuracy": a, "macro_f1": a, "n": N} for lang, a in gold.items()}}
+            right = k < round(acc * N)
+            confidence = 0.9 if system.startswith("ca") else 0.6 + 0.2 * rng.random()
+            probs = probs_for(label, right, confidence)
+            rows.append(
+                {
+                    "id": f"{lang}-{k}",
+                    "content_id": f"c{k}",
+                    "language": lang,
+                    "split": "test",
+                    "label": label,
+                    "pred": max(range(3), key=probs.__getitem__),
+                    "probs": probs,
                 }
-            }
-        }
-    run = RunDir(root / system / protocol.tag / f"seed{seed}")
-    run.write_results(records, RunInfo(system, protocol, seed, ["a", "b", "c"]), extra)
+            )
+    return rows
+
+
+def run(root, system, protocol, sources, seed, accuracy, gold=None):
+    kind = "cascade" if system.startswith("ca") else "e2e"  # the test decides; the report reads the record
+    tag = f"{protocol}-{'+'.join(sources)}"
+    write_run(
+        root / system / tag / f"seed{seed}",
+        rows_for(system, tag, seed, accuracy),
+        kind=kind,
+        system=system,
+        protocol=protocol,
+        sources=sources,
+        seed=seed,
+        gold={"test": gold} if gold else None,
+        asr={"test": {lang: (0.2, 0.4) for lang in accuracy}} if kind == "cascade" else None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +59,13 @@ def report(tmp_path_factory):
     for seed in (0, 1):
         shift = 0.05 * seed
         for lang in ("eng", "rus"):
-            protocol = Protocol("in_language", [lang], targets=[lang])
-            write_run(root, "e2e-conv", protocol, seed, {lang: 0.9 + shift})
-            write_run(root, "ca-romanized", protocol, seed, {lang: 0.8}, gold={lang: 1.0})
-        zs = Protocol("zero_shot", ["eng"], targets=LANGS)
-        write_run(root, "e2e-conv", zs, seed, {"eng": 0.9, "rus": 0.3 + shift, "tha": 0.3})
-        write_run(
-            root,
-            "ca-romanized",
-            zs,
-            seed,
-            {"eng": 0.9, "rus": 0.7, "tha": 0.6},
-            gold={"eng": 1, "rus": 0.8, "tha": 0.7},
-        )
-        write_run(root, "ca-native", zs, seed, {"eng": 0.9, "rus": 0.2, "tha": 0.2})
-    (root / "setup" / "asr").mkdir(parents=True)  # setup dirs without a system are ignored
+            run(root, "e2e-conv", "in_language", [lang], seed, {lang: 0.9 + shift})
+            run(root, "ca-romanized", "in_language", [lang], seed, {lang: 0.8}, gold={lang: 1.0})
+        run(root, "e2e-conv", "zero_shot", ["eng"], seed, {"eng": 0.9, "rus": 0.3 + shift, "tha": 0.3})
+        ca = {"eng": 0.9, "rus": 0.7, "tha": 0.6}
+        run(root, "ca-romanized", "zero_shot", ["eng"], seed, ca, gold={"eng": 1, "rus": 0.8, "tha": 0.7})
+        run(root, "ca-native", "zero_shot", ["eng"], seed, {"eng": 0.9, "rus": 0.2, "tha": 0.2})
+    (root / "setup" / "asr").mkdir(parents=True)  # an old setup dir without a record: skipped, named
     (root / "setup" / "asr" / "metrics.json").write_text('{"cer": 0.1}')
     return build_report(root)
 
@@ -87,21 +86,46 @@ def test_table_means_over_seeds(report):
     assert ("zero_shot-eng", "eng*", "ca-native") in cell
     assert float(cell[("zero_shot-eng", "avg (targets)", "ca-romanized")]["accuracy_mean"]) == pytest.approx(0.65)
     assert float(cell[("zero_shot-eng", "avg (targets)", "ca-romanized:gold")]["accuracy_mean"]) == pytest.approx(0.75)
+    assert {r["modality"] for r in rows} == {"speech"}
     md = (report / "report.md").read_text()
     assert "### zero_shot-eng" in md and "| eng* |" in md and "92.5 ± 3.5" in md
 
 
 def test_paired_significance_and_agreement(report):
+    """The unit is the item: 40 items per language, whatever the number of seeds.
+
+    This replaces the former assertion n == 80 (2 seeds x 40 items counted as 80 pairs), which
+    encoded the wrong pooling and made p-values too small (issues 13 and 14).
+    """
     sig = {(r["protocol"], r["language"], r["cascade"]): r for r in read_csv(report / "significance_test.csv")}
     tha = sig[("zero_shot-eng", "tha", "ca-romanized")]
-    # E2E right on items 0..11, CA on 0..23 (both seeds): CA-only = 2 x 12, E2E-only = 0
-    assert (tha["n"], tha["only_e2e"], tha["only_cascade"]) == ("80", "0", "24")
-    assert float(tha["mcnemar_p"]) < 1e-5
+    # E2E right on items 0..11, CA on 0..23 (both seeds alike): CA better on 12 items, E2E on none
+    assert (tha["n"], tha["e2e_better"], tha["ca_better"]) == ("40", "0", "12")
+    assert float(tha["mcnemar_p"]) == pytest.approx(2 * 0.5**12, rel=1e-3)
+    assert float(tha["mcnemar_p"]) < 1e-3
     same = sig[("zero_shot-eng", "eng", "ca-romanized")]
     assert float(same["mcnemar_p"]) == 1.0
+    # rus: E2E right on 0..11 (seed 0) and 0..13 (seed 1): items 12, 13 have share 0.5; CA right on 0..27
+    rus = sig[("zero_shot-eng", "rus", "ca-romanized")]
+    assert (rus["e2e_better"], rus["ca_better"]) == ("0", "16")
+    assert float(rus["diff"]) == pytest.approx(-(0.5 * 2 + 14) / 40)
+    # Holm across the three languages of the protocol: ranks 1, 2, 3 -> x3, x2, x1 (monotone)
+    assert float(rus["p_holm"]) == pytest.approx(3 * 2 * 0.5**16, rel=1e-3)
+    assert float(tha["p_holm"]) == pytest.approx(2 * 2 * 0.5**12, rel=1e-3)
+    assert float(same["p_holm"]) == 1.0
     agree = {(r["protocol"], r["language"], r["cascade"]): r for r in read_csv(report / "agreement_test.csv")}
     row = agree[("zero_shot-eng", "tha", "ca-romanized")]
-    assert [int(row[k]) for k in ("both_right", "only_a", "only_b", "both_wrong")] == [24, 0, 24, 32]
+    assert [float(row[k]) for k in ("both_right", "only_e2e", "only_ca", "both_wrong")] == [12, 0, 12, 16]
+
+
+def test_pooled_zero_shot_test_leaves_out_the_source(report):
+    pooled = {r["cascade"]: r for r in read_csv(report / "pooled_test.csv")}
+    romanized = pooled["ca-romanized"]
+    assert romanized["languages"] == "rus tha" and romanized["n"] == "80" and romanized["contents"] == "40"
+    assert float(romanized["diff"]) == pytest.approx(-(15 + 12) / 80)  # rus: 2 x 0.5 + 14 x 1; tha: 12 x 1
+    assert float(romanized["ci_high"]) < 0 < 0.05 and float(romanized["p"]) < 0.001
+    native = pooled["ca-native"]  # E2E 0.3 vs CA 0.2 on rus and tha: E2E ahead
+    assert float(native["diff"]) > 0
 
 
 def test_hybrid_is_scored_like_a_system(report):
@@ -113,21 +137,38 @@ def test_hybrid_is_scored_like_a_system(report):
     }
     # the cascade is more confident (0.9 vs <= 0.8), so where they disagree the hybrid follows it
     assert float(hybrid["tha"]["accuracy_mean"]) == pytest.approx(0.6)
+    # no dev predictions in these runs: no calibrated hybrid, and the report says calibration is raw only
+    assert not any(r["system"].startswith("hybrid-cal") for r in rows)
+    assert "calibration is raw only" in (report / "report.md").read_text()
 
 
 def test_figures_written(report):
-    for name in ("heatmap_e2e-conv.png", "heatmap_ca-romanized.png", "protocol_averages.png"):
+    for name in (
+        "heatmap_e2e-conv.png",
+        "heatmap_ca-romanized.png",
+        "protocol_averages.png",
+        "ladder_zero_shot-eng.png",
+        "reliability_e2e-conv.png",
+    ):
         path = report / name
         assert path.is_file() and path.stat().st_size > 5000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![protocol_averages](protocol_averages.png)" in (report / "report.md").read_text()
 
 
+def test_old_runs_are_named_and_skipped(report):
+    warnings = read_csv(report / "warnings.csv")
+    skipped = [w for w in warnings if w["check"] == "not read"]
+    assert [w["run_dir"] for w in skipped] == [str(report.parent / "setup" / "asr")]
+    assert "no run record" in skipped[0]["detail"]
+    assert str(report.parent / "setup" / "asr") in (report / "report.md").read_text().split("## Accuracy")[0]
+
+
 def test_damaged_metrics_file_is_named_and_left_out(tmp_path, caplog):
-    protocol = Protocol("zero_shot", ["eng"], targets=LANGS)
-    write_run(tmp_path, "e2e-conv", protocol, 0, {"eng": 0.9, "rus": 0.5, "tha": 0.5})
-    write_run(tmp_path, "ca-native", protocol, 0, {"eng": 0.9, "rus": 0.5, "tha": 0.5})
-    damaged = tmp_path / "ca-native" / protocol.tag / "seed0" / "metrics.json"
+    accuracy = {"eng": 0.9, "rus": 0.5, "tha": 0.5}
+    run(tmp_path, "e2e-conv", "zero_shot", ["eng"], 0, accuracy)
+    run(tmp_path, "ca-native", "zero_shot", ["eng"], 0, accuracy)
+    damaged = tmp_path / "ca-native" / "zero_shot-eng" / "seed0" / "metrics.json"
     damaged.write_text(damaged.read_text()[:100])
     out = build_report(tmp_path)
     assert str(damaged) in caplog.text

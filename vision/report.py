@@ -1,58 +1,55 @@
 """``python -m vision.report RUN_DIR... [--split test]``: a per-language accuracy table of finished runs.
 
-Reads ``metrics.json`` only (never the models). Runs that differ only by seed are averaged,
-and the number of seeds is shown; unfinished run directories are listed and skipped.
+A view of the report's item table (:mod:`workbench.report.frame`) for a list of run
+directories: each run is read by its run record, never by its name or tag. Runs that
+differ only by seed are averaged and the number of seeds is shown; an in-language run counts
+for its own language only. Unfinished run directories and runs without a record are listed
+and left out. The full comparison (tests, ladder, calibration) is ``python -m workbench.report``.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 
-from workbench.runs import RunDir
+import pandas as pd
+
+from workbench.report.frame import load_runs
+from workbench.report.tables import scores
 
 IN_LANGUAGE = "in_language (each)"
 
 
-def collect(run_dirs: list[str | Path], split: str = "test") -> tuple[dict, list[str]]:
-    """``({(system, protocol_tag): {language: [accuracy per seed]}}, unfinished run dirs)``."""
-    table: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    unfinished = []
-    for path in run_dirs:
-        run = RunDir(path)
-        if not run.path.is_dir():
-            continue
-        if not run.is_finished():
-            unfinished.append(str(path))
-            continue
-        metrics = run.metrics()
-        tag = metrics["protocol_tag"]
-        if metrics["protocol"] == "in_language" and len(metrics.get("sources") or []) == 1:
-            tag = IN_LANGUAGE  # one row for the runs that each train and test one language
-        for language, scores in metrics["splits"].get(split, {}).get("per_language", {}).items():
-            table[(metrics["system"], tag)][language].append(scores["accuracy"])
-    return table, unfinished
+def collect(run_dirs: list[str | Path], split: str = "test") -> tuple[pd.DataFrame, list[str], list[str]]:
+    """(per-run language scores of ``split``, unfinished run dirs, skipped ``"dir (reason)"``)."""
+    existing = [Path(p) for p in run_dirs if Path(p).is_dir()]
+    unfinished = [str(p) for p in existing if not (p / "metrics.json").is_file()]
+    finished = [p for p in existing if (p / "metrics.json").is_file()]
+    runs = load_runs(".", finished)
+    table = scores(runs, runs.items) if not runs.items.empty else pd.DataFrame()
+    table = table[(table["split"] == split) & (table["path"] != "gold")] if not table.empty else table
+    return table, unfinished, [f"{path} ({reason})" for path, reason in runs.skipped]
 
 
-def markdown(table: dict, languages: list[str] | None = None) -> str:
-    """Accuracy % (mean over seeds) per language; source languages are marked with ``*``."""
-    languages = languages or sorted({lang for row in table.values() for lang in row})
+def markdown(table: pd.DataFrame, languages: list[str] | None = None) -> str:
+    """Accuracy % (mean over seeds) per language; a system's training languages are marked ``*``."""
+    if languages is None:
+        languages = sorted(set(table["language"])) if not table.empty else []
     lines = [
         "| system | protocol | seeds | " + " | ".join(languages) + " |",
         "|---|---|---|" + "---|" * len(languages),
     ]
-    for (system, tag), row in sorted(table.items()):
-        sources = (
-            set(languages) if tag == IN_LANGUAGE else set(tag.split("-", 1)[1].split("+")) if "-" in tag else set()
-        )
-        seeds = max(len(v) for v in row.values())
+    if table.empty:
+        return "\n".join(lines)
+    for (system, group), part in table.groupby(["system", "group"]):
+        in_language = part["protocol"].iloc[0] == "in_language"
         cells = []
         for lang in languages:
-            values = row.get(lang)
-            cell = f"{100 * sum(values) / len(values):.1f}" if values else ""
-            cells.append(f"{cell}*" if values and lang in sources else cell)
-        lines.append(f"| {system} | {tag} | {seeds} | " + " | ".join(cells) + " |")
+            values = part.loc[part["language"] == lang]
+            cell = f"{100 * values['accuracy'].mean():.1f}" if len(values) else ""
+            cells.append(f"{cell}*" if len(values) and (in_language or values["is_source"].any()) else cell)
+        seeds = part.groupby("language")["seed"].nunique().max()
+        lines.append(f"| {system} | {IN_LANGUAGE if in_language else group} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -61,8 +58,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("runs", nargs="+", help="run directories")
     parser.add_argument("--split", default="test", help="evaluated split to tabulate")
     args = parser.parse_args(argv)
-    table, unfinished = collect(args.runs, args.split)
+    table, unfinished, skipped = collect(args.runs, args.split)
     text = markdown(table)
+    if skipped:
+        text += "\n\nskipped: " + ", ".join(skipped)
     if unfinished:
         text += "\n\nunfinished: " + ", ".join(unfinished)
     print(text)

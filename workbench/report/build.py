@@ -1,154 +1,102 @@
-"""The comparison report of a sweep (or any folder of runs): tables, tests, agreement, hybrid, plots.
+"""The comparison report of a sweep (or any folder of runs), built on one item-level table.
 
-Writes ``<root>/report/``: ``report.md`` (everything, readable), ``table_<split>.csv``,
-``significance.csv``, ``agreement.csv``, ``heatmap_<system>.png``, ``protocol_averages.png``
-and ``summary.json``.
+Writes ``<root>/report/`` (or ``out``):
+
+- ``report.md``: "Check these runs" first, then per evaluated split the SpeechTaxi tables,
+  the headroom ladder, E2E vs each cascade (per language and pooled over zero-shot
+  targets), calibration, and the figures;
+- CSV files: ``table_<split>.csv``, ``ladder_<split>.csv``, ``significance_<split>.csv``
+  (per-language tests, with the agreement counts), ``agreement_<split>.csv``,
+  ``pooled_<split>.csv``, ``unpaired_<split>.csv``, ``calibration.csv``, ``warnings.csv``;
+- figures (each with a chance line): ``ladder_<group>.png``, ``reliability_<system>.png``,
+  ``heatmap_<system>.png``, ``protocol_averages.png``;
+- ``summary.json``: warnings, skipped runs, figure files by kind, protocol averages.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
+
 from workbench.io import atomic_write_json, atomic_write_text
-from workbench.report import plots, stats, tables
-from workbench.report.collect import find_runs, is_cascade, is_e2e, language_scores, paired_predictions
-
-SPLITS = ("test", "test_unseen")
-
-
-def _in_scope(group: str, sources, record: dict) -> bool:
-    # an in-language run is the in-language result for its own source language only
-    return group != "in_language" or not sources or record["language"] in sources
+from workbench.report import calibration, checks, compare, plots, tables
+from workbench.report.document import Document
+from workbench.report.frame import load_runs
 
 
-def paired_outcomes(paired: dict) -> dict:
-    """``{(group, E, C, language): (correct E list, correct C list, hybrid correct list per seed)}``."""
-    outcomes: dict = defaultdict(lambda: ([], [], defaultdict(list)))
-    for (group, seed, sources), by_system in paired.items():
-        for e2e in filter(is_e2e, by_system):
-            for cascade in filter(is_cascade, by_system):
-                a, b = by_system[e2e], by_system[cascade]
-                for item_id in sorted(a.keys() & b.keys()):
-                    ra, rb = a[item_id], b[item_id]
-                    if not _in_scope(group, sources, ra):
-                        continue
-                    mixed = stats.confidence_weighted(ra["probs"], rb["probs"])
-                    hybrid_pred = max(range(len(mixed)), key=mixed.__getitem__)
-                    entry = outcomes[(group, e2e, cascade, ra["language"])]
-                    entry[0].append(ra["pred"] == ra["label"])
-                    entry[1].append(rb["pred"] == rb["label"])
-                    entry[2][seed].append(hybrid_pred == ra["label"])
-    return outcomes
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    return atomic_write_text(path, frame.to_csv(index=False) if not frame.empty else "")
 
 
-def add_hybrids(scores: dict, outcomes: dict) -> None:
-    """Score each E2E+cascade hybrid like any system: per language, one accuracy per seed."""
-    for (group, e2e, cascade, language), (_, _, hybrid) in outcomes.items():
-        name = f"hybrid:{e2e}+{cascade}"
-        scores[group][name][language] = [statistics.fmean(hybrid[s]) for s in sorted(hybrid)]
+def _figures(out: Path, split_scores: pd.DataFrame, ladder: pd.DataFrame, items: pd.DataFrame) -> dict:
+    """Every figure of the ``test`` split, by kind."""
+    figures: dict[str, list[str]] = {"ladder": [], "reliability": [], "heatmap": [], "protocol_averages": []}
+    for (modality, group), part in ladder.groupby(["modality", "protocol"]) if not ladder.empty else []:
+        name = f"ladder_{plots.safe_name(group)}" + ("" if modality == "speech" else f"_{modality}")
+        path = plots.ladder(part, f"{group} ({modality})", out / f"{name}.png")
+        figures["ladder"] += [path.name] if path else []
+    evaluated = items[items["split"] == "test"]
+    for system, part in evaluated.groupby("system"):
+        path = plots.reliability_diagram(part, system, out / f"reliability_{plots.safe_name(system)}.png")
+        figures["reliability"] += [path.name] if path else []
+    predicting = split_scores[split_scores["path"].isin(["e2e", "cascade"])]
+    for system in tables.system_order(predicting):
+        path = plots.heatmap(split_scores, system, out / f"heatmap_{plots.safe_name(system)}.png")
+        figures["heatmap"] += [path.name] if path else []
+    if not split_scores.empty:
+        averages = tables.protocol_averages(split_scores)
+        chance = 1 / split_scores["n_classes"].max()
+        path = plots.protocol_bars(averages, tables.system_order(split_scores), out / "protocol_averages.png", chance)
+        figures["protocol_averages"] += [path.name] if path else []
+    return figures
 
 
-def comparison_rows(outcomes: dict, split: str) -> tuple[list[dict], list[dict]]:
-    significance, agreement = [], []
-    for (group, e2e, cascade, language), (correct_e, correct_c, _) in sorted(outcomes.items()):
-        counts = stats.agreement(correct_e, correct_c)
-        low, high = stats.paired_bootstrap(correct_e, correct_c)
-        n = len(correct_e)
-        base = {"split": split, "protocol": group, "language": language, "e2e": e2e, "cascade": cascade, "n": n}
-        significance.append(
-            {
-                **base,
-                "acc_e2e": round(sum(correct_e) / n, 4),
-                "acc_cascade": round(sum(correct_c) / n, 4),
-                "only_e2e": counts["only_a"],
-                "only_cascade": counts["only_b"],
-                "mcnemar_p": float(f"{stats.mcnemar_exact(counts['only_a'], counts['only_b']):.3g}"),
-                "diff_ci95": f"[{100 * low:.1f}, {100 * high:.1f}]",
-            }
-        )
-        agreement.append({**base, **counts})
-    return significance, agreement
-
-
-def protocol_averages(scores: dict) -> dict[str, dict[str, tuple[float, float]]]:
-    """Per protocol and system: mean +- std over seeds of the language average (zero-shot: targets)."""
-    collected: dict = defaultdict(lambda: defaultdict(list))
-    for group, by_system in scores.items():
-        protocol = group.split("-", 1)[0]
-        for system, per_language in by_system.items():
-            avg = tables.averages(per_language, tables.group_sources(group))
-            values = avg.get(tables.TARGET_AVERAGE) or avg[tables.AVERAGE]
-            collected[protocol][system].extend(values)
-    return {p: {s: tables.mean_std(v) for s, v in by_s.items()} for p, by_s in collected.items()}
-
-
-def _md_list(rows: list[dict], keys: list[str]) -> str:
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def build_report(root: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of every finished run below ``root``; returns the report folder."""
+def build_report(root: str | Path, out: str | Path | None = None, run_dirs: list | None = None) -> Path:
+    """Write the report of every finished run below ``root`` (or of ``run_dirs``); returns the report folder."""
     root = Path(root)
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
-    runs = find_runs(root)
-    md = [
-        f"# Comparison report: {root}",
-        "",
-        f"{len(runs)} result sets from finished runs (gold-text bounds included).",
-    ]
-    summary: dict = {"splits": {}}
-    figures = []
-    for split in SPLITS:
-        scores = language_scores(runs, split)
-        if not scores:
-            continue
-        outcomes = paired_outcomes(paired_predictions(runs, split))
-        add_hybrids(scores, outcomes)
-        csv_rows = []
-        md += ["", f"## Accuracy (%) on `{split}`, mean ± std over seeds", ""]
-        md += ["`*` marks the training language of a zero-shot table; `avg (targets)` averages the others."]
-        md += ["`:gold` columns classify the gold transcript: the cascade's upper bound."]
-        for group in sorted(scores):
-            header, rows = tables.table_rows(group, scores[group])
-            md += ["", f"### {group}", "", tables.markdown_table(header, rows)]
-            csv_rows += tables.csv_rows(group, split, header, rows)
-        atomic_write_text(out / f"table_{split}.csv", tables.to_csv(csv_rows))
-        significance, agreement = comparison_rows(outcomes, split)
-        atomic_write_text(out / f"significance_{split}.csv", tables.to_csv(significance))
-        atomic_write_text(out / f"agreement_{split}.csv", tables.to_csv(agreement))
-        if significance:
-            md += ["", f"## E2E vs cascade on identical `{split}` items (pooled over seeds)", ""]
-            md += ["McNemar's exact test on the discordant items; 95% paired-bootstrap interval of E2E − CA."]
-            keys = ["protocol", "language", "e2e", "cascade", "n", "acc_e2e", "acc_cascade"]
-            md += ["", _md_list(significance, keys + ["mcnemar_p", "diff_ci95"])]
-            md += ["", f"### Agreement on `{split}`", ""]
-            md += [
-                _md_list(
-                    agreement,
-                    ["protocol", "language", "e2e", "cascade", "both_right", "only_a", "only_b", "both_wrong"],
-                )
-                .replace("only_a", "only E2E")
-                .replace("only_b", "only CA")
-            ]
-        averages = protocol_averages(scores)
-        summary["splits"][split] = {"protocol_averages": averages, "groups": sorted(scores)}
-        if split == "test":
-            systems = sorted({s for by_system in scores.values() for s in by_system})
-            for system in systems:
-                safe = system.replace(":", "_").replace("+", "_").replace("/", "_")
-                path = plots.heatmap(scores, system, out / f"heatmap_{safe}.png")
-                if path:
-                    figures.append(path)
-            bars = plots.protocol_bars(averages, out / "protocol_averages.png")
-            if bars:
-                figures.append(bars)
-    if figures:
-        md += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]
-    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
+    runs = load_runs(root, run_dirs)
+    items = calibration.add_calibrated(runs.items) if not runs.items.empty else runs.items
+    hybrids = compare.hybrid_scores(items) if not items.empty else items
+    scores = tables.scores(runs, pd.concat([items, hybrids], ignore_index=True) if len(hybrids) else items)
+    warnings = checks.check_runs(runs, scores)
+    write_csv(out / "warnings.csv", warnings)
+
+    doc = Document(root, runs, warnings)
+    summary: dict = {
+        "warnings": warnings.to_dict("records"),
+        "skipped": [{"run_dir": p, "reason": r} for p, r in runs.skipped],
+        "figures": {},
+        "splits": {},
+    }
+    if not items.empty:
+        per_language, pooled, unpaired = compare.comparisons(items)
+        calib = calibration.calibration_table(items)
+        write_csv(out / "calibration.csv", calib)
+        for split in runs.eval_splits():
+            split_scores = scores[scores["split"] == split]
+            table = tables.speechtaxi_tables(split_scores)
+            ladder = tables.ladder(split_scores, runs)
+            write_csv(out / f"table_{split}.csv", table)
+            write_csv(out / f"ladder_{split}.csv", ladder)
+            sig = per_language[per_language["split"] == split] if not per_language.empty else per_language
+            pool = pooled[pooled["split"] == split] if not pooled.empty else pooled
+            lost = unpaired[unpaired["split"] == split] if not unpaired.empty else unpaired
+            write_csv(out / f"significance_{split}.csv", sig)
+            agreement_keys = ["split", "modality", "protocol", "language", "e2e", "cascade", "n"]
+            agreement = sig[[*agreement_keys, *compare.AGREEMENT]] if not sig.empty else sig
+            write_csv(out / f"agreement_{split}.csv", agreement)
+            write_csv(out / f"pooled_{split}.csv", pool)
+            write_csv(out / f"unpaired_{split}.csv", lost)
+            doc.split_section(split, table, ladder, sig, pool, lost)
+            averages = tables.protocol_averages(split_scores, split)
+            summary["splits"][split] = {"protocol_averages": averages.to_dict("records")}
+            if split == "test":
+                summary["figures"] = _figures(out, split_scores, ladder, items)
+        doc.calibration_section(calib, items)
+    doc.figures_section(summary["figures"])
+    atomic_write_text(out / "report.md", doc.text())
     atomic_write_json(out / "summary.json", summary)
     return out

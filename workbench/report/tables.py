@@ -1,110 +1,198 @@
-"""SpeechTaxi-style tables: languages x systems per protocol, mean +- std over seeds (in %)."""
+"""Tables as group-bys of the item table: per-run language scores, SpeechTaxi tables, the ladder.
+
+``scores`` has one row per (run, split, language): accuracy and n, from the items (E2E,
+cascade and hybrid "runs") plus the gold-text upper bound from the cascade's
+``metrics.json``. Every table below is a pivot of it, mean ± std over seeds.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import statistics
+import pandas as pd
 
-from workbench.report.collect import GOLD_SUFFIX, is_cascade, is_e2e
+from workbench.report.frame import Runs
 
 AVERAGE = "avg"
 TARGET_AVERAGE = "avg (targets)"
+PATH_RANK = {"e2e": 0, "cascade": 1, "hybrid": 2, "gold": 3}
+TEXT_RANK = {"native": 0, "romanized": 1}  # the ladder climbs from native to romanized text
+SCORE_KEYS = ["split", "modality", "group", "protocol", "sources", "system", "path", "run_dir", "seed", "n_classes"]
 
 
-def system_order(systems) -> list[str]:
-    """E2E first, then cascades, hybrids, and the gold-text upper bounds last."""
-
-    def rank(name: str) -> tuple[int, str]:
-        if is_e2e(name):
-            return 0, name
-        if is_cascade(name):
-            return 1, name
-        if name.startswith("hybrid"):
-            return 2, name
-        return 3, name
-
-    return sorted(systems, key=rank)
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def group_sources(group: str) -> list[str]:
-    """``zero_shot-eng+deu`` -> ``["eng", "deu"]``; other groups have no fixed source."""
-    return group.split("-", 1)[1].split("+") if group.startswith("zero_shot-") else []
+def scores(runs: Runs, items: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, split, language): ``accuracy, n, is_source, trained_on`` + the run's keys."""
+    evaluated = items[~items["split"].isin(["dev", "train"])]
+    frame = (
+        evaluated.groupby([*SCORE_KEYS, "language"], dropna=False)
+        .agg(accuracy=("correct", "mean"), n=("correct", "size"), is_source=("is_source", "first"))
+        .reset_index()
+    )
+    gold = runs.gold.merge(runs.runs.drop(columns=["system", "kind"]), on="run_dir")
+    if not gold.empty:
+        gold = gold.assign(system=gold["system"] + ":gold", path="gold")
+        sources = gold["sources"].str.split("+")
+        gold["is_source"] = [lang in s for lang, s in zip(gold["language"], sources, strict=True)]
+        in_language = gold["protocol"] == "in_language"
+        gold = gold[~in_language | gold["is_source"]]  # as for the items: its own language only
+        frame = pd.concat([frame, gold[[*SCORE_KEYS, "language", "accuracy", "n", "is_source"]]], ignore_index=True)
+    frame["is_source"] = frame["is_source"].astype(bool)
+    return frame
 
 
-def averages(per_language: dict[str, list[float]], sources: list[str]) -> dict[str, list[float]]:
-    """Per-seed averages over languages (and over non-source targets for zero-shot)."""
-    out = {}
-    seeds = max((len(v) for v in per_language.values()), default=0)
-
-    def per_seed(langs):
-        rows = [per_language[lang] for lang in langs if len(per_language[lang]) == seeds]
-        return [statistics.fmean(r[s] for r in rows) for s in range(seeds)] if rows else []
-
-    out[AVERAGE] = per_seed(sorted(per_language))
-    if sources:
-        out[TARGET_AVERAGE] = per_seed([lang for lang in sorted(per_language) if lang not in sources])
-    return out
+def system_order(frame: pd.DataFrame) -> list[str]:
+    """E2E first, then cascades, hybrids and the gold-text upper bounds; by name within each."""
+    paths = frame.drop_duplicates("system").set_index("system")["path"]
+    return sorted(paths.index, key=lambda s: (PATH_RANK.get(paths[s], 9), s))
 
 
-def table_rows(group: str, by_system: dict[str, dict[str, list[float]]]) -> tuple[list[str], list[list]]:
-    """Header and rows ``[language, (mean, std, n_seeds) per system]`` for one protocol group."""
-    systems = system_order(by_system)
-    sources = group_sources(group)
-    languages = sorted({lang for per_language in by_system.values() for lang in per_language})
-    stats = {system: {**by_system[system], **averages(by_system[system], sources)} for system in systems}
-    row_names = languages + [AVERAGE] + ([TARGET_AVERAGE] if sources else [])
+def run_averages(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per system and seed of a table: the average over its languages (``avg``) and, for
+    zero-shot, over its targets. In-language tables hold one run per language and seed, so
+    the seed (not the run) is the unit whose spread the table shows."""
+    keys = ["split", "modality", "group", "protocol", "system", "path", "seed"]
+    rows = frame.groupby(keys, dropna=False)["accuracy"].mean().rename(AVERAGE).reset_index()
+    targets = frame[(frame["protocol"] == "zero_shot") & ~frame["is_source"]]
+    target_avg = targets.groupby(keys, dropna=False)["accuracy"].mean().rename(TARGET_AVERAGE).reset_index()
+    return rows.merge(target_avg, on=keys, how="left")
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float, int]:
+    values = values.dropna()
+    if values.empty:
+        return float("nan"), float("nan"), 0
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0, len(values)
+
+
+def speechtaxi_tables(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long table: split, modality, protocol, language (``*`` = a source), system, mean, std, seeds."""
     rows = []
-    for name in row_names:
-        label = f"{name}*" if name in sources else name
-        rows.append([label] + [(*mean_std(stats[s].get(name, [])), len(stats[s].get(name, []))) for s in systems])
-    return ["language"] + systems, rows
+    averages = run_averages(frame)
+    for (split, modality, group), part in frame.groupby(["split", "modality", "group"]):
+        sources = set(part["sources"].iloc[0].split("+")) - {""} if part["protocol"].iloc[0] != "in_language" else set()
+        avg = averages[(averages["split"] == split) & (averages["modality"] == modality) & (averages["group"] == group)]
+        for system in system_order(part):
+            by_system = part[part["system"] == system]
+            path = by_system["path"].iloc[0]
+            cells = [(lang, values["accuracy"]) for lang, values in by_system.groupby("language")]
+            cells.append((AVERAGE, avg.loc[avg["system"] == system, AVERAGE]))
+            if part["protocol"].iloc[0] == "zero_shot":
+                cells.append((TARGET_AVERAGE, avg.loc[avg["system"] == system, TARGET_AVERAGE]))
+            for language, values in cells:
+                mean, std, n = _mean_std(values)
+                rows.append(
+                    {
+                        "split": split,
+                        "modality": modality,
+                        "protocol": group,
+                        "language": f"{language}*" if language in sources else language,
+                        "system": system,
+                        "path": path,
+                        "accuracy_mean": round(mean, 4) if n else None,
+                        "accuracy_std": round(std, 4) if n else None,
+                        "seeds": n,
+                        "upper_bound": path == "gold",
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
-def fmt(cell: tuple[float, float, int]) -> str:
-    mean, std, n = cell
-    if n == 0 or mean != mean:  # NaN
+def fmt(mean, std, seeds) -> str:
+    """``92.5 ± 3.5`` (percent; no ± for one seed; ``–`` when missing)."""
+    if not seeds or mean != mean or mean is None:
         return "–"
-    return f"{100 * mean:.1f}" if n == 1 else f"{100 * mean:.1f} ± {100 * std:.1f}"
+    return f"{100 * mean:.1f}" if seeds == 1 else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
-def markdown_table(header: list[str], rows: list[list]) -> str:
+def markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        lines.append("| " + " | ".join([row[0]] + [fmt(c) for c in row[1:]]) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def csv_rows(group: str, split: str, header: list[str], rows: list[list]) -> list[dict]:
-    out = []
-    for row in rows:
-        for system, (mean, std, n) in zip(header[1:], row[1:], strict=True):
-            out.append(
-                {
-                    "split": split,
-                    "protocol": group,
-                    "language": row[0],
-                    "system": system,
-                    "accuracy_mean": round(mean, 4) if n else "",
-                    "accuracy_std": round(std, 4) if n else "",
-                    "seeds": n,
-                    "upper_bound": system.endswith(GOLD_SUFFIX),
-                }
-            )
-    return out
+def table_markdown(table: pd.DataFrame) -> str:
+    """One protocol group's long rows -> a languages x systems markdown table."""
+    systems = list(dict.fromkeys(table["system"]))
+    languages = list(dict.fromkeys(table["language"]))
+    cell = {(r.language, r.system): fmt(r.accuracy_mean, r.accuracy_std, r.seeds) for r in table.itertuples()}
+    return markdown(
+        ["language", *systems], [[lang] + [cell.get((lang, s), "–") for s in systems] for lang in languages]
+    )
 
 
-def to_csv(rows: list[dict]) -> str:
-    if not rows:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+def _rung_order(frame: pd.DataFrame, text_of: dict[str, str]) -> list[tuple[str, str]]:
+    """(system, path) rungs: gold texts, then cascades on ASR text (native before romanized), then E2E."""
+    present = frame.drop_duplicates("system").set_index("system")["path"].to_dict()
+    cascades = sorted(
+        (s for s, p in present.items() if p == "cascade"), key=lambda s: (TEXT_RANK.get(text_of.get(s), 2), s)
+    )
+    rungs = [(f"{c}:gold", "gold") for c in cascades if f"{c}:gold" in present]
+    rungs += [(c, "cascade") for c in cascades]
+    return rungs + [(s, "e2e") for s in sorted(s for s, p in present.items() if p == "e2e")]
+
+
+def ladder(frame: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """Per split, modality, protocol group and language: the headroom ladder, one row per rung.
+
+    Rungs: gold text -> native ASR text -> romanized ASR text -> E2E, with the recognizer's
+    CER/WER (mean over the cascade's runs) beside each cascade rung and the chance level.
+    Only groups that have a cascade get a ladder.
+    """
+    text_of = runs.runs.drop_duplicates("system").set_index("system")["text"].to_dict()
+    asr = runs.asr.merge(runs.runs[["run_dir", "group", "modality"]], on="run_dir")
+    rows = []
+    for (split, modality, group), part in frame.groupby(["split", "modality", "group"]):
+        if not (part["path"] == "cascade").any():
+            continue
+        chance = 1 / part["n_classes"].max()
+        for language, at in part.groupby("language"):
+            for rung, (system, path) in enumerate(_rung_order(part, text_of)):
+                values = at.loc[at["system"] == system, "accuracy"]
+                error = asr[
+                    (asr["system"] == system)
+                    & (asr["split"] == split)
+                    & (asr["group"] == group)
+                    & (asr["language"] == language)
+                ]
+                rows.append(
+                    {
+                        "split": split,
+                        "modality": modality,
+                        "protocol": group,
+                        "language": language,
+                        "rung": rung,
+                        "system": system,
+                        "path": path,
+                        "accuracy": round(float(values.mean()), 4) if len(values) else None,
+                        "seeds": len(values),
+                        "cer": round(float(error["cer"].mean()), 4) if path == "cascade" and len(error) else None,
+                        "wer": round(float(error["wer"].mean()), 4) if path == "cascade" and len(error) else None,
+                        "chance": round(chance, 4),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def ladder_markdown(table: pd.DataFrame) -> str:
+    """One group's ladder rows -> languages x rungs, with ``CER / WER`` after each cascade rung."""
+    rungs = table.drop_duplicates("system").sort_values("rung")
+    header = ["language"]
+    for rung in rungs.itertuples():
+        header += [rung.system] + (["CER / WER"] if rung.path == "cascade" else [])
+    header.append("chance")
+    rows = []
+    for language, part in table.groupby("language", sort=True):
+        row = [language]
+        for rung in part.sort_values("rung").itertuples():
+            row.append("–" if rung.accuracy is None or rung.accuracy != rung.accuracy else f"{100 * rung.accuracy:.1f}")
+            if rung.path == "cascade":
+                row.append("–" if rung.cer is None or rung.cer != rung.cer else f"{rung.cer:.2f} / {rung.wer:.2f}")
+        rows.append(row + [f"{100 * part['chance'].iloc[0]:.1f}"])
+    return markdown(header, rows)
+
+
+def protocol_averages(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Per modality, protocol name and system: mean ± std over runs of the language average
+    (zero-shot: over the targets only)."""
+    averages = run_averages(frame[frame["split"] == split])
+    value = averages[TARGET_AVERAGE].fillna(averages[AVERAGE])
+    averages = averages.assign(value=value)
+    out = averages.groupby(["modality", "protocol", "system", "path"])["value"].agg(["mean", "std", "count"])
+    return out.fillna({"std": 0.0}).reset_index()

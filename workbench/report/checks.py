@@ -1,0 +1,126 @@
+""" "Check these runs": the reasons a comparison may not mean what its numbers say, each naming a run.
+
+Every check is a query of the report's tables and returns rows ``check, run_dir, detail``:
+
+- ``recognizer``: a recognizer's CER >= 0.8 in a language (it barely transcribes: the
+  cascade behind it measures the recognizer, not the text classifier), or a cascade whose
+  transcripts are empty for at least half of a language's items;
+- ``near chance``: a system at or below chance + 5 points on its own training language
+  (it did not learn; a comparison with it says nothing);
+- ``stopped``: a run stopped by ``max_time`` (the clock, not convergence, decided it) or
+  interrupted;
+- ``language sets``: systems of one table averaged over different languages;
+- ``seeds``: a system with fewer seeds than the others of its table;
+- ``duplicate``: two runs of one system, protocol and seed (both would count as seeds);
+- ``not read``: a ``metrics.json`` the report could not use (no run record, unreadable).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CER_LIMIT = 0.8
+EMPTY_LIMIT = 0.5
+CHANCE_MARGIN = 0.05
+COLUMNS = ["check", "run_dir", "detail"]
+
+
+def recognizers(asr: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in asr[asr["cer"] >= CER_LIMIT].itertuples():
+        rows.append(
+            {"check": "recognizer", "run_dir": r.run_dir, "detail": f"CER {r.cer:.2f} in {r.language} ({r.split})"}
+        )
+    # a transcript of None means the run did not record one; "" means the recognizer wrote nothing
+    cascades = items[
+        (items["path"] == "cascade") & ~items["split"].isin(["dev", "train"]) & items["transcript"].notna()
+    ]
+    if not cascades.empty:
+        empty = cascades["transcript"].astype(str).str.strip() == ""
+        shares = empty.groupby([cascades["run_dir"], cascades["split"], cascades["language"]]).mean()
+        for (run_dir, split, language), share in shares[shares >= EMPTY_LIMIT].items():
+            detail = f"the recognizer wrote nothing for {100 * share:.0f}% of {language} ({split})"
+            rows.append({"check": "recognizer", "run_dir": run_dir, "detail": detail})
+    return rows
+
+
+def near_chance(scores: pd.DataFrame) -> list[dict]:
+    own = scores[(scores["split"] == "test") & scores["path"].isin(["e2e", "cascade"])]
+    trained = own["is_source"] | ((own["sources"] == "") & (own["protocol"] != "zero_shot"))
+    rows = []
+    for r in own[trained].itertuples():
+        chance = 1 / r.n_classes
+        if r.accuracy <= chance + CHANCE_MARGIN:
+            detail = (
+                f"{r.system} at {100 * r.accuracy:.1f}% on its training language {r.language} "
+                f"(chance {100 * chance:.1f}%)"
+            )
+            rows.append({"check": "near chance", "run_dir": r.run_dir, "detail": detail})
+    return rows
+
+
+def stopped(runs: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in runs[runs["stopped_by"].isin(["max_time", "interrupted"])].itertuples():
+        why = "the clock (max_time)" if r.stopped_by == "max_time" else "an interruption"
+        detail = f"{r.system} stopped by {why} after {r.steps} steps, {r.epochs} epochs"
+        rows.append({"check": "stopped", "run_dir": r.run_dir, "detail": detail})
+    return rows
+
+
+def language_sets(scores: pd.DataFrame) -> list[dict]:
+    """Systems of one table over different languages (a system's languages: all its runs together)."""
+    rows = []
+    systems = scores[scores["path"].isin(["e2e", "cascade"])]
+    for (split, _modality, group), part in systems.groupby(["split", "modality", "group"]):
+        every = set(part["language"])
+        for system, runs in part.groupby("system"):
+            missing = every - set(runs["language"])
+            for run_dir in sorted(set(runs["run_dir"])) if missing else []:
+                detail = (
+                    f"{system} in {group} ({split}) has no {', '.join(sorted(missing))}: "
+                    "its average covers fewer languages than the others"
+                )
+                rows.append({"check": "language sets", "run_dir": run_dir, "detail": detail})
+    return rows
+
+
+def seeds(scores: pd.DataFrame) -> list[dict]:
+    """Systems with fewer seeds than the most-seeded system of the table, per language."""
+    rows = []
+    systems = scores[scores["path"].isin(["e2e", "cascade"]) & (scores["split"] == scores["split"].min())]
+    for (_modality, group), part in systems.groupby(["modality", "group"]):
+        counts = part.groupby(["language", "system"])["seed"].nunique().unstack(fill_value=0)
+        most = counts.max(axis=1)
+        for system in counts.columns:
+            short = counts.index[(counts[system] > 0) & (counts[system] < most)]
+            if len(short):
+                detail = (
+                    f"{system} in {group} has {counts.loc[short, system].min()} seed(s) for "
+                    f"{', '.join(short)}, others {most[short].max()}"
+                )
+                for run_dir in sorted(set(part.loc[part["system"] == system, "run_dir"])):
+                    rows.append({"check": "seeds", "run_dir": run_dir, "detail": detail})
+    return rows
+
+
+def duplicates(runs: pd.DataFrame) -> list[dict]:
+    rows = []
+    for (system, protocol, sources, seed), dup in runs.groupby(["system", "protocol", "sources", "seed"]):
+        for run_dir in dup["run_dir"] if len(dup) > 1 else []:
+            where = f"{protocol} from {sources}" if sources else protocol
+            detail = f"{system} {where} seed {seed} is in {len(dup)} run directories: each counts as a seed"
+            rows.append({"check": "duplicate", "run_dir": run_dir, "detail": detail})
+    return rows
+
+
+def check_runs(runs, scores: pd.DataFrame) -> pd.DataFrame:
+    """Every warning for :class:`workbench.report.frame.Runs` and its per-language ``scores``."""
+    rows = [{"check": "not read", "run_dir": path, "detail": reason} for path, reason in runs.skipped]
+    rows += recognizers(runs.asr, runs.items)
+    rows += near_chance(scores)
+    rows += stopped(runs.runs)
+    rows += language_sets(scores)
+    rows += seeds(scores)
+    rows += duplicates(runs.runs)
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,148 @@
+"""``report.md``: the report's tables and tests as readable markdown, warnings first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.report import tables
+from workbench.report.frame import Runs
+
+UNPAIRED_SHOWN = 20  # the full list is in unpaired_<split>.csv
+
+
+def _p(value) -> str:
+    return f"{value:.3g}" if value == value else "–"
+
+
+def _pct(value) -> str:
+    return f"{100 * value:.1f}" if value == value else "–"
+
+
+def _interval(row) -> str:
+    return f"{100 * row['diff']:+.1f} [{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]"
+
+
+class Document:
+    """Collects the sections of ``report.md`` in order."""
+
+    def __init__(self, root: Path, runs: Runs, warnings: pd.DataFrame):
+        predicting = runs.runs[runs.runs["kind"] != "recognizer"]
+        self.lines = [
+            f"# Comparison report: {root}",
+            "",
+            f"{len(predicting)} runs with predictions, {len(runs.runs) - len(predicting)} recognizer runs, "
+            f"{len(runs.skipped)} skipped. Modalities: {', '.join(sorted(set(runs.runs['modality']))) or '–'}.",
+            "",
+            "## Check these runs",
+            "",
+        ]
+        if warnings.empty:
+            self.lines.append(
+                "Nothing to check: no failed recognizer, no near-chance system, no clock-stopped run, "
+                "same languages and seeds everywhere."
+            )
+        else:
+            rows = [[r.check, f"`{r.run_dir}`", r.detail] for r in warnings.itertuples()]
+            self.lines.append(tables.markdown(["check", "run directory", "what"], rows))
+
+    def add(self, *lines: str) -> None:
+        self.lines += list(lines)
+
+    def split_section(self, split, table, ladder, sig, pooled, unpaired) -> None:
+        self.add("", f"## Accuracy (%) on `{split}`, mean ± std over seeds", "")
+        self.add(
+            "`*` marks a training language of a zero-shot table; `avg (targets)` averages the others. "
+            "`:gold` columns classify the gold transcript (the cascade's upper bound); `hybrid` combines "
+            "E2E and cascade probabilities weighted by confidence (`hybrid-cal`: temperature-scaled first)."
+        )
+        for (modality, group), part in table.groupby(["modality", "protocol"], sort=True):
+            self.add("", f"### {group} ({modality})", "", tables.table_markdown(part))
+        if not ladder.empty:
+            self.add("", f"## Headroom ladder on `{split}`: gold text → native ASR → romanized ASR → E2E", "")
+            self.add("Accuracy (%) per rung; `CER / WER` of the recognizer behind each cascade; chance level last.")
+            for (modality, group), part in ladder.groupby(["modality", "protocol"], sort=True):
+                self.add("", f"### {group} ({modality})", "", tables.ladder_markdown(part))
+        if not sig.empty:
+            self._tests(split, sig, pooled, unpaired)
+
+    def _tests(self, split, sig, pooled, unpaired) -> None:
+        self.add("", f"## E2E vs cascade on identical `{split}` items", "")
+        self.add(
+            "The unit is the item: each system's seeds are combined into the share of seeds that got it right. "
+            "Per language: exact sign test of the per-item differences (McNemar's exact test when each system "
+            "has one seed), Holm-Bonferroni across the languages of a protocol (`p_holm`); "
+            "`E>C` / `C>E`: items where E2E / CA did better; `g`: Cohen's g; diff: E2E − CA in points with a "
+            "95% bootstrap interval; agreement: both right / only E2E / only CA / both wrong."
+        )
+        rows = []
+        for r in sig.to_dict("records"):
+            agree = f"{r['both_right']:g} / {r['only_e2e']:g} / {r['only_ca']:g} / {r['both_wrong']:g}"
+            rows.append(
+                [r["protocol"], r["language"], r["e2e"], r["cascade"], r["n"], f"{r['seeds_e2e']}/{r['seeds_ca']}"]
+                + [_pct(r["acc_e2e"]), _pct(r["acc_cascade"]), _interval(r), r["e2e_better"], r["ca_better"]]
+                + [f"{r['cohens_g']:+.2f}", _p(r["mcnemar_p"]), _p(r["p_holm"]), agree]
+            )
+        header = ["protocol", "language", "E2E", "CA", "n", "seeds E/C", "E2E %", "CA %", "diff [95% CI]"]
+        self.add("", tables.markdown(header + ["E>C", "C>E", "g", "p", "p_holm", "agreement"], rows))
+        if not pooled.empty:
+            self.add("", "### Pooled over all zero-shot targets (one test per pair)", "")
+            self.add(
+                "Paired sign-flip permutation test on the mean per-item difference; the signs of all "
+                "translations of one content flip together, and the bootstrap resamples contents."
+            )
+            rows = [
+                [r["e2e"], r["cascade"], r["groups"], r["languages"], r["n"], r["contents"], _pct(r["acc_e2e"])]
+                + [_pct(r["acc_cascade"]), _interval(r), f"{r['cohens_dz']:+.2f}", _p(r["p"])]
+                for r in pooled.to_dict("records")
+            ]
+            header = ["E2E", "CA", "protocols", "targets", "items", "contents", "E2E %", "CA %", "diff [95% CI]"]
+            self.add("", tables.markdown(header + ["d_z", "p"], rows))
+        if not unpaired.empty:
+            self.add("", f"### Unpaired items on `{split}` ({len(unpaired)}, left out of the tests above)", "")
+            shown = unpaired.head(UNPAIRED_SHOWN)
+            keys = ["protocol", "e2e", "cascade", "group", "id", "language", "system", "reason"]
+            keys = [k for k in keys if k in shown]
+            self.add(tables.markdown(keys, shown[keys].astype(str).values.tolist()))
+            if len(unpaired) > UNPAIRED_SHOWN:
+                self.add("", f"… and {len(unpaired) - UNPAIRED_SHOWN} more in `unpaired_{split}.csv`.")
+
+    def calibration_section(self, calib: pd.DataFrame, items: pd.DataFrame) -> None:
+        if calib.empty:
+            return
+        self.add("", "## Calibration", "")
+        self.add(
+            "Expected calibration error (ECE, %, 15 bins) per system and language on `test`, raw and after "
+            "temperature scaling fitted on each run's own `dev` predictions (`T` > 1 softens, < 1 sharpens)."
+        )
+        raw_only = sorted(items.loc[items["temperature"].isna(), "run_dir"].unique())
+        if raw_only:
+            self.add(
+                "",
+                f"No `dev` predictions, so calibration is raw only for {len(raw_only)} run(s): "
+                + ", ".join(f"`{r}`" for r in raw_only)
+                + ".",
+            )
+        test = calib[calib["split"] == "test"]
+        for modality, part in test.groupby("modality"):
+            languages = sorted(part["language"].unique())
+            rows = []
+            for system, by_system in part.groupby("system"):
+                cells = by_system.set_index("language")
+                for kind, column in (("raw", "ece_raw"), ("calibrated", "ece_cal")):
+                    values = [_pct(cells[column].get(lang, float("nan"))) for lang in languages]
+                    t = _p(cells["temperature"].mean()) if kind == "calibrated" else ""
+                    rows.append([system, kind, t, _pct(by_system["confidence"].mean()), *values])
+            header = ["system", "probabilities", "T", "mean conf. %", *languages]
+            self.add("", f"### ECE (%), {modality}", "", tables.markdown(header, rows))
+
+    def figures_section(self, figures: dict) -> None:
+        names = [
+            name for kind in ("ladder", "protocol_averages", "reliability", "heatmap") for name in figures.get(kind, [])
+        ]
+        if names:
+            self.add("", "## Figures", "", *[f"![{Path(n).stem}]({n})" for n in names])
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"

@@ -1,0 +1,211 @@
+"""The report's one item-level long table, assembled once from run directories.
+
+Every finished run below a folder contributes one row per predicted item: the run record's
+fields (``workbench.record``: kind, path, system, modality, protocol name / sources /
+targets, seed, why training stopped) next to the item's ``id, content_id, language, split,
+label, pred, probs, correct`` (+ ``transcript``, ``romanized`` for cascades). Tables,
+tests, calibration and plots are group-bys and pivots of it.
+
+What a run is comes from its record only: nothing here parses a tag string or decides E2E
+vs cascade from a system name. A run without a record (an older version) or with an
+unreadable file is listed in ``skipped`` with its path and the reason, never guessed.
+
+Two companion tables come from ``metrics.json`` because no item-level data exists for them:
+``gold`` (the cascade's classifier on the gold transcript, per language: the upper bound)
+and ``asr`` (the recognizer's CER/WER per split and language, from the ``asr`` section of
+cascade and recognizer runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.errors import DataError
+from workbench.io import read_json, read_jsonl
+from workbench.record import RunRecord
+from workbench.runs import METRICS, PREDICTIONS
+
+log = logging.getLogger(__name__)
+ITEM_FIELDS = ("id", "content_id", "language", "split", "label", "pred", "probs")
+NOT_EVALUATED = ("train", "dev")  # dev predictions fit calibration; they are not results
+RUN_COLUMNS = [
+    "run_dir",
+    "kind",
+    "path",
+    "system",
+    "modality",
+    "protocol",
+    "sources",
+    "targets",
+    "group",
+    "seed",
+    "stopped_by",
+    "steps",
+    "epochs",
+    "n_classes",
+    "text",
+]
+
+
+@dataclass
+class Runs:
+    """Everything the report knows, as tables.
+
+    Attributes:
+        items: one row per (run, predicted item); see the module docstring.
+        runs: one row per run read (including recognizer runs, which have no items).
+        gold: ``run_dir, system, split, language, accuracy, n`` of the gold-text upper bound.
+        asr: ``run_dir, system, kind, split, language, cer, wer, n`` of recognizers.
+        skipped: ``(path, reason)`` of every ``metrics.json`` that could not be used.
+    """
+
+    items: pd.DataFrame
+    runs: pd.DataFrame
+    gold: pd.DataFrame
+    asr: pd.DataFrame
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def eval_splits(self) -> list[str]:
+        """Evaluated splits, ``test`` first (``dev`` is for calibration, not a result)."""
+        splits = set(self.items["split"]) - set(NOT_EVALUATED) if len(self.items) else set()
+        return sorted(splits, key=lambda s: (s != "test", s))
+
+
+def group_of(record: RunRecord) -> str:
+    """The table a run belongs to: every ``in_language`` run shares one table (each is the
+    in-language result of its own source); other protocols are split by their sources."""
+    return "in_language" if record.protocol.name == "in_language" else record.protocol.tag
+
+
+def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
+    sources = list(record.protocol.sources or [])
+    n_classes = len(record.label_names)
+    return {
+        "run_dir": str(run_dir),
+        "kind": record.kind,
+        "path": record.path,
+        "system": record.system,
+        "modality": record.modality,
+        "protocol": record.protocol.name,
+        "sources": "+".join(sources),
+        "targets": "+".join(record.protocol.targets or []),
+        "group": group_of(record),
+        "seed": int(record.seed),
+        "stopped_by": record.training.stopped_by,
+        "steps": record.training.steps,
+        "epochs": record.training.epochs,
+        "n_classes": n_classes,
+        # the cascade's input text (native / romanized) orders the ladder's rungs
+        "text": record.model.get("text") or metrics.get("text") or "",
+    }
+
+
+def _item_rows(run: dict, predictions: Path, sources: list[str]) -> pd.DataFrame:
+    rows = read_jsonl(predictions)
+    frame = pd.DataFrame(rows)
+    for name in ITEM_FIELDS:
+        if name not in frame.columns:
+            raise DataError(str(predictions), name, "missing from the prediction records")
+    for name in ("transcript", "romanized"):
+        if name not in frame.columns:
+            frame[name] = None
+    frame = frame[[*ITEM_FIELDS, "transcript", "romanized"]].copy()
+    frame["id"] = frame["id"].astype(str)
+    frame["content_id"] = frame["content_id"].astype(str)
+    if run["protocol"] == "in_language" and sources:
+        # an in-language run is the in-language result of its own source languages only
+        frame = frame[frame["language"].isin(sources)]
+    frame["correct"] = frame["pred"] == frame["label"]
+    frame["confidence"] = frame["probs"].map(max)
+    # "its own training language": the sources; all_languages without sources trains on all
+    frame["is_source"] = frame["language"].isin(sources)
+    frame["trained_on"] = frame["is_source"] if sources else run["protocol"] != "zero_shot"
+    for key, value in run.items():
+        frame[key] = value
+    if not run["n_classes"]:
+        frame["n_classes"] = frame["probs"].map(len).max()
+    return frame
+
+
+def _section_rows(run: dict, section: dict, metric_keys: tuple[str, ...]) -> list[dict]:
+    """``{split: {"per_language": {lang: {...}}}}`` -> flat rows (bad shapes are left out)."""
+    rows = []
+    for split, part in (section or {}).items():
+        per_language = part.get("per_language", {}) if isinstance(part, dict) else {}
+        for language, scores in per_language.items():
+            if isinstance(scores, dict) and all(k in scores for k in metric_keys):
+                rows.append(
+                    {
+                        "run_dir": run["run_dir"],
+                        "system": run["system"],
+                        "kind": run["kind"],
+                        "split": split,
+                        "language": language,
+                        **{k: scores[k] for k in metric_keys},
+                        "n": scores.get("n"),
+                    }
+                )
+    return rows
+
+
+def read_run(run_dir: Path) -> tuple[dict, pd.DataFrame | None, list[dict], list[dict]]:
+    """One run: its row, its items (None for a recognizer), gold rows and ASR rows.
+
+    Raises DataError (naming the file) for a run the report cannot use.
+    """
+    metrics_path = run_dir / METRICS
+    try:
+        metrics = read_json(metrics_path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(str(metrics_path), "(file)", f"unreadable JSON ({error})") from None
+    if not isinstance(metrics, dict) or "record" not in metrics:
+        raise DataError(str(metrics_path), "record", "no run record (written by an older version?); rerun it")
+    try:
+        record = RunRecord.from_dict(metrics["record"], where=str(metrics_path))
+    except (DataError, TypeError, ValueError) as error:
+        raise DataError(str(metrics_path), "record", f"malformed run record ({error})") from None
+    run = _run_row(run_dir, record, metrics)
+    asr = _section_rows(run, metrics.get("asr"), ("cer", "wer"))
+    if record.kind == "recognizer":
+        return run, None, [], asr
+    predictions = run_dir / PREDICTIONS
+    if not predictions.is_file():
+        raise DataError(str(predictions), "(file)", "missing: the run has a record but no predictions")
+    items = _item_rows(run, predictions, list(record.protocol.sources or []))
+    gold_section = metrics.get("gold_text") or {}
+    gold = _section_rows(run, gold_section.get("splits", {}), ("accuracy",)) if record.path == "cascade" else []
+    return run, items, gold, asr
+
+
+def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Runs:
+    """Read every finished run below ``root`` (or exactly ``run_dirs``) into :class:`Runs`."""
+    if run_dirs is None:
+        candidates = sorted(p.parent for p in Path(root).rglob(METRICS))
+    else:
+        candidates = [Path(p) for p in run_dirs]
+    runs, items, gold, asr, skipped = [], [], [], [], []
+    for run_dir in candidates:
+        try:
+            run, run_items, run_gold, run_asr = read_run(run_dir)
+        except (DataError, OSError) as error:
+            # one bad run must not sink the report: name it, leave it out, and list it in the report
+            log.warning("report: skipped %s", error)
+            skipped.append((str(run_dir), str(error)))
+            continue
+        runs.append(run)
+        gold += run_gold
+        asr += run_asr
+        if run_items is not None:
+            items.append(run_items)
+    return Runs(
+        items=pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=[*RUN_COLUMNS, *ITEM_FIELDS]),
+        runs=pd.DataFrame(runs, columns=RUN_COLUMNS),
+        gold=pd.DataFrame(gold, columns=["run_dir", "system", "kind", "split", "language", "accuracy", "n"]),
+        asr=pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"]),
+        skipped=skipped,
+    )

@@ -1,0 +1,100 @@
+"""Hand-made run directories for tests of the report (and of anything that reads runs).
+
+A run written here has exactly what a training program writes: ``predictions.jsonl`` and a
+``metrics.json`` with the run record (:class:`workbench.record.RunRecord`), the per-split
+scores, and for a cascade the ``asr`` and ``gold_text`` sections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.io import atomic_write_json, atomic_write_jsonl
+from workbench.predictions import metrics_by_split
+from workbench.record import ProtocolRecord, RunRecord, TrainingRecord
+
+
+def probs_for(label: int, right: bool, confidence: float, classes: int = 3) -> list[float]:
+    """A distribution with ``confidence`` on the label (right) or on the next class (wrong)."""
+    pred = label if right else (label + 1) % classes
+    rest = (1 - confidence) / (classes - 1)
+    return [confidence if k == pred else rest for k in range(classes)]
+
+
+def item_rows(
+    language: str,
+    correct: list[bool],
+    split: str = "test",
+    confidence: float = 0.8,
+    classes: int = 3,
+    transcript: str | None = None,
+) -> list[dict]:
+    """Prediction rows ``<language>-<k>`` (content ``c<k>``, label ``k % classes``), right where ``correct``."""
+    rows = []
+    for k, right in enumerate(correct):
+        label = k % classes
+        probs = probs_for(label, right, confidence, classes)
+        row = {
+            "id": f"{language}-{split}-{k}" if split == "dev" else f"{language}-{k}",
+            "content_id": f"{split}-c{k}" if split == "dev" else f"c{k}",
+            "language": language,
+            "split": split,
+            "label": label,
+            "pred": max(range(classes), key=probs.__getitem__),
+            "probs": probs,
+        }
+        if transcript is not None:
+            row["transcript"] = transcript
+        rows.append(row)
+    return rows
+
+
+def write_run(
+    run_dir: str | Path,
+    rows: list[dict],
+    *,
+    kind: str = "e2e",
+    system: str = "e2e-conv",
+    protocol: str = "zero_shot",
+    sources: list[str] | None = None,
+    targets: list[str] | None = None,
+    seed: int = 0,
+    modality: str = "speech",
+    classes: int = 3,
+    stopped_by: str = "early_stopping",
+    text: str | None = None,
+    asr: dict | None = None,
+    gold: dict | None = None,
+) -> Path:
+    """Write one finished run. ``asr``: ``{split: {lang: (cer, wer)}}``; ``gold``: ``{split: {lang: accuracy}}``."""
+    run_dir = Path(run_dir)
+    record = RunRecord(
+        kind=kind,
+        system=system,
+        modality=modality,
+        protocol=ProtocolRecord(protocol, list(sources or []), list(targets or sorted({r["language"] for r in rows}))),
+        seed=seed,
+        label_names=[f"class{k}" for k in range(classes)],
+        data={"source": "hand-made", "digest": "0"},
+        model={"text": text} if text else {},
+        training=TrainingRecord(stopped_by=stopped_by, steps=100, epochs=3, monitor="val/acc", best_dev=0.9),
+        version="test",
+    )
+    full = [{**r, "system": system, "protocol": record.protocol.tag, "seed": seed} for r in rows]
+    metrics = {"record": record.to_dict(), **metrics_by_split(full, classes)}
+    if asr is not None:
+        metrics["asr"] = {
+            split: {"per_language": {lang: {"cer": c, "wer": w, "n": 10} for lang, (c, w) in by_lang.items()}}
+            for split, by_lang in asr.items()
+        }
+    if gold is not None:
+        metrics["gold_text"] = {
+            "splits": {
+                split: {"per_language": {lang: {"accuracy": a, "macro_f1": a, "n": 10} for lang, a in by_lang.items()}}
+                for split, by_lang in gold.items()
+            }
+        }
+    if rows:
+        atomic_write_jsonl(run_dir / "predictions.jsonl", full)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return run_dir
