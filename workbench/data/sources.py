@@ -45,6 +45,10 @@ class CorpusSource(ABC):
     @abstractmethod
     def load(self) -> Corpus: ...
 
+    def load_for(self, protocol) -> Corpus:
+        """The corpus a protocol needs; a source that can load fewer languages overrides this."""
+        return self.load()
+
 
 def _cache_folder(cache_dir: str | Path, *key: object) -> Path:
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
@@ -316,3 +320,9 @@ class Embedded(CorpusSource):
         from workbench.data import embedded
 
         return embedded.load_embedded(self.settings(), self.root)
+
+    def load_for(self, protocol) -> Corpus:
+        """Only the protocol's languages (in_language: a fraction of the build) until the whole is built."""
+        from workbench.data import embedded
+
+        return embedded.load_embedded(self.settings(), self.root, embedded.protocol_languages(protocol))
