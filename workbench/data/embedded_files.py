@@ -99,9 +99,11 @@ def build_rows(
     # Threads suffice: the work happens in espeak-ng processes and numpy, outside the GIL.
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        durations = [pool.submit(synthesize, row, folder, sample_rate) for row in rows]
-        romanizer = None
         with progress_bar(len(rows), description, progress) as bar:
+            durations = [pool.submit(synthesize, row, folder, sample_rate) for row in rows]
+            for future in durations:  # counts finished audio, even while uroman is still loading
+                future.add_done_callback(lambda _: bar.update())
+            romanizer = None
             for row, future in zip(rows, durations, strict=True):
                 # uroman runs here while the workers synthesize ahead; each distinct string once.
                 romanized = known[row.language].get(row.id)
@@ -109,7 +111,6 @@ def build_rows(
                     romanizer = romanizer or default_romanizer()
                     romanized = romanizer.romanize(row.text, row.language)
                 records[row.language].append(manifest_row(row, romanized, future.result()))
-                bar.update()
                 remaining[row.language] -= 1
                 if not remaining[row.language] and not known[row.language]:
                     write_part(folder, row.language, records[row.language])
