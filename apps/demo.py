@@ -284,6 +284,9 @@ class App:
 
 def build_demo(runs: list[str | Path], report: str | Path | None = None) -> App:
     """The Blocks app over the E2E, cascade and vision runs found under ``runs``."""
+    from speech import feature_cache
+
+    feature_cache.set_writes(False)  # uploads read cached corpus features but never add to the disk
     models = Models.load(runs)
     with gr.Blocks(title="xling-workbench: E2E vs cascade") as blocks:
         gr.Markdown("# xling-workbench — end-to-end vs cascade, across languages and scripts")

@@ -126,7 +126,8 @@ def load_clips(root: str | Path, tiny: bool, languages: list[str] | None, split:
     """Items of the embedded corpus (the tiny build for ``tiny``), sorted by id, at most ``limit``."""
     from workbench.data.embedded import EmbeddedSettings, load_embedded, tiny_settings
 
-    corpus = load_embedded(tiny_settings() if tiny else EmbeddedSettings(), root)
+    # only the languages asked for are built when the whole dataset is not (a partial build)
+    corpus = load_embedded(tiny_settings() if tiny else EmbeddedSettings(), root, languages)
     items = [i for i in corpus.items if i.split == split and (languages is None or i.language in languages)]
     items.sort(key=lambda i: i.id)
     if limit is not None:

@@ -1,15 +1,20 @@
 """The from-scratch front end: 16 kHz waves -> normalised 40-bin log-mel at 100 frames/s.
 
 Shared by the E2E ConvEncoder and the cascade's CTC recognizer, so both see identical
-features. Constants with units live here once.
+features. Constants with units live here once. The log-mel of a clip is computed once and
+then read from :mod:`speech.feature_cache` (normalisation and SpecAugment run on the cached
+tensor), in training, evaluation, the frozen-encoder path and the demo alike.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torchaudio
 from torch import nn
 
+from speech.feature_cache import FeatureCache, cache_root, front_end_digest
 from workbench.audio import SAMPLE_RATE
 
 N_MELS = 40  # mel bins
@@ -82,6 +87,9 @@ class LogMel(nn.Module):
         n_mels: mel bins.
         specaugment: apply :class:`SpecAugment` in training mode.
         freq_masks, freq_width, time_masks, time_width: SpecAugment settings.
+        cache: read and write the on-disk feature cache (:mod:`speech.feature_cache`; its folder
+            is ``WORKBENCH_FEATURE_CACHE``). Used on CPU only: on an accelerator the spectrogram
+            costs less than copying the clips back to hash them.
 
     Example:
         >>> feats, lengths = LogMel()(torch.randn(2, 16000), torch.tensor([16000, 8000]))
@@ -97,9 +105,11 @@ class LogMel(nn.Module):
         freq_width: int = 8,
         time_masks: int = 2,
         time_width: float = 0.05,
+        cache: bool = True,
     ):
         super().__init__()
-        self.n_mels = n_mels
+        self.n_mels, self.cache = n_mels, cache
+        self._caches: dict[Path, FeatureCache] = {}
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=n_mels
         )
@@ -117,18 +127,56 @@ class LogMel(nn.Module):
             "normalize": "utterance",
         }
 
-    def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``waves (B, T)`` float32 16 kHz, ``lengths (B,)`` valid samples -> ``(B, F, n_mels)``, ``(B,)`` frames."""
+    def log_mel(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``waves (B, T)``, ``lengths (B,)`` samples -> un-normalised log-mel ``(B, F, n_mels)``, frames ``(B,)``."""
         # zero-pad the right edge first: the last valid frames then see zeros whether or not the
         # item is padded in its batch (the STFT's reflect padding would differ), so an item's
-        # features never depend on its batch mates
+        # features never depend on its batch mates (which the feature cache relies on)
         frames = num_frames(lengths)
         waves = torch.nn.functional.pad(waves.float(), (0, N_FFT // 2))
         with torch.autocast(device_type=waves.device.type, enabled=False):
             power = self.mel(waves)  # (B, n_mels, F)
             feats = torch.log(power + LOG_FLOOR).transpose(1, 2)
         feats = feats[:, : int(frames.max())]
-        frames = frames.clamp(max=feats.shape[1])
+        return feats, frames.clamp(max=feats.shape[1])
+
+    def feature_cache(self) -> FeatureCache | None:
+        """The on-disk cache of this front end's features, or None when caching is off."""
+        root = cache_root() if self.cache else None
+        if root is None:
+            return None
+        if root not in self._caches:
+            tensors = {"mel_fb": self.mel.mel_scale.fb, "window": self.mel.spectrogram.window}
+            config = {**self.spectrogram_config, "log_floor": LOG_FLOOR}
+            self._caches[root] = FeatureCache(root, front_end_digest(config, tensors), self.n_mels, config)
+        return self._caches[root]
+
+    @property
+    def spectrogram_config(self) -> dict:
+        """Every setting of the mel spectrogram (a change is a new feature-cache folder)."""
+        spec, mel = self.mel.spectrogram, self.mel.mel_scale
+        return {
+            **self.config,
+            "power": spec.power,
+            "center": spec.center,
+            "pad_mode": spec.pad_mode,
+            "normalized": spec.normalized,
+            "win_length": spec.win_length,
+            "f_min": mel.f_min,
+            "f_max": mel.f_max,
+            "mel_scale": mel.mel_scale,
+            "norm": mel.norm,
+            "right_pad": N_FFT // 2,
+        }
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``waves (B, T)`` float32 16 kHz, ``lengths (B,)`` valid samples -> ``(B, F, n_mels)``, ``(B,)`` frames."""
+        cache = self.feature_cache() if waves.device.type == "cpu" and not waves.requires_grad else None
+        if cache is None:
+            feats, frames = self.log_mel(waves, lengths)
+        else:
+            frames = num_frames(lengths)
+            feats = cache.features(waves, lengths, frames, self.log_mel)
         feats = masked_normalize(feats, frames)
         if self.augment is not None:
             feats = self.augment(feats, frames)

@@ -73,6 +73,17 @@ def test_frozen_cache_quick(data_root, tmp_path):
 
 @pytest.mark.timeout(600)
 @pytest.mark.slow
+def test_feature_cache_quick(data_root, tmp_path):
+    out = run("feature_cache", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
+    assert {"feature_cache_e2e_epoch", "feature_cache_recognizer_epoch"} <= set(ratios(out))
+    # epochs after the first compute no features; the recognizer reads what the E2E side cached
+    assert out.count("clips computed in the cached epochs after the first: 0 ") == 2
+    assert re.search(r"recognizer: first epoch of the cached side \(computes and writes 0 clips, reads [1-9]", out)
+    assert not list(tmp_path.rglob("*.f16"))  # the cache lived in the work dir's temporary folder
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
     out = run("cascade_recognition", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     found = ratios(out)

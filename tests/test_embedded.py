@@ -27,12 +27,15 @@ from workbench.data.embedded import (
     is_built,
     load_embedded,
     plan_rows,
+    protocol_languages,
     tiny_settings,
+    wanted_languages,
 )
 from workbench.data.plan import HOLDOUT_CLASSES
 from workbench.errors import ConfigError
 from workbench.io import read_json, read_jsonl
 from workbench.items import SPLITS
+from workbench.protocols import Protocol
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = tiny_settings(
@@ -253,6 +256,36 @@ def test_unfinished_build_is_resumed(built, tmp_path):
     kept = {p: t for p, t in stamps.items() if p != lost}
     assert {p: p.stat().st_mtime_ns for p in kept} == kept  # finished files were not redone
     assert (folder / "manifest.jsonl").read_bytes() == (built / "manifest.jsonl").read_bytes()
+
+
+def test_partial_build_loads_only_the_protocols_languages_then_completes(built, tmp_path):
+    corpus = load_embedded(SMALL, tmp_path, languages=["rus"])
+    folder = embedded_dir(SMALL, tmp_path)
+    assert corpus.languages == ["rus"] and corpus.meta["partial"] and corpus.name == built.name
+    assert not is_built(folder) and sorted(p.name for p in (folder / "audio").iterdir()) == ["rus"]
+    full = load_embedded(SMALL, built.parent)
+    assert [i.id for i in corpus.items] == [i.id for i in full.where(languages=["rus"])]
+    assert [i.romanized for i in corpus.items] == [i.romanized for i in full.where(languages=["rus"])]
+    # in_language on Russian selects the same items from the part as from the whole dataset
+    protocol = Protocol("in_language", sources=["rus"])
+    for split in ("train", "dev", "test", "test_unseen"):
+        assert [i.id for i in protocol.select(corpus)[split]] == [i.id for i in protocol.select(full)[split]], split
+    # the whole build reuses the finished part: Russian is not synthesized again, bytes are equal
+    stamps = {p: p.stat().st_mtime_ns for p in (folder / "audio" / "rus").iterdir()}
+    assert build_embedded(SMALL, tmp_path) == folder and is_built(folder)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert (folder / "manifest.jsonl").read_bytes() == (built / "manifest.jsonl").read_bytes()
+    assert file_digests(folder) == file_digests(built)
+
+
+def test_protocol_languages_and_the_embedded_source():
+    assert protocol_languages(Protocol("in_language", sources=["eng"])) == ["eng"]
+    assert protocol_languages(Protocol("zero_shot", sources=["eng"])) is None  # tests on every language
+    assert protocol_languages(Protocol("zero_shot", sources=["eng"], targets=["rus"])) == ["eng", "rus"]
+    assert protocol_languages(Protocol("all_languages")) is None
+    assert wanted_languages(SMALL, ["tha", "eng"]) == ("eng", "tha")  # settings order
+    assert wanted_languages(SMALL, ["eng", "rus", "tha"]) is None  # all of them: the whole build
+    assert wanted_languages(SMALL, ["eng", "xyz"]) is None  # unknown: the protocol reports it
 
 
 def test_settings_change_means_new_folder(tmp_path):

@@ -63,12 +63,12 @@ class CorpusDataModule(L.LightningDataModule):
     # -- shared ------------------------------------------------------------------------
     def prepare_data(self) -> None:
         # builds/caches the corpus once (e.g. generating the embedded default) before DDP forks
-        self.source.load()
+        self.source.load_for(self.protocol)
 
     def setup(self, stage: str | None = None) -> None:
         if self.selection is not None:
             return
-        self.corpus = self.source.load()
+        self.corpus = self.source.load_for(self.protocol)
         self.selection = self.protocol.select(self.corpus)
         for split, items in self.selection.splits.items():
             self.selection.splits[split] = keep_good(items, self.check_item, self.on_bad_item, self.skip_report)

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, help="random seed (default 0)")
     build.add_argument("--tiny", action="store_true", help="start from the tiny test settings instead of the default")
     build.add_argument("--workers", type=int, help="espeak-ng processes at once (does not change the data)")
-    build.add_argument("--quiet", action="store_true", help="no progress log")
+    build.add_argument("--quiet", action="store_true", help="no progress bar or log")
     prepare = commands.add_parser("prepare", help="download and decode a real dataset once (the source also does it)")
     prepare.add_argument("dataset", choices=["speechtaxi"], help="the dataset to prepare")
     prepare.add_argument("--path", default="LennartKeller/SpeechTaxi", help="hub id or local folder with the zips")
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(args)
         cached = is_built(embedded_dir(settings, args.root))
         started = time.perf_counter()
-        folder = build_embedded(settings, args.root, workers=args.workers)
+        folder = build_embedded(settings, args.root, workers=args.workers, progress=not args.quiet)
         print(report(folder, time.perf_counter() - started, cached))
     except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -16,6 +16,7 @@ Layout of a build::
     embedded-1a2b3c4d5e/
         audio/<language>/<id>.flac   16 kHz mono int16
         manifest.jsonl               one row per utterance (see :func:`manifest_row`)
+        parts/<language>.jsonl       the rows of one finished language (partial builds)
         dataset.json                 label names, settings, counts, build time, size
 
 Example:
@@ -26,28 +27,30 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import subprocess
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import cache
 from pathlib import Path
 
-import soundfile as sf
-
 from workbench.data.cldr_text import CLASS_KEYS, CLASSES, DEFAULT_LANGUAGES, item_names, language_spec
+from workbench.data.embedded_files import (
+    build_lock,
+    build_rows,
+    folder_size,
+    part_path,
+    remove_partial_files,
+    summarize,
+)
 from workbench.data.plan import Content, plan_contents, rng_for
-from workbench.data.tts import Prosody, espeak_binary, flac_bytes, speak
+from workbench.data.tts import Prosody, espeak_binary
 from workbench.errors import ConfigError
-from workbench.io import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, read_json
+from workbench.io import atomic_write_json, atomic_write_jsonl, read_json
 from workbench.items import SPLITS, Corpus
-from workbench.romanize import default_romanizer
 
 log = logging.getLogger(__name__)
 
@@ -254,106 +257,55 @@ def plan_rows(settings: EmbeddedSettings) -> tuple[list[PlannedUtterance], dict[
     return rows, held
 
 
-def _synthesize(row: PlannedUtterance, folder: Path, sample_rate: int) -> float:
-    """Write one utterance's FLAC unless a finished one exists; return its duration in seconds."""
-    path = folder / row.audio
-    if path.is_file():
-        with contextlib.suppress(RuntimeError):  # unreadable: synthesize it again
-            info = sf.info(str(path))
-            if info.samplerate == sample_rate and info.frames > 0:
-                return info.frames / sample_rate
-    audio = speak(row.text, row.prosody, sample_rate)
-    atomic_write_bytes(path, flac_bytes(audio, sample_rate))
-    return len(audio) / sample_rate
+def wanted_languages(settings: EmbeddedSettings, languages) -> tuple[str, ...] | None:
+    """The languages of a partial build in settings order, or None for the whole dataset.
+
+    None also when a requested language is not in the settings: the whole dataset is then
+    loaded and the protocol names the unknown language in its error.
+    """
+    if languages is None:
+        return None
+    wanted = set(_tuple(languages))
+    if not wanted or not wanted <= set(settings.languages) or wanted == set(settings.languages):
+        return None
+    return tuple(lang for lang in settings.languages if lang in wanted)
 
 
-def manifest_row(row: PlannedUtterance, romanized: str, duration_s: float) -> dict:
-    """The manifest record: the columns :func:`load_manifest` reads, then build details."""
-    return {
-        "id": row.id,
-        "content_id": row.content.content_id,
-        "language": row.language,
-        "label": row.content.cls,
-        "split": row.split,
-        "audio": row.audio,
-        "text": row.text,
-        "romanized": romanized,
-        "items": list(row.content.keys),
-        "held_out": list(row.held_out),
-        "voice": row.prosody.voice,
-        "rate": row.prosody.rate,
-        "pitch": row.prosody.pitch,
-        "pitch_range": row.prosody.pitch_range,
-        "peak": row.prosody.peak,
-        "duration_s": round(duration_s, 3),
-    }
+def protocol_languages(protocol) -> list[str] | None:
+    """The languages a :class:`~workbench.protocols.Protocol` reads, or None when it reads all.
+
+    ``in_language`` reads its sources (and targets); ``zero_shot`` and ``all_languages`` test
+    on every language unless their targets are given.
+    """
+    if protocol.name == "in_language":
+        return [*(protocol.sources or []), *(protocol.targets or [])] or None
+    if protocol.targets is not None and protocol.sources:
+        return [*protocol.sources, *protocol.targets]
+    return None
 
 
-@contextlib.contextmanager
-def _build_lock(folder: Path):
-    """One builder per folder: a concurrent caller waits, then finds the build finished."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".build.lock", "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: builds are still safe (atomic writes), only duplicated
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _parts_done(folder: Path, languages: tuple[str, ...]) -> bool:
+    return all(part_path(folder, lang).is_file() for lang in languages)
 
 
-def _remove_partial_files(folder: Path) -> None:
-    # A killed build can leave the temporary files of atomic writes behind; we hold the lock.
-    for tmp in folder.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-
-
-def folder_size(folder: Path) -> int:
-    """Bytes of all files under ``folder``."""
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def summarize(records: list[dict]) -> dict:
-    """Counts per language x split and per split x class, and hours of audio."""
-    by_language: dict[str, Counter] = {}
-    by_class: dict[str, Counter] = {}
-    for r in records:
-        by_language.setdefault(r["language"], Counter())[r["split"]] += 1
-        by_class.setdefault(r["split"], Counter())[r["label"]] += 1
-    return {
-        "utterances": len(records),
-        "audio_hours": round(sum(r["duration_s"] for r in records) / 3600, 3),
-        "per_language": {lang: {s: c[s] for s in SPLITS if c[s]} for lang, c in by_language.items()},
-        "per_class": {
-            s: {cls: by_class[s][cls] for cls in CLASSES if by_class[s][cls]} for s in SPLITS if s in by_class
-        },
-    }
-
-
-def _build(settings: EmbeddedSettings, folder: Path, workers: int) -> None:
+def _build(
+    settings: EmbeddedSettings,
+    folder: Path,
+    workers: int,
+    languages: tuple[str, ...] | None = None,
+    progress: bool = False,
+) -> None:
+    """Build the parts of ``languages``; with None, every part and then the whole dataset."""
     started = time.perf_counter()
-    _remove_partial_files(folder)
+    remove_partial_files(folder)
     rows, held = plan_rows(settings)
+    if languages is not None:
+        rows = [row for row in rows if row.language in languages and not part_path(folder, row.language).is_file()]
     log.info("building %d utterances into %s with %d workers", len(rows), folder, workers)
-    # Threads suffice: the work happens in espeak-ng processes and numpy, outside the GIL.
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        durations = [pool.submit(_synthesize, row, folder, settings.sample_rate) for row in rows]
-        # uroman runs here while the workers synthesize; each distinct string once.
-        romanizer = default_romanizer()
-        romanized = [romanizer.romanize(row.text, row.language) for row in rows]
-        records = []
-        for i, (row, future) in enumerate(zip(rows, durations, strict=True)):
-            records.append(manifest_row(row, romanized[i], future.result()))
-            if (i + 1) % max(1, len(rows) // 10) == 0:
-                log.info("%d / %d utterances", i + 1, len(rows))
-    finally:
-        # On an error or Ctrl-C, drop the queued utterances instead of synthesizing them all.
-        pool.shutdown(wait=True, cancel_futures=True)
+    by_language = build_rows(rows, folder, settings.sample_rate, workers, progress)
+    if languages is not None:
+        return
+    records = [record for lang in settings.languages for record in by_language[lang]]
     atomic_write_jsonl(folder / "manifest.jsonl", records)
     meta = {
         "name": folder.name,
@@ -369,7 +321,11 @@ def _build(settings: EmbeddedSettings, folder: Path, workers: int) -> None:
 
 
 def build_embedded(
-    settings: EmbeddedSettings | None = None, root: str | Path = "data", workers: int | None = None
+    settings: EmbeddedSettings | None = None,
+    root: str | Path = "data",
+    workers: int | None = None,
+    languages: list[str] | tuple[str, ...] | None = None,
+    progress: bool = True,
 ) -> Path:
     """Build the dataset of ``settings`` under ``root`` unless built; return its folder.
 
@@ -378,29 +334,47 @@ def build_embedded(
         root: the folder holding every build.
         workers: espeak-ng processes at once (default: the CPU count, at most 8). Does not
             change the data: every utterance depends only on the seed and its id.
+        languages: build only these languages' parts (a partial build that
+            :func:`load_embedded` can load); None: the whole dataset. An utterance is the same
+            whether its language is built alone or with the others.
+        progress: a progress bar on stderr while building.
     """
     settings = settings or EmbeddedSettings()
     folder = embedded_dir(settings, root)
-    if is_built(folder):
+    wanted = wanted_languages(settings, languages)
+    if is_built(folder) or (wanted is not None and _parts_done(folder, wanted)):
         return folder
     workers = workers or max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-    with _build_lock(folder):
-        if not is_built(folder):  # another process may have finished it while we waited
-            _build(settings, folder, workers)
+    with build_lock(folder):
+        # another process may have finished it while we waited
+        if not is_built(folder) and not (wanted is not None and _parts_done(folder, wanted)):
+            _build(settings, folder, workers, wanted, progress)
     return folder
 
 
-def load_embedded(settings: EmbeddedSettings | None = None, root: str | Path = "data") -> Corpus:
+def load_embedded(
+    settings: EmbeddedSettings | None = None, root: str | Path = "data", languages: list[str] | None = None
+) -> Corpus:
     """The embedded dataset as a :class:`Corpus` (built first if needed).
 
     ``corpus.meta`` holds ``dataset.json``: settings, held-out items, counts, build time.
+    With ``languages`` (see :func:`protocol_languages`) and no finished whole build, only those
+    languages are built and loaded; ``corpus.meta["partial"]`` is then True. The corpus name
+    (the build folder) is the same either way.
     """
     # Imported here: the manifest reader pulls in torch (seconds), which building does not need.
     from workbench.data.manifest import load_manifest
 
     settings = settings or EmbeddedSettings()
-    folder = build_embedded(settings, root)
-    corpus = load_manifest(folder / "manifest.jsonl", list(CLASSES), list(settings.languages), name=folder.name)
-    corpus.meta.update(read_json(folder / "dataset.json"))
+    wanted = wanted_languages(settings, languages)
+    folder = build_embedded(settings, root, languages=wanted)
+    if is_built(folder) or wanted is None:
+        corpus = load_manifest(folder / "manifest.jsonl", list(CLASSES), list(settings.languages), name=folder.name)
+        corpus.meta.update(read_json(folder / "dataset.json"))
+    else:
+        parts = [load_manifest(part_path(folder, lang), list(CLASSES), [lang]) for lang in wanted]
+        items = [item for part in parts for item in part.items]
+        corpus = Corpus(items=items, label_names=list(CLASSES), name=folder.name)
+        corpus.meta.update(partial=True, languages=list(wanted), settings=settings.to_dict())
     corpus.meta["folder"] = str(folder)
     return corpus

@@ -55,6 +55,10 @@ class CorpusSource(ABC):  # noqa: B024 (no abstract method: image sources overri
             self._loaded = finish(self.read(), self.cache_dir, self.on_bad_item, self.unknown_language)
         return self._loaded
 
+    def load_for(self, protocol) -> Corpus:
+        """The corpus a protocol needs; a source that can load fewer languages overrides this."""
+        return self.load()
+
 
 def finish(corpus: Corpus, cache_dir: str | Path, on_bad_item: OnBadItem, unknown_language: UnknownLanguage) -> Corpus:
     """Check every item's audio (raise or skip and count) and derive missing romanizations.
@@ -372,3 +376,9 @@ class Embedded(CorpusSource):
         from workbench.data import embedded
 
         return embedded.load_embedded(self.settings(), self.root)
+
+    def load_for(self, protocol) -> Corpus:
+        """Only the protocol's languages (in_language: a fraction of the build) until the whole is built."""
+        from workbench.data import embedded
+
+        return embedded.load_embedded(self.settings(), self.root, embedded.protocol_languages(protocol))

@@ -87,12 +87,29 @@ def espeak(text: str, prosody: Prosody) -> np.ndarray:
     return np.frombuffer(result.stdout[WAV_HEADER_BYTES:], dtype="<i2").copy()
 
 
+@cache
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing filter ``scipy.signal.resample_poly`` designs on every call, designed once.
+
+    Same design as scipy's default (Kaiser window, beta 5, ``10 * max(up, down)`` taps a side,
+    float32 like the signal), so passing it as ``window`` gives bit-identical output; designing
+    its 8821 taps for 22050 -> 16000 Hz took most of the resampling time of a build.
+    """
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+    taps.setflags(write=False)  # shared between threads: scipy copies it before scaling
+    return taps
+
+
 def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     """Polyphase resampling of a 1-D signal; float32 out, shape ``(samples * target / source,)``."""
     samples = np.asarray(samples, dtype=np.float32)
     if source_rate == target_rate:
         return samples
     step = gcd(source_rate, target_rate)
+    up, down = target_rate // step, source_rate // step
     try:
         from scipy.signal import resample_poly
     except ImportError:  # torchaudio is always installed with the workbench; scipy usually is too
@@ -100,7 +117,7 @@ def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndar
         import torchaudio.functional as F
 
         return F.resample(torch.from_numpy(samples), source_rate, target_rate).numpy()
-    return resample_poly(samples, target_rate // step, source_rate // step).astype(np.float32)
+    return resample_poly(samples, up, down, window=_lowpass(up, down)).astype(np.float32)
 
 
 def speak(text: str, prosody: Prosody, sample_rate: int) -> np.ndarray:
