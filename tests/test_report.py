@@ -174,3 +174,28 @@ def test_damaged_metrics_file_is_named_and_left_out(tmp_path, caplog):
     assert str(damaged) in caplog.text
     systems = {r["system"] for r in read_csv(out / "table_test.csv")}
     assert systems == {"e2e-conv"}
+
+
+def test_speech_and_vision_systems_sit_in_one_report(tmp_path):
+    from workbench.report.testing import item_rows
+
+    speech = item_rows("eng", [True] * 8) + item_rows("rus", [True] * 5 + [False] * 3)
+    image = item_rows("eng", [True] * 6 + [False] * 2) + item_rows("rus", [True] * 4 + [False] * 4)
+    write_run(tmp_path / "e2e", speech, sources=["eng"])
+    write_run(tmp_path / "ca", speech, kind="cascade", system="ca-romanized", sources=["eng"])
+    write_run(tmp_path / "vis", image, kind="vision", system="vis-ft", modality="image", sources=["eng"])
+    out = build_report(tmp_path)
+    table = read_csv(out / "table_test.csv")
+    assert {(r["system"], r["modality"]) for r in table} >= {("vis-ft", "image"), ("e2e-conv", "speech")}
+    assert {(r["e2e"], r["modality"]) for r in read_csv(out / "significance_test.csv")} == {("e2e-conv", "speech")}
+    md = (out / "report.md").read_text()
+    assert "### zero_shot-eng (image)" in md and "### zero_shot-eng (speech)" in md
+
+
+def test_cli(tmp_path, capsys):
+    from workbench.report.__main__ import main
+
+    assert main([str(tmp_path / "missing")]) == 2
+    assert main([str(tmp_path)]) == 0  # no runs yet: a report that says so, not a crash
+    assert "0 runs with predictions" in capsys.readouterr().out
+    assert (tmp_path / "report" / "report.md").is_file()

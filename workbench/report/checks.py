@@ -25,12 +25,14 @@ CHANCE_MARGIN = 0.05
 COLUMNS = ["check", "run_dir", "detail"]
 
 
-def recognizers(asr: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
+def recognizers(asr: pd.DataFrame, items: pd.DataFrame | None) -> list[dict]:
     rows = []
     for r in asr[asr["cer"] >= CER_LIMIT].itertuples():
         rows.append(
             {"check": "recognizer", "run_dir": r.run_dir, "detail": f"CER {r.cer:.2f} in {r.language} ({r.split})"}
         )
+    if items is None:
+        return rows
     # a transcript of None means the run did not record one; "" means the recognizer wrote nothing
     cascades = items[
         (items["path"] == "cascade") & ~items["split"].isin(["dev", "train"]) & items["transcript"].notna()
@@ -114,13 +116,14 @@ def duplicates(runs: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def check_runs(runs, scores: pd.DataFrame) -> pd.DataFrame:
+def check_runs(runs, scores: pd.DataFrame | None) -> pd.DataFrame:
     """Every warning for :class:`workbench.report.frame.Runs` and its per-language ``scores``."""
     rows = [{"check": "not read", "run_dir": path, "detail": reason} for path, reason in runs.skipped]
-    rows += recognizers(runs.asr, runs.items)
-    rows += near_chance(scores)
+    rows += recognizers(runs.asr, runs.items) if not runs.items.empty else recognizers(runs.asr, None)
     rows += stopped(runs.runs)
-    rows += language_sets(scores)
-    rows += seeds(scores)
     rows += duplicates(runs.runs)
+    if scores is not None and not scores.empty:
+        rows += near_chance(scores)
+        rows += language_sets(scores)
+        rows += seeds(scores)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -32,6 +32,7 @@ from workbench.runs import METRICS, PREDICTIONS
 
 log = logging.getLogger(__name__)
 ITEM_FIELDS = ("id", "content_id", "language", "split", "label", "pred", "probs")
+ITEM_COLUMNS = [*ITEM_FIELDS, "transcript", "romanized", "correct", "confidence", "is_source", "trained_on"]
 NOT_EVALUATED = ("train", "dev")  # dev predictions fit calibration; they are not results
 RUN_COLUMNS = [
     "run_dir",
@@ -203,7 +204,7 @@ def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Run
         if run_items is not None:
             items.append(run_items)
     return Runs(
-        items=pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=[*RUN_COLUMNS, *ITEM_FIELDS]),
+        items=pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=[*ITEM_COLUMNS, *RUN_COLUMNS]),
         runs=pd.DataFrame(runs, columns=RUN_COLUMNS),
         gold=pd.DataFrame(gold, columns=["run_dir", "system", "kind", "split", "language", "accuracy", "n"]),
         asr=pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"]),
