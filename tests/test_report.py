@@ -199,3 +199,16 @@ def test_cli(tmp_path, capsys):
     assert main([str(tmp_path)]) == 0  # no runs yet: a report that says so, not a crash
     assert "0 runs with predictions" in capsys.readouterr().out
     assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_prediction_records_without_a_field_are_named(tmp_path):
+    from workbench.report.testing import item_rows
+
+    write_run(tmp_path / "good", item_rows("eng", [True] * 4), sources=["eng"])
+    bad = write_run(tmp_path / "bad", item_rows("eng", [True] * 4), sources=["eng"], seed=1)
+    lines = (bad / "predictions.jsonl").read_text().replace('"probs"', '"p"')
+    (bad / "predictions.jsonl").write_text(lines)
+    out = build_report(tmp_path)
+    (skipped,) = [w for w in read_csv(out / "warnings.csv") if w["check"] == "not read"]
+    assert skipped["run_dir"] == str(bad)
+    assert skipped["detail"] == f"{bad / 'predictions.jsonl'} field 'probs': missing from the prediction records"

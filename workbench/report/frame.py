@@ -32,7 +32,7 @@ from workbench.runs import METRICS, PREDICTIONS
 
 log = logging.getLogger(__name__)
 ITEM_FIELDS = ("id", "content_id", "language", "split", "label", "pred", "probs")
-ITEM_COLUMNS = [*ITEM_FIELDS, "transcript", "romanized", "correct", "confidence", "is_source", "trained_on"]
+ITEM_COLUMNS = [*ITEM_FIELDS, "transcript", "romanized", "correct", "confidence", "is_source"]
 NOT_EVALUATED = ("train", "dev")  # dev predictions fit calibration; they are not results
 RUN_COLUMNS = [
     "run_dir",
@@ -123,9 +123,7 @@ def _item_rows(run: dict, predictions: Path, sources: list[str]) -> pd.DataFrame
         frame = frame[frame["language"].isin(sources)]
     frame["correct"] = frame["pred"] == frame["label"]
     frame["confidence"] = frame["probs"].map(max)
-    # "its own training language": the sources; all_languages without sources trains on all
     frame["is_source"] = frame["language"].isin(sources)
-    frame["trained_on"] = frame["is_source"] if sources else run["protocol"] != "zero_shot"
     for key, value in run.items():
         frame[key] = value
     if not run["n_classes"]:
@@ -177,7 +175,10 @@ def read_run(run_dir: Path) -> tuple[dict, pd.DataFrame | None, list[dict], list
     predictions = run_dir / PREDICTIONS
     if not predictions.is_file():
         raise DataError(str(predictions), "(file)", "missing: the run has a record but no predictions")
-    items = _item_rows(run, predictions, list(record.protocol.sources or []))
+    try:
+        items = _item_rows(run, predictions, list(record.protocol.sources or []))
+    except (ValueError, TypeError, KeyError) as error:  # bad JSON or a malformed record
+        raise DataError(str(predictions), "(records)", f"unreadable ({error})") from None
     gold_section = metrics.get("gold_text") or {}
     gold = _section_rows(run, gold_section.get("splits", {}), ("accuracy",)) if record.path == "cascade" else []
     return run, items, gold, asr

@@ -19,7 +19,7 @@ SCORE_KEYS = ["split", "modality", "group", "protocol", "sources", "system", "pa
 
 
 def scores(runs: Runs, items: pd.DataFrame) -> pd.DataFrame:
-    """One row per (run, split, language): ``accuracy, n, is_source, trained_on`` + the run's keys."""
+    """One row per (run, split, language): ``accuracy, n, is_source`` + the run's keys."""
     evaluated = items[~items["split"].isin(["dev", "train"])]
     frame = (
         evaluated.groupby([*SCORE_KEYS, "language"], dropna=False)
