@@ -155,3 +155,17 @@ def test_calibration_fitted_on_dev_and_hybrid_scored_raw_and_calibrated(clean):
     assert {"hybrid:e2e-conv+ca-text-a", "hybrid-cal:e2e-conv+ca-text-a"} <= systems
     assert (clean / "reliability_e2e-conv.png").stat().st_size > 5000
     assert "calibration is raw only" not in (clean / "report.md").read_text()
+
+
+def test_dev_predictions_are_read_from_either_file(tmp_path):
+    """The program base writes dev predictions to dev_predictions.jsonl; split "dev" rows in
+    predictions.jsonl count the same."""
+    dev_rows = item_rows("eng", flags(9), split="dev", confidence=0.95)
+    test_rows = item_rows("eng", flags(9), confidence=0.95)
+    own_file = write_run(tmp_path / "own-file", test_rows + dev_rows, sources=["eng"])
+    inline = write_run(tmp_path / "inline", test_rows, sources=["eng"], seed=1)
+    with (inline / "predictions.jsonl").open("a") as handle:
+        handle.write((own_file / "dev_predictions.jsonl").read_text())
+    report = build_report(tmp_path)
+    (row,) = [r for r in read_csv(report / "calibration.csv") if r["split"] == "test"]
+    assert row["n"] == "24" and float(row["temperature"]) > 1  # both runs fitted (else NaN)

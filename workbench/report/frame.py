@@ -31,6 +31,8 @@ from workbench.record import RunRecord
 from workbench.runs import METRICS, PREDICTIONS
 
 log = logging.getLogger(__name__)
+# the dev split's predictions (for calibration) as the program base writes them; predictions.jsonl may hold them too
+DEV_PREDICTIONS = "dev_predictions.jsonl"
 ITEM_FIELDS = ("id", "content_id", "language", "split", "label", "pred", "probs")
 ITEM_COLUMNS = [*ITEM_FIELDS, "transcript", "romanized", "correct", "confidence", "is_source"]
 NOT_EVALUATED = ("train", "dev")  # dev predictions fit calibration; they are not results
@@ -108,6 +110,9 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
 
 def _item_rows(run: dict, predictions: Path, sources: list[str]) -> pd.DataFrame:
     rows = read_jsonl(predictions)
+    dev = predictions.parent / DEV_PREDICTIONS
+    if dev.is_file():
+        rows += [{**row, "split": "dev"} for row in read_jsonl(dev)]
     frame = pd.DataFrame(rows)
     for name in ITEM_FIELDS:
         if name not in frame.columns:
