@@ -212,3 +212,31 @@ def test_prediction_records_without_a_field_are_named(tmp_path):
     (skipped,) = [w for w in read_csv(out / "warnings.csv") if w["check"] == "not read"]
     assert skipped["run_dir"] == str(bad)
     assert skipped["detail"] == f"{bad / 'predictions.jsonl'} field 'probs': missing from the prediction records"
+
+
+def test_the_item_table_and_paths_come_from_the_record_not_the_name(tmp_path):
+    from workbench.report.frame import load_runs
+    from workbench.report.testing import item_rows
+
+    rows = item_rows("eng", [True] * 4) + item_rows("rus", [True, False, False, False], transcript="x")
+    write_run(tmp_path / "a", rows, system="ca-looking-e2e", sources=["eng"], stopped_by="max_epochs")
+    write_run(
+        tmp_path / "b",
+        rows,
+        kind="cascade",
+        system="e2e-looking-ca",
+        sources=["eng"],
+        asr={"test": {"rus": (0.3, 0.5)}},
+    )
+    runs = load_runs(tmp_path)
+    items = runs.items
+    assert len(items) == 16 and {"seed", "stopped_by", "protocol", "sources", "targets", "content_id"} <= set(items)
+    e2e = items[items["system"] == "ca-looking-e2e"]
+    assert set(e2e["path"]) == {"e2e"} and set(e2e["stopped_by"]) == {"max_epochs"}
+    cascade = items[(items["system"] == "e2e-looking-ca") & (items["language"] == "rus")]
+    assert (
+        set(cascade["path"]) == {"cascade"} and set(cascade["asr_cer"]) == {0.3} and set(cascade["transcript"]) == {"x"}
+    )
+    assert items.loc[items["system"] == "e2e-looking-ca", "correct"].sum() == 5
+    (pair,) = read_csv(build_report(tmp_path) / "pooled_test.csv")
+    assert (pair["e2e"], pair["cascade"]) == ("ca-looking-e2e", "e2e-looking-ca")

@@ -3,7 +3,8 @@
 Every finished run below a folder contributes one row per predicted item: the run record's
 fields (``workbench.record``: kind, path, system, modality, protocol name / sources /
 targets, seed, why training stopped) next to the item's ``id, content_id, language, split,
-label, pred, probs, correct`` (+ ``transcript``, ``romanized`` for cascades). Tables,
+label, pred, probs, correct`` (+ ``transcript``, ``romanized`` and the recognizer's
+``asr_cer``, ``asr_wer`` in that language for cascades). Tables,
 tests, calibration and plots are group-bys and pivots of it.
 
 What a run is comes from its record only: nothing here parses a tag string or decides E2E
@@ -209,10 +210,20 @@ def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Run
         asr += run_asr
         if run_items is not None:
             items.append(run_items)
+    asr_table = pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"])
+    if items:
+        # each cascade item carries its recognizer's CER/WER in its language and split (NaN elsewhere)
+        errors = asr_table[["run_dir", "split", "language", "cer", "wer"]].drop_duplicates(
+            ["run_dir", "split", "language"]
+        )
+        errors = errors.rename(columns={"cer": "asr_cer", "wer": "asr_wer"})
+        table = pd.concat(items, ignore_index=True).merge(errors, on=["run_dir", "split", "language"], how="left")
+    else:
+        table = pd.DataFrame(columns=[*ITEM_COLUMNS, *RUN_COLUMNS, "asr_cer", "asr_wer"])
     return Runs(
-        items=pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=[*ITEM_COLUMNS, *RUN_COLUMNS]),
+        items=table,
         runs=pd.DataFrame(runs, columns=RUN_COLUMNS),
         gold=pd.DataFrame(gold, columns=["run_dir", "system", "kind", "split", "language", "accuracy", "n"]),
-        asr=pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"]),
+        asr=asr_table,
         skipped=skipped,
     )
