@@ -174,3 +174,69 @@ def test_damaged_metrics_file_is_named_and_left_out(tmp_path, caplog):
     assert str(damaged) in caplog.text
     systems = {r["system"] for r in read_csv(out / "table_test.csv")}
     assert systems == {"e2e-conv"}
+
+
+def test_speech_and_vision_systems_sit_in_one_report(tmp_path):
+    from workbench.report.testing import item_rows
+
+    speech = item_rows("eng", [True] * 8) + item_rows("rus", [True] * 5 + [False] * 3)
+    image = item_rows("eng", [True] * 6 + [False] * 2) + item_rows("rus", [True] * 4 + [False] * 4)
+    write_run(tmp_path / "e2e", speech, sources=["eng"])
+    write_run(tmp_path / "ca", speech, kind="cascade", system="ca-romanized", sources=["eng"])
+    write_run(tmp_path / "vis", image, kind="vision", system="vis-ft", modality="image", sources=["eng"])
+    out = build_report(tmp_path)
+    table = read_csv(out / "table_test.csv")
+    assert {(r["system"], r["modality"]) for r in table} >= {("vis-ft", "image"), ("e2e-conv", "speech")}
+    assert {(r["e2e"], r["modality"]) for r in read_csv(out / "significance_test.csv")} == {("e2e-conv", "speech")}
+    md = (out / "report.md").read_text()
+    assert "### zero_shot-eng (image)" in md and "### zero_shot-eng (speech)" in md
+
+
+def test_cli(tmp_path, capsys):
+    from workbench.report.__main__ import main
+
+    assert main([str(tmp_path / "missing")]) == 2
+    assert main([str(tmp_path)]) == 0  # no runs yet: a report that says so, not a crash
+    assert "0 runs with predictions" in capsys.readouterr().out
+    assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_prediction_records_without_a_field_are_named(tmp_path):
+    from workbench.report.testing import item_rows
+
+    write_run(tmp_path / "good", item_rows("eng", [True] * 4), sources=["eng"])
+    bad = write_run(tmp_path / "bad", item_rows("eng", [True] * 4), sources=["eng"], seed=1)
+    lines = (bad / "predictions.jsonl").read_text().replace('"probs"', '"p"')
+    (bad / "predictions.jsonl").write_text(lines)
+    out = build_report(tmp_path)
+    (skipped,) = [w for w in read_csv(out / "warnings.csv") if w["check"] == "not read"]
+    assert skipped["run_dir"] == str(bad)
+    assert skipped["detail"] == f"{bad / 'predictions.jsonl'} field 'probs': missing from the prediction records"
+
+
+def test_the_item_table_and_paths_come_from_the_record_not_the_name(tmp_path):
+    from workbench.report.frame import load_runs
+    from workbench.report.testing import item_rows
+
+    rows = item_rows("eng", [True] * 4) + item_rows("rus", [True, False, False, False], transcript="x")
+    write_run(tmp_path / "a", rows, system="ca-looking-e2e", sources=["eng"], stopped_by="max_epochs")
+    write_run(
+        tmp_path / "b",
+        rows,
+        kind="cascade",
+        system="e2e-looking-ca",
+        sources=["eng"],
+        asr={"test": {"rus": (0.3, 0.5)}},
+    )
+    runs = load_runs(tmp_path)
+    items = runs.items
+    assert len(items) == 16 and {"seed", "stopped_by", "protocol", "sources", "targets", "content_id"} <= set(items)
+    e2e = items[items["system"] == "ca-looking-e2e"]
+    assert set(e2e["path"]) == {"e2e"} and set(e2e["stopped_by"]) == {"max_epochs"}
+    cascade = items[(items["system"] == "e2e-looking-ca") & (items["language"] == "rus")]
+    assert (
+        set(cascade["path"]) == {"cascade"} and set(cascade["asr_cer"]) == {0.3} and set(cascade["transcript"]) == {"x"}
+    )
+    assert items.loc[items["system"] == "e2e-looking-ca", "correct"].sum() == 5
+    (pair,) = read_csv(build_report(tmp_path) / "pooled_test.csv")
+    assert (pair["e2e"], pair["cascade"]) == ("ca-looking-e2e", "e2e-looking-ca")

@@ -58,9 +58,11 @@ def build_report(root: str | Path, out: str | Path | None = None, run_dirs: list
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     runs = load_runs(root, run_dirs)
-    items = calibration.add_calibrated(runs.items) if not runs.items.empty else runs.items
-    hybrids = compare.hybrid_scores(items) if not items.empty else items
-    scores = tables.scores(runs, pd.concat([items, hybrids], ignore_index=True) if len(hybrids) else items)
+    items, scores = runs.items, None
+    if not items.empty:
+        items = calibration.add_calibrated(items)
+        hybrids = compare.hybrid_scores(items)
+        scores = tables.scores(runs, pd.concat([items, hybrids], ignore_index=True) if len(hybrids) else items)
     warnings = checks.check_runs(runs, scores)
     write_csv(out / "warnings.csv", warnings)
 

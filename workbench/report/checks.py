@@ -25,12 +25,16 @@ CHANCE_MARGIN = 0.05
 COLUMNS = ["check", "run_dir", "detail"]
 
 
-def recognizers(asr: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
+def recognizers(asr: pd.DataFrame, items: pd.DataFrame | None) -> list[dict]:
+    """One row per run and split, listing the languages where its recognizer failed."""
     rows = []
-    for r in asr[asr["cer"] >= CER_LIMIT].itertuples():
-        rows.append(
-            {"check": "recognizer", "run_dir": r.run_dir, "detail": f"CER {r.cer:.2f} in {r.language} ({r.split})"}
-        )
+    failed = asr[asr["cer"] >= CER_LIMIT]
+    for (run_dir, split), part in failed.groupby(["run_dir", "split"]):
+        languages = ", ".join(f"{r.language} {r.cer:.2f}" for r in part.sort_values("language").itertuples())
+        detail = f"recognizer CER >= {CER_LIMIT} in {languages} ({split})"
+        rows.append({"check": "recognizer", "run_dir": run_dir, "detail": detail})
+    if items is None:
+        return rows
     # a transcript of None means the run did not record one; "" means the recognizer wrote nothing
     cascades = items[
         (items["path"] == "cascade") & ~items["split"].isin(["dev", "train"]) & items["transcript"].notna()
@@ -38,8 +42,10 @@ def recognizers(asr: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
     if not cascades.empty:
         empty = cascades["transcript"].astype(str).str.strip() == ""
         shares = empty.groupby([cascades["run_dir"], cascades["split"], cascades["language"]]).mean()
-        for (run_dir, split, language), share in shares[shares >= EMPTY_LIMIT].items():
-            detail = f"the recognizer wrote nothing for {100 * share:.0f}% of {language} ({split})"
+        shares = shares[shares >= EMPTY_LIMIT].reset_index(name="share")
+        for (run_dir, split), part in shares.groupby(["run_dir", "split"]):
+            languages = ", ".join(f"{100 * r.share:.0f}% of {r.language}" for r in part.itertuples())
+            detail = f"the recognizer wrote nothing for {languages} ({split})"
             rows.append({"check": "recognizer", "run_dir": run_dir, "detail": detail})
     return rows
 
@@ -114,13 +120,14 @@ def duplicates(runs: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def check_runs(runs, scores: pd.DataFrame) -> pd.DataFrame:
+def check_runs(runs, scores: pd.DataFrame | None) -> pd.DataFrame:
     """Every warning for :class:`workbench.report.frame.Runs` and its per-language ``scores``."""
     rows = [{"check": "not read", "run_dir": path, "detail": reason} for path, reason in runs.skipped]
-    rows += recognizers(runs.asr, runs.items)
-    rows += near_chance(scores)
+    rows += recognizers(runs.asr, runs.items) if not runs.items.empty else recognizers(runs.asr, None)
     rows += stopped(runs.runs)
-    rows += language_sets(scores)
-    rows += seeds(scores)
     rows += duplicates(runs.runs)
+    if scores is not None and not scores.empty:
+        rows += near_chance(scores)
+        rows += language_sets(scores)
+        rows += seeds(scores)
     return pd.DataFrame(rows, columns=COLUMNS)

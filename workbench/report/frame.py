@@ -3,7 +3,8 @@
 Every finished run below a folder contributes one row per predicted item: the run record's
 fields (``workbench.record``: kind, path, system, modality, protocol name / sources /
 targets, seed, why training stopped) next to the item's ``id, content_id, language, split,
-label, pred, probs, correct`` (+ ``transcript``, ``romanized`` for cascades). Tables,
+label, pred, probs, correct`` (+ ``transcript``, ``romanized`` and the recognizer's
+``asr_cer``, ``asr_wer`` in that language for cascades). Tables,
 tests, calibration and plots are group-bys and pivots of it.
 
 What a run is comes from its record only: nothing here parses a tag string or decides E2E
@@ -31,7 +32,10 @@ from workbench.record import RunRecord
 from workbench.runs import METRICS, PREDICTIONS
 
 log = logging.getLogger(__name__)
+# the dev split's predictions (for calibration) as the program base writes them; predictions.jsonl may hold them too
+DEV_PREDICTIONS = "dev_predictions.jsonl"
 ITEM_FIELDS = ("id", "content_id", "language", "split", "label", "pred", "probs")
+ITEM_COLUMNS = [*ITEM_FIELDS, "transcript", "romanized", "correct", "confidence", "is_source"]
 NOT_EVALUATED = ("train", "dev")  # dev predictions fit calibration; they are not results
 RUN_COLUMNS = [
     "run_dir",
@@ -107,6 +111,9 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
 
 def _item_rows(run: dict, predictions: Path, sources: list[str]) -> pd.DataFrame:
     rows = read_jsonl(predictions)
+    dev = predictions.parent / DEV_PREDICTIONS
+    if dev.is_file():
+        rows += [{**row, "split": "dev"} for row in read_jsonl(dev)]
     frame = pd.DataFrame(rows)
     for name in ITEM_FIELDS:
         if name not in frame.columns:
@@ -122,9 +129,7 @@ def _item_rows(run: dict, predictions: Path, sources: list[str]) -> pd.DataFrame
         frame = frame[frame["language"].isin(sources)]
     frame["correct"] = frame["pred"] == frame["label"]
     frame["confidence"] = frame["probs"].map(max)
-    # "its own training language": the sources; all_languages without sources trains on all
     frame["is_source"] = frame["language"].isin(sources)
-    frame["trained_on"] = frame["is_source"] if sources else run["protocol"] != "zero_shot"
     for key, value in run.items():
         frame[key] = value
     if not run["n_classes"]:
@@ -176,7 +181,10 @@ def read_run(run_dir: Path) -> tuple[dict, pd.DataFrame | None, list[dict], list
     predictions = run_dir / PREDICTIONS
     if not predictions.is_file():
         raise DataError(str(predictions), "(file)", "missing: the run has a record but no predictions")
-    items = _item_rows(run, predictions, list(record.protocol.sources or []))
+    try:
+        items = _item_rows(run, predictions, list(record.protocol.sources or []))
+    except (ValueError, TypeError, KeyError) as error:  # bad JSON or a malformed record
+        raise DataError(str(predictions), "(records)", f"unreadable ({error})") from None
     gold_section = metrics.get("gold_text") or {}
     gold = _section_rows(run, gold_section.get("splits", {}), ("accuracy",)) if record.path == "cascade" else []
     return run, items, gold, asr
@@ -202,10 +210,20 @@ def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Run
         asr += run_asr
         if run_items is not None:
             items.append(run_items)
+    asr_table = pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"])
+    if items:
+        # each cascade item carries its recognizer's CER/WER in its language and split (NaN elsewhere)
+        errors = asr_table[["run_dir", "split", "language", "cer", "wer"]].drop_duplicates(
+            ["run_dir", "split", "language"]
+        )
+        errors = errors.rename(columns={"cer": "asr_cer", "wer": "asr_wer"})
+        table = pd.concat(items, ignore_index=True).merge(errors, on=["run_dir", "split", "language"], how="left")
+    else:
+        table = pd.DataFrame(columns=[*ITEM_COLUMNS, *RUN_COLUMNS, "asr_cer", "asr_wer"])
     return Runs(
-        items=pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=[*RUN_COLUMNS, *ITEM_FIELDS]),
+        items=table,
         runs=pd.DataFrame(runs, columns=RUN_COLUMNS),
         gold=pd.DataFrame(gold, columns=["run_dir", "system", "kind", "split", "language", "accuracy", "n"]),
-        asr=pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"]),
+        asr=asr_table,
         skipped=skipped,
     )

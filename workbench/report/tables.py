@@ -19,7 +19,7 @@ SCORE_KEYS = ["split", "modality", "group", "protocol", "sources", "system", "pa
 
 
 def scores(runs: Runs, items: pd.DataFrame) -> pd.DataFrame:
-    """One row per (run, split, language): ``accuracy, n, is_source, trained_on`` + the run's keys."""
+    """One row per (run, split, language): ``accuracy, n, is_source`` + the run's keys."""
     evaluated = items[~items["split"].isin(["dev", "train"])]
     frame = (
         evaluated.groupby([*SCORE_KEYS, "language"], dropna=False)
@@ -39,9 +39,9 @@ def scores(runs: Runs, items: pd.DataFrame) -> pd.DataFrame:
 
 
 def system_order(frame: pd.DataFrame) -> list[str]:
-    """E2E first, then cascades, hybrids and the gold-text upper bounds; by name within each."""
+    """E2E first, then cascades, hybrids (raw before calibrated) and the gold-text upper bounds."""
     paths = frame.drop_duplicates("system").set_index("system")["path"]
-    return sorted(paths.index, key=lambda s: (PATH_RANK.get(paths[s], 9), s))
+    return sorted(paths.index, key=lambda s: (PATH_RANK.get(paths[s], 9), s.startswith("hybrid-cal:"), s))
 
 
 def run_averages(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Hand-made run directories for tests of the report (and of anything that reads runs).
 
-A run written here has exactly what a training program writes: ``predictions.jsonl`` and a
-``metrics.json`` with the run record (:class:`workbench.record.RunRecord`), the per-split
-scores, and for a cascade the ``asr`` and ``gold_text`` sections.
+A run written here has exactly what a training program writes: ``predictions.jsonl``,
+``dev_predictions.jsonl`` (split ``dev``, when given dev rows) and a ``metrics.json`` with
+the run record (:class:`workbench.record.RunRecord`), the per-split scores, and for a
+cascade the ``asr`` and ``gold_text`` sections.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from workbench.io import atomic_write_json, atomic_write_jsonl
 from workbench.predictions import metrics_by_split
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord
+from workbench.report.frame import DEV_PREDICTIONS
 
 
 def probs_for(label: int, right: bool, confidence: float, classes: int = 3) -> list[float]:
@@ -81,7 +83,9 @@ def write_run(
         version="test",
     )
     full = [{**r, "system": system, "protocol": record.protocol.tag, "seed": seed} for r in rows]
-    metrics = {"record": record.to_dict(), **metrics_by_split(full, classes)}
+    evaluated = [r for r in full if r["split"] != "dev"]
+    dev = [r for r in full if r["split"] == "dev"]  # as the program base writes them: a file of their own
+    metrics = {"record": record.to_dict(), **metrics_by_split(evaluated, classes)}
     if asr is not None:
         metrics["asr"] = {
             split: {"per_language": {lang: {"cer": c, "wer": w, "n": 10} for lang, (c, w) in by_lang.items()}}
@@ -95,6 +99,8 @@ def write_run(
             }
         }
     if rows:
-        atomic_write_jsonl(run_dir / "predictions.jsonl", full)
+        atomic_write_jsonl(run_dir / "predictions.jsonl", evaluated)
+    if dev:
+        atomic_write_jsonl(run_dir / DEV_PREDICTIONS, dev)
     atomic_write_json(run_dir / "metrics.json", metrics)
     return run_dir
