@@ -13,7 +13,7 @@ from jsonargparse import ArgumentParser
 
 from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.data.sources import SPEECHTAXI_LABELS, AudioFolder, CorpusSource, HFDataset, Manifest, SpeechTaxi
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 
 VERSES = [f"GEN 1:{i}" for i in range(1, 13)]
 SPLIT_OF = {"train": VERSES[:8], "dev": VERSES[8:10], "test": VERSES[10:]}
@@ -268,3 +268,12 @@ def test_audio_folder_without_language_is_named(tmp_path):
     write_audio(tmp_path / "train" / "cat" / "a.wav", tone(0.2))
     with pytest.raises(DataError, match="a.wav' field 'language'"):
         AudioFolder(str(tmp_path)).load()
+
+
+def test_no_train_split_says_why_each_alias_failed(tmp_path):
+    script = tmp_path / "scripted"
+    script.mkdir()
+    (script / "scripted.py").write_text("import datasets\n")  # a loading script, as SpeechTaxi's repository has
+    source = HFDataset(path=str(script), columns={"label": "label", "audio": "audio"}, cache_dir=str(tmp_path / "c"))
+    with pytest.raises(ConfigError, match=r"no train split \(train: \w+Error: .+\)"):
+        source.load()

@@ -73,6 +73,14 @@ def finish(corpus: Corpus, cache_dir: str | Path, on_bad_item: OnBadItem, unknow
     return derive_romanized(corpus, Path(cache_dir), unknown_language)
 
 
+def mapped(columns: dict[str, str]) -> dict[str, str]:
+    """A column map (workbench field -> column) that maps at least ``label`` and ``audio``."""
+    missing = [field for field in ("label", "audio") if field not in columns]
+    if missing:
+        raise ConfigError(f"columns: {missing} must be mapped to columns of the dataset (have {dict(columns)})")
+    return dict(columns)
+
+
 class SpeechTaxi(CorpusSource):
     """SpeechTaxi: Bible verses in 28 languages, classes Recommendation ... Violence.
 
@@ -182,10 +190,7 @@ class HubParquet(CorpusSource):
         on_bad_item: OnBadItem = "raise",
         unknown_language: UnknownLanguage = "error",
     ):
-        for required in ("label", "audio"):
-            if required not in columns:
-                raise ConfigError(f"columns: '{required}' must be mapped to a column of the parquet files")
-        self.path, self.columns, self.configs, self.files = path, dict(columns), list(configs), files
+        self.path, self.columns, self.configs, self.files = path, mapped(columns), list(configs), files
         self.splits = [dict(entry) for entry in splits]
         self.language, self.label_names, self.revision, self.token_env = language, label_names, revision, token_env
         self.cache_dir, self.max_seconds, self.resplit = cache_dir, max_seconds, resplit
@@ -233,10 +238,7 @@ class HFDataset(CorpusSource):
         on_bad_item: OnBadItem = "raise",
         unknown_language: UnknownLanguage = "error",
     ):
-        for required in ("label", "audio"):
-            if required not in columns:
-                raise ConfigError(f"columns: '{required}' must be mapped to a dataset column")
-        self.path, self.columns, self.configs = path, dict(columns), list(configs)
+        self.path, self.columns, self.configs = path, mapped(columns), list(configs)
         self.language, self.label_names, self.splits = language, label_names, list(splits)
         self.cache_dir, self.load_kwargs, self.max_seconds = cache_dir, load_kwargs, max_seconds
         self.name = name or Path(path).name

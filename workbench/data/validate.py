@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -149,17 +150,22 @@ class AudioChecks:
         self.digests: dict[str, str] = state.get("digests", {})
         self.decoded = 0  # files decoded by this instance (0 on a rerun: the test of the cache)
         self._dirty = False
+        self._lock = threading.Lock()  # fault() runs in worker threads: hashing and decoding happen outside it
 
     def fault(self, path: str) -> str | None:
-        """The file's fault (see :func:`audio_fault`), from the cache when its digest is known."""
+        """The file's fault (see :func:`audio_fault`), from the cache when its digest is known. Thread-safe."""
         digest = self._digest(path)
         if digest is None:
             return audio_fault(path)  # missing file: nothing to cache
-        if digest not in self.verdicts:
-            self.verdicts[digest] = audio_fault(path) or ""
-            self.decoded += 1
-            self._dirty = True
-        return self.verdicts[digest] or None
+        with self._lock:
+            known = self.verdicts.get(digest)
+        if known is None:
+            known = audio_fault(path) or ""
+            with self._lock:
+                self.verdicts[digest] = known
+                self.decoded += 1
+                self._dirty = True
+        return known or None
 
     def _digest(self, path: str) -> str | None:
         try:
@@ -167,10 +173,14 @@ class AudioChecks:
         except OSError:
             return None
         key = f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
-        if key not in self.digests:
-            self.digests[key] = file_sha256(path)
-            self._dirty = True
-        return self.digests[key]
+        with self._lock:
+            digest = self.digests.get(key)
+        if digest is None:
+            digest = file_sha256(path)
+            with self._lock:
+                self.digests[key] = digest
+                self._dirty = True
+        return digest
 
     def save(self) -> None:
         if self._dirty:
@@ -202,18 +212,23 @@ def validate_audio(items: list[Item], cache_dir: str | Path, on_bad_item: OnBadI
 
     Items without an audio path (text or image corpora) pass: their signal is checked elsewhere.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
     checks = AudioChecks(cache_dir)
+    paths = sorted({item.audio for item in items if item.audio})
+    # libsndfile decodes and hashlib hashes without the GIL: threads check files side by side
+    try:
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            found = pool.map(checks.fault, paths)
+            progress = tqdm(found, total=len(paths), desc="checking audio", disable=len(paths) < 500)
+            faults = dict(zip(paths, progress, strict=True))
+    finally:
+        checks.save()
 
     def check(item: Item) -> None:
-        if item.audio:
-            fault = checks.fault(item.audio)
-            if fault:
-                raise DataError(f"item '{item.id}'", "audio", f"{fault} ({item.audio})")
+        if item.audio and faults[item.audio]:
+            raise DataError(f"item '{item.id}'", "audio", f"{faults[item.audio]} ({item.audio})")
 
-    try:
-        todo = tqdm(items, desc="checking audio", unit="file", disable=len(items) < 500, leave=False)
-        return keep_good(todo, check, on_bad_item, report)
-    finally:
-        checks.save()  # verdicts found before a raise are kept too
+    return keep_good(items, check, on_bad_item, report)
