@@ -3,6 +3,8 @@
 :class:`workbench.romanize.Romanizer` holds uroman and an in-memory cache; this stage adds
 a :class:`~cascade.cache.ShardedCache` keyed by ``(uroman version, language, text)`` so
 that a new process does not pay uroman's load time (seconds) when every string is known.
+uroman-fast's output on its verified languages is uroman's, so it shares uroman's cache;
+romanizing every language with it (``fast_languages: all``) gets a cache of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ class RomanizeStage:
     def __init__(self, cache_dir: str | Path, romanizer: Romanizer | None = None):
         self.romanizer = romanizer or default_romanizer()
         meta = {"stage": "uroman", "uroman": uroman_version()}
-        self.cache = ShardedCache(Path(cache_dir) / "romanized" / f"uroman-{meta['uroman']}", meta=meta)
+        folder = f"uroman-{meta['uroman']}"
+        engine = getattr(self.romanizer, "identity", lambda: "uroman")()
+        if engine != "uroman":  # uroman-fast on languages not checked against uroman: its own cache
+            meta["engine"], folder = engine, f"{folder}-{engine}"
+        self.cache = ShardedCache(Path(cache_dir) / "romanized" / folder, meta=meta)
 
     @staticmethod
     def key(text: str, language: str | None) -> str:

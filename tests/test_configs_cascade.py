@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cascade_testing import tiny_text_classifier, tiny_wav2vec2_ctc, tiny_whisper
+from ct2_testing import ct2_whisper
 
 from cascade import fit, fit_asr
 from workbench.io import read_json
@@ -31,6 +32,7 @@ SPEECHTAXI_RUNS = [
     ["recognizer/whisper_detect", "protocol/all_languages", "classifier/glot500"],
     ["recognizer/whisper", "text/romanized", "protocol/in_language"],
     ["recognizer/mms_zeroshot"],
+    ["recognizer/faster_whisper"],
 ]
 
 
@@ -66,6 +68,7 @@ def stand_ins(tmp_path_factory, tiny_corpus, tiny_root):
         "root": str(tiny_root),
         "languages": "[" + ", ".join(tiny_corpus.languages) + "]",
         "whisper": str(tiny_whisper(folder / "whisper.pt")),
+        "ct2": str(ct2_whisper(folder / "whisper.pt", folder / "ct2")),
         "w2v": str(tiny_wav2vec2_ctc(folder / "w2v")),
         "xlmr": str(tiny_text_classifier(folder / "xlmr", texts, vocab_size=400)),
         "cache": str(folder / "cache"),
@@ -160,6 +163,8 @@ def test_speechtaxi_cascade_runs(names, stand_ins, tmp_path):
     ]
     if recognizer.endswith("HFCTCRecognizer"):
         args.append(f"--data.recognizer.init_args.model={stand_ins['w2v']}")
+    elif recognizer.endswith("FasterWhisperRecognizer"):
+        args += [f"--data.recognizer.init_args.model={stand_ins['ct2']}", "--data.recognizer.init_args.sample_len=3"]
     else:
         args += [
             f"--data.recognizer.init_args.model={stand_ins['whisper']}",

@@ -94,3 +94,49 @@ def test_never_crashes_and_is_deterministic(romanizer, text, language):
     assert isinstance(first, str)
     assert romanizer.romanize(text, language) == first  # from the cache
     assert Romanizer().romanize(text, language) == first  # a fresh romanizer, empty cache
+
+
+def test_uroman_fast_writes_uroman_on_its_verified_languages():
+    """Every CLDR name of the embedded corpus, per verified language: the fast engine equals the reference."""
+    pytest.importorskip("uroman_fast")
+    from workbench.data.cldr_text import item_names
+    from workbench.romanize import FAST_VERIFIED
+
+    fast, reference = Romanizer(engine="uroman-fast"), Romanizer(engine="uroman")
+    for language in sorted(FAST_VERIFIED):
+        names = [name for names in item_names(language).values() for name in names.values()]
+        assert fast.romanize_many(names, language) == reference.romanize_many(names, language), language
+    assert fast.engine_counts["uroman"] == 0 and reference.engine_counts["uroman-fast"] == 0
+    assert fast.engine_counts["uroman-fast"] == reference.engine_counts["uroman"] > 500
+
+
+def test_auto_engine_falls_back_to_uroman_per_language():
+    pytest.importorskip("uroman_fast")
+    romanizer = Romanizer()  # auto
+    assert romanizer.engine_for("rus") == "uroman-fast" and romanizer.engine_for("ukr") == "uroman"
+    assert romanizer.engine_for(None) == "uroman"  # no language: not checked
+    romanizer.romanize("январь", "rus")
+    romanizer.romanize("січень", "ukr")
+    assert romanizer.engine_counts == {"uroman": 1, "uroman-fast": 1}
+    assert Romanizer(fast_languages="all").engine_for("ukr") == "uroman-fast"
+    assert Romanizer(engine="uroman").engine_for("rus") == "uroman"
+
+
+def test_fast_engine_missing_or_misnamed(monkeypatch):
+    import workbench.romanize as module
+
+    monkeypatch.setattr(module, "fast_romanizer", lambda: None)
+    with pytest.raises(ConfigError, match="uroman-fast.*not installed"):
+        Romanizer(engine="uroman-fast")
+    assert Romanizer().engine_for("rus") == "uroman"  # auto without the package: uroman
+    with pytest.raises(ConfigError, match="'perl'"):
+        Romanizer(engine="perl")
+
+
+def test_unchecked_fast_romanizations_get_their_own_cache(tmp_path):
+    pytest.importorskip("uroman_fast")
+    from cascade.romanize_stage import RomanizeStage
+
+    shared = RomanizeStage(tmp_path, Romanizer()).cache
+    own = RomanizeStage(tmp_path, Romanizer(fast_languages="all")).cache
+    assert shared.folder != own.folder and "uroman-fast" in own.folder.name

@@ -4,6 +4,12 @@ uroman takes seconds to load and about a millisecond per string, and corpora rep
 same strings (one transcript per item, one label name per class), so a :class:`Romanizer`
 loads it lazily, once, and romanizes each distinct ``(language, text)`` once.
 
+When ``uroman-fast`` (the Python package of uroman's Rust port, the ``fast`` extra) is
+installed, it romanizes the languages where it was checked to write exactly what uroman
+writes (:data:`FAST_VERIFIED`: every string of the embedded corpus, ``python -m
+benchmarks.uroman_fast``); every other language falls back to uroman, the reference. It
+needs no load time and is several times faster per string.
+
 Language codes go through the workbench's language table (:mod:`workbench.languages`): any
 ISO 639-3 / 639-1, BCP-47 (``pt-BR``), FLORES (``por_Latn``) or SpeechTaxi (``tw-akuapem``)
 code becomes the code uroman's rules are keyed by; a known language uroman has no rules for
@@ -20,9 +26,26 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Literal
 
 from workbench.errors import ConfigError
 from workbench.languages import uroman_code, uroman_codes
+
+Engine = Literal["auto", "uroman", "uroman-fast"]
+
+# uroman codes whose strings uroman-fast romanizes exactly as uroman: all 7280 strings of the
+# embedded corpus (8 languages, 5 scripts) identical, uroman 1.3.1.1 vs uroman-fast 0.1.0b0
+# (python -m benchmarks.uroman_fast --full); the other languages are not checked: uroman.
+FAST_VERIFIED = frozenset({"eng", "deu", "spa", "rus", "ell", "hin", "kat", "tha"})
+
+
+def fast_romanizer():
+    """``uroman_fast.romanize`` (text, lang) when the package is installed, else None."""
+    try:
+        from uroman_fast import romanize as fast
+    except ImportError:
+        return None
+    return fast
 
 
 def read_language_codes(path: Path | None = None) -> dict[str, str]:
@@ -54,12 +77,28 @@ class Romanizer:
     Args:
         allow_unknown_language: romanize text of an unknown language code without a code
             (uroman's language-independent rules) instead of raising :class:`ConfigError`.
+        engine: ``auto`` (uroman-fast for its verified languages when installed, uroman
+            otherwise), ``uroman`` (the reference only) or ``uroman-fast`` (required).
+        fast_languages: the uroman codes uroman-fast romanizes (default
+            :data:`FAST_VERIFIED`); ``all`` for every language, unchecked.
 
     Thread-safe: one lock guards loading and the cache, so worker threads can share one.
     """
 
-    def __init__(self, allow_unknown_language: bool = False):
+    def __init__(
+        self,
+        allow_unknown_language: bool = False,
+        engine: Engine = "auto",
+        fast_languages: Literal["all"] | frozenset[str] | list[str] = FAST_VERIFIED,
+    ):
+        if engine not in ("auto", "uroman", "uroman-fast"):
+            raise ConfigError(f"romanizer engine '{engine}' is none of auto, uroman, uroman-fast")
+        self._fast = fast_romanizer() if engine != "uroman" else None
+        if engine == "uroman-fast" and self._fast is None:
+            raise ConfigError("romanizer engine 'uroman-fast': not installed (pip install -e '.[fast]')")
+        self.fast_languages = fast_languages if fast_languages == "all" else frozenset(fast_languages)
         self.allow_unknown_language = allow_unknown_language
+        self.engine_counts = {"uroman": 0, "uroman-fast": 0}  # strings romanized by each engine
         self._uroman = None
         self._codes: dict[str, str] | None = None
         self._cache: dict[tuple[str | None, str], str] = {}
@@ -108,9 +147,22 @@ class Romanizer:
                 self.hits += 1
                 return cached
             self.misses += 1
-            result = self._load().romanize_string(text, lcode=code) if text else ""
+            result = self._romanize(text, code) if text else ""
             self._cache[key] = result
             return result
+
+    def engine_for(self, code: str | None) -> str:
+        """``uroman-fast`` or ``uroman``: the engine that romanizes text of the uroman code ``code``."""
+        if self._fast is not None and (self.fast_languages == "all" or code in self.fast_languages):
+            return "uroman-fast"
+        return "uroman"
+
+    def _romanize(self, text: str, code: str | None) -> str:
+        engine = self.engine_for(code)
+        self.engine_counts[engine] += 1
+        if engine == "uroman-fast":
+            return self._fast(text, code)
+        return self._load().romanize_string(text, lcode=code)
 
     def romanize_many(self, texts: list[str], language: str | None = None) -> list[str]:
         """Romanize a list of strings of one language; repeats cost nothing."""
@@ -119,6 +171,15 @@ class Romanizer:
 
     def cache_size(self) -> int:
         return len(self._cache)
+
+    def identity(self) -> str:
+        """What the romanizations depend on beyond uroman's version: ``uroman`` when every
+        string is (or equals, as checked) uroman's, else the unchecked fast engine's version."""
+        if self._fast is None or self.fast_languages != "all":
+            return "uroman"
+        from importlib.metadata import version
+
+        return f"uroman-fast-{version('uroman-fast')}"
 
 
 _DEFAULT: Romanizer | None = None

@@ -30,8 +30,7 @@ import torch
 from cascade.cache import file_digest
 from cascade.languages import whisper_languages
 from cascade.recognizers.base import Recognizer, pick_device
-from workbench.errors import ConfigError
-from workbench.languages import resolve, whisper_code
+from cascade.recognizers.whisper_common import GivenLanguages, check_policy, is_silence
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def whisper_windows(wave: np.ndarray | torch.Tensor, n_mels: int) -> tuple[torch
     return pad_or_trim(mel, N_FRAMES), pad_or_trim(mel[:, : min(N_FRAMES, content_frames)], N_FRAMES)
 
 
-class WhisperRecognizer(Recognizer):
+class WhisperRecognizer(GivenLanguages, Recognizer):
     """Whisper with batched, length-sorted decoding.
 
     Args:
@@ -92,10 +91,8 @@ class WhisperRecognizer(Recognizer):
         device: str | None = "auto",
         download_root: str | None = None,
     ):
-        if unsupported not in ("detect", "error"):
-            raise ConfigError(f"recognizer.unsupported: '{unsupported}' is neither detect nor error")
         self.model_name, self.language_mode, self.batch_size = model, language_mode, batch_size
-        self.unsupported = unsupported
+        self.unsupported = check_policy(unsupported)
         self.sample_len, self.beam_size, self.fp16 = sample_len, beam_size, fp16
         self.no_speech_threshold, self.logprob_threshold = no_speech_threshold, logprob_threshold
         self.suppress_tokens = suppress_tokens
@@ -109,13 +106,8 @@ class WhisperRecognizer(Recognizer):
         return {
             "recognizer": "whisper",
             **identity,
-            "language_mode": self.language_mode,
-            "sample_len": self.sample_len,
-            "beam_size": self.beam_size,
             "fp16": self.fp16,
-            "no_speech_threshold": self.no_speech_threshold,
-            "logprob_threshold": self.logprob_threshold if self.no_speech_threshold is not None else None,
-            "suppress_tokens": self.suppress_tokens,
+            **self.decoding_options(),
         }
 
     @property
@@ -181,32 +173,6 @@ class WhisperRecognizer(Recognizer):
         model = self._model
         return set(get_tokenizer(model.is_multilingual, num_languages=model.num_languages).all_language_codes)
 
-    def given_codes(self, languages: list[str | None]) -> list[str | None]:
-        """Whisper's code per clip; None where none is given or where Whisper lacks the
-        language (then :meth:`transcribe` detects it, with ``unsupported: detect``).
-
-        Raises:
-            ConfigError: a code names no language, or Whisper lacks it and ``unsupported`` is ``error``.
-        """
-        supported, codes = self.supported_languages(), {}
-        for lang in dict.fromkeys(languages):
-            codes[lang] = None if lang is None else whisper_code(lang, supported)
-            if lang is not None and codes[lang] is None and self.unsupported == "error":
-                raise ConfigError(
-                    f"language '{lang}' ({resolve(lang).name}): Whisper has no such language; "
-                    f"set recognizer.unsupported: detect to detect the language of its clips"
-                )
-        return [codes[lang] for lang in languages]
-
-    def language_report(self, languages: list[str | None]) -> dict:
-        """How many of the clips of ``languages`` had their language detected because Whisper lacks it."""
-        if not self.uses_language:
-            return {}
-        supported = self.supported_languages()
-        lacking = [lang for lang in languages if lang is not None and not whisper_code(lang, supported)]
-        per_language = {lang: lacking.count(lang) for lang in sorted(set(lacking))}
-        return {"unsupported_language": {"policy": self.unsupported, "n": len(lacking), "per_language": per_language}}
-
     @torch.no_grad()
     def detect(self, waves: list[np.ndarray]) -> list[str]:
         """Whisper's most likely language per clip (on ``transcribe``'s detection window), in batches."""
@@ -219,10 +185,7 @@ class WhisperRecognizer(Recognizer):
         return codes
 
     def _is_silence(self, result) -> bool:
-        # the same rule transcribe() uses to skip a window
-        if self.no_speech_threshold is None or result.no_speech_prob <= self.no_speech_threshold:
-            return False
-        return not (self.logprob_threshold is not None and result.avg_logprob > self.logprob_threshold)
+        return is_silence(result.no_speech_prob, result.avg_logprob, self.no_speech_threshold, self.logprob_threshold)
 
 
 def tokenizer_decode(model, language: str | None, tokens: list[int]) -> str:

@@ -1,0 +1,225 @@
+"""faster-whisper (CTranslate2) with batched decoding of short clips: int8 on CPU, float16 on GPU.
+
+The same recipe as :mod:`cascade.recognizers.whisper_asr`, on CTranslate2's Whisper: clips
+are length-sorted and cut into batches; each batch goes through one encoder call and one
+``generate`` call, every clip with its own prompt (``<|startoftranscript|> <|lang|>
+<|transcribe|> <|notimestamps|>``), so clips of different languages share a batch. A clip
+whose language is not given (``language_mode: detect``) or that Whisper lacks (``unsupported:
+detect``) gets the language CTranslate2 detects on the same encoder output.
+
+Each clip's window is the one faster-whisper's ``BatchedInferencePipeline`` builds: the
+clip's log-mel frames zero-padded to 3000 (no VAD: the clips are short utterances). Models
+are read by name (``large-v3``: faster-whisper fetches the CTranslate2 conversion) or from a
+folder converted with ``ct2-transformers-converter`` (``model.bin``, ``tokenizer.json``,
+``preprocessor_config.json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from cascade.cache import file_digest
+from cascade.recognizers.base import Recognizer, pick_device
+from cascade.recognizers.whisper_common import GivenLanguages, Unsupported, check_policy, is_silence
+from workbench.errors import ConfigError
+
+N_FRAMES = 3000  # log-mel frames of Whisper's 30 s window
+
+
+def compute_type_for(device: str, compute_type: str) -> str:
+    """``auto`` -> ``int8`` on CPU, ``float16`` on CUDA; anything else as given."""
+    if compute_type != "auto":
+        return compute_type
+    return "float16" if device.startswith("cuda") else "int8"
+
+
+def suppress_list(suppress_tokens: str | list[int]) -> list[int]:
+    """``"-1"`` / ``"-1,220"`` / ``[-1]`` -> token ids (-1: Whisper's non-speech symbols)."""
+    if isinstance(suppress_tokens, str):
+        return [int(t) for t in suppress_tokens.split(",") if t.strip()]
+    return [int(t) for t in suppress_tokens]
+
+
+class FasterWhisperRecognizer(GivenLanguages, Recognizer):
+    """faster-whisper / CTranslate2 Whisper with batched, length-sorted decoding.
+
+    Args:
+        model: a faster-whisper model name (``large-v3``, ``small``...) or a converted folder.
+        language_mode: ``given`` tells Whisper each item's language; ``detect`` detects it per clip.
+        unsupported: with ``given``, what a clip of a language Whisper lacks gets: ``detect``
+            (counted in the run's metrics) or ``error``.
+        batch_size: clips per encoder / generate call.
+        sample_len: most tokens generated per clip (None: up to Whisper's 448-token context).
+        beam_size: beam search width; None is greedy.
+        compute_type: CTranslate2 compute type; ``auto`` is ``int8`` on CPU, ``float16`` on GPU
+            (``float32`` to compare with openai-whisper).
+        no_speech_threshold: as ``transcribe``'s: a clip with ``no_speech_prob`` above it and
+            ``avg_logprob`` below ``logprob_threshold`` gets an empty transcript; None disables it.
+        logprob_threshold: see ``no_speech_threshold``.
+        suppress_tokens: token ids never generated (``"-1"``: Whisper's non-speech symbols).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
+        cpu_threads: CTranslate2 threads on CPU (0: its default).
+        download_root: where named models are cached.
+    """
+
+    def __init__(
+        self,
+        model: str = "large-v3",
+        language_mode: Literal["given", "detect"] = "given",
+        unsupported: Unsupported = "detect",
+        batch_size: int = 16,
+        sample_len: int | None = None,
+        beam_size: int | None = None,
+        compute_type: str = "auto",
+        no_speech_threshold: float | None = None,
+        logprob_threshold: float | None = -1.0,
+        suppress_tokens: str | list[int] = "-1",
+        device: str | None = "auto",
+        cpu_threads: int = 0,
+        download_root: str | None = None,
+    ):
+        if language_mode not in ("given", "detect"):
+            raise ConfigError(f"recognizer.language_mode: '{language_mode}' is neither given nor detect")
+        self.model_name, self.language_mode, self.unsupported = model, language_mode, check_policy(unsupported)
+        self.batch_size, self.sample_len, self.beam_size = batch_size, sample_len, beam_size
+        self.device = pick_device(device)
+        self.compute_type = compute_type_for(self.device.type, compute_type)
+        self.no_speech_threshold, self.logprob_threshold = no_speech_threshold, logprob_threshold
+        self.suppress_tokens = suppress_tokens
+        self.cpu_threads, self.download_root = cpu_threads, download_root
+        self.uses_language = language_mode == "given"
+        self._model = None
+        self._tokenizer = None
+
+    def describe(self) -> dict:
+        folder = Path(self.model_name)
+        identity = (
+            {"model_sha256": file_digest(folder / "model.bin")}
+            if (folder / "model.bin").is_file()
+            else {"name": self.model_name}
+        )
+        return {
+            "recognizer": "faster-whisper",
+            **identity,
+            "compute_type": self.compute_type,
+            **self.decoding_options(),
+        }
+
+    @property
+    def model(self):
+        """The ``faster_whisper.WhisperModel`` (loaded on first use)."""
+        if self._model is None:
+            from faster_whisper import WhisperModel
+            from faster_whisper.tokenizer import Tokenizer
+
+            self._model = WhisperModel(
+                self.model_name,
+                device=self.device.type,
+                device_index=self.device.index or 0,
+                compute_type=self.compute_type,
+                cpu_threads=self.cpu_threads,
+                download_root=self.download_root,
+            )
+            multilingual = self._model.model.is_multilingual
+            self._tokenizer = Tokenizer(
+                self._model.hf_tokenizer, multilingual, task="transcribe", language="en" if multilingual else None
+            )
+        return self._model
+
+    def supported_languages(self) -> set[str]:
+        """The model's language codes (its language tokens); before loading, faster-whisper's full list."""
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        if self._model is None:
+            return set(_LANGUAGE_CODES)
+        if not self._model.model.is_multilingual:
+            return {"en"}
+        sot, count = self._tokenizer.sot, self._model.model.num_languages
+        token_id = self._model.hf_tokenizer.token_to_id
+        return {c for c in _LANGUAGE_CODES if (t := token_id(f"<|{c}|>")) is not None and sot < t <= sot + count}
+
+    def features(self, waves: list[np.ndarray]) -> np.ndarray:
+        """``[B, n_mels, 3000]`` windows: each clip's own log-mel frames, zero-padded to 3000.
+
+        The frames are those ``WhisperModel.transcribe`` (and openai-whisper's ``transcribe``)
+        decode for a clip of up to 30 s: ``len // hop`` of them (``BatchedInferencePipeline``
+        keeps one more, half padding).
+        """
+        from faster_whisper.audio import pad_or_trim
+
+        extract = self.model.feature_extractor
+        windows = []
+        for wave in waves:
+            wave = np.asarray(wave, dtype=np.float32)
+            frames = min(N_FRAMES, len(wave) // extract.hop_length)
+            windows.append(pad_or_trim(extract(wave)[:, :frames], N_FRAMES))
+        return np.stack(windows)
+
+    def transcribe(self, waves: list[np.ndarray], languages: list[str | None]) -> list[str]:
+        model = self.model
+        codes = self.given_codes(languages) if self.uses_language else [None] * len(waves)
+        order = sorted(range(len(waves)), key=lambda i: -len(waves[i]))
+        texts = [""] * len(waves)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            encoded = model.encode(self.features([waves[i] for i in batch]))
+            missing = [i for i in batch if codes[i] is None]
+            found = dict(zip(missing, self.detect([waves[i] for i in missing]), strict=True)) if missing else {}
+            for i, text in zip(batch, self._generate(encoded, [codes[i] or found[i] for i in batch]), strict=True):
+                texts[i] = text
+        return texts
+
+    def detect(self, waves: list[np.ndarray]) -> list[str]:
+        """The most likely language per clip, on the window ``transcribe`` detects on (the clip
+        followed by 30 s of silence, not zeros: the same decisions as openai-whisper's)."""
+        extract = self.model.feature_extractor
+        windows = np.stack(
+            [extract(np.asarray(w, dtype=np.float32), padding=extract.n_samples)[:, :N_FRAMES] for w in waves]
+        )
+        found = self.model.model.detect_language(self.model.encode(windows))
+        return [langs[0][0][2:-2] for langs in found]  # "<|en|>" -> "en"
+
+    def _generate(self, encoded, codes: list[str]) -> list[str]:
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        tokenizer, model = self._tokenizer, self._model
+        prompts = [self._prompt(code) for code in codes]
+        results = model.model.generate(
+            encoded,
+            prompts,
+            beam_size=self.beam_size or 1,
+            max_length=self._max_length(len(prompts[0])),
+            suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, suppress_list(self.suppress_tokens))),
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
+        texts = []
+        for result in results:
+            tokens = result.sequences_ids[0]
+            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # scores are length-normalised
+            silent = is_silence(result.no_speech_prob, avg_logprob, self.no_speech_threshold, self.logprob_threshold)
+            texts.append("" if silent else tokenizer.decode([t for t in tokens if t < tokenizer.eot]).strip())
+        return texts
+
+    def _max_length(self, prompt_length: int) -> int:
+        """CTranslate2's ``max_length`` that lets ``sample_len`` tokens be generated: its Whisper
+        generates at most ``min(max_length / 2, max_length - prompt)`` (openai-whisper's rule of
+        half the context, 224 by default)."""
+        limit = self._model.max_length  # 448: the text context
+        new = min(self.sample_len or limit // 2, limit // 2)
+        return min(limit, max(2 * new, new + prompt_length))
+
+    def _prompt(self, code: str | None) -> list[int]:
+        tokenizer = self._tokenizer
+        if not self._model.model.is_multilingual:
+            return [tokenizer.sot, tokenizer.no_timestamps]
+        return [
+            tokenizer.sot,
+            self._model.hf_tokenizer.token_to_id(f"<|{code}|>"),
+            tokenizer.transcribe,
+            tokenizer.no_timestamps,
+        ]
