@@ -116,10 +116,27 @@ def compare(name: str, make_model, loss, batches: list[dict], rounds: int, quick
     return lines, result.median_ratio()
 
 
+def profile_epochs(classes: int, vocabulary, speech_batches: list[dict], asr_batches: list[dict]) -> list[str]:
+    """Where one training epoch of each model spends its time (features cached, as in training now)."""
+    from benchmarks.profiling import profiled
+
+    lines = []
+    for name, model, loss, batches in (
+        ("E2E (SpeechClassifier, ConvEncoder d256 x6)", e2e_model(classes), e2e_loss, speech_batches),
+        ("recognizer (CTCRecognizer, ConvEncoder d192 x5)", recognizer_model(vocabulary), recognizer_loss, asr_batches),
+    ):
+        side = Side(model, loss, batches, cached=True)
+        side.epoch()  # warm-up (and the cache is filled already)
+        table, _, seconds = profiled(side.epoch, row_limit=12, memory=False)
+        lines += [f"-- torch.profiler, one training epoch of the {name}: {seconds:.2f} s", table]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=None, help="training clips (default by size)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--profile", action="store_true", help="torch.profiler top ops of one epoch of each model")
     args = parser.parse_args(argv)
     preset = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
     torch.set_num_threads(args.threads)
@@ -151,6 +168,8 @@ def main(argv: list[str] | None = None) -> dict:
             )
             lines += e2e[0] + asr[0]
             ratios = {"e2e": e2e[1], "recognizer": asr[1]}
+            if args.profile:
+                lines += profile_epochs(classes, vocabulary, speech_batches, asr_batches)
         finally:
             if previous is None:
                 os.environ.pop("WORKBENCH_FEATURE_CACHE", None)

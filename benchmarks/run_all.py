@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["e2e_training", "frozen_cache", "feature_cache", "cascade_recognition", "wall_time"]
+BENCHMARKS = ["e2e_training", "frozen_cache", "feature_cache", "data_build", "cascade_recognition", "wall_time"]
 
 
 def main(argv: list[str] | None = None) -> int:

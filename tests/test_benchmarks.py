@@ -84,6 +84,15 @@ def test_feature_cache_quick(data_root, tmp_path):
 
 @pytest.mark.timeout(600)
 @pytest.mark.slow
+def test_data_build_quick(tmp_path):
+    out = run("data_build", "--quick", "--work-dir", str(tmp_path))
+    assert {"data_build_main_job", "data_build_per_utterance"} <= set(ratios(out))
+    assert "the main job builds 910 of 7280 utterances" in out
+    assert not list(tmp_path.iterdir())  # every build went to the temporary folder, now removed
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
     out = run("cascade_recognition", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     found = ratios(out)

@@ -266,6 +266,7 @@ def test_partial_build_loads_only_the_protocols_languages_then_completes(built, 
     full = load_embedded(SMALL, built.parent)
     assert [i.id for i in corpus.items] == [i.id for i in full.where(languages=["rus"])]
     assert [i.romanized for i in corpus.items] == [i.romanized for i in full.where(languages=["rus"])]
+    assert all(Path(i.audio).is_file() and Path(i.audio).parent == folder / "audio" / "rus" for i in corpus.items)
     # in_language on Russian selects the same items from the part as from the whole dataset
     protocol = Protocol("in_language", sources=["rus"])
     for split in ("train", "dev", "test", "test_unseen"):

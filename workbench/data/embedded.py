@@ -16,7 +16,7 @@ Layout of a build::
     embedded-1a2b3c4d5e/
         audio/<language>/<id>.flac   16 kHz mono int16
         manifest.jsonl               one row per utterance (see :func:`manifest_row`)
-        parts/<language>.jsonl       the rows of one finished language (partial builds)
+        manifest.<language>.jsonl    the rows of one finished language (partial builds)
         dataset.json                 label names, settings, counts, build time, size
 
 Example:

@@ -4,8 +4,9 @@ Split from :mod:`workbench.data.embedded` (settings, plan, build and load) so th
 module keeps one job. Every file is written atomically, so a killed build leaves either a
 finished file or a temporary one that the next build removes.
 
-A build folder holds, besides ``audio/`` and ``manifest.jsonl``, one ``parts/<language>.jsonl``
-per finished language: the manifest rows of that language. A run that needs only some
+A build folder holds, besides ``audio/`` and ``manifest.jsonl``, one ``manifest.<language>.jsonl``
+per finished language: the manifest rows of that language (beside ``manifest.jsonl``, so its
+relative audio paths resolve the same way). A run that needs only some
 languages (``in_language`` on English) builds and loads just their parts; the whole
 dataset is assembled from the parts later, without synthesizing them again.
 """
@@ -29,8 +30,6 @@ from workbench.romanize import default_romanizer
 
 if TYPE_CHECKING:
     from workbench.data.embedded import PlannedUtterance
-
-PARTS = "parts"  # folder of the per-language manifests
 
 
 def synthesize(row: PlannedUtterance, folder: Path, sample_rate: int) -> float:
@@ -70,7 +69,7 @@ def manifest_row(row: PlannedUtterance, romanized: str, duration_s: float) -> di
 
 def part_path(folder: Path, language: str) -> Path:
     """The manifest rows of one finished language."""
-    return folder / PARTS / f"{language}.jsonl"
+    return folder / f"manifest.{language}.jsonl"
 
 
 def read_part(folder: Path, language: str) -> list[dict] | None:

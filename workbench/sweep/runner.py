@@ -28,6 +28,7 @@ from pathlib import Path
 
 from workbench.io import atomic_write_json, read_json
 from workbench.runs import METRICS
+from workbench.sweep.schedule import next_ready, priority_order, thread_share
 from workbench.sweep.spec import Point, Sweep
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def is_finished(point: Point) -> bool:
 def worker_env(slot: int, workers: int) -> dict[str, str]:
     """Environment of one worker: its share of CPU threads, its own GPU when there are any."""
     env = dict(os.environ)
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = thread_share(workers)
     env.setdefault("OMP_NUM_THREADS", str(threads))
     env["XLING_NUM_THREADS"] = str(threads)
     gpus = env.get("XLING_GPUS")  # e.g. "0,1,2,3": one per worker
@@ -116,16 +117,21 @@ def _execute(point: Point, slot: int, workers: int, status: Status) -> bool:
     return ok
 
 
-def run_local(points: list[Point], workers: int, status: Status) -> None:
-    """Run points on a pool of ``workers`` slots; each slot runs one subprocess at a time."""
+def run_local(points: list[Point], workers: int, status: Status, setup: list[Point] | None = None) -> None:
+    """Run points on a pool of ``workers`` slots; each slot runs one subprocess at a time.
+
+    ``points`` run in the given order, except that a point waits while a setup step it reads
+    (see :func:`workbench.sweep.schedule.dependencies`) is still pending or running.
+    """
     slots = list(range(workers))
+    setup = setup or []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
         pending = list(points)
         while pending or futures:
-            while pending and slots:
+            while slots and (point := next_ready(pending, {*pending, *(p for _, p in futures.values())}, setup)):
                 slot = slots.pop()
-                point = pending.pop(0)
+                pending.remove(point)
                 futures[pool.submit(_execute, point, slot, workers, status)] = (slot, point)
             done = next(as_completed(futures))
             slot, _ = futures.pop(done)
@@ -154,18 +160,26 @@ def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
     status = Status(sweep.out_dir / "status.json")
     workers = workers or sweep.workers
-    # setup steps (shared recognizers...) are independent of each other: run them side by side
-    run_local([step for step in sweep.setup if not is_finished(step)], workers, status)
-    for step in sweep.setup:
-        if not is_finished(step):
-            log.error("setup step %s failed; its dependants will fail too (see status.json)", step.tag)
+    setup = [step for step in sweep.setup if not is_finished(step)]
     todo = [p for p in sweep.points if not is_finished(p) and (only is None or only in p.tag)]
     for point in sweep.points:
         if is_finished(point):
             status.record(point, "done")
     log.info("sweep %s: %d of %d points to run, %d workers", sweep.name, len(todo), len(sweep.points), workers)
     if sweep.engine == "submitit":
+        run_local(setup, workers, status)  # before the grid: the cluster does not know the dependencies
+        log_failed_setup(sweep)
         run_submitit(todo, sweep, status)
     else:
-        run_local(todo, workers, status)
+        # one pool: the setup steps (recognizers) first, the grid's free points beside them, the
+        # points that read a setup step once it has ended (workbench.sweep.schedule)
+        run_local(priority_order(setup, todo), workers, status, setup)
+        log_failed_setup(sweep)
     return status
+
+
+def log_failed_setup(sweep: Sweep) -> None:
+    """Name every setup step that did not finish (its dependants fail too)."""
+    for step in sweep.setup:
+        if not is_finished(step):
+            log.error("setup step %s failed; its dependants failed too (see status.json)", step.tag)

@@ -1,0 +1,97 @@
+"""The sweep's schedule: recognizers (setup steps) first, free points beside them, dependants after."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from workbench.sweep import load_sweep, run_sweep
+from workbench.sweep.schedule import dependencies, next_ready, priority_order, thread_share
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_embedded_sweep_runs_recognizers_first_and_cascades_after_their_recognizer(tmp_path):
+    sweep = load_sweep(ROOT / "configs/sweeps/embedded.yaml", out_dir=tmp_path)
+    setup = {step.system: step for step in sweep.setup}
+    assert set(setup) == {"asr-romanized", "asr-native"}
+    for point in sweep.points:
+        expected = {"ca-native": ["asr-native"], "ca-romanized": ["asr-romanized"]}.get(point.system, [])
+        assert [step.system for step in dependencies(point, sweep.setup)] == expected, point.tag
+    order = priority_order(sweep.setup, sweep.points)
+    systems = [point.system for point in order]
+    assert systems[:2] == ["asr-romanized", "asr-native"]
+    assert set(systems[2:8]) == {"e2e-conv"} and set(systems[8:]) == {"ca-native", "ca-romanized"}
+    assert sorted(order, key=id) == sorted([*sweep.setup, *sweep.points], key=id)  # nothing lost or doubled
+
+    pending = order[2:]
+    # both recognizers training: an E2E point is next, and no cascade point is ready
+    assert next_ready(pending, {*sweep.setup, *pending}, sweep.setup).system == "e2e-conv"
+    cascades = [p for p in pending if p.system.startswith("ca-")]
+    assert next_ready(cascades, {*sweep.setup, *cascades}, sweep.setup) is None
+    # the native recognizer has ended: its cascade points may start, the romanized ones still wait
+    ready = next_ready(cascades, {setup["asr-romanized"], *cascades}, sweep.setup)
+    assert ready is not None and ready.system == "ca-native"
+
+
+def test_thread_share_divides_the_usable_cores():
+    cores = len(os.sched_getaffinity(0))
+    assert thread_share(1) == cores
+    assert thread_share(cores) == 1 and thread_share(4 * cores) == 1
+
+
+PROGRAM = """
+import argparse, json, sys, time
+from pathlib import Path
+
+parser = argparse.ArgumentParser()
+parser.add_argument("-c", action="append", default=[])
+parser.add_argument("--role")
+parser.add_argument("--marker")
+parser.add_argument("--needs")
+parser.add_argument("--run_dir")
+args, _ = parser.parse_known_args()
+run_dir = Path(args.run_dir)
+if args.role == "setup":  # a recognizer: ends only once a free point has run beside it
+    deadline = time.monotonic() + 120
+    while not Path(args.marker).exists():
+        if time.monotonic() > deadline:
+            sys.exit("no point ran beside the setup step")
+        time.sleep(0.05)
+    sys.exit(0)
+if args.role == "free":
+    Path(args.marker).write_text("ran")
+if args.role == "dependent" and not (Path(args.needs) / "DONE").is_file():
+    sys.exit("started before its setup step ended")
+(run_dir / "metrics.json").write_text(json.dumps({"ok": True}))
+"""
+
+
+def test_free_points_run_beside_the_setup_steps_and_dependants_wait(tmp_path, monkeypatch):
+    (tmp_path / "sched_program.py").write_text(textwrap.dedent(PROGRAM))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    base, out, marker = tmp_path / "base.yaml", tmp_path / "out", tmp_path / "free-ran"
+    base.write_text("{}\n")
+    spec = {
+        "name": "s",
+        "out_dir": str(out),
+        "workers": 2,
+        "setup": [{"name": "asr", "program": "sched_program", "configs": [str(base)], "args": {
+            "--role": "setup", "--marker": str(marker)}}],
+        "systems": {
+            "ca": {"program": "sched_program", "configs": [str(base)], "args": {
+                "--role": "dependent", "--needs": "${sweep_dir}/setup/asr"}},
+            "e2e": {"program": "sched_program", "configs": [str(base)], "args": {
+                "--role": "free", "--marker": str(marker)}},
+        },
+        "protocols": {"all_languages": [None]},
+        "seeds": [0],
+    }  # fmt: skip
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    status = run_sweep(load_sweep(path))
+    assert not status.failed(), {tag: e.get("log_tail") for tag, e in status.entries.items()}
+    assert {e["state"] for e in status.entries.values()} == {"done"} and len(status.entries) == 3
