@@ -216,3 +216,11 @@ def test_minds14_replica_8khz_and_class_labels_from_the_files(hub_cache, tmp_pat
     first = next(i for i in corpus.items if i.id == "fr-FR-train-3")
     assert first.label == 3 and first.text == "fr-FR words 3"
     assert len(load_audio(first.audio)) == int(0.4 * SAMPLE_RATE)  # 8 kHz resampled to 16 kHz
+
+
+def test_speechtaxi_revision_is_pinnable(hub_cache, tmp_path):
+    snapshot = speechtaxi_repo(hub_cache, languages=("eng",))
+    corpus = SpeechTaxi(languages=["eng"], revision=snapshot.name, cache_dir=str(tmp_path)).load()
+    assert len(corpus.items) == len(VERSES)
+    with pytest.raises(DataError, match="tables.zip.*not in the local hub cache"):
+        SpeechTaxi(languages=["eng"], revision="0" * 40, cache_dir=str(tmp_path)).load()

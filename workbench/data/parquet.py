@@ -79,7 +79,7 @@ def _items_of_table(source, config, split: str, files: list[Path], names, langua
     row_number = 0
     for path in files:
         present = pq.read_schema(path).names
-        missing = [c for c in wanted if c not in present and not (c == columns.get("id") and "id" not in present)]
+        missing = [c for c in wanted if c not in present and c != columns.get("id")]  # no id: rows are numbered
         if missing:
             raise DataError(f"{where} file '{path.name}'", ", ".join(missing), f"missing column(s); present: {present}")
         table = pq.ParquetFile(path)

@@ -170,6 +170,13 @@ def _label(value, where: str) -> int:
     raise DataError(where, "label", f"unknown label '{value}', known: {SPEECHTAXI_LABELS} or 0-5")
 
 
+def _text(value) -> str | None:
+    """A transcript cell; empty, None and NaN (a missing cell in a parquet table) are None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value) or None
+
+
 def _decode(archive: zipfile.ZipFile, member: str, target: Path, where: str) -> None:
     import soundfile as sf
 
@@ -200,8 +207,8 @@ def _prepare_language(frame, language, folder, data: zipfile.ZipFile, index: Aud
             target = folder / "audio" / f"{hashlib.sha1(member.encode()).hexdigest()[:16]}.flac"
             if not target.is_file():
                 _decode(data, member, target, where)
-            text = getattr(row, "transcription", None)
-            romanized = getattr(row, "transcription_romanized", None)
+            text = _text(getattr(row, "transcription", None))
+            romanized = _text(getattr(row, "transcription_romanized", None))
             items.append(
                 Item(
                     id=item_id,
@@ -210,8 +217,8 @@ def _prepare_language(frame, language, folder, data: zipfile.ZipFile, index: Aud
                     label=_label(row.label, where),
                     split=row.wb_split,
                     audio=str(target),
-                    text=str(text) if text else None,
-                    romanized=str(romanized) if romanized else None,
+                    text=text,
+                    romanized=romanized,
                 )
             )
         except DataError as error:
