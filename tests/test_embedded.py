@@ -279,7 +279,13 @@ def test_partial_build_loads_only_the_protocols_languages_then_completes(built, 
     assert file_digests(folder) == file_digests(built)
 
 
-def test_protocol_languages_and_the_embedded_source():
+def test_protocol_languages_and_the_embedded_source(tmp_path):
+    from workbench.data.sources import Embedded
+
+    source = Embedded(root=str(tmp_path), languages=["eng", "rus"], per_language=6, tiny=True)
+    corpus = source.load_for(Protocol("in_language", sources=["eng"]))  # the data modules' call
+    assert corpus.languages == ["eng"] and corpus.meta["partial"]
+    assert not (embedded_dir(source.settings(), tmp_path) / "audio" / "rus").exists()
     assert protocol_languages(Protocol("in_language", sources=["eng"])) == ["eng"]
     assert protocol_languages(Protocol("zero_shot", sources=["eng"])) is None  # tests on every language
     assert protocol_languages(Protocol("zero_shot", sources=["eng"], targets=["rus"])) == ["eng", "rus"]
