@@ -2,7 +2,7 @@
 
 Manual optimisation, because the from-scratch model trains its sparse embedding with
 ``SparseAdam`` and its dense layer with ``AdamW``: two optimizers stepped together.
-Test probabilities are kept per test dataloader, for the run directory.
+``predict_step`` gives ``(index, probabilities)`` per batch, which the program layer collects.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class TextClassifier(L.LightningModule):
         self.model = model
         self.model.build(num_classes)
         self.num_classes = num_classes
-        self.test_probs: dict[int, dict[int, list[float]]] = {}
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         return self.model(texts)
@@ -82,22 +81,9 @@ class TextClassifier(L.LightningModule):
         acc = multiclass_accuracy(logits.argmax(-1), batch["labels"], self.num_classes, average="micro")
         self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
 
-    def on_test_start(self) -> None:
-        self.test_probs = {}
-
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        probs = self(batch["texts"]).softmax(-1).float().cpu()
-        store = self.test_probs.setdefault(dataloader_idx, {})
-        for index, row in zip(batch["index"].tolist(), probs.tolist(), strict=True):
-            store[index] = row
-
-    def split_probs(self, dataloader_idx: int, n: int) -> list[list[float]]:
-        """Probabilities ``(n, C)`` of one test dataloader, in item order."""
-        store = self.test_probs.get(dataloader_idx, {})
-        missing = [i for i in range(n) if i not in store]
-        if missing:
-            raise RuntimeError(f"test dataloader {dataloader_idx}: no predictions for {len(missing)} items")
-        return [store[i] for i in range(n)]
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
+        return batch["index"].cpu(), self(batch["texts"]).softmax(-1).float().cpu()
 
     @torch.no_grad()
     def predict_texts(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:

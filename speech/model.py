@@ -95,7 +95,6 @@ class SpeechClassifier(L.LightningModule):
             encoder.requires_grad_(False)
         elif mode == "lora":
             self._add_lora(lora_targets or encoder.lora_targets(), lora_rank, lora_alpha, lora_dropout)
-        self.test_outputs: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
     # -- modes ---------------------------------------------------------------------------
     def _add_lora(self, targets: list[str], rank: int, alpha: int, dropout: float) -> None:
@@ -156,25 +155,9 @@ class SpeechClassifier(L.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def on_test_epoch_start(self) -> None:
-        self.test_outputs = {}
-
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        probs = torch.softmax(self(batch).float(), dim=-1)
-        self.test_outputs.setdefault(dataloader_idx, []).append((batch["index"].cpu(), probs.cpu()))
-
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
         return batch["index"].cpu(), torch.softmax(self(batch).float(), dim=-1).cpu()
-
-    def split_probs(self, dataloader_idx: int, num_items: int) -> list[list[float]]:
-        """Test probabilities of one evaluated split, in item order."""
-        probs = torch.zeros(num_items, self.hparams.num_classes)
-        seen = torch.zeros(num_items, dtype=torch.bool)
-        for index, rows in self.test_outputs.get(dataloader_idx, []):
-            probs[index], seen[index] = rows, True
-        if not seen.all():
-            raise RuntimeError(f"split {dataloader_idx}: {int((~seen).sum())} items were not evaluated")
-        return probs.tolist()
 
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):

@@ -131,7 +131,6 @@ class VisionCLIP(L.LightningModule):
             add_lora(self.clip, self.lora_towers, lora)
         self._set_trainable()
         self._prompt_cache: dict[str, torch.Tensor] = {}
-        self.test_probs: dict[int, list[torch.Tensor]] = {}
         self.trained_steps = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -243,13 +242,12 @@ class VisionCLIP(L.LightningModule):
         self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
         self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
 
-    def on_test_epoch_start(self) -> None:
+    def on_predict_epoch_start(self) -> None:
         self._prompt_cache = {}
-        self.test_probs = {}
 
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        probs = self.logits(batch["image"], batch["language"]).softmax(-1)
-        self.test_probs.setdefault(dataloader_idx, []).append(probs.detach().cpu())
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
+        return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
 
     # -- optimisation and checkpoints ---------------------------------------------------
     def configure_optimizers(self):

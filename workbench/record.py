@@ -42,7 +42,9 @@ class ProtocolRecord:
     @property
     def tag(self) -> str:
         """Display label only (``zero_shot-eng``); never parsed back."""
-        return self.name if self.name == "all_languages" or not self.sources else f"{self.name}-{'+'.join(self.sources)}"
+        return (
+            self.name if self.name == "all_languages" or not self.sources else f"{self.name}-{'+'.join(self.sources)}"
+        )
 
 
 @dataclass
@@ -81,7 +83,7 @@ class RunRecord:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise DataError(f"run record: kind '{self.kind}' is not one of {KINDS}")
+            raise DataError("run record", "kind", f"'{self.kind}' is not one of {KINDS}")
         if isinstance(self.protocol, dict):
             self.protocol = ProtocolRecord(**self.protocol)
         if isinstance(self.training, dict):
@@ -98,11 +100,11 @@ class RunRecord:
     def from_dict(cls, data: dict, where: str = "metrics.json") -> RunRecord:
         schema = data.get("schema", SCHEMA)
         if schema > SCHEMA:
-            raise DataError(f"{where}: run record schema {schema} is newer than this code's ({SCHEMA}); update it")
+            raise DataError(where, "record.schema", f"schema {schema} is newer than this code's ({SCHEMA}); update it")
         try:
             return cls(**data)
         except TypeError as error:
-            raise DataError(f"{where}: malformed run record ({error})") from None
+            raise DataError(where, "record", f"malformed run record ({error})") from None
 
 
 def read_record(run_dir: str | Path) -> RunRecord:
@@ -110,7 +112,7 @@ def read_record(run_dir: str | Path) -> RunRecord:
     path = Path(run_dir) / "metrics.json"
     metrics = read_json(path)
     if "record" not in metrics:
-        raise DataError(f"{path}: no run record (written by an older version?); rerun it")
+        raise DataError(str(path), "record", "no run record (written by an older version?); rerun it")
     return RunRecord.from_dict(metrics["record"], where=str(path))
 
 
@@ -132,7 +134,11 @@ def git_commit() -> str | None:
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
