@@ -22,7 +22,6 @@ fine-tuning of the towers' linear layers (``lora``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,25 +33,13 @@ from torch import nn
 from vision.lora import LoraSettings, add_lora
 from vision.model import TokenizerName, load_clip, tower_of
 from workbench.errors import ConfigError
+from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
+
+__all__ = ["Optim", "Prompts", "VisionCLIP"]
 
 Loss = Literal["captions", "prompts", "head"]
 Script = Literal["native", "romanized"]
 Tower = Literal["image", "text"]
-
-
-@dataclass
-class Optim:
-    """AdamW with linear warm-up then cosine decay to zero.
-
-    Args:
-        lr: peak learning rate.
-        weight_decay: AdamW weight decay (not applied to biases, norms, embeddings' scale).
-        warmup: fraction of the training steps spent warming up.
-    """
-
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup: float = 0.1
 
 
 @dataclass
@@ -67,6 +54,10 @@ class Prompts:
 
     templates: dict[str, str] = field(default_factory=dict)
     script: Script = "native"
+
+
+# modules built in code keep these in their hyper-parameters: checkpoints read with weights_only=True
+torch.serialization.add_safe_globals([Prompts, LoraSettings])
 
 
 class VisionCLIP(L.LightningModule):
@@ -86,7 +77,7 @@ class VisionCLIP(L.LightningModule):
         freeze: towers not trained at all (``image``, ``text``).
         lora: LoRA adapters on the linear layers of the towers that are not frozen (their
             other weights then stay fixed); None trains those towers fully.
-        optim: optimiser settings.
+        optim: ``lr``, ``weight_decay``, ``warmup`` (:mod:`workbench.optim`: warm-up fraction + cosine).
         num_classes: number of classes (linked from the data).
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vis-finetune[-head|-romanized]`` or,
@@ -113,7 +104,7 @@ class VisionCLIP(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.prompt_cfg = prompts or Prompts()
-        self.optim = optim or Optim()
+        self.optim = as_optim(optim)
         self.loss_name, self.freeze, self.lora = loss, list(freeze or []), lora
         if not class_names and loss != "head":
             raise ConfigError("model.class_names: classification by prompts needs class names per language")
@@ -254,22 +245,7 @@ class VisionCLIP(L.LightningModule):
         params = [p for p in self.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("model: nothing to train (both towers frozen and no head)")
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.optim.lr,
-        )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, int(self.optim.warmup * total))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # what a demo needs to rebuild the exact preprocessing and prompts without the config

@@ -5,8 +5,8 @@ In config, every LightningModule takes ``model.optim`` with the same keys::
     model:
       optim:
         lr: 0.003          # peak learning rate
-        weight_decay: 0.01 # AdamW decoupled weight decay (not on biases and norms)
-        warmup: 0.05       # fraction of the training steps with linear warm-up
+        weight_decay: 0.05 # AdamW decoupled weight decay (not on biases and norms)
+        warmup: 0.1        # fraction of the training steps with linear warm-up
 
 and the schedule is the same everywhere: linear warm-up over ``warmup`` of the planned
 optimizer steps (``trainer.estimated_stepping_batches``), then cosine decay to zero.
@@ -32,15 +32,17 @@ class Optim:
     """
 
     lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.05
+    weight_decay: float = 0.05
+    warmup: float = 0.1
 
 
-def as_optim(value: Optim | dict | None, **defaults) -> Optim:
+# a module built in code keeps an Optim in its hyper-parameters: checkpoints read with weights_only=True
+torch.serialization.add_safe_globals([Optim])
+
+
+def as_optim(value: Optim | dict | None) -> Optim:
     """An :class:`Optim` from a config value (a dict when rebuilt from a checkpoint's hparams)."""
-    if isinstance(value, Optim):
-        return value
-    return Optim(**{**defaults, **(value or {})})
+    return value if isinstance(value, Optim) else Optim(**(value or {}))
 
 
 def warmup_cosine(total_steps: int, warmup: float) -> Callable[[int], float]:
@@ -66,7 +68,10 @@ def decay_groups(params: list[torch.nn.Parameter], weight_decay: float, **extra)
     """Parameter groups: weight decay on matrices, none on biases, norms and scales (``ndim < 2``)."""
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay, **extra}, {"params": no_decay, "weight_decay": 0.0, **extra}]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay, **extra},
+        {"params": no_decay, "weight_decay": 0.0, **extra},
+    ]
     return [g for g in groups if g["params"]]
 
 
