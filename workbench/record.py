@@ -49,7 +49,16 @@ class ProtocolRecord:
 
 @dataclass
 class TrainingRecord:
-    """How training went and why it ended."""
+    """How training went and why it ended (written by :mod:`workbench.program`).
+
+    ``stopped_by``: ``early_stopping`` (an EarlyStopping callback stopped it), ``max_time``
+    (Lightning's Timer), ``max_steps``, ``max_epochs``, ``interrupted`` (anything else: a
+    callback, Ctrl-C) or ``none`` (not trained here, e.g. ``vision.fit --fit false``).
+    ``steps``: optimizer steps (``trainer.global_step``); ``epochs``: epochs begun
+    (``trainer.current_epoch`` at the end, = completed epochs after a full epoch);
+    ``monitor`` / ``best_dev``: the dev metric ``best.ckpt`` was chosen by and its value
+    (None when no validation ran); ``train_seconds``: wall time of the fit in this process.
+    """
 
     stopped_by: str = "none"
     steps: int = 0
