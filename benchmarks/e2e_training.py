@@ -33,6 +33,7 @@ import torch
 from benchmarks.common import base_parser, header, interleave, load_clips
 from benchmarks.models import save_wav2vec2
 from benchmarks.profiling import profiled
+from workbench.optim import Optim
 
 SETTINGS = {  # clips, encoder size, rounds
     "quick": dict(clips=24, size="tiny", rounds=2, tiny=True, buckets=2, profile_batches=1),
@@ -81,7 +82,7 @@ class Ours:
         # put ours in train mode too so both sides do the same computation.
         encoder.model.train()
         self.model = SpeechClassifier(
-            encoder, num_classes=len(label_names), mode="full", cache_dir=None, lr=LR, system="bench"
+            encoder, num_classes=len(label_names), mode="full", cache_dir=None, optim=Optim(lr=LR), system="bench"
         )
         # batches bounded by clip count only, like the baseline's fixed batch size (same number of steps)
         self.data = SpeechDataModule(

@@ -2,7 +2,7 @@
 
 Manual optimisation, because the from-scratch model trains its sparse embedding with
 ``SparseAdam`` and its dense layer with ``AdamW``: two optimizers stepped together.
-Test probabilities are kept per test dataloader, for the run directory.
+``predict_step`` gives ``(index, probabilities)`` per batch, which the program layer collects.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from torch import nn
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from cascade.text_models import TextModel
+from workbench.optim import Optim, as_optim, warmup_cosine
 
 
 class TextClassifier(L.LightningModule):
@@ -22,9 +23,8 @@ class TextClassifier(L.LightningModule):
         model: the text model (``class_path``: ``cascade.text_models.CharNgramModel``,
             ``cascade.text_models.HFSequenceClassifier``).
         num_classes: set from the data module (linked in ``cascade.fit``).
-        lr: learning rate.
-        weight_decay: AdamW weight decay of the dense parameters.
-        warmup_steps: linear learning-rate warm-up (all optimizers), then constant.
+        optim: ``lr``, ``weight_decay`` (of the dense parameters), ``warmup`` (:mod:`workbench.optim`:
+            warm-up fraction + cosine, applied to every optimizer).
         label_smoothing: of the cross-entropy.
     """
 
@@ -32,9 +32,7 @@ class TextClassifier(L.LightningModule):
         self,
         model: TextModel,
         num_classes: int = 2,
-        lr: float = 1e-2,
-        weight_decay: float = 0.0,
-        warmup_steps: int = 0,
+        optim: Optim | None = None,
         label_smoothing: float = 0.0,
     ):
         super().__init__()
@@ -45,15 +43,17 @@ class TextClassifier(L.LightningModule):
         self.model = model
         self.model.build(num_classes)
         self.num_classes = num_classes
-        self.test_probs: dict[int, dict[int, list[float]]] = {}
+        self.optim = as_optim(optim)
+        self._schedule = None
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         return self.model(texts)
 
     def _lr_factor(self) -> float:
-        if self.hparams.warmup_steps <= 0:
-            return 1.0
-        return min(1.0, (self.global_step // max(1, len(self.optimizers_list())) + 1) / self.hparams.warmup_steps)
+        # manual optimisation: the one schedule, by optimizer step (global_step counts every optimizer)
+        if self._schedule is None:
+            self._schedule = warmup_cosine(self.trainer.estimated_stepping_batches, self.optim.warmup)
+        return self._schedule(self.global_step // max(1, len(self.optimizers_list())))
 
     def optimizers_list(self) -> list:
         opts = self.optimizers()
@@ -82,22 +82,9 @@ class TextClassifier(L.LightningModule):
         acc = multiclass_accuracy(logits.argmax(-1), batch["labels"], self.num_classes, average="micro")
         self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
 
-    def on_test_start(self) -> None:
-        self.test_probs = {}
-
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        probs = self(batch["texts"]).softmax(-1).float().cpu()
-        store = self.test_probs.setdefault(dataloader_idx, {})
-        for index, row in zip(batch["index"].tolist(), probs.tolist(), strict=True):
-            store[index] = row
-
-    def split_probs(self, dataloader_idx: int, n: int) -> list[list[float]]:
-        """Probabilities ``(n, C)`` of one test dataloader, in item order."""
-        store = self.test_probs.get(dataloader_idx, {})
-        missing = [i for i in range(n) if i not in store]
-        if missing:
-            raise RuntimeError(f"test dataloader {dataloader_idx}: no predictions for {len(missing)} items")
-        return [store[i] for i in range(n)]
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
+        return batch["index"].cpu(), self(batch["texts"]).softmax(-1).float().cpu()
 
     @torch.no_grad()
     def predict_texts(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -107,4 +94,4 @@ class TextClassifier(L.LightningModule):
         return torch.cat(parts) if parts else torch.zeros(0, self.num_classes)
 
     def configure_optimizers(self):
-        return self.model.make_optimizers(self.hparams.lr, self.hparams.weight_decay)
+        return self.model.make_optimizers(self.optim.lr, self.optim.weight_decay)

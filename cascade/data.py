@@ -6,9 +6,9 @@ The stages run in ``setup`` before fitting, through their on-disk caches:
 2. romanize the transcripts (when ``text: romanized`` and the recognizer writes native
    script) and the gold texts (``item.romanized`` when the corpus has it, uroman else).
 
-Batches are ``{"texts": list[str], "labels": (B,), "index": (B,)}``. The test dataloaders
-are, in order, the recognizer's text of each evaluated split, then the gold text of each
-evaluated split (the upper bound): ``2 * len(eval_splits)`` loaders.
+Batches are ``{"texts": list[str], "labels": (B,), "index": (B,)}``. The predict dataloaders
+are, in order, the recognizer's text of each of ``predict_splits`` (the evaluated splits,
+then dev), then the gold text of each evaluated split (the upper bound).
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ class CascadeDataModule(CorpusDataModule):
         """Recognize and romanize what this protocol needs (cached); fill the text tables."""
         eval_splits = [s for s in self.protocol.eval_splits if self.selection[s]]
         every = self._items(["train", "dev", *eval_splits])
-        recognized = self._items(["train", "dev", *eval_splits] if self.train_on == "asr" else eval_splits)
+        # dev too: its predictions on recognizer output calibrate the cascade (temperature scaling)
+        recognized = self._items(["train", "dev", *eval_splits] if self.train_on == "asr" else [*eval_splits, "dev"])
         romanizer = RomanizeStage(self.cache_dir) if self.text == "romanized" else None
         self.gold_text = dict(zip([i.id for i in every], self._gold(every, romanizer), strict=True))
         if self.recognizer is None:
@@ -167,13 +168,9 @@ class CascadeDataModule(CorpusDataModule):
         return self.text_loader(self.selection["train"], self.train_on, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        items = self.selection["dev"] or self.selection["train"]
-        return self.text_loader(items, self.train_on)
-
-    def test_dataloader(self) -> list[DataLoader]:
-        asr = [self.text_loader(self.selection[s], "asr") for s in self.eval_splits]
-        gold = [self.text_loader(self.selection[s], "gold") for s in self.eval_splits]
-        return asr + gold
+        return self.text_loader(self.selection[self.fit_dev_split], self.train_on)
 
     def predict_dataloader(self) -> list[DataLoader]:
-        return self.test_dataloader()
+        asr = [self.text_loader(self.selection[s], "asr") for s in self.predict_splits]
+        gold = [self.text_loader(self.selection[s], "gold") for s in self.eval_splits]
+        return asr + gold

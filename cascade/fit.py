@@ -1,14 +1,15 @@
 """The cascade path: ``python -m cascade.fit -c CONFIG [-c OVERLAY ...]``.
 
-A LightningCLI program (``--print_config``, ``--help``). The data module runs the stages
-first (recognize -> romanize, both cached on disk), then the text classifier is fitted
-on gold text or on recognizer output (``data.train_on``) and tested, with its best
-checkpoint (``val/acc``), on the recognizer's output of every evaluated split and on the
-gold text. The run directory (``--run_dir``, default ``runs/<config stems>``) gets
+A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
+(:mod:`workbench.program`). The data module runs the stages first (recognize -> romanize,
+both cached on disk), then the text classifier is fitted on gold text or on recognizer
+output (``data.train_on``) and, with ``checkpoints/best.ckpt`` (``val/acc``), predicts the
+recognizer's output of every evaluated split and of dev, and the gold text of every
+evaluated split. The run directory (``--run_dir``, default ``runs/<config stems>``) gets
 ``config.yaml``, ``checkpoints/``, ``predictions.jsonl`` (records carry ``transcript``, and
-``romanized`` when the text is romanized) and ``metrics.json`` with the same ``splits``
-layout as the E2E path plus ``asr`` (CER/WER per split and language) and ``gold_text``
-(the classifier on gold text: the upper bound).
+``romanized`` when the text is romanized), ``dev_predictions.jsonl`` and ``metrics.json``:
+the run record, the ``splits`` layout of the E2E path, ``asr`` (CER/WER per split and
+language) and ``gold_text`` (the classifier on gold text: the upper bound).
 """
 
 from __future__ import annotations
@@ -17,24 +18,69 @@ import logging
 
 from cascade.asr_text import error_rates_by_language
 from cascade.classifier import TextClassifier
-from cascade.cli import RunDirCLI, RunDirConfig
 from cascade.data import CascadeDataModule
 from workbench.metrics import scores_by_language
 from workbench.predictions import make_predictions
-from workbench.runs import RunDir, RunInfo
+from workbench.program import Program, entry, probs_in_order
 
 log = logging.getLogger(__name__)
 
 
-class CascadeCLI(RunDirCLI):
-    fallback_name = "cascade"
-    monitor = "val/acc"
-    mode = "max"
+class CascadeProgram(Program):
+    """Recognize -> romanize -> classify: ``kind`` ``cascade``; records recognizer, text and classifier."""
+
+    kind, modality, fallback_name = "cascade", "speech", "cascade"
+    model_class, data_class = TextClassifier, CascadeDataModule
 
     def add_arguments_to_parser(self, parser) -> None:
         super().add_arguments_to_parser(parser)
         parser.add_argument("--system", type=str | None, default=None, help="system name (default ca-<data.text>)")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+
+    def system(self) -> str:
+        return self.config.get("system") or self.datamodule.system
+
+    def model_identity(self) -> dict:
+        data = self.datamodule
+        return {
+            "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
+            "text": data.text,
+            "train_on": data.train_on,
+            "classifier": type(self.model.model).__name__,
+        }
+
+    def evaluate(self):
+        """Predictions on recognizer output (evaluated splits + dev) and the gold-text scores."""
+        data, system = self.datamodule, self.system()
+        outputs = self.predict()
+        records, gold = [], {}
+        for split, part in zip(data.predict_splits, outputs, strict=False):
+            items = data.eval_items(split)
+            probs = probs_in_order(part, len(items), f"split '{split}'")
+            transcripts = [data.transcripts[i.id] for i in items]
+            romanized = data.texts_for(items, "asr") if data.text == "romanized" else None
+            records += make_predictions(
+                items, probs, split, system, data.protocol.tag, self.seed, transcripts=transcripts, romanized=romanized
+            )
+        for split, part in zip(data.eval_splits, outputs[len(data.predict_splits) :], strict=True):
+            items = data.eval_items(split)
+            rows = probs_in_order(part, len(items), f"split '{split}' (gold text)")
+            preds = [max(range(len(row)), key=row.__getitem__) for row in rows]
+            gold[split] = scores_by_language([i.label for i in items], preds, [i.language for i in items], len(rows[0]))
+        score = self.best.best_model_score
+        extra = {
+            **self.model_identity(),
+            "checkpoint": self.best_checkpoint(),
+            "best_dev": float(score) if score is not None else None,
+            "asr": asr_scores(data),
+            "gold_text": {"splits": gold},
+        }
+        return records, extra
+
+    def report(self, metrics: dict) -> None:
+        for split, scores in metrics["splits"].items():
+            gold = metrics["gold_text"]["splits"][split]["overall"]["accuracy"]
+            log.warning("%s %s: accuracy %.3f (gold %.3f)", self.run_dir, split, scores["overall"]["accuracy"], gold)
 
 
 def asr_scores(data: CascadeDataModule) -> dict:
@@ -56,67 +102,10 @@ def asr_scores(data: CascadeDataModule) -> dict:
     return out
 
 
-def write_results(cli: CascadeCLI) -> dict:
-    """Predictions on recognizer output, metrics, the ASR scores and the gold-text upper bound."""
-    model: TextClassifier = cli.model
-    data: CascadeDataModule = cli.datamodule
-    seed = int(cli.config["seed_everything"])
-    system = cli.config.get("system") or data.system
-    records, gold = [], {}
-    n_splits = len(data.eval_splits)
-    for index, split in enumerate(data.eval_splits):
-        items = data.eval_items(split)
-        probs = model.split_probs(index, len(items))
-        transcripts = [data.transcripts[i.id] for i in items]
-        romanized = data.texts_for(items, "asr") if data.text == "romanized" else None
-        records += make_predictions(
-            items, probs, split, system, data.protocol.tag, seed, transcripts=transcripts, romanized=romanized
-        )
-        gold_probs = model.split_probs(n_splits + index, len(items))
-        preds = [max(range(len(row)), key=row.__getitem__) for row in gold_probs]
-        gold[split] = scores_by_language([i.label for i in items], preds, [i.language for i in items], data.num_classes)
-    recognizer = data.recognizer.describe() if data.recognizer is not None else None
-    extra = {
-        "text": data.text,
-        "train_on": data.train_on,
-        "recognizer": recognizer,
-        "classifier": type(model.model).__name__,
-        "checkpoint": cli.best_checkpoint(),
-        "best_dev": float(cli.best.best_model_score) if cli.best.best_model_score is not None else None,
-        "asr": asr_scores(data),
-        "gold_text": {"splits": gold},
-    }
-    info = RunInfo(system, data.protocol, seed, data.label_names)
-    return RunDir(cli.config["run_dir"]).write_results(records, info, extra)
-
-
-def main(args=None) -> CascadeCLI:
-    cli = CascadeCLI(
-        TextClassifier,
-        CascadeDataModule,
-        run=False,
-        args=args,
-        save_config_callback=RunDirConfig,
-        seed_everything_default=0,
-        trainer_defaults={"log_every_n_steps": 10},
-        auto_configure_optimizers=False,
-    )
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config["ckpt_path"])
-    if cli.config["test"]:
-        cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path="best" if cli.best_checkpoint() else None)
-        if cli.trainer.is_global_zero:
-            metrics = write_results(cli)
-            for split, scores in metrics["splits"].items():
-                gold = metrics["gold_text"]["splits"][split]["overall"]["accuracy"]
-                log.warning(
-                    "%s %s: accuracy %.3f (gold text %.3f)",
-                    cli.config["run_dir"],
-                    split,
-                    scores["overall"]["accuracy"],
-                    gold,
-                )
-    return cli
+def main(args: list[str] | None = None) -> CascadeProgram:
+    """Run the program on ``args`` (default ``sys.argv[1:]``); returns the CLI object."""
+    return CascadeProgram.main(args)
 
 
 if __name__ == "__main__":
-    main()
+    entry(main)

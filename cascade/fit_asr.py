@@ -1,36 +1,29 @@
 """Train a CTC recognizer on the corpus' transcripts: ``python -m cascade.fit_asr -c CONFIG [-c OVERLAY]``.
 
-A LightningCLI program (``--print_config``, ``--help``). Trains :class:`~cascade.ctc.CTCRecognizer`
-on every training language (protocol ``all_languages``) with native-script or romanized
-targets (``data.target``), keeps the checkpoint with the lowest dev CER, then transcribes
-every evaluated split with it and writes the run directory (``--run_dir``, default
-``runs/<config stems>``): ``config.yaml``, ``checkpoints/best.ckpt`` (a Lightning checkpoint
+A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
+(:mod:`workbench.program`). Trains :class:`~cascade.ctc.CTCRecognizer` on every training
+language (protocol ``all_languages``) with native-script or romanized targets
+(``data.target``), keeps ``checkpoints/best.ckpt`` (lowest dev CER; a Lightning checkpoint
 whose ``encoder.*`` weights initialise the E2E encoder, and which
-``cascade.recognizers.CTCCheckpointRecognizer`` loads), ``transcripts.jsonl`` and
-``metrics.json`` (written last: ``asr.<split>.overall|per_language.<lang>`` = cer, wer, n).
+``cascade.recognizers.CTCCheckpointRecognizer`` loads), then transcribes every evaluated
+split with it and writes the run directory (``--run_dir``, default ``runs/<config stems>``):
+``config.yaml``, ``transcripts.jsonl`` and ``metrics.json`` (written last: the run record,
+``asr.<split>.overall|per_language.<lang>`` = cer, wer, n).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
 import torch
 
 from cascade.asr_data import ASRDataModule, target_text
 from cascade.asr_text import error_rates_by_language
-from cascade.cli import RunDirCLI, RunDirConfig
 from cascade.ctc import CTCRecognizer
-from workbench.io import atomic_write_json, atomic_write_jsonl
-from workbench.runs import METRICS, RunDir
+from workbench.io import atomic_write_jsonl
+from workbench.program import Program, entry
 
 log = logging.getLogger(__name__)
-
-
-class ASRCLI(RunDirCLI):
-    fallback_name = "asr"
-    monitor = "val/cer"
-    mode = "min"
 
 
 @torch.no_grad()
@@ -46,66 +39,66 @@ def transcribe_split(model: CTCRecognizer, data: ASRDataModule, split: str) -> l
     return texts
 
 
-def evaluate(cli: ASRCLI, train_seconds: float, cpu_seconds: float) -> dict:
-    """Transcribe the evaluated splits with the best checkpoint; write transcripts and metrics."""
-    data: ASRDataModule = cli.datamodule
-    best = cli.best_checkpoint()
-    if best:
-        model = CTCRecognizer.load_from_checkpoint(best, encoder=cli.model.encoder)
-    else:  # stopped before any validation (max_steps in a smoke run): keep the final weights
-        best = str(RunDir(cli.config["run_dir"]).checkpoints / "final.ckpt")
-        cli.trainer.save_checkpoint(best)
-        model = cli.model
-    rows, scores = [], {}
-    for split in data.eval_splits:
-        items = data.eval_items(split)
-        hyps = transcribe_split(model, data, split)
-        refs = [target_text(item, data.target) for item in items]
-        scores[split] = error_rates_by_language(refs, hyps, [item.language for item in items])
-        rows += [
-            {"id": i.id, "language": i.language, "split": split, "reference": r, "transcript": h}
-            for i, r, h in zip(items, refs, hyps, strict=True)
-        ]
-    run = RunDir(cli.config["run_dir"])
-    atomic_write_jsonl(run.path / "transcripts.jsonl", rows)
-    metrics = {
-        "system": f"ctc-{data.target}",
-        "script": data.target,
-        "symbols": len(model.vocabulary),
-        "protocol_tag": data.protocol.tag,
-        "seed": int(cli.config["seed_everything"]),
-        "checkpoint": best,
-        "train_seconds": round(train_seconds, 1),
-        # process CPU time (all threads): on a shared machine wall time overstates the cost
-        "train_cpu_seconds": round(cpu_seconds, 1),
-        "global_step": int(cli.trainer.global_step),
-        "asr": scores,
-    }
-    atomic_write_json(run.path / METRICS, metrics)  # last: marks the run finished
-    return metrics
+class RecognizerProgram(Program):
+    """A CTC recognizer: ``kind`` ``recognizer``; best checkpoint by lowest ``val/cer``."""
 
+    kind, modality, fallback_name = "recognizer", "speech", "asr"
+    monitor, mode = "val/cer", "min"
+    model_class, data_class = CTCRecognizer, ASRDataModule
+    trainer_defaults = {"use_distributed_sampler": False, "log_every_n_steps": 10}
 
-def main(args=None) -> ASRCLI:
-    cli = ASRCLI(
-        CTCRecognizer,
-        ASRDataModule,
-        run=False,
-        args=args,
-        save_config_callback=RunDirConfig,
-        seed_everything_default=0,
-        trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
-        auto_configure_optimizers=False,
-    )
-    started, cpu_started = time.perf_counter(), time.process_time()
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config["ckpt_path"])
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    if cli.config["test"] and cli.trainer.is_global_zero:
-        metrics = evaluate(cli, seconds, cpu_seconds)
+    def system(self) -> str:
+        return f"ctc-{self.datamodule.target}"
+
+    def model_identity(self) -> dict:
+        return {
+            "encoder": type(self.model.encoder).__name__,
+            "script": self.datamodule.target,
+            "symbols": len(self.model.vocabulary),
+        }
+
+    def evaluate(self):
+        """Transcribe the evaluated splits with ``best.ckpt``; write transcripts.jsonl."""
+        data = self.datamodule
+        best = self.best_checkpoint()
+        model = CTCRecognizer.load_from_checkpoint(best, encoder=self.model.encoder, weights_only=True)
+        rows, scores = [], {}
+        for split in data.eval_splits:
+            items = data.eval_items(split)
+            hyps = transcribe_split(model, data, split)
+            refs = [target_text(item, data.target) for item in items]
+            scores[split] = error_rates_by_language(refs, hyps, [item.language for item in items])
+            rows += [
+                {"id": i.id, "language": i.language, "split": split, "reference": r, "transcript": h}
+                for i, r, h in zip(items, refs, hyps, strict=True)
+            ]
+        if self.trainer.is_global_zero:
+            atomic_write_jsonl(self.run_dir / "transcripts.jsonl", rows)
+        extra = {
+            "system": self.system(),
+            "script": data.target,
+            "symbols": len(model.vocabulary),
+            "protocol_tag": data.protocol.tag,
+            "seed": self.seed,
+            "checkpoint": best,
+            "train_seconds": round(self.train_seconds, 1),
+            # process CPU time (all threads): on a shared machine wall time overstates the cost
+            "train_cpu_seconds": round(self.train_cpu_seconds, 1),
+            "global_step": int(self.trainer.global_step),
+            "asr": scores,
+        }
+        return None, extra
+
+    def report(self, metrics: dict) -> None:
         for split, part in metrics["asr"].items():
             per = ", ".join(f"{lang} {s['cer']:.3f}" for lang, s in part["per_language"].items())
-            log.warning("%s CER %s: %s (fit %.0f s)", cli.config["run_dir"], split, per, seconds)
-    return cli
+            log.warning("%s CER %s: %s (fit %.0f s)", self.run_dir, split, per, self.train_seconds)
+
+
+def main(args: list[str] | None = None) -> RecognizerProgram:
+    """Run the program on ``args`` (default ``sys.argv[1:]``); returns the CLI object."""
+    return RecognizerProgram.main(args)
 
 
 if __name__ == "__main__":
-    main()
+    entry(main)

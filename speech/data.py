@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from workbench.audio import MAX_SECONDS, SAMPLE_RATE, duration_seconds, load_audio
 from workbench.data.sources import CorpusSource
@@ -106,7 +106,6 @@ class SpeechDataModule(CorpusDataModule):
         self.max_batch_seconds, self.num_buckets, self.max_seconds = max_batch_seconds, num_buckets, max_seconds
         self.seed = seed
         self.resume_batches = 0  # set on mid-epoch resume: batches of this epoch already trained on
-        self._datasets: dict[tuple[str, bool], AudioDataset] = {}
 
     def make_dataset(self, items: list[Item], train: bool) -> AudioDataset:
         return AudioDataset(items, self.max_seconds)
@@ -114,20 +113,17 @@ class SpeechDataModule(CorpusDataModule):
     def collate(self, batch: list) -> dict:
         return collate_waves(batch)
 
-    def dataset(self, split: str) -> AudioDataset:
-        """One dataset per split, so decoded audio is reused across epochs."""
-        if self.selection is None:
-            self.setup()
-        if split not in self._datasets:
-            self._datasets[split] = self.make_dataset(self.selection[split], split == "train")
-        return self._datasets[split]
+    def dataset(self, split: str, train: bool = False) -> AudioDataset:
+        # one dataset per split whatever the mode: decoded clips are shared by training and validation
+        return super().dataset(split, False)
 
-    def _sampler(self, dataset: AudioDataset, train: bool) -> LengthBucketBatchSampler:
+    def batch_sampler(self, dataset: AudioDataset, train: bool) -> LengthBucketBatchSampler:
+        """Duration buckets; a mid-epoch resume skips the batches already trained on."""
         trainer = getattr(self, "trainer", None)
         distributed = train and trainer is not None and trainer.world_size > 1
         seed = self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
         durations = dataset.durations()
-        return LengthBucketBatchSampler(
+        sampler = LengthBucketBatchSampler(
             durations,
             max_batch_seconds=max(self.max_batch_seconds, max(durations)),
             max_batch_items=self.batch_size,
@@ -138,33 +134,11 @@ class SpeechDataModule(CorpusDataModule):
             rank=trainer.global_rank if distributed else 0,
             world_size=trainer.world_size if distributed else 1,
         )
-
-    def split_loader(self, split: str, train: bool = False) -> DataLoader:
-        dataset = self.dataset(split)
-        sampler = self._sampler(dataset, train)
         if train and 0 < self.resume_batches < len(sampler):
             sampler.skip_next(self.resume_batches)
         if train:
             self.resume_batches = 0
-        return DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            num_workers=self.num_workers,
-            collate_fn=self.collate,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.split_loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.split_loader("dev" if self.selection["dev"] else "train")
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [self.split_loader(split) for split in self.eval_splits]
-
-    def predict_dataloader(self) -> list[DataLoader]:
-        return self.test_dataloader()
+        return sampler
 
 
 def synthetic_wave(seconds: float, label: int, rng: np.random.Generator) -> np.ndarray:

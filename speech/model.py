@@ -13,7 +13,6 @@ Training modes:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +22,7 @@ from torch import nn
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
 from speech.pooling import LayerWeightedSum, MeanMaxPooling, Pooling
+from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 
 Mode = Literal["full", "frozen", "lora"]
 ADAPTER_FILE = "adapter.safetensors"
@@ -44,10 +44,9 @@ class SpeechClassifier(L.LightningModule):
         lora_targets: module name patterns to adapt; default: the encoder's ``lora_targets()``.
         head_hidden: width of a hidden layer in the head (0: a linear head).
         dropout: dropout before the head.
-        lr: learning rate of the head (and of the encoder unless ``encoder_lr`` is set).
+        optim: ``lr`` (of the head, and of the encoder unless ``encoder_lr`` is set),
+            ``weight_decay``, ``warmup`` (:mod:`workbench.optim`: warm-up fraction + cosine).
         encoder_lr: learning rate of the encoder (pretrained fine-tuning wants a smaller one).
-        weight_decay: AdamW weight decay.
-        warmup: fraction of training steps with linear warm-up, then cosine decay.
         system: name in results tables, e.g. ``e2e-conv``.
     """
 
@@ -66,10 +65,8 @@ class SpeechClassifier(L.LightningModule):
         lora_targets: list[str] | None = None,
         head_hidden: int = 0,
         dropout: float = 0.1,
-        lr: float = 2e-3,
+        optim: Optim | None = None,
         encoder_lr: float | None = None,
-        weight_decay: float = 0.01,
-        warmup: float = 0.05,
         system: str = "e2e",
     ):
         super().__init__()
@@ -90,12 +87,12 @@ class SpeechClassifier(L.LightningModule):
             width = head_hidden
         self.head = nn.Sequential(*layers, nn.Linear(width, num_classes))
         self.mode, self.system = mode, system
+        self.optim = as_optim(optim)
         self.cache = None
         if mode == "frozen":
             encoder.requires_grad_(False)
         elif mode == "lora":
             self._add_lora(lora_targets or encoder.lora_targets(), lora_rank, lora_alpha, lora_dropout)
-        self.test_outputs: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
     # -- modes ---------------------------------------------------------------------------
     def _add_lora(self, targets: list[str], rank: int, alpha: int, dropout: float) -> None:
@@ -156,44 +153,18 @@ class SpeechClassifier(L.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def on_test_epoch_start(self) -> None:
-        self.test_outputs = {}
-
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        probs = torch.softmax(self(batch).float(), dim=-1)
-        self.test_outputs.setdefault(dataloader_idx, []).append((batch["index"].cpu(), probs.cpu()))
-
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
         return batch["index"].cpu(), torch.softmax(self(batch).float(), dim=-1).cpu()
-
-    def split_probs(self, dataloader_idx: int, num_items: int) -> list[list[float]]:
-        """Test probabilities of one evaluated split, in item order."""
-        probs = torch.zeros(num_items, self.hparams.num_classes)
-        seen = torch.zeros(num_items, dtype=torch.bool)
-        for index, rows in self.test_outputs.get(dataloader_idx, []):
-            probs[index], seen[index] = rows, True
-        if not seen.all():
-            raise RuntimeError(f"split {dataloader_idx}: {int((~seen).sum())} items were not evaluated")
-        return probs.tolist()
 
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):
         encoder_params = [p for p in self.encoder.parameters() if p.requires_grad]
         other = [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-        groups = [{"params": other, "lr": self.hparams.lr}]
-        if encoder_params:
-            groups.append({"params": encoder_params, "lr": self.hparams.encoder_lr or self.hparams.lr})
-        optimizer = torch.optim.AdamW(groups, weight_decay=self.hparams.weight_decay)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warm = max(1, int(self.hparams.warmup * total))
-
-        def schedule(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        wd = self.optim.weight_decay
+        groups = decay_groups(other, wd, lr=self.optim.lr)
+        groups += decay_groups(encoder_params, wd, lr=self.hparams.encoder_lr or self.optim.lr)
+        return adamw_warmup_cosine(groups, self.optim, self.trainer)
 
     # -- adapters --------------------------------------------------------------------------
     def trainable_state(self) -> dict[str, torch.Tensor]:

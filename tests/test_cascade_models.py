@@ -15,6 +15,7 @@ from cascade.ctc import CTCRecognizer
 from cascade.data import TextDataset, collate_texts
 from cascade.text_models import CharNgramModel, HFSequenceClassifier, ngram_ids
 from workbench.items import Item
+from workbench.optim import Optim
 
 TEXTS = ["march, july, may", "monday, friday", "france, japan, chile", "euro, yen", "april, june", "sunday, monday"]
 LABELS = [0, 1, 2, 3, 0, 1]
@@ -53,7 +54,9 @@ def test_ngram_ids_are_stable_and_bounded():
 
 def test_char_ngram_classifier_overfits():
     torch.manual_seed(0)
-    model = TextClassifier(CharNgramModel(num_buckets=1 << 12, dim=16, dropout=0.0), num_classes=4, lr=0.05)
+    model = TextClassifier(
+        CharNgramModel(num_buckets=1 << 12, dim=16, dropout=0.0), num_classes=4, optim=Optim(lr=0.05)
+    )
     before = model.predict_texts(TEXTS)
     assert before.max() < 0.5  # starts near uniform: the test can fail
     fit_text(model, epochs=40)
@@ -66,7 +69,7 @@ def test_char_ngram_classifier_overfits():
 def test_transformers_classifier_overfits(kind, tmp_path):
     folder = tiny_text_classifier(tmp_path / kind, TEXTS * 3, kind=kind)
     torch.manual_seed(0)
-    model = TextClassifier(HFSequenceClassifier(str(folder), max_length=32), num_classes=4, lr=5e-3)
+    model = TextClassifier(HFSequenceClassifier(str(folder), max_length=32), num_classes=4, optim=Optim(lr=5e-3))
     fit_text(model, epochs=50)
     assert_memorised(model)
 

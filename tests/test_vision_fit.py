@@ -33,7 +33,7 @@ def test_fit_test_writes_a_complete_run_dir_and_resumes(tmp_path):
     assert len(rows) == metrics["splits"]["test"]["overall"]["n"] == 3 * 36
     assert {r["split"] for r in rows} == {"test"} and all(len(r["probs"]) == 10 for r in rows)
     assert metrics["prompts"]["rus"][2] == "два"
-    checkpoint = torch.load(run.checkpoints / "best.ckpt", weights_only=False)
+    checkpoint = torch.load(run.checkpoints / "best.ckpt", weights_only=True)
     assert checkpoint["open_clip"]["preprocess_cfg"]["size"] == (32, 32)
     assert checkpoint["hyper_parameters"]["class_names"]["tha"][0] == "ศูนย์"
     # resume the fit from its last checkpoint for one more epoch
@@ -47,7 +47,7 @@ def test_fit_test_writes_a_complete_run_dir_and_resumes(tmp_path):
             str(run.checkpoints / "last.ckpt"),
         )
     )
-    assert torch.load(tmp_path / "run2" / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / "run2" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
     assert resumed["protocol_tag"] == "in_language-eng"
 
 

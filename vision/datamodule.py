@@ -2,6 +2,7 @@
 
 A batch is a dict::
 
+    index      LongTensor  [B]   position of the item in its split (to map predictions back)
     image      FloatTensor [B, 3, H, W]   transformed by the model's own preprocessing
     label      LongTensor  [B]
     language   list[str]   (B)
@@ -50,6 +51,7 @@ class ImageDataset(Dataset):
         item = self.items[index]
         image = open_image(item.image, f"item '{item.id}'")
         return {
+            "index": index,
             "image": self.transform(image),
             "label": item.label,
             "language": item.language,
@@ -123,6 +125,7 @@ class ImageDataModule(CorpusDataModule):
 
     def collate(self, batch: list[dict]) -> dict:
         return {
+            "index": torch.tensor([row["index"] for row in batch], dtype=torch.long),
             "image": torch.stack([row["image"] for row in batch]),
             "label": torch.tensor([row["label"] for row in batch], dtype=torch.long),
             "language": [row["language"] for row in batch],

@@ -138,7 +138,7 @@ def load_clip(
         force_context_length=context_length,
         aug_cfg=aug_cfg,
         cache_dir=cache_dir,
-        weights_only=False,
+        weights_only=True,  # a pretrained file is read as tensors only, never unpickled objects
     )
     cfg = model_config(model_name)
     return ClipBundle(

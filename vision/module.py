@@ -22,7 +22,6 @@ fine-tuning of the towers' linear layers (``lora``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,25 +34,13 @@ from vision.lora import LoraSettings, add_lora
 from vision.model import TokenizerName, load_clip, tower_of
 from vision.prompts import tokenize
 from workbench.errors import ConfigError
+from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
+
+__all__ = ["Optim", "Prompts", "VisionCLIP"]
 
 Loss = Literal["captions", "prompts", "head"]
 Script = Literal["native", "romanized"]
 Tower = Literal["image", "text"]
-
-
-@dataclass
-class Optim:
-    """AdamW with linear warm-up then cosine decay to zero.
-
-    Args:
-        lr: peak learning rate.
-        weight_decay: AdamW weight decay (not applied to biases, norms, embeddings' scale).
-        warmup: fraction of the training steps spent warming up.
-    """
-
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup: float = 0.1
 
 
 @dataclass
@@ -68,6 +55,10 @@ class Prompts:
 
     templates: dict[str, str] = field(default_factory=dict)
     script: Script = "native"
+
+
+# modules built in code keep these in their hyper-parameters: checkpoints read with weights_only=True
+torch.serialization.add_safe_globals([Prompts, LoraSettings])
 
 
 class VisionCLIP(L.LightningModule):
@@ -87,7 +78,7 @@ class VisionCLIP(L.LightningModule):
         freeze: towers not trained at all (``image``, ``text``).
         lora: LoRA adapters on the linear layers of the towers that are not frozen (their
             other weights then stay fixed); None trains those towers fully.
-        optim: optimiser settings.
+        optim: ``lr``, ``weight_decay``, ``warmup`` (:mod:`workbench.optim`: warm-up fraction + cosine).
         num_classes: number of classes (linked from the data).
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vis-finetune[-head|-romanized]`` or,
@@ -114,7 +105,7 @@ class VisionCLIP(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.prompt_cfg = prompts or Prompts()
-        self.optim = optim or Optim()
+        self.optim = as_optim(optim)
         self.loss_name, self.freeze, self.lora = loss, list(freeze or []), lora
         if not class_names and loss != "head":
             raise ConfigError("model.class_names: classification by prompts needs class names per language")
@@ -132,7 +123,6 @@ class VisionCLIP(L.LightningModule):
             add_lora(self.clip, self.lora_towers, lora)
         self._set_trainable()
         self._prompt_cache: dict[str, torch.Tensor] = {}
-        self.test_probs: dict[int, list[torch.Tensor]] = {}
         self.trained_steps = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -247,35 +237,19 @@ class VisionCLIP(L.LightningModule):
         self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
         self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
 
-    def on_test_epoch_start(self) -> None:
+    def on_predict_epoch_start(self) -> None:
         self._prompt_cache = {}
-        self.test_probs = {}
 
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        probs = self.logits(batch["image"], batch["language"]).softmax(-1)
-        self.test_probs.setdefault(dataloader_idx, []).append(probs.detach().cpu())
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
+        return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
 
     # -- optimisation and checkpoints ---------------------------------------------------
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("model: nothing to train (both towers frozen and no head)")
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.optim.lr,
-        )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, int(self.optim.warmup * total))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # what a demo needs to rebuild the exact preprocessing and prompts without the config

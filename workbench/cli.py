@@ -3,8 +3,8 @@
 - ``--run_dir`` (default ``runs/<config stems>``), where the run directory is written;
 - ``--ckpt_path``, a checkpoint to resume training from;
 - ``--threads``, torch's CPU threads; unset, the sweep's per-worker share
-  (``XLING_NUM_THREADS``) or torch's default. One thread is often several times faster
-  than two on a CPU shared with other jobs;
+  (``XLING_NUM_THREADS``), else the cores this process may use. No shipped config sets
+  it: on a CPU shared with other jobs, pass ``--threads 1``;
 - :class:`RunDirConfig`, which saves the resolved config as ``<run_dir>/config.yaml``.
 """
 
@@ -22,6 +22,15 @@ def default_run_dir(config_paths: list | None, fallback: str) -> str:
     """``runs/<stem of the first config>[-<stem of each overlay>]``."""
     stems = [Path(str(p)).stem for p in config_paths or []]
     return str(Path("runs") / ("-".join(stems) if stems else fallback))
+
+
+def default_threads(threads: int | None = None) -> int:
+    """``threads`` if given, else the sweep worker's share (``XLING_NUM_THREADS``), else the usable cores."""
+    if threads:
+        return int(threads)
+    if os.environ.get(THREADS_ENV):
+        return int(os.environ[THREADS_ENV])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class RunDirConfig(SaveConfigCallback):
@@ -52,15 +61,13 @@ class RunDirCLI(LightningCLI):
             "--threads",
             type=int | None,
             default=None,
-            help=f"torch CPU threads (default: ${THREADS_ENV}, else torch's); 1 suits a CPU shared with other jobs",
+            help=f"torch CPU threads (default: ${THREADS_ENV}, else this machine's cores); 1 suits a shared CPU",
         )
 
     def before_instantiate_classes(self) -> None:
-        threads = self.config.get("threads") or os.environ.get(THREADS_ENV)
-        if threads:
-            import torch
+        import torch
 
-            torch.set_num_threads(int(threads))
+        torch.set_num_threads(default_threads(self.config.get("threads")))
         if not self.config.get("run_dir"):
             self.config["run_dir"] = default_run_dir(self.config.get("config"), self.fallback_name)
 

@@ -1,8 +1,10 @@
 """The modality-agnostic half of every DataModule: corpus + protocol -> splits.
 
 Speech and vision subclass :class:`CorpusDataModule` and supply only how an item
-becomes a tensor (``make_dataset``) and how tensors become a batch (``collate``); the
-selection of items, the leakage guard and the order of evaluated splits live here once.
+becomes a tensor (``make_dataset``) and how tensors become a batch (``collate``), plus
+optionally how a split is cut into batches (``batch_sampler``, e.g. length buckets); the
+selection of items, the leakage guard, the no-dev fallback and the order of evaluated
+splits live here once.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class CorpusDataModule(L.LightningDataModule):
         self.skip_report = SkipReport()
         self.corpus: Corpus | None = None
         self.selection: Selection | None = None
+        self._datasets: dict[tuple[str, bool], Dataset] = {}
 
     def check_item(self, item: Item) -> None:
         """Raise a DataError if ``item`` cannot be used; subclasses check their signal."""
@@ -59,6 +62,10 @@ class CorpusDataModule(L.LightningDataModule):
 
     def collate(self, batch: list):
         raise NotImplementedError
+
+    def batch_sampler(self, dataset: Dataset, train: bool):
+        """A batch sampler for ``dataset``; None: ``batch_size`` items, shuffled when training."""
+        return None
 
     # -- shared ------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -93,27 +100,61 @@ class CorpusDataModule(L.LightningDataModule):
         """Splits evaluated after training, in ``test_dataloader``'s order (dataloader_idx)."""
         return [s for s in self.protocol.eval_splits if self.selection[s]]
 
+    @property
+    def predict_splits(self) -> list[str]:
+        """``predict_dataloader``'s splits: the evaluated ones, then ``dev`` (for calibration) when present."""
+        dev = ["dev"] if self.selection["dev"] and "dev" not in self.eval_splits else []
+        return [*self.eval_splits, *dev]
+
     def eval_items(self, split: str) -> list[Item]:
         return self.selection[split]
 
+    def dataset(self, split: str, train: bool = False) -> Dataset:
+        """One dataset per split (and mode), so what it keeps in memory is reused across epochs."""
+        if self.selection is None:
+            self.setup()
+        if (split, train) not in self._datasets:
+            self._datasets[split, train] = self.make_dataset(self.selection[split], train)
+        return self._datasets[split, train]
+
+    def split_loader(self, split: str, train: bool = False) -> DataLoader:
+        """The loader of one split (batches carry ``index``: the item's position in the split)."""
+        dataset = self.dataset(split, train)
+        return self._loader(dataset, train, self.batch_sampler(dataset, train))
+
+    @property
+    def fit_dev_split(self) -> str:
+        """The split validation runs on: ``dev``, or ``train`` when the corpus has no dev items."""
+        if self.selection is None:
+            self.setup()
+        if not self.selection["dev"]:
+            log.warning("protocol %s: no dev items; validating on the training split", self.protocol.tag)
+            return "train"
+        return "dev"
+
     def loader(self, items: list[Item], train: bool = False) -> DataLoader:
-        return DataLoader(
-            self.make_dataset(items, train),
-            batch_size=self.batch_size,
-            shuffle=train,
-            num_workers=self.num_workers,
-            collate_fn=self.collate,
-            persistent_workers=self.num_workers > 0,
-        )
+        """A loader over any items (not cached)."""
+        dataset = self.make_dataset(items, train)
+        return self._loader(dataset, train, self.batch_sampler(dataset, train))
+
+    def _loader(self, dataset: Dataset, train: bool, sampler) -> DataLoader:
+        common = {
+            "num_workers": self.num_workers,
+            "collate_fn": self.collate,
+            "persistent_workers": self.num_workers > 0,
+        }
+        if sampler is not None:
+            return DataLoader(dataset, batch_sampler=sampler, **common)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, **common)
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.selection["train"], train=True)
+        return self.split_loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self.loader(self.selection["dev"] or self.selection["train"])
+        return self.split_loader(self.fit_dev_split)
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [self.loader(self.selection[split]) for split in self.eval_splits]
+        return [self.split_loader(split) for split in self.eval_splits]
 
     def predict_dataloader(self) -> list[DataLoader]:
-        return self.test_dataloader()
+        return [self.split_loader(split) for split in self.predict_splits]

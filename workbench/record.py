@@ -42,12 +42,23 @@ class ProtocolRecord:
     @property
     def tag(self) -> str:
         """Display label only (``zero_shot-eng``); never parsed back."""
-        return self.name if self.name == "all_languages" or not self.sources else f"{self.name}-{'+'.join(self.sources)}"
+        return (
+            self.name if self.name == "all_languages" or not self.sources else f"{self.name}-{'+'.join(self.sources)}"
+        )
 
 
 @dataclass
 class TrainingRecord:
-    """How training went and why it ended."""
+    """How training went and why it ended (written by :mod:`workbench.program`).
+
+    ``stopped_by``: ``early_stopping`` (an EarlyStopping callback stopped it), ``max_time``
+    (Lightning's Timer), ``max_steps``, ``max_epochs``, ``interrupted`` (anything else: a
+    callback, Ctrl-C) or ``none`` (not trained here, e.g. ``vision.fit --fit false``).
+    ``steps``: optimizer steps (``trainer.global_step``); ``epochs``: epochs begun
+    (``trainer.current_epoch`` at the end, = completed epochs after a full epoch);
+    ``monitor`` / ``best_dev``: the dev metric ``best.ckpt`` was chosen by and its value
+    (None when no validation ran); ``train_seconds``: wall time of the fit in this process.
+    """
 
     stopped_by: str = "none"
     steps: int = 0
@@ -81,7 +92,7 @@ class RunRecord:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise DataError(f"run record: kind '{self.kind}' is not one of {KINDS}")
+            raise DataError("run record", "kind", f"'{self.kind}' is not one of {KINDS}")
         if isinstance(self.protocol, dict):
             self.protocol = ProtocolRecord(**self.protocol)
         if isinstance(self.training, dict):
@@ -98,11 +109,11 @@ class RunRecord:
     def from_dict(cls, data: dict, where: str = "metrics.json") -> RunRecord:
         schema = data.get("schema", SCHEMA)
         if schema > SCHEMA:
-            raise DataError(f"{where}: run record schema {schema} is newer than this code's ({SCHEMA}); update it")
+            raise DataError(where, "record.schema", f"schema {schema} is newer than this code's ({SCHEMA}); update it")
         try:
             return cls(**data)
         except TypeError as error:
-            raise DataError(f"{where}: malformed run record ({error})") from None
+            raise DataError(where, "record", f"malformed run record ({error})") from None
 
 
 def read_record(run_dir: str | Path) -> RunRecord:
@@ -110,7 +121,7 @@ def read_record(run_dir: str | Path) -> RunRecord:
     path = Path(run_dir) / "metrics.json"
     metrics = read_json(path)
     if "record" not in metrics:
-        raise DataError(f"{path}: no run record (written by an older version?); rerun it")
+        raise DataError(str(path), "record", "no run record (written by an older version?); rerun it")
     return RunRecord.from_dict(metrics["record"], where=str(path))
 
 
@@ -132,7 +143,11 @@ def git_commit() -> str | None:
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -45,7 +45,7 @@ class CTCCheckpointRecognizer(Recognizer):
         if self._model is None:
             from cascade.ctc import CTCRecognizer
 
-            self._model = CTCRecognizer.load_from_checkpoint(self.checkpoint, map_location="cpu")
+            self._model = CTCRecognizer.load_from_checkpoint(self.checkpoint, map_location="cpu", weights_only=True)
             self._model.to(pick_device(self.device)).eval()
         return self._model
 

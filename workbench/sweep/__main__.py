@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
         build_report(sweep.out_dir)
         print(f"report: {sweep.out_dir / 'report' / 'report.md'}")
+    for tag in status.cut_by_the_clock():
+        print(f"note: {tag} was stopped by max_time; its result depends on the machine's load", file=sys.stderr)
     failed = status.failed()
     for tag in failed:
         print(f"FAILED {tag} (see {sweep.out_dir / 'status.json'})", file=sys.stderr)

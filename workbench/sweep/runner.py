@@ -2,9 +2,11 @@
 
 Each point is a subprocess running one LightningCLI program, so a crash, an OOM or a
 ``kill -9`` of one point never takes down the others. A point is finished when its run
-directory holds ``metrics.json`` (written last, atomically): a rerun skips it, and an
-unfinished point's directory is cleared and run again. Failures are recorded in
-``<out_dir>/status.json`` with the command and the log's tail; the rest go on.
+directory holds ``metrics.json`` (written last, atomically) whose run record
+(:mod:`workbench.record`) is this point's: same protocol, sources and seed. A rerun skips
+it; an unfinished point (or one whose record says it is another run) is cleared and run
+again. ``<out_dir>/status.json`` records each point: done (with the record's
+``stopped_by`` and steps) or failed (with the command and the log's tail); the rest go on.
 
 Engines:
 
@@ -26,7 +28,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
 from workbench.io import atomic_write_json, read_json
+from workbench.record import RunRecord, read_record
 from workbench.runs import METRICS
 from workbench.sweep.schedule import next_ready, priority_order, thread_share
 from workbench.sweep.spec import Point, Sweep
@@ -35,10 +39,27 @@ log = logging.getLogger(__name__)
 LOG_TAIL = 3000  # characters of a failed point's log kept in status.json
 
 
+def point_record(point: Point) -> RunRecord | None:
+    """The record of a point's finished run; None when there is none or it is another run's."""
+    try:
+        record = read_record(point.run_dir)
+    except (OSError, ValueError, WorkbenchError):  # absent, half-written, or written without a record
+        return None
+    if point.protocol is None:
+        return record
+    protocol = record.protocol
+    sources = sorted(point.sources or [])
+    if protocol.name != point.protocol or record.seed != point.seed:
+        return None
+    if point.protocol != "all_languages" and sorted(protocol.sources) != sources:
+        return None
+    return record
+
+
 def is_finished(point: Point) -> bool:
     if point.protocol is None:  # setup steps mark themselves done with a file of their own
         return (point.run_dir / "DONE").is_file() or (point.run_dir / METRICS).is_file()
-    return (point.run_dir / METRICS).is_file()
+    return point_record(point) is not None
 
 
 def worker_env(slot: int, workers: int) -> dict[str, str]:
@@ -95,6 +116,9 @@ class Status:
 
     def record(self, point: Point, state: str, seconds: float = 0.0, tail: str = "") -> None:
         entry = {"state": state, "run_dir": str(point.run_dir), "seconds": round(seconds, 1)}
+        record = point_record(point) if state == "done" else None
+        if record is not None:  # why each run stopped, visible without opening it (a max_time cut, ...)
+            entry.update(kind=record.kind, stopped_by=record.training.stopped_by, steps=record.training.steps)
         if state == "failed":
             entry["command"] = " ".join(point.command())
             entry["log_tail"] = tail
@@ -104,6 +128,10 @@ class Status:
 
     def failed(self) -> list[str]:
         return [tag for tag, e in self.entries.items() if e["state"] == "failed"]
+
+    def cut_by_the_clock(self) -> list[str]:
+        """Points whose training was stopped by ``max_time``: their results depend on the machine's load."""
+        return [tag for tag, e in self.entries.items() if e.get("stopped_by") == "max_time"]
 
 
 def _execute(point: Point, slot: int, workers: int, status: Status) -> bool:

@@ -1,0 +1,159 @@
+"""The program layer (workbench.program): the run record and why training stopped, the one-line
+error at entry, and ``load_run`` on every run kind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_speech_fit import tiny_args
+
+from workbench.errors import ConfigError, DataError
+from workbench.program import entry
+from workbench.record import read_record
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def speech_args(root: Path, run_dir: Path, *extra: str) -> list[str]:
+    """test_speech_fit's tiny run, smaller still and without loggers."""
+    return tiny_args(root, run_dir, "--model.encoder.init_args.num_blocks=1", "--trainer.logger=false", *extra)
+
+
+@pytest.fixture(scope="module")
+def root(tiny_corpus, tiny_root):
+    return tiny_root
+
+
+def test_record_of_a_max_steps_run(root, tmp_path):
+    from speech.fit import main
+
+    cli = main(speech_args(root, tmp_path / "run", "--trainer.max_steps=3", "--trainer.max_epochs=50"))
+    record = read_record(tmp_path / "run")
+    assert record.kind == "e2e" and record.modality == "speech" and record.system == "e2e-conv"
+    assert record.training.stopped_by == "max_steps" and record.training.steps == 3
+    assert record.training.monitor == "val/acc" and record.training.train_seconds >= 0
+    assert record.protocol.name == "in_language" and record.protocol.sources == ["eng"]
+    assert record.protocol.targets == ["eng"] and record.seed == 0
+    assert record.data["source"] == "workbench.data.sources.Embedded" and len(record.data["digest"]) == 16
+    assert record.model["encoder"] == "ConvEncoder" and record.version and record.label_names
+    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()
+    # dev predictions for calibration, apart from the evaluated splits
+    dev = [json.loads(line) for line in (tmp_path / "run" / "dev_predictions.jsonl").read_text().splitlines()]
+    assert dev and {row["split"] for row in dev} == {"dev"}
+    assert len(dev) == len(cli.datamodule.eval_items("dev"))
+
+
+def test_record_of_early_stopping_and_of_max_epochs(root, tmp_path):
+    from speech.fit import main
+
+    # a threshold every validation loss meets: early stopping ends the run after its first epoch
+    stop = [
+        "--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping",
+        "--trainer.callbacks.monitor=val/loss",
+        "--trainer.callbacks.mode=min",
+        "--trainer.callbacks.stopping_threshold=1000000.0",
+    ]
+    main(speech_args(root, tmp_path / "early", "--trainer.max_epochs=5", *stop))
+    record = read_record(tmp_path / "early")
+    assert record.training.stopped_by == "early_stopping" and record.training.epochs == 1
+    assert record.training.best_dev is not None
+    main(speech_args(root, tmp_path / "epochs", "--trainer.max_epochs=1"))
+    assert read_record(tmp_path / "epochs").training.stopped_by == "max_epochs"
+
+
+def failing(error: Exception):
+    def main(argv):
+        raise error
+
+    return main
+
+
+def test_entry_turns_workbench_errors_into_one_line_and_status_2(capsys, monkeypatch):
+    monkeypatch.delenv("XLING_DEBUG", raising=False)
+    problem = DataError("item 'eng-1'", "audio", "file is truncated (x.flac)")
+    with pytest.raises(SystemExit) as stopped:
+        entry(failing(problem), [])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "error: item 'eng-1' field 'audio': file is truncated (x.flac)\n"
+    # --debug (or XLING_DEBUG=1) shows the traceback: the error propagates
+    with pytest.raises(ConfigError):
+        entry(failing(ConfigError("data.text: 'x'")), ["--debug"])
+    monkeypatch.setenv("XLING_DEBUG", "1")
+    with pytest.raises(ConfigError):
+        entry(failing(ConfigError("data.text: 'x'")), [])
+    # other errors are bugs: never swallowed
+    monkeypatch.delenv("XLING_DEBUG")
+    with pytest.raises(ZeroDivisionError):
+        entry(failing(ZeroDivisionError()), [])
+
+
+def test_a_program_names_the_bad_setting_in_one_line(root, tmp_path):
+    cmd = [sys.executable, "-m", "speech.fit", *speech_args(root, tmp_path / "bad", "--data.protocol.sources=[xxx]")]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: protocol.sources: unknown language(s) ['xxx']") and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(root, tmp_path_factory):
+    """One run of each kind (recognizer, cascade, E2E, vision) on the tiny corpora, 2 steps each."""
+    from apps.training import default_jobs, ensure_trained
+
+    source = [f"--data.source.init_args.root={root}", "--data.source.init_args.tiny=true"]
+    steps = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.logger=false", "--threads=1"]
+    encoder = ["--model.encoder.init_args.dim=32", "--model.encoder.init_args.num_blocks=1"]
+    digits = [f"--data.source.init_args.root={tmp_path_factory.mktemp('digits')}", "--data.source.init_args.tiny=true"]
+    extra = {
+        "asr": source + steps + encoder,
+        "cascade": source + steps + ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"],
+        "e2e": source + steps + encoder,
+        "vision": digits + steps,
+    }
+    base = tmp_path_factory.mktemp("runs")
+    ensure_trained(default_jobs(base, extra=extra), in_process=True, say=lambda message: None)
+    return base
+
+
+def test_load_run_predicts_what_each_run_wrote(tiny_runs, tiny_corpus):
+    """The predictor of each kind, chosen by the record, gives back the run's own test predictions."""
+    from workbench.io import read_jsonl
+    from workbench.predictor import PREDICTORS, load_run
+
+    items = {item.id: item for item in tiny_corpus.items}
+    for kind, name in (("e2e", "e2e"), ("cascade", "cascade"), ("recognizer", "asr")):
+        predictor = load_run(tiny_runs / name)
+        assert type(predictor) is PREDICTORS[kind] and predictor.kind == kind == predictor.record.kind
+        assert predictor.checkpoint == tiny_runs / name / "checkpoints" / "best.ckpt"
+        file = "transcripts.jsonl" if kind == "recognizer" else "predictions.jsonl"
+        rows = read_jsonl(tiny_runs / name / file)[::9]
+        got = predictor.predict_items([items[row["id"]] for row in rows])
+        if kind == "recognizer":
+            assert got == [row["transcript"] for row in rows]
+        else:
+            assert got == [pytest.approx(row["probs"], abs=1e-4) for row in rows]
+    vision = load_run(tiny_runs / "vision")
+    assert vision.kind == "vision" and vision.record.modality == "image"
+    rows = read_jsonl(tiny_runs / "vision" / "predictions.jsonl")[::20]
+    corpus = {item.id: item for item in vision_items(tiny_runs / "vision")}
+    got = vision.predict_items([corpus[row["id"]] for row in rows])
+    assert got == [pytest.approx(row["probs"], abs=1e-4) for row in rows]
+
+
+def vision_items(run_dir: Path):
+    from workbench.predictor import instantiate, read_config
+
+    return instantiate(read_config(run_dir)["data"]["source"]).load().items
+
+
+def test_load_run_refuses_a_run_without_a_record(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"system": "e2e-conv"}')
+    from workbench.predictor import load_run
+
+    with pytest.raises(DataError, match="no run record"):
+        load_run(tmp_path)

@@ -1,0 +1,272 @@
+"""The one program layer under ``speech.fit``, ``cascade.fit``, ``cascade.fit_asr`` and ``vision.fit``.
+
+A program is a :class:`Program` subclass that names its LightningModule, its data module
+and what it adds to the run record; everything else happens here, once:
+
+- the trainer, its callbacks and loggers from config, plus one checkpoint naming:
+  ``<run_dir>/checkpoints/best.ckpt`` (best monitored dev score; when training ended
+  before any validation, the final weights) and ``last.ckpt`` (the resumable end state);
+- the resolved config saved as ``<run_dir>/config.yaml``;
+- fit (``--ckpt_path`` resumes), then predict every evaluated split *and* the dev split
+  with ``best.ckpt`` (``weights_only=True``);
+- ``predictions.jsonl`` (evaluated splits), ``dev_predictions.jsonl`` (split ``dev``, for
+  calibration) and ``metrics.json`` (last, atomically) with the :class:`~workbench.record.RunRecord`
+  under ``"record"``;
+- :func:`entry`: a DataError / ConfigError ends the program with one line naming the
+  file / item / field and exit status 2 (the traceback with ``--debug`` or ``XLING_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from workbench.cli import RunDirCLI, RunDirConfig
+from workbench.errors import WorkbenchError
+from workbench.predictions import Prediction, make_predictions
+from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
+from workbench.resume import ExactResume
+from workbench.runs import RunDir, RunInfo
+
+log = logging.getLogger(__name__)
+DEBUG_ENV = "XLING_DEBUG"
+BEST, LAST = "best", "last"  # checkpoints/best.ckpt, checkpoints/last.ckpt
+
+
+def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = None) -> None:
+    """Run ``main(argv)`` as a command: a workbench error is one line on stderr and exit status 2.
+
+    ``--debug`` (removed before ``main`` sees the arguments) or ``XLING_DEBUG=1`` shows the
+    full traceback instead.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        main(argv)
+    except WorkbenchError as error:
+        if debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def stopped_by(trainer) -> str:
+    """Why fitting ended: ``early_stopping | max_time | max_steps | max_epochs | interrupted``."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, EarlyStopping) and callback.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
+            return "early_stopping"
+    for callback in trainer.callbacks:
+        remaining = callback.time_remaining() if isinstance(callback, Timer) else None
+        if remaining is not None and remaining <= 0:
+            return "max_time"
+    if trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps:
+        return "max_steps"
+    if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
+        return "max_epochs"
+    return "interrupted"
+
+
+def probs_in_order(outputs: Sequence[tuple[torch.Tensor, torch.Tensor]], n: int, where: str) -> list[list[float]]:
+    """``[(index (B,), probs (B, C))]`` of one dataloader -> ``(n, C)`` rows in item order."""
+    if n == 0:
+        return []
+    width = outputs[0][1].shape[-1]
+    probs, seen = torch.zeros(n, width), torch.zeros(n, dtype=torch.bool)
+    for index, rows in outputs:
+        probs[index], seen[index] = rows.float(), True
+    if not seen.all():
+        raise RuntimeError(f"{where}: {int((~seen).sum())} of {n} items were not predicted")
+    return probs.tolist()
+
+
+def items_digest(items) -> str:
+    """A digest of the items a run used (ids, content ids, languages, labels, splits, texts)."""
+    rows = sorted((i.split, i.id, i.content_id, i.language, i.label, i.text or "") for i in items)
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+class Program(RunDirCLI):
+    """A training program: subclasses set the class attributes and, where needed, the hooks.
+
+    Class attributes: ``kind`` and ``modality`` of the record; ``monitor`` and ``mode`` of
+    ``best.ckpt``; ``fallback_name`` of the run directory; ``trainer_defaults``.
+    Hooks: :meth:`system`, :meth:`model_identity`, :meth:`evaluate`, :meth:`report`.
+    """
+
+    kind = "e2e"
+    modality = "speech"
+    monitor = "val/acc"
+    mode = "max"
+    trainer_defaults: dict = {"log_every_n_steps": 10}
+    model_class: type | None = None
+    data_class: type | None = None
+
+    def add_arguments_to_parser(self, parser) -> None:
+        super().add_arguments_to_parser(parser)
+        parser.add_argument("--test", type=bool, default=True, help="predict with the best checkpoint after fitting")
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def main(cls, args: list[str] | None = None, **kwargs) -> Program:
+        """Parse ``args``, build model, data and trainer, then :meth:`run`."""
+        cli = cls(
+            cls.model_class,
+            cls.data_class,
+            run=False,
+            args=args,
+            save_config_callback=RunDirConfig,
+            seed_everything_default=0,
+            trainer_defaults=dict(cls.trainer_defaults),
+            auto_configure_optimizers=False,
+            **kwargs,
+        )
+        cli.run()
+        return cli
+
+    def monitored(self) -> str:
+        return self.monitor
+
+    def instantiate_trainer(self, **kwargs):
+        run_dir = self.run_dir
+        self.best = ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename=BEST,
+            monitor=self.monitored(),
+            mode=self.mode,
+            save_last=True,
+            enable_version_counter=False,
+        )
+        # ExactResume: step-keyed reseeding, so a resumed run equals an uninterrupted one
+        extra = {
+            "callbacks": [*self.configured_callbacks(), self.best, ExactResume()],
+            "default_root_dir": str(run_dir),
+        }
+        if self._get(self.config_init, "trainer", default={}).get("logger") in (None, True):
+            extra["logger"] = [
+                TensorBoardLogger(str(run_dir), name="tensorboard", version=""),
+                CSVLogger(str(run_dir), name="csv", version=""),
+            ]
+        return super().instantiate_trainer(**extra, **kwargs)
+
+    # -- the run -----------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed_everything") or 0)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.config.get("fit", True))
+
+    def run(self) -> dict | None:
+        """Fit, then evaluate with ``best.ckpt`` and write the run directory (rank 0)."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if self.fitted:
+            resume = self.config.get("ckpt_path")
+            self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=resume, weights_only=True)
+            if not self.best.best_model_path:  # ended before any validation: the final weights are the best
+                self.trainer.save_checkpoint(self.best_path)
+        self.train_seconds = time.perf_counter() - started
+        self.train_cpu_seconds = time.process_time() - cpu_started
+        self.metrics = None
+        if not self.config["test"]:
+            return None
+        records, extra = self.evaluate()
+        if self.trainer.is_global_zero:
+            self.metrics = self.write(records, extra)
+            self.report(self.metrics)
+        return self.metrics
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "checkpoints" / f"{BEST}.ckpt"
+
+    def best_checkpoint(self) -> str | None:
+        """``best.ckpt`` when this run trained, else None (evaluate the model as loaded)."""
+        return str(self.best_path) if self.fitted and self.best_path.is_file() else None
+
+    def predict(self) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The data module's predict loaders through the module's ``predict_step`` with ``best.ckpt``."""
+        outputs = self.trainer.predict(
+            self.model, datamodule=self.datamodule, ckpt_path=self.best_checkpoint(), weights_only=True
+        )
+        loaders = self.trainer.num_predict_batches
+        return [outputs] if len(loaders) == 1 else list(outputs)
+
+    def evaluate(self) -> tuple[list[Prediction], dict]:
+        """Prediction records of ``data.predict_splits`` (evaluated splits, then dev) and extra sections."""
+        data, system = self.datamodule, self.system()
+        records = []
+        for split, outputs in zip(data.predict_splits, self.predict(), strict=True):
+            items = data.eval_items(split)
+            probs = probs_in_order(outputs, len(items), f"split '{split}'")
+            records += make_predictions(items, probs, split, system, data.protocol.tag, self.seed)
+        return records, {}
+
+    def write(self, records: list[Prediction] | None, extra: dict) -> dict:
+        """predictions.jsonl (evaluated splits), dev_predictions.jsonl, metrics.json (last)."""
+        data = self.datamodule
+        run = RunDir(self.run_dir)
+        record = self.record()
+        if records is None:
+            return run.write_metrics(record, extra)
+        evaluated = set(data.eval_splits)
+        dev = [r for r in records if r.split == "dev"]
+        info = RunInfo(record.system, data.protocol, self.seed, data.label_names)
+        return run.write_results([r for r in records if r.split in evaluated], info, extra, record=record, dev=dev)
+
+    def report(self, metrics: dict) -> None:
+        for split, scores in metrics.get("splits", {}).items():
+            log.warning("%s %s: accuracy %.3f", self.run_dir, split, scores["overall"]["accuracy"])
+
+    # -- the record --------------------------------------------------------------------
+    def system(self) -> str:
+        return str(getattr(self.model, "system", self.kind))
+
+    def model_identity(self) -> dict:
+        return {"class": type(self.model).__name__}
+
+    def record(self) -> RunRecord:
+        data, trainer = self.datamodule, self.trainer
+        selection = data.selection
+        tested = [i for s in data.eval_splits for i in data.eval_items(s)]
+        protocol = ProtocolRecord(
+            data.protocol.name,
+            [] if data.protocol.name == "all_languages" else list(selection.train_languages),
+            sorted({i.language for i in tested}),
+        )
+        source = getattr(data, "source", None)
+        every = [i for items in selection.splits.values() for i in items]
+        score = self.best.best_model_score
+        training = TrainingRecord(
+            stopped_by=stopped_by(trainer) if self.fitted else "none",
+            steps=int(trainer.global_step),
+            epochs=int(trainer.current_epoch),
+            monitor=self.monitored(),
+            best_dev=float(score) if score is not None else None,
+            train_seconds=round(self.train_seconds, 1),
+        )
+        return RunRecord(
+            kind=self.kind,
+            system=self.system(),
+            modality=self.modality,
+            protocol=protocol,
+            seed=self.seed,
+            label_names=list(data.label_names),
+            data={"source": f"{type(source).__module__}.{type(source).__qualname__}", "digest": items_digest(every)},
+            model=self.model_identity(),
+            training=training,
+            version=package_version(),
+            commit=git_commit(),
+        )
