@@ -205,3 +205,19 @@ def test_the_conv_encoder_reads_the_cache_in_training_and_evaluation(cache_dir):
         encoder.features.cache = False
         plain = encoder(waves, lengths).hidden
     assert (cached - plain).abs().max() < 0.1 and cached.abs().max() > 0
+
+
+def test_the_frozen_encoder_path_fills_the_same_cache(cache_dir, tmp_path):
+    from speech.model import SpeechClassifier
+
+    torch.manual_seed(0)
+    model = SpeechClassifier(
+        ConvEncoder(dim=32, num_blocks=1), num_classes=3, mode="frozen", cache_dir=str(tmp_path / "enc")
+    )
+    waves, lengths = clips()
+    keys = [f"clip{i}" for i in range(len(lengths))]
+    model({"waves": waves, "lengths": lengths, "keys": keys})  # encoder-output misses run the front end
+    assert len(entries(cache_dir)) == 4
+    recognizer_front = ConvEncoder(dim=16, num_blocks=1).features  # another model, the same front end
+    recognizer_front(waves, lengths)
+    assert recognizer_front.feature_cache().hits == 4 and len(entries(cache_dir)) == 4
