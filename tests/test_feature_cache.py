@@ -176,13 +176,16 @@ def test_concurrent_readers_see_no_entry_or_a_whole_one(cache_dir):
         stop.set()
 
     def reader():
-        while not stop.is_set():
+        while True:  # at least one read after the last write, however the threads are scheduled
+            finished = stop.is_set()
             value = cache.read(key, frames)
             if value is not None:
                 distinct = value.unique().tolist()
                 if distinct not in ([1.0], [2.0]):
                     errors.append(distinct)
                 seen.append(distinct[0])
+            if finished:
+                return
 
     threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
     for thread in threads:
