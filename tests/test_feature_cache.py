@@ -176,13 +176,16 @@ def test_concurrent_readers_see_no_entry_or_a_whole_one(cache_dir):
         stop.set()
 
     def reader():
-        while not stop.is_set():
+        while True:  # at least one read after the last write, however the threads are scheduled
+            finished = stop.is_set()
             value = cache.read(key, frames)
             if value is not None:
                 distinct = value.unique().tolist()
                 if distinct not in ([1.0], [2.0]):
                     errors.append(distinct)
                 seen.append(distinct[0])
+            if finished:
+                return
 
     threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
     for thread in threads:
@@ -205,3 +208,19 @@ def test_the_conv_encoder_reads_the_cache_in_training_and_evaluation(cache_dir):
         encoder.features.cache = False
         plain = encoder(waves, lengths).hidden
     assert (cached - plain).abs().max() < 0.1 and cached.abs().max() > 0
+
+
+def test_the_frozen_encoder_path_fills_the_same_cache(cache_dir, tmp_path):
+    from speech.model import SpeechClassifier
+
+    torch.manual_seed(0)
+    model = SpeechClassifier(
+        ConvEncoder(dim=32, num_blocks=1), num_classes=3, mode="frozen", cache_dir=str(tmp_path / "enc")
+    )
+    waves, lengths = clips()
+    keys = [f"clip{i}" for i in range(len(lengths))]
+    model({"waves": waves, "lengths": lengths, "keys": keys})  # encoder-output misses run the front end
+    assert len(entries(cache_dir)) == 4
+    recognizer_front = ConvEncoder(dim=16, num_blocks=1).features  # another model, the same front end
+    recognizer_front(waves, lengths)
+    assert recognizer_front.feature_cache().hits == 4 and len(entries(cache_dir)) == 4
