@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["e2e_training", "frozen_cache", "cascade_recognition", "wall_time"]
+BENCHMARKS = ["e2e_training", "frozen_cache", "cascade_recognition", "faster_whisper", "uroman_fast", "wall_time"]
 
 
 def main(argv: list[str] | None = None) -> int:
