@@ -12,7 +12,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["e2e_training", "frozen_cache", "feature_cache", "data_build", "cascade_recognition", "wall_time"]
+BENCHMARKS = [
+    "e2e_training",
+    "frozen_cache",
+    "feature_cache",
+    "data_build",
+    "cascade_recognition",
+    "faster_whisper",
+    "uroman_fast",
+    "wall_time",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ special-token ids. Used by tests/test_faster_whisper.py and benchmarks/faster_wh
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -54,9 +55,9 @@ def hf_name(name: str) -> str:
     return name
 
 
-def whisper_tokenizer(folder: Path, num_languages: int):
-    """transformers' WhisperTokenizer built from openai-whisper's multilingual.tiktoken, special ids as whisper's
-    (which depend on the model's number of languages: 99, or 100 for large-v3)."""
+@cache
+def _whisper_tokenizer(num_languages: int):
+    # built once per process: extracting 50k BPE merges from the tiktoken ranks takes seconds
     import whisper
     from transformers import WhisperTokenizer
     from transformers.convert_slow_tokenizer import TikTokenConverter
@@ -73,6 +74,13 @@ def whisper_tokenizer(folder: Path, num_languages: int):
             raise AssertionError(
                 f"tokenizer: {name} got id {tokenizer.convert_tokens_to_ids(name)}, whisper's is {index}"
             )
+    return tokenizer
+
+
+def whisper_tokenizer(folder: Path, num_languages: int):
+    """transformers' WhisperTokenizer built from openai-whisper's multilingual.tiktoken, special ids as whisper's
+    (which depend on the model's number of languages: 99, or 100 for large-v3), saved in ``folder``."""
+    tokenizer = _whisper_tokenizer(num_languages)
     tokenizer.save_pretrained(folder)
     return tokenizer
 

@@ -89,6 +89,8 @@ def test_bcp47_forms_and_flores_members():
     assert resolve("ar-SA").flores == "arb_Arab" and resolve("fa").flores == "pes_Arab"
     assert resolve("ko-KR").flores == "kor_Hang"
     assert resolve("pt_BR").code == "por" and resolve("iw").code == "heb"  # withdrawn 2-letter code
+    assert resolve("ger").code == "deu" and resolve("chi").code == "zho"  # ISO 639-2/B codes
+    assert resolve("tw").code == "twi" and resolve("ak").code == "aka"  # CLDR folds Twi into Akan; ISO does not
     # members of a macrolanguage reach Whisper and uroman through it
     assert whisper_code("arb_Arab", WHISPER) == "ar" and uroman_code("arb_Arab") == "ara"
     assert whisper_code("cmn", WHISPER) == "zh" and whisper_code("jav", WHISPER) == "jw"

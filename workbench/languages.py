@@ -191,8 +191,10 @@ def resolve(code: str) -> Language:
     parts = text.split("-")
     base = parts[0].lower()
     renamed = _cldr()[0].get(base, "")
-    if len(base) == 2 and len(renamed) == 2:  # withdrawn two-letter codes: iw -> he, in -> id, jw -> jv
+    if len(base) == 2 and len(renamed) == 2 and base not in _iso1_to_iso3():  # withdrawn: iw -> he, jw -> jv
         base = renamed
+    if len(base) == 3 and uroman_codes().get(base, base) != base:  # ISO 639-2/B codes: ger -> deu, chi -> zho
+        base = uroman_codes()[base]
     iso3 = base if len(base) == 3 else _iso1_to_iso3().get(base) if len(base) == 2 else None
     if iso3 is None or not base.isalpha() or iso3 in NOT_LANGUAGES or not _known(iso3):
         raise ConfigError(

@@ -1,0 +1,25 @@
+"""The engine benchmarks (faster-whisper vs openai-whisper, uroman-fast vs uroman) in --quick mode:
+they run, print their ratio lines and find identical outputs; timings are never asserted."""
+
+from __future__ import annotations
+
+import pytest
+from test_benchmarks import ratios, run
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.slow
+def test_faster_whisper_quick_gives_openai_whispers_transcripts(tiny_corpus, tiny_root, tmp_path):
+    pytest.importorskip("faster_whisper")
+    out = run("faster_whisper", "--quick", "--data-root", str(tiny_root), "--work-dir", str(tmp_path))
+    assert {"faster_whisper_int8", "faster_whisper_float32"} <= set(ratios(out))
+    assert "SAME_TRANSCRIPTS faster_whisper_float32: 4/4 identical" in out
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.slow
+def test_uroman_fast_quick_counts_mismatches_and_times_cold_passes(tmp_path):
+    pytest.importorskip("uroman_fast")
+    out = run("uroman_fast", "--quick", "--work-dir", str(tmp_path))
+    assert "uroman_fast_cold" in ratios(out)
+    assert "SAME_ROMANIZATIONS uroman_fast: 646/646 identical" in out
