@@ -154,3 +154,76 @@ def test_hf_encoder_starts_in_training_mode():
 
     enc = HFEncoder(stand_in("wav2vec2"))
     assert enc.training and all(m.training for m in enc.modules())
+
+
+def invariance_encoder(family: str) -> SpeechEncoder:
+    from speech.encoders.hf import HFEncoder
+    from speech.encoders.whisper_openai import WhisperEncoder
+    from speech.testing import stand_in
+
+    if family == "openai-whisper-30s":
+        return WhisperEncoder(stand_in("openai-whisper"), trim=False)
+    if family == "hf-whisper-30s":
+        return HFEncoder(stand_in("whisper"), trim=False)
+    return HFEncoder(stand_in(family))
+
+
+def short_and_long_clips() -> tuple[dict, dict]:
+    """The same 0.75 s clip alone, and padded in a batch after a 1.25 s clip."""
+    import numpy as np
+
+    from speech.data import collate_waves, synthetic_wave
+
+    rng = np.random.default_rng(0)
+    short, long = synthetic_wave(0.75, 1, rng), synthetic_wave(1.25, 2, rng)
+    return collate_waves([(0, short, 1, "short")]), collate_waves([(1, long, 2, "long"), (0, short, 1, "short")])
+
+
+# Batch-invariant by construction: the large wav2vec2-style configs the shipped encoders use
+# (LayerNorm per frame, attention mask), w2v-BERT 2.0 (fbank + attention mask), and Whisper on
+# its 30 s window (every clip padded alike). Not invariant, by design of the model: Whisper
+# trimmed to the batch's longest clip (trim=True; its encoder has no attention mask, so valid
+# frames attend to the padding: tests/test_speech_whisper.py measures that) and GroupNorm "base"
+# configs (test_groupnorm_base_config_follows_its_own_padding below).
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm", "w2v_bert2", "hf-whisper-30s", "openai-whisper-30s"])
+@torch.no_grad()
+def test_encoder_is_batch_invariant(family):
+    """A clip's frames (every layer) and logits are the same alone and padded in a batch:
+    evaluation runs in length buckets, the demo one clip at a time."""
+    from speech.model import SpeechClassifier
+
+    torch.manual_seed(0)
+    model = SpeechClassifier(invariance_encoder(family), num_classes=4, layer_weighting=True).eval()
+    alone, batch = short_and_long_clips()
+    one = model.encoder(alone["waves"], alone["lengths"])
+    both = model.encoder(batch["waves"], batch["lengths"])
+    frames = int(one.lengths[0])
+    assert int(both.lengths[1]) == frames and both.hidden.shape[1] > frames  # really padded
+    for layer_alone, layer_batched in zip(one.layers, both.layers, strict=True):
+        assert torch.allclose(layer_alone[0, :frames], layer_batched[1, :frames], atol=1e-4), family
+    assert torch.allclose(model(alone)[0], model(batch)[1], atol=1e-4), family
+
+
+@torch.no_grad()
+def test_groupnorm_base_config_follows_its_own_padding():
+    """wav2vec2-base-style configs normalise each channel of the first conv over the whole padded
+    clip (GroupNorm) and were trained without an attention mask, so a clip's frames depend on its
+    batch. What is right for them: each clip standardised over its own samples (transformers'
+    extractor would standardise over the padding too), zero padding, and no attention mask."""
+    from transformers import Wav2Vec2Model
+
+    from speech.encoders.hf import HFEncoder, masked_standardize
+    from speech.testing import stand_in
+
+    path = stand_in("wav2vec2-base")
+    encoder = HFEncoder(path).eval()
+    alone, batch = short_and_long_clips()
+    out = encoder(batch["waves"], batch["lengths"])
+    waves = masked_standardize(batch["waves"], batch["lengths"])
+    assert waves[1, int(batch["lengths"][1]) :].abs().max() == 0
+    reference = Wav2Vec2Model.from_pretrained(path).eval()(waves).last_hidden_state  # no attention mask
+    assert torch.allclose(out.hidden, reference, atol=1e-5)
+    # and the padding does change the short clip's frames: why it is not in the invariance test
+    one = encoder(alone["waves"], alone["lengths"])
+    frames = int(one.lengths[0])
+    assert not torch.allclose(one.hidden[0], out.hidden[1, :frames], atol=1e-3)
