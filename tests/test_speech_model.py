@@ -73,7 +73,7 @@ def overfit(model: SpeechClassifier, batch: dict, steps: int, lr: float = 3e-3) 
 
 # every transformers family HFEncoder loads (tiny random models of the real configs); hf-whisper is
 # transformers' Whisper encoder, "whisper" below is openai-whisper's
-HF_FAMILIES = ("wav2vec2", "hubert", "wavlm", "w2v_bert2", "hf-whisper")
+HF_FAMILIES = ("wav2vec2", "wav2vec2-base", "hubert", "wavlm", "w2v_bert2", "hf-whisper")
 
 
 def encoder_of(family: str, tmp_path):
