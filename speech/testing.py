@@ -13,6 +13,11 @@ import lightning as L
 import torch
 
 CONV = {"conv_dim": (16, 16, 16), "conv_stride": (10, 8, 4), "conv_kernel": (10, 8, 4)}  # 320-sample hop
+# The shipped encoders (MMS-300m, XLS-R 300m, HuBERT large, WavLM large) are "large" configs: a
+# LayerNorm after every feature-encoder conv and pre-norm transformer layers, trained with an
+# attention mask. ("base" configs put a GroupNorm over the whole padded clip in the first conv,
+# so their frames depend on the padding: see tests/test_speech_encoders.py.)
+LARGE = {"feat_extract_norm": "layer", "do_stable_layer_norm": True}
 TRANSFORMER = {
     "hidden_size": 32,
     "num_hidden_layers": 2,
@@ -30,19 +35,27 @@ def _save_wave_extractor(folder: Path) -> None:
 
 
 def tiny_hf(folder: str | Path, family: str = "wav2vec2", seed: int = 0) -> str:
-    """Save a tiny ``family`` model (wav2vec2, hubert, wavlm, w2v_bert2, whisper) to ``folder``."""
+    """Save a tiny ``family`` model (wav2vec2, hubert, wavlm, w2v_bert2, whisper; wav2vec2-base) to ``folder``.
+
+    wav2vec2, hubert and wavlm are built like the large checkpoints the configs name;
+    ``wav2vec2-base`` like facebook/wav2vec2-base (GroupNorm front end, no attention mask).
+    """
     import transformers as tf
 
     folder = Path(folder)
     torch.manual_seed(seed)
     if family == "wav2vec2":
-        model = tf.Wav2Vec2Model(tf.Wav2Vec2Config(**TRANSFORMER, **CONV, do_stable_layer_norm=True))
+        model = tf.Wav2Vec2Model(tf.Wav2Vec2Config(**TRANSFORMER, **CONV, **LARGE))
         _save_wave_extractor(folder)
+    elif family == "wav2vec2-base":
+        model = tf.Wav2Vec2Model(tf.Wav2Vec2Config(**TRANSFORMER, **CONV, feat_extract_norm="group"))
+        tf.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=False).save_pretrained(folder)
     elif family == "hubert":
-        model = tf.HubertModel(tf.HubertConfig(**TRANSFORMER, **CONV))
+        model = tf.HubertModel(tf.HubertConfig(**TRANSFORMER, **CONV, **LARGE))
         _save_wave_extractor(folder)
     elif family == "wavlm":
-        model = tf.WavLMModel(tf.WavLMConfig(**TRANSFORMER, **CONV, num_buckets=16, max_bucket_distance=32))
+        config = tf.WavLMConfig(**TRANSFORMER, **CONV, **LARGE, num_buckets=16, max_bucket_distance=32)
+        model = tf.WavLMModel(config)
         _save_wave_extractor(folder)
     elif family == "w2v_bert2":
         config = tf.Wav2Vec2BertConfig(

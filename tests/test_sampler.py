@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from workbench.sampling import LengthBucketBatchSampler
 
 
@@ -49,6 +51,21 @@ def test_ddp_shards_are_disjoint_and_equal_in_count():
     assert len(shards[0]) == len(shards[1]) > 0
     seen = [set(i for b in shard for i in b) for shard in shards]
     assert not seen[0] & seen[1]
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+@pytest.mark.parametrize("seed", range(6))
+def test_ddp_shards_together_cover_every_item_once(world_size, seed):
+    """Every item is trained on once per epoch whatever the batch count: none dropped, none repeated."""
+    lengths = durations(97, seed)
+    shards = [
+        list(LengthBucketBatchSampler(lengths, max_batch_seconds=40, seed=seed, rank=r, world_size=world_size))
+        for r in range(world_size)
+    ]
+    assert len({len(shard) for shard in shards}) == 1  # no rank waits on a collective the others skip
+    trained = sorted(i for shard in shards for b in shard for i in b)
+    assert trained == list(range(len(lengths)))
+    assert all(sum(lengths[i] for i in b) <= 40 for shard in shards for b in shard)
 
 
 def test_skip_next_resumes_mid_epoch():

@@ -154,3 +154,82 @@ def test_hf_encoder_starts_in_training_mode():
 
     enc = HFEncoder(stand_in("wav2vec2"))
     assert enc.training and all(m.training for m in enc.modules())
+
+
+def invariance_encoder(family: str) -> SpeechEncoder:
+    from speech.encoders.hf import HFEncoder
+    from speech.encoders.whisper_openai import WhisperEncoder
+    from speech.testing import stand_in
+
+    if family == "openai-whisper-30s":
+        return WhisperEncoder(stand_in("openai-whisper"), trim=False)
+    if family == "hf-whisper-30s":
+        return HFEncoder(stand_in("whisper"), trim=False)
+    return HFEncoder(stand_in(family))
+
+
+def short_and_long_clips() -> tuple[dict, dict]:
+    """The same 0.75 s clip alone, and padded in a batch after a 1.25 s clip."""
+    import numpy as np
+
+    from speech.data import collate_waves, synthetic_wave
+
+    rng = np.random.default_rng(0)
+    short, long = synthetic_wave(0.75, 1, rng), synthetic_wave(1.25, 2, rng)
+    return collate_waves([(0, short, 1, "short")]), collate_waves([(1, long, 2, "long"), (0, short, 1, "short")])
+
+
+# Batch-invariant: the large wav2vec2-style configs the shipped encoders use (LayerNorm per
+# frame, attention mask), GroupNorm "base" configs (front end run per clip, padding masked),
+# w2v-BERT 2.0 (fbank + attention mask), and Whisper on its 30 s window (every clip padded
+# alike). Not invariant, by design of the model: Whisper trimmed to the batch's longest clip
+# (trim=True, the default; its encoder has no attention mask, so valid frames attend to the
+# padding: tests/test_speech_whisper.py measures that).
+INVARIANT = ["wav2vec2", "wav2vec2-base", "hubert", "wavlm", "w2v_bert2", "hf-whisper-30s", "openai-whisper-30s"]
+
+
+@pytest.mark.parametrize("family", INVARIANT)
+@torch.no_grad()
+def test_encoder_is_batch_invariant(family):
+    """A clip's frames (every layer) and logits are the same alone and padded in a batch:
+    evaluation runs in length buckets, the demo one clip at a time."""
+    from speech.model import SpeechClassifier
+
+    torch.manual_seed(0)
+    model = SpeechClassifier(invariance_encoder(family), num_classes=4, layer_weighting=True).eval()
+    alone, batch = short_and_long_clips()
+    one = model.encoder(alone["waves"], alone["lengths"])
+    both = model.encoder(batch["waves"], batch["lengths"])
+    frames = int(one.lengths[0])
+    assert int(both.lengths[1]) == frames and both.hidden.shape[1] > frames  # really padded
+    for layer_alone, layer_batched in zip(one.layers, both.layers, strict=True):
+        assert torch.allclose(layer_alone[0, :frames], layer_batched[1, :frames], atol=1e-4), family
+    assert torch.allclose(model(alone)[0], model(batch)[1], atol=1e-4), family
+
+
+@torch.no_grad()
+def test_groupnorm_base_config_runs_each_clip_as_if_alone():
+    """wav2vec2-base-style configs normalise the first conv over the whole input (GroupNorm) and
+    were pre-trained on unpadded crops; the stock model on a zero-padded batch changes a clip's
+    frames. The encoder runs such a front end clip by clip and masks the padding, so a clip in a
+    batch gives what the stock model gives on that clip alone."""
+    from transformers import Wav2Vec2Model
+
+    from speech.encoders.hf import HFEncoder, masked_standardize
+    from speech.testing import stand_in
+
+    path = stand_in("wav2vec2-base")
+    encoder = HFEncoder(path).eval()
+    assert encoder.per_clip_front_end
+    stock = Wav2Vec2Model.from_pretrained(path).eval()
+    alone, batch = short_and_long_clips()
+    out = encoder(batch["waves"], batch["lengths"])
+    for row in range(2):
+        n = int(batch["lengths"][row])
+        clip = masked_standardize(batch["waves"][row : row + 1, :n], batch["lengths"][row : row + 1])
+        expected = stock(clip).last_hidden_state[0]
+        assert torch.allclose(out.hidden[row, : expected.shape[0]], expected, atol=1e-4), row
+    # the stock model on the padded batch does differ: what the per-clip front end is for
+    padded = stock(masked_standardize(batch["waves"], batch["lengths"])).last_hidden_state
+    frames = int(out.lengths[1])
+    assert not torch.allclose(padded[1, :frames], out.hidden[1, :frames], atol=1e-3)

@@ -71,6 +71,11 @@ def overfit(model: SpeechClassifier, batch: dict, steps: int, lr: float = 3e-3) 
     return loss, (logits.argmax(-1) == batch["labels"]).float().mean().item()
 
 
+# every transformers family HFEncoder loads (tiny random models of the real configs); hf-whisper is
+# transformers' Whisper encoder, "whisper" below is openai-whisper's
+HF_FAMILIES = ("wav2vec2", "wav2vec2-base", "hubert", "wavlm", "w2v_bert2", "hf-whisper")
+
+
 def encoder_of(family: str, tmp_path):
     if family == "conv":
         return ConvEncoder(dim=32, num_blocks=2, dropout=0.0, specaugment=False)
@@ -78,11 +83,11 @@ def encoder_of(family: str, tmp_path):
         from speech.encoders.ecapa import EcapaEncoder
 
         return EcapaEncoder(channels=(32, 32, 32, 32, 64), attention_channels=16, se_channels=16, specaugment=False)
-    if family == "wav2vec2":
+    if family in HF_FAMILIES:
         from speech.encoders.hf import HFEncoder
         from speech.testing import stand_in
 
-        return HFEncoder(stand_in("wav2vec2"))
+        return HFEncoder(stand_in(family.removeprefix("hf-")))
     if family == "whisper":
         from speech.encoders.whisper_openai import WhisperEncoder
         from speech.testing import stand_in
@@ -91,7 +96,7 @@ def encoder_of(family: str, tmp_path):
     raise ValueError(family)
 
 
-@pytest.mark.parametrize("family", ["conv", "ecapa", "wav2vec2", "whisper"])
+@pytest.mark.parametrize("family", ["conv", "ecapa", *HF_FAMILIES, "whisper"])
 def test_overfit_each_encoder_family(family, tmp_path):
     torch.manual_seed(0)
     batch = tone_batch()
@@ -172,7 +177,10 @@ def test_lora_trains_adapters_and_head_and_reloads(family, tmp_path):
     assert any("lora_" in n for n in trainable) and any(n.startswith("head.") for n in trainable)
     assert all("lora_" in n for n in trainable if n.startswith("encoder."))
     base = {n: p.detach().clone() for n, p in model.encoder.named_parameters() if "lora_" not in n}
-    overfit(model, batch, steps=40)
+    with torch.no_grad():
+        start = torch.nn.functional.cross_entropy(model.eval()(batch), batch["labels"]).item()
+    loss, acc = overfit(model, batch, steps=40)
+    assert acc == 1.0 and loss < start / 3, (family, start, loss, acc)  # adapters + head learn the batch
     assert all(torch.equal(base[n], p) for n, p in model.encoder.named_parameters() if "lora_" not in n)
     model.eval()
     with torch.no_grad():

@@ -85,6 +85,21 @@ def test_runs_skips_finished_and_reports_failures(tmp_path, capsys):
     assert all(e["state"] == "done" for e in json.loads((tmp_path / "out" / "status.json").read_text()).values())
 
 
+def running_points(runs: Path) -> list[Path]:
+    """Run directories under ``runs`` named by the command line of a live process (Linux /proc;
+    a zombie has an empty command line, so only processes that can still write are listed)."""
+    marker = f"--run_dir={runs}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:  # ended while we looked
+                continue
+            found += [Path(arg.split(b"=", 1)[1].decode()) for arg in args if arg.startswith(marker)]
+    return found
+
+
 def test_killed_sweep_keeps_finished_points(tmp_path):
     path = sweep_file(tmp_path, **{"--sleep": 1.5})
     spec = yaml.safe_load(path.read_text())
@@ -96,13 +111,22 @@ def test_killed_sweep_keeps_finished_points(tmp_path):
     )
     runs = tmp_path / "out" / "runs"
     deadline = time.monotonic() + 120
-    while len(list(runs.rglob("metrics.json"))) < 2 and time.monotonic() < deadline:
+    # kill mid-point: 2 points are done and the next one's process is running (not merely exiting)
+    while time.monotonic() < deadline and not (
+        len(list(runs.rglob("metrics.json"))) >= 2
+        and any(not (run / "metrics.json").exists() for run in running_points(runs))
+    ):
         time.sleep(0.1)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     finished = {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")}
     assert 2 <= len(finished) < 6
-    time.sleep(2)  # an orphaned point would finish now; the child dies with the sweep instead
+    # wait until no point process of this sweep is left: an orphan would run on and finish its
+    # point (a new metrics.json); a child that dies with the sweep leaves the set as it was
+    deadline = time.monotonic() + 120
+    while running_points(runs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running_points(runs)
     assert {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")} == finished
     status = run_sweep(load_sweep(path), workers=2)
     assert not status.failed()

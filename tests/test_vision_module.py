@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vision.datamodule import ImageDataset, class_names_by_language
 from vision.digits import Digits
@@ -98,10 +99,27 @@ def test_frozen_image_tower_does_not_move(corpus):
 
 
 def test_caption_loss_treats_identical_texts_as_one():
-    module = VisionCLIP("wb-tiny-bytes", tokenizer="bytes", class_names={"eng": list("abcdefghij")})
+    torch.manual_seed(0)
+    module = VisionCLIP("wb-tiny-bytes", tokenizer="bytes", class_names={"eng": list("abcdefghij")}).eval()
     images = torch.randn(4, 3, 32, 32)
-    loss = module.caption_loss(images, ["a", "a", "b", "b"])
+    texts = ["a", "a", "b", "b"]
+    with torch.no_grad():
+        loss = module.caption_loss(images, texts)
+        image = module.clip.encode_image(images, normalize=True)
+        scale = module.clip.logit_scale.exp()
+        logits = scale * image @ module.encode_text(["a", "b"]).T  # [4 images, 2 distinct texts]
+        per_copy = scale * image @ module.encode_text(texts).T  # [4, 4]: CLIP's usual pairing
     assert torch.isfinite(loss) and loss > 0
+    # by hand: each image against the 2 distinct texts; each text against the 4 images, its
+    # loss averaged over its own 2 images (both are right answers, neither a negative)
+    owner = [0, 0, 1, 1]
+    image_loss = sum(-logits[i].log_softmax(0)[owner[i]] for i in range(4)) / 4
+    text_loss = sum(-(logits[:, u].log_softmax(0)[[i for i in range(4) if owner[i] == u]]).mean() for u in (0, 1)) / 2
+    assert float(loss) == pytest.approx(float(image_loss + text_loss) / 2, rel=1e-5)
+    # counting the copies as different captions (each image's twin a negative) is another number
+    diagonal = torch.arange(4)
+    copies = (F.cross_entropy(per_copy, diagonal) + F.cross_entropy(per_copy.T, diagonal)) / 2
+    assert abs(float(copies) - float(loss)) > 1e-3
 
 
 def test_prompts_templates_and_romanization(corpus):

@@ -4,8 +4,10 @@ Built on speechbrain's :class:`~speechbrain.dataio.sampler.DynamicBatchSampler`,
 fills duration buckets up to a total length per batch and shuffles deterministically
 from ``seed + epoch``. This wrapper adds what training runs need on top:
 
-- sharding whole batches across DDP ranks (every rank gets the same number of batches,
-  so no rank waits forever on a collective),
+- sharding whole batches across DDP ranks: every rank gets the same number of batches, so
+  no rank waits forever on a collective, and together they train on every item once per
+  epoch (a batch count that does not divide evenly is evened out by halving the largest
+  batches, never by dropping or repeating items),
 - skipping the batches already trained on when a run resumes mid-epoch, so a resumed
   run sees exactly the batches an uninterrupted one would.
 """
@@ -25,6 +27,28 @@ def quantile_boundaries(lengths: Sequence[int], num_buckets: int) -> list[int]:
     bounds = {ordered[max(0, len(ordered) * (i + 1) // num_buckets - 1)] for i in range(num_buckets)}
     bounds.add(ordered[-1])
     return sorted(bounds)
+
+
+def divisible_batches(batches: list[list[int]], world_size: int) -> list[list[int]]:
+    """``batches`` with the largest ones halved (in place, halves adjacent) until ``world_size`` divides their count.
+
+    Halving keeps every item exactly once and each half within the batch's duration bucket.
+
+    Raises:
+        ValueError: too few items to give every rank a batch.
+
+    Example:
+        >>> divisible_batches([[0, 1, 2], [3, 4], [5]], 2)
+        [[0], [1, 2], [3, 4], [5]]
+    """
+    batches = list(batches)
+    while len(batches) % world_size:
+        largest = max(range(len(batches)), key=lambda k: len(batches[k]))
+        batch = batches[largest]
+        if len(batch) < 2:
+            raise ValueError(f"{len(batches)} one-item batches cannot be shared evenly by {world_size} ranks")
+        batches[largest : largest + 1] = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+    return batches
 
 
 class LengthBucketBatchSampler(Sampler[list[int]]):
@@ -94,11 +118,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         """This rank's batches for the current epoch, before any resume skip."""
         if self._cached is not None and self._cached[0] == self.epoch:
             return self._cached[1]
-        everything = [list(map(int, b)) for b in self._speechbrain_sampler()]
-        per_rank = len(everything) // self.world_size if self.world_size > 1 else len(everything)
-        if per_rank == 0:
-            raise ValueError(f"{len(everything)} batches cannot feed {self.world_size} ranks")
-        mine = everything[self.rank :: self.world_size][:per_rank]
+        everything = divisible_batches([list(map(int, b)) for b in self._speechbrain_sampler()], self.world_size)
+        mine = everything[self.rank :: self.world_size]
         self._cached = (self.epoch, mine)
         return mine
 

@@ -4,7 +4,10 @@ Families and their front ends (each model's own feature extractor, read from its
 
 - wav2vec2 / XLS-R / MMS, HuBERT, WavLM: raw 16 kHz waves, per-utterance normalised over
   the valid samples when the extractor says ``do_normalize``, attention mask when the
-  model was trained with one.
+  model was trained with one. "Base" configs (``feat_extract_norm="group"``) normalise the
+  first conv over the whole input, padding included, and were pre-trained on equal-length
+  crops (no padding at all): their conv front end runs clip by clip on the valid samples and
+  the padded frames are masked, so a clip gives the same frames alone or in any batch.
 - w2v-BERT 2.0 (``wav2vec2-bert``): the SeamlessM4TFeatureExtractor's stacked 80-bin fbank.
 - Whisper (``whisper``): WhisperModel's encoder on log-mel; with ``trim=True`` it runs on
   the batch's true length instead of 30 s of padding (the positional embedding is sliced;
@@ -91,6 +94,13 @@ class HFEncoder(SpeechEncoder):
             self.model.gradient_checkpointing_enable()
         self.extractor = load_feature_extractor(name_or_path, self.model_type, revision)
         self.trim = trim
+        self.per_clip_front_end = getattr(config, "feat_extract_norm", None) == "group" and hasattr(
+            self.model, "feature_extractor"
+        )
+        self._clip_lengths: torch.Tensor | None = None  # set for the duration of one forward
+        if self.per_clip_front_end:
+            self._batch_front_end = self.model.feature_extractor.forward
+            self.model.feature_extractor.forward = self._front_end_per_clip
         self.dim = config.d_model if self.model_type == "whisper" else config.hidden_size
         layers = config.encoder_layers if self.model_type == "whisper" else config.num_hidden_layers
         self.num_layers = layers + 1  # input embedding + every layer
@@ -118,13 +128,29 @@ class HFEncoder(SpeechEncoder):
             return self._fbank_model(waves, lengths)
         return self._wave_model(waves, lengths)
 
+    def _front_end_per_clip(self, values: torch.Tensor) -> torch.Tensor:
+        """The conv feature encoder on each clip's valid samples, zero-padded: ``(B, C, frames)``."""
+        lengths = self._clip_lengths
+        if lengths is None or bool((lengths == values.shape[1]).all()):
+            return self._batch_front_end(values)
+        clips = [self._batch_front_end(wave[None, : int(n)])[0] for wave, n in zip(values, lengths, strict=True)]
+        frames = int(self.model._get_feat_extract_output_lengths(values.shape[1]))
+        out = clips[0].new_zeros(len(clips), clips[0].shape[0], frames)
+        for row, clip in enumerate(clips):
+            out[row, :, : clip.shape[1]] = clip
+        return out
+
     def _wave_model(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         if getattr(self.extractor, "do_normalize", False):
             waves = masked_standardize(waves.float(), lengths)
         mask = None
-        if getattr(self.extractor, "return_attention_mask", False):
+        if getattr(self.extractor, "return_attention_mask", False) or self.per_clip_front_end:
             mask = (torch.arange(waves.shape[1], device=waves.device)[None, :] < lengths[:, None]).long()
-        out = self.model(waves, attention_mask=mask, output_hidden_states=True)
+        self._clip_lengths = lengths
+        try:
+            out = self.model(waves, attention_mask=mask, output_hidden_states=True)
+        finally:
+            self._clip_lengths = None
         frames = self.model._get_feat_extract_output_lengths(lengths).clamp(max=out.last_hidden_state.shape[1])
         return EncoderOutput(out.last_hidden_state, frames.long(), tuple(out.hidden_states))
 

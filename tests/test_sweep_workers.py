@@ -1,0 +1,20 @@
+"""What a sweep gives each worker: its share of the CPU threads and, with XLING_GPUS, its own GPU."""
+
+from __future__ import annotations
+
+import os
+
+from workbench.sweep.runner import worker_env
+
+
+def test_each_worker_gets_its_share_of_threads_and_one_gpu(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("XLING_GPUS", "0,1,2,3")
+    envs = [worker_env(slot, 4) for slot in range(4)]
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in envs] == ["0", "1", "2", "3"]
+    assert all(env["XLING_NUM_THREADS"] == env["OMP_NUM_THREADS"] == "2" for env in envs)
+    monkeypatch.delenv("XLING_GPUS")
+    assert "CUDA_VISIBLE_DEVICES" not in worker_env(0, 4)  # no GPUs named: none chosen for the point
+    assert worker_env(0, 16)["XLING_NUM_THREADS"] == "1"  # more workers than cores: never 0 threads
