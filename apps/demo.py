@@ -210,9 +210,16 @@ def _stop_on_sigterm(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup requests
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app = build_demo(
-        args.runs, args.report, args.base, train=args.train, quick=args.quick, extra=parse_extra(args.train_arg)
+        args.runs,
+        args.report,
+        args.base,
+        train=args.train,
+        quick=args.quick,
+        extra=parse_extra(args.train_arg),
+        say=lambda line: print(line, flush=True),  # a console or a log file: each line as it comes
     )
     print(f"Serving on http://{args.host}:{args.port} (models are found and trained in the background)", flush=True)
     try:
