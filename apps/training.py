@@ -218,7 +218,7 @@ class JobStatus:
             "dev": p.dev[-1] if p.dev else None,
             "best_dev": p.best_dev,
             "seconds_left": self.seconds_left,
-            "time_left": time_left(self.seconds_left, self.seconds_bound),
+            "time_left": time_left(self.seconds_left, self.seconds_bound) if self.state == "running" else "",
             "detail": self.detail,
             "error": self.error,
             "log": str(self.job.log_path),
