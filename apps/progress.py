@@ -168,6 +168,19 @@ def last_line(log_path: str | Path, max_bytes: int = 8192) -> str:
     return next((line for line in reversed(lines) if line and not line.startswith(COMMAND_MARK)), "")
 
 
+def building_corpus(roots: list[Path]) -> str:
+    """``building the embedded corpus: 1158 clips so far`` while a build under ``roots`` is under way, else ''.
+
+    The build (``workbench.data.embedded``) writes its clips first and ``dataset.json`` last.
+    """
+    for root in roots:
+        for folder in sorted(Path(root).glob("embedded-*")):
+            if not (folder / "dataset.json").is_file():
+                clips = sum(1 for _ in folder.rglob("*.flac"))
+                return f"building the embedded corpus: {clips} clips so far"
+    return ""
+
+
 def error_line(log_path: str | Path) -> str:
     """The line of a failed program's log that says why (the last ``...Error: ...`` line), else its last line."""
     path = Path(log_path)

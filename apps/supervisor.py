@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from apps.progress import COMMAND_MARK, error_line, last_line, read_progress
+from apps.progress import COMMAND_MARK, building_corpus, error_line, last_line, read_progress
 from apps.training import STOP_GRACE, Job, JobStatus, _die_with_parent, estimate_seconds_left, time_left
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class Supervisor:
 
     def _observe(self, status: JobStatus) -> None:
         progress, now = read_progress(status.job.run_dir), time.monotonic()
-        detail = last_line(status.job.log_path) if not progress.epoch else ""
+        detail = "" if progress.epoch else building_corpus(status.job.corpus_roots()) or last_line(status.job.log_path)
         with self._lock:
             status.progress, status.detail = progress, detail[:160]
             config = status.job.run_dir / "config.yaml"

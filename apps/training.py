@@ -64,6 +64,11 @@ class Job:
             out += ["-c", config]
         return [*out, "--run_dir", str(self.run_dir), *self.args]
 
+    def corpus_roots(self) -> list[Path]:
+        """Where the program may build the embedded corpus: ``data`` or its ``--data.source.init_args.root``."""
+        roots = [arg.split("=", 1)[1] for arg in self.args if arg.startswith("--data.source.init_args.root=")]
+        return [Path(root) for root in roots[-1:] or ["data"]]
+
     @property
     def log_path(self) -> Path:
         return self.run_dir.parent / f"{self.name}.log"

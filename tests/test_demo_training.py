@@ -70,6 +70,18 @@ def test_progress_of_a_resumed_run_reads_every_log_version(tmp_path):
     assert progress.dev == pytest.approx([0.30, 0.50, 0.40]) and progress.best_dev == pytest.approx(0.50)
 
 
+def test_corpus_build_is_shown_until_its_dataset_json_is_written(tmp_path):
+    from apps.progress import building_corpus
+
+    folder = tmp_path / "embedded-0123456789"
+    (folder / "audio" / "eng").mkdir(parents=True)
+    for k in range(3):
+        (folder / "audio" / "eng" / f"eng-train-{k:04d}.flac").write_bytes(b"")
+    assert building_corpus([tmp_path / "elsewhere", tmp_path]) == "building the embedded corpus: 3 clips so far"
+    (folder / "dataset.json").write_text("{}")  # written last: the build is finished
+    assert building_corpus([tmp_path]) == ""
+
+
 def test_time_left_from_the_step_rate_capped_by_max_time(tmp_path):
     from apps.progress import Progress
     from apps.training import Job, JobStatus, estimate_seconds_left, time_left
