@@ -50,6 +50,7 @@ class Service:
         self.supervisor: Supervisor | None = None
         self.examples: dict[str, list[Example]] = {"audio": [], "image": []}
         self.searching = True
+        self.search_error = ""
         self.version = 0  # bumped when the examples change
         self._thread = threading.Thread(target=self._start, name="demo-service", daemon=True)
         self._stop = threading.Event()
@@ -80,7 +81,12 @@ class Service:
     # -- background ----------------------------------------------------------------------------------
     def _start(self) -> None:
         places = search_places(self.runs, self.base)
-        found = finished_runs(places)
+        try:
+            found = finished_runs(places)
+        except Exception as err:  # noqa: BLE001 - a broken run dir must not stop the page or the training
+            log.exception("demo: looking for runs failed")
+            self.search_error = f"looking for runs in {', '.join(map(str, places))} failed: {type(err).__name__}: {err}"
+            found = {kind: [] for kind in KINDS}
         # the first run of each kind first: each path is usable before the rest are loaded
         ordered = [(k, runs[0]) for k, runs in found.items() if runs]
         ordered += [(k, run) for k, runs in found.items() for run in runs[1:]]
@@ -167,6 +173,7 @@ class Service:
             failed = [job for job in jobs if job["state"] == "failed"]
             lines += [f"\n**{job['name']} failed:** `{job['error']}` — log: `{job['log']}`" for job in failed]
         lines += [f"\n**Could not load** {error}" for error in self.registry.errors()]
+        lines += [f"\n**{self.search_error}**"] if self.search_error else []
         return "\n".join(lines) or "No models yet."
 
 

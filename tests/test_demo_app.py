@@ -112,7 +112,10 @@ def report_dir(tmp_path_factory):
     sweep = tmp_path_factory.mktemp("sweep")
     report = sweep / "report"
     report.mkdir()
-    (report / "report.md").write_text("# Sweep report\n\nE2E vs cascade on the tiny corpus.\n")
+    (report / "report.md").write_text(
+        "# Sweep report\n\n## Check these runs\n\n- e2e-conv seed 1: stopped by max_time\n\n"
+        "E2E vs cascade on the tiny corpus.\n\n![Headroom ladder](ladder.png)\n"
+    )
     (report / "table_test.csv").write_text("group,system,eng\nin_language,e2e-conv,0.5\nin_language,ca-romanized,0.4\n")
     import matplotlib
 
@@ -122,6 +125,7 @@ def report_dir(tmp_path_factory):
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.bar([0, 1], [0.5, 0.4])
     fig.savefig(report / "protocol_averages.png")
+    fig.savefig(report / "ladder.png")  # any name: the report decides what it draws
     plt.close(fig)
     return sweep
 
@@ -315,9 +319,29 @@ def test_results_endpoint(client):
     markdown, table, gallery = client.predict(api_name="/results")
     # table and gallery come as updates (value + visibility: hidden when there is no report)
     table, gallery = (out["value"] if isinstance(out, dict) and "__type__" in out else out for out in (table, gallery))
-    assert "Sweep report" in markdown
+    assert "Sweep report" in markdown and "Check these runs" in markdown
+    # report.md's relative image link cannot be followed by the page: it points to the gallery instead
+    assert "![" not in markdown and "ladder.png, in the gallery below" in markdown
     assert table["headers"] == ["group", "system", "eng"] and len(table["data"]) == 2
-    assert len(gallery) == 1
+    assert sorted(item["caption"] for item in gallery) == ["ladder.png", "protocol_averages.png"]
+
+
+def test_runs_are_found_in_the_main_job_dir_and_sweeps(tiny_runs, tmp_path, monkeypatch):
+    """Without --runs: runs/demo, the README main job's runs/speech and sweeps/*/runs, in that order,
+    each run once however it is reached."""
+    from apps.registry import finished_runs, search_places
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "speech").symlink_to(tiny_runs / "e2e")
+    (tmp_path / "sweeps" / "embedded").mkdir(parents=True)
+    (tmp_path / "sweeps" / "embedded" / "runs").symlink_to(tiny_runs)
+    places = search_places(None, "runs/demo")  # runs/demo does not exist yet: not searched
+    assert places == [Path("runs/speech"), Path("sweeps/embedded/runs")]
+    found = finished_runs(places)
+    assert found["e2e"] == [(tiny_runs / "e2e").resolve()]
+    assert found["cascade"] == [(tiny_runs / "cascade").resolve()] and found["vision"]
+    assert search_places(["sweeps/embedded/runs"], "runs/demo")[0] == Path("sweeps/embedded/runs")
 
 
 # -- a real browser ---------------------------------------------------------------------------
