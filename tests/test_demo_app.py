@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -409,8 +410,23 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
             page.locator("#speech-run").click()
             expect(page.get_by_text("audio is silent").first).to_be_visible(timeout=30_000)
             assert "Traceback" not in page.content()
+
+            # the Results tab: report.md (its warnings first) and every plot beside it
+            page.get_by_role("tab", name="Results").click()
+            expect(page.locator("#results-report")).to_contain_text("Check these runs", timeout=30_000)
+            expect(page.locator("#results-plots img")).to_have_count(2, timeout=30_000)
         finally:
             browser.close()
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
+        need_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        need_chromium()
 
 
 # -- language detection and first use ------------------------------------------------------------
