@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from workbench.audio import load_audio
 from workbench.errors import DataError
 
 MAX_SECONDS = 30.0  # s: longer clips are refused (Whisper's window; the E2E models train on short clips)
@@ -41,6 +40,8 @@ def read_clip(path: str | Path | None, max_seconds: float = MAX_SECONDS) -> np.n
     seconds = info.frames / info.samplerate if info.samplerate else 0.0
     if seconds > max_seconds:
         raise DataError(WHERE, "audio", f"clip is {seconds:.1f} s long; the demo accepts at most {max_seconds:.0f} s")
+    from workbench.audio import load_audio  # imports torch: not before the page is up
+
     return load_audio(path, where=WHERE, max_seconds=None)
 
 

@@ -1,35 +1,62 @@
-"""The demo's default models: the embedded-default configs, trained on first use into ``runs/demo/``.
+"""The demo's default models: the embedded-default configs, trained in the background into ``runs/demo/``.
 
-Each model is the engineers' own program run on its shipped config (``python -m cascade.fit_asr
--c configs/embedded/asr.yaml`` ...), with the ``all_languages`` protocol so every language of
-the embedded corpus can be tried in the demo. ``quick=True`` shortens training (few epochs) for
-a first look; the full configs take ~15-20 min of CPU in all (the configs' own budgets).
+Each model is the engineers' own program run on its shipped config (``python -m speech.fit -c
+configs/embedded/speech.yaml ...``), with the ``all_languages`` protocol so that every language
+of the embedded corpus can be tried. :class:`Supervisor` runs the missing ones one process at a
+time while the page is served, and tells the page and the console how far each has got
+(:mod:`apps.progress`). The children die with the demo: each runs in its own process group
+(killed on Ctrl-C / SIGTERM, see :meth:`Supervisor.stop`) and asks Linux to SIGKILL it when the
+demo dies any other way (``PR_SET_PDEATHSIG``). A run left unfinished resumes from its
+``last.ckpt`` on the next start.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.progress import Progress, error_line, format_seconds
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = Path("runs/demo")
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the shipped configs, whatever the working directory
+STOP_GRACE = 5.0  # s: a child asked to stop (SIGTERM) is killed after this
+PR_SET_PDEATHSIG = 1
+try:  # bound before any fork: the child must not import or load libraries between fork and exec
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop the children
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the thread that started it (the supervisor) dies."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
 class Job:
-    """One training program run: ``python -m <module> <args>`` into ``run_dir``."""
+    """One training program run: ``python -m <module> <args>`` into ``run_dir``.
+
+    ``kind`` is what the finished run serves in the demo (``e2e``, ``cascade``, ``vision``; None for
+    the recognizer, which only the cascade uses); ``needs`` names the jobs it must wait for.
+    """
 
     name: str
     module: str
     configs: list[str]
     run_dir: Path
     args: list[str] = field(default_factory=list)
+    kind: str | None = None
+    needs: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
         out = []
@@ -37,79 +64,102 @@ class Job:
             out += ["-c", config]
         return [*out, "--run_dir", str(self.run_dir), *self.args]
 
+    def corpus_roots(self) -> list[Path]:
+        """Where the program may build the embedded corpus: ``data`` or its ``--data.source.init_args.root``."""
+        roots = [arg.split("=", 1)[1] for arg in self.args if arg.startswith("--data.source.init_args.root=")]
+        return [Path(root) for root in roots[-1:] or ["data"]]
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir.parent / f"{self.name}.log"
+
     def finished(self) -> bool:
         return (self.run_dir / "metrics.json").is_file() and any((self.run_dir / "checkpoints").glob("*.ckpt"))
+
+    def resume_argv(self) -> list[str]:
+        """:meth:`argv`, plus ``--ckpt_path <run_dir>/checkpoints/last.ckpt`` when an earlier start left one."""
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        return [*self.argv(), "--ckpt_path", str(last)] if last.is_file() else self.argv()
 
 
 def default_jobs(
     base: str | Path = DEFAULT_BASE, quick: bool = False, extra: dict[str, list[str]] | None = None
 ) -> list[Job]:
-    """The four default runs, in dependency order (the cascade reads the recognizer's checkpoint).
+    """The four default runs, in the order they are trained (the E2E model first: the Speech tab's
+    first usable path; the cascade after the recognizer whose checkpoint it reads).
 
     Args:
-        base: folder of the runs (``<base>/asr``, ``cascade``, ``e2e``, ``vision``).
-        quick: a shortened training (2-3 epochs each) for the demo's first use.
-        extra: more CLI arguments per job name (``asr``, ``cascade``, ``e2e``, ``vision``),
+        base: folder of the runs (``<base>/e2e``, ``asr``, ``cascade``, ``vision``).
+        quick: a shortened training (2-3 epochs each) for a first look.
+        extra: more CLI arguments per job name (``e2e``, ``asr``, ``cascade``, ``vision``, or ``all``),
             e.g. a tiny corpus and model for tests.
     """
     base, extra = Path(base), extra or {}
     asr_ckpt = base / "asr" / "checkpoints" / "best.ckpt"
-    short = {
-        "asr": ["--trainer.max_epochs=2"],
-        "cascade": ["--trainer.max_epochs=3"],
-        "e2e": ["--trainer.max_epochs=3"],
-        "vision": ["--trainer.max_epochs=3"],
-    }
+    short = {"asr": 2, "cascade": 3, "e2e": 3, "vision": 3}
+    embedded = CONFIGS / "embedded"
     jobs = [
-        Job("asr", "cascade.fit_asr", ["configs/embedded/asr.yaml"], base / "asr"),
-        Job(
-            "cascade",
-            "cascade.fit",
-            ["configs/embedded/cascade.yaml", "configs/embedded/cascade/all_languages.yaml"],
-            base / "cascade",
-            [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"],
-        ),
         Job(
             "e2e",
             "speech.fit",
-            ["configs/embedded/speech.yaml", "configs/speech/protocol/all_languages.yaml"],
+            [str(embedded / "speech.yaml"), str(CONFIGS / "speech/protocol/all_languages.yaml")],
             base / "e2e",
+            kind="e2e",
+        ),
+        Job("asr", "cascade.fit_asr", [str(embedded / "asr.yaml")], base / "asr"),
+        Job(
+            "cascade",
+            "cascade.fit",
+            [str(embedded / "cascade.yaml"), str(embedded / "cascade/all_languages.yaml")],
+            base / "cascade",
+            [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"],
+            kind="cascade",
+            needs=["asr"],
         ),
         Job(
             "vision",
             "vision.fit",
-            ["configs/embedded/vision.yaml", "configs/embedded/vision/all_languages.yaml"],
+            [str(embedded / "vision.yaml"), str(embedded / "vision/all_languages.yaml")],
             base / "vision",
+            kind="vision",
         ),
     ]
     for job in jobs:
-        job.args += (short[job.name] if quick else []) + extra.get(job.name, [])
+        job.args += ([f"--trainer.max_epochs={short[job.name]}"] if quick else []) + extra.get("all", [])
+        job.args += extra.get(job.name, [])
     return jobs
 
 
+def jobs_for(jobs: list[Job], kinds: set[str]) -> list[Job]:
+    """The jobs that make the runs of ``kinds``, with the jobs they need, in training order."""
+    wanted = {job.name for job in jobs if job.kind in kinds}
+    for job in jobs:
+        if job.name in wanted:
+            wanted.update(job.needs)
+    return [job for job in jobs if job.name in wanted]
+
+
 def run_job(job: Job, in_process: bool = False) -> None:
-    """Run one training program; its output goes to ``<run_dir>.log``.
+    """Run one training program to the end; its output goes to :attr:`Job.log_path`.
 
     Raises:
-        RuntimeError: the program failed (the log's tail is in the message).
+        RuntimeError: the program failed (its error line and log path are in the message).
     """
     job.run_dir.parent.mkdir(parents=True, exist_ok=True)
     if in_process:  # tests: no interpreter start-up, same code
-        importlib.import_module(job.module).main(job.argv())
+        importlib.import_module(job.module).main(job.resume_argv())
         return
-    logfile = job.run_dir.parent / f"{job.name}.log"
-    with logfile.open("w") as handle:
-        code = subprocess.call([sys.executable, "-m", job.module, *job.argv()], stdout=handle, stderr=subprocess.STDOUT)
+    with job.log_path.open("w") as handle:
+        code = subprocess.call(
+            [sys.executable, "-m", job.module, *job.resume_argv()], stdout=handle, stderr=subprocess.STDOUT
+        )
     if code != 0:
-        tail = "\n".join(logfile.read_text(errors="replace").splitlines()[-15:])
-        raise RuntimeError(f"training '{job.name}' failed (exit {code}); see {logfile}:\n{tail}")
+        why = error_line(job.log_path)
+        raise RuntimeError(f"training '{job.name}' failed (exit {code}): {why} (log: {job.log_path})")
 
 
 def ensure_trained(jobs: list[Job], in_process: bool = False, say=print) -> list[Path]:
-    """Train every job whose run is not finished; returns the run directories.
-
-    ``say`` receives the progress messages (the console for ``python -m apps.demo``).
-    """
+    """Train every job whose run is not finished, in the foreground; returns the run directories."""
     todo = [job for job in jobs if not job.finished()]
     if todo:
         say(f"First use: training {len(todo)} embedded-default model(s) into {jobs[0].run_dir.parent} ...")
@@ -119,3 +169,85 @@ def ensure_trained(jobs: list[Job], in_process: bool = False, say=print) -> list
         run_job(job, in_process)
         say(f"[{number}/{len(todo)}] {job.name} done in {time.perf_counter() - started:.0f} s")
     return [job.run_dir for job in jobs]
+
+
+@dataclass
+class JobStatus:
+    """What the page and the console show of one job.
+
+    ``state``: ``queued``, ``running``, ``ready`` (trained; the demo serves it), ``failed``,
+    ``skipped`` (a job it needs failed) or ``stopped`` (the demo is shutting down).
+    """
+
+    job: Job
+    state: str = "queued"
+    pid: int | None = None
+    detail: str = ""
+    error: str = ""
+    progress: Progress = field(default_factory=Progress)
+    seconds_left: float | None = None
+    seconds_bound: float | None = None  # what is left of trainer.max_time
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, step) seen this start
+    fit_started: float | None = None  # monotonic time this start's fit began (its config.yaml was written)
+    launched: float = 0.0  # wall-clock time the child was started
+
+    @property
+    def stage(self) -> str:
+        """``waiting``, ``preparing data and model``, ``training``, ``testing``, or the state."""
+        if self.state == "queued":
+            waits = ", ".join(self.job.needs)
+            return f"waiting for {waits}" if waits else "waiting"
+        if self.state != "running":
+            return self.state
+        progress = self.progress
+        if not progress.epoch:
+            return "preparing data and model"
+        if progress.max_epochs and progress.epochs_done >= progress.max_epochs:
+            return "testing"
+        return "training"
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary (the ``/progress`` API and the tests read it)."""
+        p = self.progress
+        return {
+            "name": self.job.name,
+            "kind": self.job.kind,
+            "state": self.state,
+            "stage": self.stage,
+            "pid": self.pid,
+            "epoch": p.epoch,
+            "max_epochs": p.max_epochs,
+            "step": p.step,
+            "total_steps": p.total_steps,
+            "monitor": p.monitor,
+            "dev": p.dev[-1] if p.dev else None,
+            "best_dev": p.best_dev,
+            "seconds_left": self.seconds_left,
+            "time_left": time_left(self.seconds_left, self.seconds_bound) if self.state == "running" else "",
+            "detail": self.detail,
+            "error": self.error,
+            "log": str(self.job.log_path),
+            "run_dir": str(self.job.run_dir),
+        }
+
+
+def estimate_seconds_left(status: JobStatus, now: float) -> tuple[float | None, float | None]:
+    """(estimate, bound) of the training time left: the step rate seen since this start over the
+    steps still to go (None until two steps apart were seen), and what is left of ``trainer.max_time``
+    (None when unset); the estimate never exceeds the bound."""
+    progress, estimate, bound = status.progress, None, None
+    seen = [(t, s) for t, s in status.samples if s > 0]
+    if progress.total_steps and len(seen) >= 2 and seen[-1][1] > seen[0][1]:
+        rate = (seen[-1][1] - seen[0][1]) / (seen[-1][0] - seen[0][0])
+        estimate = max(0.0, (progress.total_steps - progress.step) / rate)
+    if progress.max_seconds and status.fit_started is not None:
+        bound = max(0.0, progress.max_seconds - (now - status.fit_started))
+        estimate = None if estimate is None else min(estimate, bound)
+    return estimate, bound
+
+
+def time_left(seconds_left: float | None, bound: float | None) -> str:
+    """``~3 min``, ``at most 5 min`` (only ``max_time`` is known), or ''."""
+    if seconds_left is not None:
+        return f"~{format_seconds(seconds_left)}"
+    return f"at most {format_seconds(bound)}" if bound is not None else ""

@@ -3,16 +3,22 @@
 and sees both paths' outputs; the screenshot goes to ``artifacts/demo_speech.png``.
 
 The runs are the engineers' own programs (``cascade.fit_asr``, ``cascade.fit``, ``speech.fit``,
-``vision.fit``) on the embedded configs, trained in-process on the tiny corpus for 2 steps.
+``vision.fit``) on the embedded configs, trained in-process on the tiny corpus for 3 epochs of 2
+steps: long enough that the best checkpoint is not the last one (checked), so that a demo that
+served ``last.ckpt`` would fail :func:`test_demo_serves_the_best_checkpoint_not_the_last`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+import sys
+import time
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import soundfile as sf
@@ -40,10 +46,10 @@ def free_port() -> int:
 
 
 def tiny_extra(corpus_root: Path, digits_root: Path) -> dict[str, list[str]]:
-    """CLI overrides that make the four embedded configs tiny: tiny corpus, tiny model, 2 steps."""
+    """CLI overrides that make the four embedded configs tiny: tiny corpus, tiny model, 3 epochs of 2 steps."""
     source = [f"--data.source.init_args.root={corpus_root}", "--data.source.init_args.tiny=true"]
     steps = [
-        "--trainer.max_epochs=1",
+        "--trainer.max_epochs=3",
         "--trainer.limit_train_batches=2",
         "--trainer.limit_val_batches=1",
         "--trainer.logger=false",
@@ -57,13 +63,45 @@ def tiny_extra(corpus_root: Path, digits_root: Path) -> dict[str, list[str]]:
     }
 
 
+class KeepLatestEpoch(L.Callback):
+    """Test helper: saves each finished epoch's state as ``<dirpath>/latest.ckpt``.
+
+    Not a ModelCheckpoint, on purpose: the programs test ``ckpt_path="best"``, which Lightning
+    resolves through the first ModelCheckpoint in the callbacks, and that must stay theirs.
+    """
+
+    def __init__(self, dirpath: str):
+        self.dirpath = dirpath
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        trainer.save_checkpoint(str(Path(self.dirpath) / "latest.ckpt"))
+
+
+def latest_epoch_checkpoint(run_dir: Path) -> list[str]:
+    """CLI arguments that make the E2E run's best checkpoint an early epoch and keep its latest epoch too.
+
+    The best is the epoch of HIGHEST dev loss (speech.fit maximises ``--monitor``), an early one as the
+    loss falls; :class:`KeepLatestEpoch` keeps the latest epoch as ``latest.ckpt``. (``last.ckpt``
+    cannot serve: with ``save_top_k=1``, Lightning 2.6 rewrites it only when a new best is saved, so
+    it is a copy of the best.) A demo that served anything but the best checkpoint then gives other
+    probabilities than those the run wrote for its test items.
+    """
+    return [
+        "--monitor=val/loss",
+        f"--trainer.callbacks+={__name__}.KeepLatestEpoch",
+        f"--trainer.callbacks.dirpath={run_dir / 'checkpoints'}",
+    ]
+
+
 @pytest.fixture(scope="module")
 def tiny_runs(tiny_root, tiny_corpus, tmp_path_factory):
     """The demo's four default runs (apps.training.default_jobs), trained tiny, in-process."""
     from apps.training import default_jobs, ensure_trained
 
     base = tmp_path_factory.mktemp("demo_runs")
-    jobs = default_jobs(base, extra=tiny_extra(tiny_root, tmp_path_factory.mktemp("digits")))
+    extra = tiny_extra(tiny_root, tmp_path_factory.mktemp("digits"))
+    extra["e2e"] += latest_epoch_checkpoint(base / "e2e")
+    jobs = default_jobs(base, extra=extra)
     ensure_trained(jobs, in_process=True)
     assert all(job.finished() for job in jobs)
     return base
@@ -75,7 +113,10 @@ def report_dir(tmp_path_factory):
     sweep = tmp_path_factory.mktemp("sweep")
     report = sweep / "report"
     report.mkdir()
-    (report / "report.md").write_text("# Sweep report\n\nE2E vs cascade on the tiny corpus.\n")
+    (report / "report.md").write_text(
+        "# Sweep report\n\n## Check these runs\n\n- e2e-conv seed 1: stopped by max_time\n\n"
+        "E2E vs cascade on the tiny corpus.\n\n![Headroom ladder](ladder.png)\n"
+    )
     (report / "table_test.csv").write_text("group,system,eng\nin_language,e2e-conv,0.5\nin_language,ca-romanized,0.4\n")
     import matplotlib
 
@@ -85,19 +126,44 @@ def report_dir(tmp_path_factory):
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.bar([0, 1], [0.5, 0.4])
     fig.savefig(report / "protocol_averages.png")
+    fig.savefig(report / "ladder.png")  # any name: the report decides what it draws
     plt.close(fig)
     return sweep
 
 
+def wait_for(condition, timeout: float = 120.0, what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout`` s.
+
+    The timeout only keeps a broken demo from hanging the suite: nothing is asserted about time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def app(tiny_runs, report_dir):
-    """The demo served in-process on 127.0.0.1 (a free port)."""
+    """The demo served in-process on 127.0.0.1 (a free port), once its runs and examples are loaded."""
     from apps.demo import build_demo
 
-    demo = build_demo([tiny_runs], report=report_dir)
+    demo = build_demo([tiny_runs], report=report_dir, base=tiny_runs, train=False)
     _, url, _ = demo.launch("127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    service = demo.service
+    wait_for(lambda: all(service.registry.names(kind) for kind in ("e2e", "cascade", "vision")), what="the runs")
+    wait_for(lambda: service.examples["audio"] and service.examples["image"], what="the examples")
+    wait_for(lambda: not service._thread.is_alive(), what="the service to finish its background work")
     yield demo, url
-    demo.blocks.close()
+    demo.close()
+
+
+def models(app, kind: str):
+    """The first served model of ``kind``."""
+    return app[0].service.registry.get(kind)
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +261,17 @@ def test_classify_speech(client, clips, language):
     from gradio_client import handle_file
 
     paths, _ = clips
-    e2e, note, transcript, romanized, cascade = client.predict(
+    e2e, e2e_latency, note, transcript, romanized, cascade, cascade_latency = client.predict(
         handle_file(str(paths["rus"])), language, api_name="/classify_speech"
     )
     for probs in (_confidences(e2e), _confidences(cascade)):
         assert set(probs) == set(LABELS)
         assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
     assert isinstance(transcript, str) and isinstance(romanized, str)
+    # the tiny recognizer writes (wrong but) non-empty text: an empty one would pass every check above
+    assert transcript.strip() and romanized.strip()
+    for latency in (e2e_latency, cascade_latency):
+        assert latency.endswith(" ms") and float(latency.split()[0]) >= 0
     # the default recognizer (fit_asr, romanized targets) is language-agnostic: nothing to detect
     assert ("given" in note) if language == "rus" else ("not needed" in note)
 
@@ -210,8 +280,8 @@ def test_classify_speech_converts_stereo_44k(client, clips):
     from gradio_client import handle_file
 
     paths, _ = clips
-    e2e, *_ = client.predict(handle_file(str(paths["stereo"])), "auto", api_name="/classify_speech")
-    assert set(_confidences(e2e)) == set(LABELS)
+    e2e, _, _, transcript, *_ = client.predict(handle_file(str(paths["stereo"])), "auto", api_name="/classify_speech")
+    assert set(_confidences(e2e)) == set(LABELS) and transcript.strip()
 
 
 @pytest.mark.parametrize(
@@ -237,12 +307,9 @@ def test_upload_size_is_capped(app):
 def test_classify_image(client, app):
     from gradio_client import handle_file
 
-    from apps.demo import corpus_examples
-
-    vision = next(iter(app[0].models.vision.values()))
-    item = corpus_examples(vision.run_dir, field_name="image")[0]
+    example = app[0].service.examples["image"][0]
     native, roman, native_prompts, roman_prompts = client.predict(
-        handle_file(item.image), "rus", api_name="/classify_image"
+        handle_file(example.path), "rus", api_name="/classify_image"
     )
     assert len(_confidences(native)) == 10 and len(_confidences(roman)) == 10
     assert any("\u0400" <= ch <= "\u04ff" for ch in native_prompts)  # Cyrillic prompts
@@ -253,14 +320,44 @@ def test_results_endpoint(client):
     markdown, table, gallery = client.predict(api_name="/results")
     # table and gallery come as updates (value + visibility: hidden when there is no report)
     table, gallery = (out["value"] if isinstance(out, dict) and "__type__" in out else out for out in (table, gallery))
-    assert "Sweep report" in markdown
+    assert "Sweep report" in markdown and "Check these runs" in markdown
+    # report.md's relative image link cannot be followed by the page: it points to the gallery instead
+    assert "![" not in markdown and "ladder.png, in the gallery below" in markdown
     assert table["headers"] == ["group", "system", "eng"] and len(table["data"]) == 2
-    assert len(gallery) == 1
+    assert sorted(item["caption"] for item in gallery) == ["ladder.png", "protocol_averages.png"]
+
+
+def test_runs_are_found_in_the_main_job_dir_and_sweeps(tiny_runs, tmp_path, monkeypatch):
+    """Without --runs: runs/demo, the README main job's runs/speech and sweeps/*/runs, in that order,
+    each run once however it is reached."""
+    from apps.registry import finished_runs, search_places
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "speech").symlink_to(tiny_runs / "e2e")
+    (tmp_path / "sweeps" / "embedded").mkdir(parents=True)
+    (tmp_path / "sweeps" / "embedded" / "runs").symlink_to(tiny_runs)
+    places = search_places(None, "runs/demo")  # runs/demo does not exist yet: not searched
+    assert places == [Path("runs/speech"), Path("sweeps/embedded/runs")]
+    found = finished_runs(places)
+    assert found["e2e"] == [(tiny_runs / "e2e").resolve()]
+    assert found["cascade"] == [(tiny_runs / "cascade").resolve()] and found["vision"]
+    assert search_places(["sweeps/embedded/runs"], "runs/demo")[0] == Path("sweeps/embedded/runs")
 
 
 # -- a real browser ---------------------------------------------------------------------------
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def need_chromium() -> None:
+    """Skip without Debian's chromium, except in CI (``CI=true``), where its absence is a failure."""
+    if Path(CHROMIUM).exists():
+        return
+    message = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; see scripts/setup.sh)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def test_browser_upload_shows_both_paths(app, clips, tmp_path):
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     paths, _ = clips
@@ -269,7 +366,8 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url, wait_until="networkidle")
+            page.goto(url)  # not "networkidle": the training panel polls the server every second
+            expect(page.locator("#speech-run")).to_be_visible(timeout=30_000)
             page.locator("#speech-audio input[type=file]").set_input_files(str(paths["rus"]))
             expect(page.locator("#speech-audio audio, #speech-audio .waveform-container").first).to_be_attached(
                 timeout=30_000
@@ -282,7 +380,10 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
                 for label in LABELS:
                     expect(page.locator(output)).to_contain_text(label, timeout=30_000)
             assert transcript.input_value() == romanized.input_value()  # a romanized recognizer writes Latin
-            page.wait_for_timeout(500)
+            assert transcript.input_value().strip()
+            for latency in ("#e2e-latency textarea", "#cascade-latency textarea"):
+                expect(page.locator(latency)).to_have_value(re.compile(r"^\d+ ms$"))
+            page.evaluate("document.fonts.ready")  # every script's glyphs drawn before the screenshot
             shot = tmp_path / "demo_speech.png"
             page.screenshot(path=str(shot), full_page=True)
             artifacts = REPO / "artifacts"
@@ -301,14 +402,31 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
             expect(page.locator("#cascade-language textarea")).to_have_value("rus (given)", timeout=60_000)
 
             # a silent clip: the DataError text appears in the page, no stack trace
+            clip = page.locator("#speech-audio audio, #speech-audio .waveform-container").first
             page.locator("#speech-audio button[aria-label='Clear']").first.click()
+            expect(clip).not_to_be_attached(timeout=30_000)
             page.locator("#speech-audio input[type=file]").set_input_files(str(paths["silent"]))
-            page.wait_for_timeout(1000)
+            expect(clip).to_be_attached(timeout=30_000)
             page.locator("#speech-run").click()
             expect(page.get_by_text("audio is silent").first).to_be_visible(timeout=30_000)
             assert "Traceback" not in page.content()
+
+            # the Results tab: report.md (its warnings first) and every plot beside it
+            page.get_by_role("tab", name="Results").click()
+            expect(page.locator("#results-report")).to_contain_text("Check these runs", timeout=30_000)
+            expect(page.locator("#results-plots img")).to_have_count(2, timeout=30_000)
         finally:
             browser.close()
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
+        need_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        need_chromium()
 
 
 # -- language detection and first use ------------------------------------------------------------
@@ -326,7 +444,7 @@ def test_auto_language_by_script_of_native_transcript(app, clips):
     from apps.inputs import read_clip
 
     paths, _ = clips
-    cascade = next(iter(app[0].models.cascade.values()))
+    cascade = models(app, "cascade")
     real = cascade.recognizer
     cascade.recognizer = NativeStub()
     try:
@@ -385,8 +503,7 @@ def test_demo_predictions_match_the_runs_own(app, tiny_runs, tiny_corpus):
     from workbench.audio import load_audio
 
     items = {item.id: item for item in tiny_corpus.items}
-    models = app[0].models
-    for name, model in (("e2e", next(iter(models.e2e.values()))), ("cascade", next(iter(models.cascade.values())))):
+    for name, model in (("e2e", models(app, "e2e")), ("cascade", models(app, "cascade"))):
         rows = [json.loads(line) for line in (tiny_runs / name / "predictions.jsonl").read_text().splitlines()]
         for row in rows[::15]:
             wave = load_audio(items[row["id"]].audio)
@@ -397,6 +514,24 @@ def test_demo_predictions_match_the_runs_own(app, tiny_runs, tiny_corpus):
                 assert result.transcript == row["transcript"]
                 probs = result.probs
             assert probs == pytest.approx(row["probs"], abs=1e-4), (name, row["id"])
+
+
+def test_fixture_e2e_run_has_a_best_checkpoint_that_is_not_its_latest(tiny_runs):
+    """What gives :func:`test_demo_predictions_match_the_runs_own` its power: the E2E run tested (and
+    wrote predictions.jsonl from) a best checkpoint whose weights differ from its latest epoch's, so a
+    demo serving the newest checkpoint would give other probabilities than the run's own."""
+    import torch
+
+    folder = tiny_runs / "e2e" / "checkpoints"
+    best, latest = sorted(folder.glob("best*.ckpt")), sorted(folder.glob("latest.ckpt"))
+    assert len(best) == 1 and len(latest) == 1, sorted(folder.iterdir())
+    best_ckpt = torch.load(best[0], map_location="cpu", weights_only=True)
+    latest_ckpt = torch.load(latest[0], map_location="cpu", weights_only=True)
+    assert best_ckpt["epoch"] < latest_ckpt["epoch"] == 2
+    differ = [
+        k for k in best_ckpt["state_dict"] if not torch.equal(best_ckpt["state_dict"][k], latest_ckpt["state_dict"][k])
+    ]
+    assert differ, "best and latest weights are equal: the fixture cannot tell them apart"
 
 
 def test_results_without_a_report_says_how_to_make_one(tmp_path):
@@ -421,7 +556,7 @@ def test_twenty_four_concurrent_requests_all_answered(app, clips):
     def one(k: int) -> float:
         start = time.monotonic()
         client = Client(app[1], verbose=False)
-        e2e, note, transcript, romanized, cascade = client.predict(
+        e2e, _, note, transcript, romanized, cascade, _ = client.predict(
             handle_file(str(paths[languages[k % 4]])), "auto", api_name="/classify_speech"
         )
         assert set(_confidences(e2e)) == set(LABELS) and set(_confidences(cascade)) == set(LABELS)
