@@ -90,24 +90,26 @@ class Service:
             log.exception("demo: looking for runs failed")
             self.search_error = f"looking for runs in {', '.join(map(str, places))} failed: {type(err).__name__}: {err}"
             found = {kind: [] for kind in KINDS}
-        # the first run of each kind first: each path is usable before the rest are loaded
-        ordered = [(k, runs[0]) for k, runs in found.items() if runs]
-        ordered += [(k, run) for k, runs in found.items() for run in runs[1:]]
-        for kind, run in ordered:
-            if not self._stop.is_set():
-                self.registry.add(run, kind)
+        # the first run of each kind first, then the training, then the other runs (a sweep may have many)
+        self._load([(kind, runs[0]) for kind, runs in found.items() if runs])
         self.searching = False
         missing = {kind for kind in KINDS if not found.get(kind)}
         where = ", ".join(map(str, places)) or "nothing to search"
         self.say(f"[demo] finished runs in {where}: " + ", ".join(f"{k} {len(v)}" for k, v in found.items()))
-        self._gather_examples()
         if self.train and missing and not self._stop.is_set():
             jobs = jobs_for(self.jobs, missing)
             self.say(f"[demo] training in the background: {', '.join(job.name for job in jobs)} (into {self.base})")
             self.supervisor = Supervisor(jobs, self._on_ready, say=self.say, poll=self.poll).start()
+        self._gather_examples()
+        self._load([(kind, run) for kind, runs in found.items() for run in runs[1:]])
         # the first training builds the embedded corpus: its clips become examples as soon as it is there
         while not self.examples["audio"] and not self._stop.wait(2 * self.poll):
             self._gather_examples()
+
+    def _load(self, runs: list[tuple[str, Path]]) -> None:
+        for kind, run in runs:
+            if not self._stop.is_set():
+                self.registry.add(run, kind)
 
     def _on_ready(self, job) -> None:
         if job.kind:
