@@ -1,9 +1,12 @@
 """Two runs of the same config and seed give the same predictions and metrics, on every program.
 
 Each run is its own process through the real command line (``python -m <program>``), so Python's
-per-process hash seed, torch's thread count (1 in one run, 2 in the other) and whatever else a
-process starts with cannot leak into the results. Only timing fields and the run directory's
-own path may differ.
+per-process hash seed and whatever else a process starts with cannot leak into the results, nor
+can the machine's load (nothing is timed). Only timing fields and the run directory's own path
+may differ. Both runs use the same number of torch threads: results DO depend on it (CPU
+reductions split differently; measured: 1 vs 2 threads gave probabilities ~1e-3 apart after 3
+tiny epochs of speech.fit), so a run is reproducible on the same thread count, which defaults
+to the machine's cores or the sweep worker's share, not to the load.
 """
 
 from __future__ import annotations
