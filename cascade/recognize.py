@@ -44,16 +44,18 @@ def transcribe_items(
         DataError: an item has no audio, or its file is missing or unreadable.
     """
     cache = recognizer_cache(recognizer, cache_dir)
+    field = getattr(recognizer, "signal", "audio")  # "image" for OCR recognizers, which read() their files
     digests: dict[str, str] = {}  # the same file can back several items
     keys = {}
     for item in items:
-        if not item.audio:
-            raise DataError(f"item '{item.id}'", "audio", "the cascade needs audio to transcribe")
-        if item.audio not in digests:
-            if not Path(item.audio).is_file():
-                raise DataError(f"item '{item.id}'", "audio", f"file not found ({item.audio})")
-            digests[item.audio] = file_digest(item.audio)
-        keys[item.id] = entry_key(digests[item.audio], item.language, recognizer)
+        path = getattr(item, field)
+        if not path:
+            raise DataError(f"item '{item.id}'", field, f"the cascade needs {field} to recognize")
+        if path not in digests:
+            if not Path(path).is_file():
+                raise DataError(f"item '{item.id}'", field, f"file not found ({path})")
+            digests[path] = file_digest(path)
+        keys[item.id] = entry_key(digests[path], item.language, recognizer)
     todo: dict[str, Item] = {}
     for item in items:
         if cache.get(keys[item.id]) is None:
@@ -61,10 +63,12 @@ def transcribe_items(
     if todo:
         started = time.perf_counter()
         # language then length order across chunks, so batches inside a chunk are homogeneous
-        pending = sorted(todo.items(), key=lambda kv: (kv[1].language, duration_seconds(kv[1].audio)))
+        size = duration_seconds if field == "audio" else lambda path: 0
+        pending = sorted(todo.items(), key=lambda kv: (kv[1].language, size(getattr(kv[1], field))))
         for start in range(0, len(pending), chunk):
             part = pending[start : start + chunk]
-            waves = [load_audio(item.audio, where=f"item '{item.id}'") for _, item in part]
+            load = load_audio if field == "audio" else recognizer.read
+            waves = [load(getattr(item, field), where=f"item '{item.id}'") for _, item in part]
             texts = recognizer.transcribe(waves, [item.language for _, item in part])
             cache.put_many({key: text for (key, _), text in zip(part, texts, strict=True)})
         log.info("transcribed %d clips in %.1f s (%d cached)", len(todo), time.perf_counter() - started, len(items))
