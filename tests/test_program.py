@@ -65,6 +65,25 @@ def test_record_of_early_stopping_and_of_max_epochs(root, tmp_path):
     assert read_record(tmp_path / "epochs").training.stopped_by == "max_epochs"
 
 
+def test_last_checkpoint_is_the_end_state_not_the_best(root, tmp_path):
+    """``last.ckpt`` resumes where training ended, whichever epoch was best.
+
+    A learning rate of 0 keeps the dev accuracy constant, so the first epoch stays the best
+    (a tie is no improvement); Lightning's own ``save_last`` on the best callback would then
+    leave ``last.ckpt`` at that first step."""
+    import torch
+
+    from speech.fit import main
+
+    main(speech_args(root, tmp_path / "run", "--trainer.max_epochs=3", "--model.optim.lr=0", "--model.optim.weight_decay=0"))
+    record = read_record(tmp_path / "run")
+    checkpoints = tmp_path / "run" / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)
+    best = torch.load(checkpoints / "best.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == record.training.steps and last["epoch"] == 2
+    assert best["global_step"] < last["global_step"]
+
+
 def failing(error: Exception):
     def main(argv):
         raise error

@@ -145,12 +145,16 @@ class Program(RunDirCLI):
             filename=BEST,
             monitor=self.monitored(),
             mode=self.mode,
-            save_last=True,
             enable_version_counter=False,
+        )
+        # Not the best callback's save_last: Lightning (2.6) rewrites that "last" only when a new
+        # best was saved, so it would hold the best epoch and a resume would repeat epochs.
+        self.last = ModelCheckpoint(
+            dirpath=run_dir / "checkpoints", filename=LAST, monitor=None, save_top_k=1, enable_version_counter=False
         )
         # ExactResume: step-keyed reseeding, so a resumed run equals an uninterrupted one
         extra = {
-            "callbacks": [*self.configured_callbacks(), self.best, ExactResume()],
+            "callbacks": [*self.configured_callbacks(), self.best, self.last, ExactResume()],
             "default_root_dir": str(run_dir),
         }
         if self._get(self.config_init, "trainer", default={}).get("logger") in (None, True):
