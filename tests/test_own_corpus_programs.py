@@ -142,6 +142,9 @@ def test_speech_fit_skips_every_kind_of_bad_audio_and_counts_it(tmp_path):
         "nan",
     }
     assert [i.id for i in cli.datamodule.selection["train"]] == [f"g{i}" for i in range(4)]
+    # the skips are reported in the run's metrics.json, not only logged
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data_checks"]["skipped"]["skipped"] == 4
 
 
 def test_the_program_command_line_stops_on_a_non_audio_wav_before_training(tmp_path):

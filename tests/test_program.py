@@ -75,7 +75,11 @@ def test_last_checkpoint_is_the_end_state_not_the_best(root, tmp_path):
 
     from speech.fit import main
 
-    main(speech_args(root, tmp_path / "run", "--trainer.max_epochs=3", "--model.optim.lr=0", "--model.optim.weight_decay=0"))
+    main(
+        speech_args(
+            root, tmp_path / "run", "--trainer.max_epochs=3", "--model.optim.lr=0", "--model.optim.weight_decay=0"
+        )
+    )
     record = read_record(tmp_path / "run")
     checkpoints = tmp_path / "run" / "checkpoints"
     last = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)

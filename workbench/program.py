@@ -223,6 +223,12 @@ class Program(RunDirCLI):
         data = self.datamodule
         run = RunDir(self.run_dir)
         record = self.record()
+        corpus = getattr(data, "corpus", None)
+        meta = getattr(corpus, "meta", None) or {}
+        # what loading did to the data: bad items skipped (on_bad_item: skip), romanizations derived
+        checks = {key: meta[key] for key in ("skipped", "romanized") if key in meta}
+        if checks:
+            extra = {**extra, "data_checks": checks}
         if records is None:
             return run.write_metrics(record, extra)
         evaluated = set(data.eval_splits)
