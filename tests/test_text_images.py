@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vision import text_images as ti
+from vision.text_render import draw_block
 from workbench.data.cldr_text import DEFAULT_LANGUAGES, item_names, language_spec
 from workbench.data.embedded import EmbeddedSettings, plan_rows, tiny_settings
 from workbench.errors import ConfigError
@@ -62,7 +63,7 @@ def test_unseen_fonts_at_test_time(tiny_images):
 
 
 def _ink(text: str, stem: str) -> np.ndarray:
-    mask = ti._draw_block(text, stem, 24, ti.RenderSettings(), angle=0.0, align=0)
+    mask = draw_block(text, stem, 24, ti.RenderSettings(), angle=0.0, align=0)
     return np.asarray(mask) > 128
 
 
