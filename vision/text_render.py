@@ -157,7 +157,7 @@ def wrap(text: str, stem: str, size: int, max_width: int) -> list[str]:
 
 
 def _layout(text: str, stem: str, size: int, settings: RenderSettings, angle: float):
-    """The largest size <= ``size`` whose rotated text block fits the image: (size, lines, widths, line height)."""
+    """A size <= ``size`` (scaled down as needed) whose rotated text block fits: (size, lines, widths, line step)."""
     cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
     while True:
         lines = wrap(text, stem, size, int(settings.width * 0.9))
