@@ -86,7 +86,14 @@ def test_config_parses(capsys):
     assert data["recognizer"]["class_path"].endswith("TesseractRecognizer")
 
 
-def test_vision_cascade_config_runs_tiny(tiny_root, tmp_path):
+@pytest.fixture(scope="module")
+def ocr_cache(tmp_path_factory):
+    """One transcript cache for the runs below: the second run reads no image again."""
+    return tmp_path_factory.mktemp("ocr-cache")
+
+
+@pytest.mark.parametrize("text", ["romanized", "native"])
+def test_vision_cascade_config_runs_tiny(text, tiny_root, ocr_cache, tmp_path):
     """The shipped config on the tiny text-image set: predictions, and Tesseract's CER per language."""
     run_dir = tmp_path / "run"
     fit.main(
@@ -95,7 +102,8 @@ def test_vision_cascade_config_runs_tiny(tiny_root, tmp_path):
             f"--data.source.init_args.root={tiny_root}",
             "--data.source.init_args.tiny=true",
             "--data.source.init_args.languages=[eng, rus]",
-            f"--data.cache_dir={tmp_path / 'cache'}",
+            f"--data.cache_dir={ocr_cache}",
+            f"--data.text={text}",
             "--model.model.init_args.num_buckets=4096",
             "--trainer.max_steps=2",
             "--trainer.limit_val_batches=1",
@@ -105,7 +113,8 @@ def test_vision_cascade_config_runs_tiny(tiny_root, tmp_path):
     metrics = read_json(run_dir / "metrics.json")
     rows = read_jsonl(run_dir / "predictions.jsonl")
     assert {r["split"] for r in rows} == {"test", "test_unseen"}
-    assert all("transcript" in r and "romanized" in r for r in rows)
+    assert all(r["transcript"] is not None and (r.get("romanized") is not None) == (text == "romanized") for r in rows)
+    assert metrics["system"] == f"ca-{text}"
     for split in ("test", "test_unseen"):
         per_language = metrics["asr"][split]["per_language"]
         assert set(per_language) == {"eng", "rus"}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vision import text_images as ti
+from vision.text_render import draw_block
 from workbench.data.cldr_text import DEFAULT_LANGUAGES, item_names, language_spec
 from workbench.data.embedded import EmbeddedSettings, plan_rows, tiny_settings
 from workbench.errors import ConfigError
@@ -62,7 +63,7 @@ def test_unseen_fonts_at_test_time(tiny_images):
 
 
 def _ink(text: str, stem: str) -> np.ndarray:
-    mask = ti._draw_block(text, stem, 24, ti.RenderSettings(), angle=0.0, align=0)
+    mask = draw_block(text, stem, 24, ti.RenderSettings(), angle=0.0, align=0)
     return np.asarray(mask) > 128
 
 
@@ -107,3 +108,18 @@ def test_bad_settings_are_named():
         ti.EmbeddedTextImages(render={"colour": 3}).settings()
     with pytest.raises(ConfigError, match="fonts-noto-core"):
         ti.font_path("NoSuchFont-Regular")
+
+
+def test_vision_fit_trains_on_it_by_config(tiny_images, tiny_root, tmp_path):
+    """The E2E side reads the same set: vision.fit with a head on the image tower, two steps."""
+    from vision.fit import main
+
+    main(
+        ["-c", "configs/embedded/vision.yaml", "-c", "configs/embedded/vision/head.yaml"]
+        + ["--data.source=vision.text_images.EmbeddedTextImages", f"--data.source.root={tiny_root}"]
+        + ["--data.source.tiny=true", "--trainer.max_steps=2", "--trainer.limit_val_batches=1"]
+        + ["--data.batch_size=16", f"--run_dir={tmp_path / 'run'}"]
+    )
+    rows = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
+    # the base config's protocol: in_language on eng, tested on test and test_unseen
+    assert len(rows) == sum(1 for i in tiny_images.items if i.split.startswith("test") and i.language == "eng")
