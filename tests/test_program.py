@@ -52,7 +52,8 @@ def test_record_of_early_stopping_and_of_max_epochs(root, tmp_path):
 
     # a threshold every validation loss meets: early stopping ends the run after its first epoch
     stop = [
-        "--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping",
+        "--trainer.min_steps=0",  # the shipped config's minimum budget would hold the stop back
+        "--trainer.callbacks+=workbench.early_stopping.EarlyStopping",
         "--trainer.callbacks.monitor=val/loss",
         "--trainer.callbacks.mode=min",
         "--trainer.callbacks.stopping_threshold=1000000.0",

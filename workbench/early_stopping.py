@@ -52,18 +52,19 @@ def stopped_by(trainer) -> str:
     """Why ``trainer.fit`` returned: one of :data:`STOPPED_BY`, or ``"interrupted"``.
 
     Early stopping counts only when the callback signalled it (any EarlyStopping subclass,
-    found as ``trainer.early_stopping_callback``); then the step and epoch limits; ``max_time``
-    when a :class:`~lightning.pytorch.callbacks.Timer` (which ``max_time`` installs) ran out.
+    found as ``trainer.early_stopping_callbacks``); then ``max_time`` when a
+    :class:`~lightning.pytorch.callbacks.Timer` (which ``max_time`` installs) ran out; then the
+    step and epoch limits.
     """
     for callback in trainer.early_stopping_callbacks:
         if callback.stopping_reason is not EarlyStoppingReason.NOT_STOPPED:
             return "early_stopping"
+    for callback in trainer.callbacks:
+        remaining = callback.time_remaining("train") if isinstance(callback, Timer) else None
+        if remaining is not None and remaining <= 0:
+            return "max_time"
     if trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps:
         return "max_steps"
     if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
         return "max_epochs"
-    for callback in trainer.callbacks:
-        if isinstance(callback, Timer) and callback.time_remaining("train") is not None:
-            if callback.time_remaining("train") <= 0:
-                return "max_time"
     return "interrupted"

@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
-from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from workbench.cli import RunDirCLI, RunDirConfig
+from workbench.early_stopping import stopped_by
 from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
@@ -60,22 +60,6 @@ def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = N
             raise
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-
-
-def stopped_by(trainer) -> str:
-    """Why fitting ended: ``early_stopping | max_time | max_steps | max_epochs | interrupted``."""
-    for callback in trainer.callbacks:
-        if isinstance(callback, EarlyStopping) and callback.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
-            return "early_stopping"
-    for callback in trainer.callbacks:
-        remaining = callback.time_remaining() if isinstance(callback, Timer) else None
-        if remaining is not None and remaining <= 0:
-            return "max_time"
-    if trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps:
-        return "max_steps"
-    if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
-        return "max_epochs"
-    return "interrupted"
 
 
 def probs_in_order(outputs: Sequence[tuple[torch.Tensor, torch.Tensor]], n: int, where: str) -> list[list[float]]:
