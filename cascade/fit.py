@@ -29,13 +29,19 @@ log = logging.getLogger(__name__)
 class CascadeProgram(Program):
     """Recognize -> romanize -> classify: ``kind`` ``cascade``; records recognizer, text and classifier."""
 
-    kind, modality, fallback_name = "cascade", "speech", "cascade"
+    kind, fallback_name = "cascade", "cascade"
     model_class, data_class = TextClassifier, CascadeDataModule
 
     def add_arguments_to_parser(self, parser) -> None:
         super().add_arguments_to_parser(parser)
         parser.add_argument("--system", type=str | None, default=None, help="system name (default ca-<data.text>)")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+
+    @property
+    def modality(self) -> str:
+        """``image`` when the recognizer reads images (OCR), else ``speech``."""
+        recognizer = self.datamodule.recognizer if hasattr(self, "datamodule") else None
+        return "image" if getattr(recognizer, "signal", "audio") == "image" else "speech"
 
     def system(self) -> str:
         return self.config.get("system") or self.datamodule.system

@@ -121,3 +121,5 @@ def test_vision_cascade_config_runs_tiny(text, tiny_root, ocr_cache, tmp_path):
         # the test split's unseen fonts and noise still read well: a real OCR, not noise
         assert per_language["eng"]["cer"] < 0.2 and per_language["rus"]["cer"] < 0.3, per_language
     assert metrics["recognizer"]["recognizer"] == "tesseract"
+    record = metrics["record"]  # the report pairs this cascade with image E2E runs, not speech ones
+    assert record["kind"] == "cascade" and record["modality"] == "image"

@@ -101,23 +101,24 @@ def build_text_images(
 
     ``workers`` (default: CPU count, at most 8) processes render; it never changes the data.
     """
-    from workbench.data.embedded import _build_lock, is_built
+    from workbench.data.embedded import is_built
+    from workbench.data.embedded_files import build_lock
 
     folder = build_dir(text, render_settings, root)
     if is_built(folder):
         return folder
-    with _build_lock(folder):
+    with build_lock(folder):
         if not is_built(folder):
             _build(text, render_settings, folder, workers or max(1, min(MAX_WORKERS, os.cpu_count() or 1)))
     return folder
 
 
 def _build(text: EmbeddedSettings, render_settings: RenderSettings, folder: Path, workers: int) -> None:
-    from workbench.data.embedded import _remove_partial_files
+    from workbench.data.embedded_files import remove_partial_files
     from workbench.romanize import default_romanizer
 
     started = time.perf_counter()
-    _remove_partial_files(folder)
+    remove_partial_files(folder)
     rows, held = plan_rows(text)
     check_coverage(rows)
     styles = [draw_style(text.seed, row) for row in rows]
@@ -209,3 +210,8 @@ class EmbeddedTextImages(Embedded):
     def load(self) -> Corpus:
         text, render_settings = self.settings()
         return load_text_images(text, render_settings, self.root)
+
+    def load_for(self, protocol) -> Corpus:
+        """The whole set whatever the protocol: images build in about a minute, unlike the speech
+        source whose per-language parts this would otherwise ask for."""
+        return self.load()
