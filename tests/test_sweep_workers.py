@@ -8,7 +8,7 @@ from workbench.sweep.runner import worker_env
 
 
 def test_each_worker_gets_its_share_of_threads_and_one_gpu(monkeypatch):
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))  # the cores this process may use
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("XLING_GPUS", "0,1,2,3")
