@@ -73,9 +73,10 @@ class Side:
 def e2e_model(num_classes: int):
     from speech.encoders.conv import ConvEncoder
     from speech.model import SpeechClassifier
+    from workbench.optim import Optim
 
     encoder = ConvEncoder(dim=256, num_blocks=6, kernel=11, stride=3, dropout=0.1)
-    return SpeechClassifier(encoder, num_classes=num_classes, lr=3e-3)
+    return SpeechClassifier(encoder, num_classes=num_classes, optim=Optim(lr=3e-3))
 
 
 def e2e_loss(model, batch: dict) -> torch.Tensor:
