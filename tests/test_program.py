@@ -66,6 +66,24 @@ def test_record_of_early_stopping_and_of_max_epochs(root, tmp_path):
     assert read_record(tmp_path / "epochs").training.stopped_by == "max_epochs"
 
 
+def test_a_patience_stop_is_recorded_after_predicting_with_an_earlier_best(root, tmp_path):
+    """Predicting with ``best.ckpt`` restores that epoch's callback states (a waiting early
+    stopping): why fitting ended must be taken before, or a patience stop reads as ``interrupted``."""
+    from speech.fit import main
+
+    stop = [
+        "--trainer.min_steps=0",
+        # the shipped config's early stopping (val/acc, max), made impatient
+        "--trainer.callbacks.patience=1",
+        "--trainer.callbacks.min_delta=2.0",  # no accuracy improves by 2: patience runs out at once
+        # best.ckpt by the highest dev loss: the first epoch's, saved before early stopping decided
+        "--monitor=val/loss",
+    ]
+    main(speech_args(root, tmp_path / "run", "--trainer.max_epochs=6", *stop))
+    training = read_record(tmp_path / "run").training
+    assert training.stopped_by == "early_stopping" and training.epochs == 2 and training.steps < 6 * 8
+
+
 def test_last_checkpoint_is_the_end_state_not_the_best(root, tmp_path):
     """``last.ckpt`` resumes where training ended, whichever epoch was best.
 

@@ -167,6 +167,9 @@ class Program(RunDirCLI):
                 self.trainer.save_checkpoint(self.best_path)
         self.train_seconds = time.perf_counter() - started
         self.train_cpu_seconds = time.process_time() - cpu_started
+        # now, not when the record is written: predicting with best.ckpt restores the callbacks'
+        # states of that earlier epoch, which would erase why (and when) fitting stopped
+        self.fit_end = self.training_record()
         self.metrics = None
         if not self.config["test"]:
             return None
@@ -231,8 +234,20 @@ class Program(RunDirCLI):
     def model_identity(self) -> dict:
         return {"class": type(self.model).__name__}
 
+    def training_record(self) -> TrainingRecord:
+        """How fitting went: why it stopped, steps, epochs, the best dev score, seconds."""
+        trainer, score = self.trainer, self.best.best_model_score
+        return TrainingRecord(
+            stopped_by=stopped_by(trainer) if self.fitted else "none",
+            steps=int(trainer.global_step),
+            epochs=int(trainer.current_epoch),
+            monitor=self.monitored(),
+            best_dev=float(score) if score is not None else None,
+            train_seconds=round(self.train_seconds, 1),
+        )
+
     def record(self) -> RunRecord:
-        data, trainer = self.datamodule, self.trainer
+        data = self.datamodule
         selection = data.selection
         tested = [i for s in data.eval_splits for i in data.eval_items(s)]
         protocol = ProtocolRecord(
@@ -242,15 +257,6 @@ class Program(RunDirCLI):
         )
         source = getattr(data, "source", None)
         every = [i for items in selection.splits.values() for i in items]
-        score = self.best.best_model_score
-        training = TrainingRecord(
-            stopped_by=stopped_by(trainer) if self.fitted else "none",
-            steps=int(trainer.global_step),
-            epochs=int(trainer.current_epoch),
-            monitor=self.monitored(),
-            best_dev=float(score) if score is not None else None,
-            train_seconds=round(self.train_seconds, 1),
-        )
         return RunRecord(
             kind=self.kind,
             system=self.system(),
@@ -260,7 +266,7 @@ class Program(RunDirCLI):
             label_names=list(data.label_names),
             data={"source": f"{type(source).__module__}.{type(source).__qualname__}", "digest": items_digest(every)},
             model=self.model_identity(),
-            training=training,
+            training=self.fit_end,
             version=package_version(),
             commit=git_commit(),
         )
