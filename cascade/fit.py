@@ -40,8 +40,7 @@ class CascadeProgram(Program):
     @property
     def modality(self) -> str:
         """``image`` when the recognizer reads images (OCR), else ``speech``."""
-        recognizer = self.datamodule.recognizer if hasattr(self, "datamodule") else None
-        return "image" if getattr(recognizer, "signal", "audio") == "image" else "speech"
+        return "image" if getattr(self.datamodule.recognizer, "signal", "audio") == "image" else "speech"
 
     def system(self) -> str:
         return self.config.get("system") or self.datamodule.system
