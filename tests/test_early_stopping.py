@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from workbench.early_stopping import EarlyStopping, stopped_by
+from workbench.early_stopping import EarlyStopping, checks_since_best, stopped_by
 
 
 class Scripted(L.LightningModule):
@@ -67,7 +67,7 @@ def test_patience_running_out_on_the_early_plateau_does_not_end_the_fit_at_min_s
     # min_steps (step 20, check 5) whatever check 5 says. This one sees check 5 improve,
     # learns through the drop and stops 2 checks into the final plateau.
     assert model.checks == 10 and trainer.global_step == 40
-    assert stopped_by(trainer) == "early_stopping"
+    assert stopped_by(trainer) == "early_stopping" and checks_since_best(trainer) == 2
 
 
 def test_patience_exhausted_before_the_minimum_stops_once_the_minimum_is_met():
@@ -85,6 +85,7 @@ def test_stopped_by_names_the_limit_that_ended_an_improving_fit(limits, expected
     improving = [1.0 - 0.05 * i for i in range(20)]
     trainer, _ = fit(improving, EarlyStopping(monitor="val/cer", mode="min", patience=2), **limits)
     assert stopped_by(trainer) == expected
+    assert checks_since_best(trainer) == 0  # still improving: the report flags the budget
 
 
 def test_lightnings_own_callback_is_why_this_one_exists():

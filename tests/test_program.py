@@ -82,6 +82,7 @@ def test_a_patience_stop_is_recorded_after_predicting_with_an_earlier_best(root,
     main(speech_args(root, tmp_path / "run", "--trainer.max_epochs=6", *stop))
     training = read_record(tmp_path / "run").training
     assert training.stopped_by == "early_stopping" and training.epochs == 2 and training.steps < 6 * 8
+    assert training.checks_since_best == 1  # the patience it ran out of
 
 
 def test_last_checkpoint_is_the_end_state_not_the_best(root, tmp_path):

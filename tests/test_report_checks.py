@@ -40,8 +40,21 @@ def sweep(root, fault: str | None = None):
         if fault == "near chance" and seed == 1:
             right["eng"] = 4  # 33.3% on its own training language
         stopped = "max_time" if fault == "max_time" and seed == 1 else "early_stopping"
+        training = {"checks_since_best": 3}
+        if fault in ("still improving", "never checked") and seed == 1:
+            # the budget ran out: at a check that was the best so far, or before any check
+            stopped, training = "max_steps", {"checks_since_best": 0}
+            training |= {"best_dev": None, "checks_since_best": None} if fault == "never checked" else {}
         e2e_dir = root / f"e2e-conv/seed{seed}"
-        write_run(e2e_dir, rows(right, 0.95), system="e2e-conv", sources=["eng"], seed=seed, stopped_by=stopped)
+        write_run(
+            e2e_dir,
+            rows(right, 0.95),
+            system="e2e-conv",
+            sources=["eng"],
+            seed=seed,
+            stopped_by=stopped,
+            training=training,
+        )
         for system, (text, cer) in CASCADES.items():
             if fault == "fewer seeds" and system == "ca-text-b" and seed == 1:
                 continue
@@ -98,6 +111,8 @@ def test_a_clean_sweep_has_nothing_to_check(clean):
         ("empty recognizer", "recognizer", ["ca-text-a/seed0"]),
         ("recognizer run", "recognizer", ["setup/asr-romanized"]),  # tha at CER 0.96, eng fine
         ("max_time", "stopped", ["e2e-conv/seed1"]),
+        ("still improving", "budget", ["e2e-conv/seed1"]),
+        ("never checked", "budget", ["e2e-conv/seed1"]),
         ("near chance", "near chance", ["e2e-conv/seed1"]),
         ("language sets", "language sets", ["ca-text-b/seed0", "ca-text-b/seed1"]),
         ("fewer seeds", "seeds", ["ca-text-b/seed0"]),

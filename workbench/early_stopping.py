@@ -68,3 +68,9 @@ def stopped_by(trainer) -> str:
     if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
         return "max_epochs"
     return "interrupted"
+
+
+def checks_since_best(trainer) -> int | None:
+    """Dev checks since the best score of the first early-stopping callback (None without one)."""
+    callbacks = trainer.early_stopping_callbacks
+    return int(callbacks[0].wait_count) if callbacks else None

@@ -32,7 +32,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from workbench.cli import RunDirCLI, RunDirConfig
-from workbench.early_stopping import stopped_by
+from workbench.early_stopping import checks_since_best, stopped_by
 from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
@@ -244,6 +244,7 @@ class Program(RunDirCLI):
             monitor=self.monitored(),
             best_dev=float(score) if score is not None else None,
             train_seconds=round(self.train_seconds, 1),
+            checks_since_best=checks_since_best(trainer) if self.fitted else None,
         )
 
     def record(self) -> RunRecord:

@@ -58,6 +58,9 @@ class TrainingRecord:
     (``trainer.current_epoch`` at the end, = completed epochs after a full epoch);
     ``monitor`` / ``best_dev``: the dev metric ``best.ckpt`` was chosen by and its value
     (None when no validation ran); ``train_seconds``: wall time of the fit in this process.
+    ``checks_since_best``: dev checks after the best one when the fit ended (0: the last check was
+    the best, so a fit stopped by ``max_steps``/``max_epochs`` was still improving; None: no
+    early-stopping callback counted them).
     """
 
     stopped_by: str = "none"
@@ -66,6 +69,7 @@ class TrainingRecord:
     monitor: str | None = None
     best_dev: float | None = None
     train_seconds: float | None = None
+    checks_since_best: int | None = None
 
 
 @dataclass

@@ -9,6 +9,9 @@ Every check is a query of the report's tables and returns rows ``check, run_dir,
   (it did not learn; a comparison with it says nothing);
 - ``stopped``: a run stopped by ``max_time`` (the clock, not convergence, decided it) or
   interrupted;
+- ``budget``: a run whose step or epoch budget ran out while it was still improving on dev
+  (its last dev check was its best) or before any dev check (e.g. ``--trainer.max_steps=5``):
+  it had not converged, so it may lose for want of training;
 - ``language sets``: systems of one table averaged over different languages;
 - ``seeds``: a system with fewer seeds than the others of its table;
 - ``duplicate``: two runs of one system, protocol and seed (both would count as seeds);
@@ -74,6 +77,20 @@ def stopped(runs: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def budget(runs: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in runs[runs["stopped_by"].isin(["max_steps", "max_epochs"])].itertuples():
+        if pd.isna(r.best_dev):
+            why = "before any dev check"
+        elif r.checks_since_best == 0:
+            why = "while still improving on dev (its last check was its best)"
+        else:
+            continue
+        detail = f"{r.system} ran out of its budget ({r.stopped_by}, {r.steps} steps) {why}: not converged"
+        rows.append({"check": "budget", "run_dir": r.run_dir, "detail": detail})
+    return rows
+
+
 def language_sets(scores: pd.DataFrame) -> list[dict]:
     """Systems of one table over different languages (a system's languages: all its runs together)."""
     rows = []
@@ -125,6 +142,7 @@ def check_runs(runs, scores: pd.DataFrame | None) -> pd.DataFrame:
     rows = [{"check": "not read", "run_dir": path, "detail": reason} for path, reason in runs.skipped]
     rows += recognizers(runs.asr, runs.items) if not runs.items.empty else recognizers(runs.asr, None)
     rows += stopped(runs.runs)
+    rows += budget(runs.runs)
     rows += duplicates(runs.runs)
     if scores is not None and not scores.empty:
         rows += near_chance(scores)

@@ -51,6 +51,8 @@ RUN_COLUMNS = [
     "stopped_by",
     "steps",
     "epochs",
+    "best_dev",
+    "checks_since_best",
     "n_classes",
     "text",
 ]
@@ -103,6 +105,8 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
         "stopped_by": record.training.stopped_by,
         "steps": record.training.steps,
         "epochs": record.training.epochs,
+        "best_dev": record.training.best_dev,
+        "checks_since_best": record.training.checks_since_best,
         "n_classes": n_classes,
         # the cascade's input text (native / romanized) orders the ladder's rungs
         "text": record.model.get("text") or metrics.get("text") or "",

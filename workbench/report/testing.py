@@ -64,6 +64,7 @@ def write_run(
     modality: str = "speech",
     classes: int = 3,
     stopped_by: str = "early_stopping",
+    training: dict | None = None,
     text: str | None = None,
     asr: dict | None = None,
     gold: dict | None = None,
@@ -79,7 +80,10 @@ def write_run(
         label_names=[f"class{k}" for k in range(classes)],
         data={"source": "hand-made", "digest": "0"},
         model={"text": text} if text else {},
-        training=TrainingRecord(stopped_by=stopped_by, steps=100, epochs=3, monitor="val/acc", best_dev=0.9),
+        training=TrainingRecord(
+            **{"stopped_by": stopped_by, "steps": 100, "epochs": 3, "monitor": "val/acc", "best_dev": 0.9}
+            | (training or {})
+        ),
         version="test",
     )
     full = [{**r, "system": system, "protocol": record.protocol.tag, "seed": seed} for r in rows]
