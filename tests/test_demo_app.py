@@ -351,6 +351,14 @@ def test_vision_comparison_returns_both_paths(app, tiny_runs):
         assert text == rows[item.id]["transcript"]  # read again in the detected language: as the run read it
         assert cascade == pytest.approx(dict(zip(LABELS, rows[item.id]["probs"], strict=True)), abs=1e-4)
         assert romanized.isascii() and (romanized == text) == (language == "eng")
+    # an image without text: nothing to detect from; the cascade classifies an empty text, the E2E
+    # prompts fall back to the vision run's first language, and both still answer
+    blank = Image.new("RGB", (240, 60), "white")
+    prompt_language, native, _, _, _, _, ocr_language, text, romanized, cascade, _ = classify_image(
+        service, blank, "auto", "", ""
+    )
+    assert text == romanized == "" and "no letters" in ocr_language and set(cascade) == set(LABELS)
+    assert prompt_language.endswith("(no language given or detected: the run's first)") and native
 
 
 def test_image_examples_are_the_text_images_once_an_ocr_run_is_served(tiny_runs, tmp_path):
