@@ -14,7 +14,9 @@ Tabs:
   mono) -> side by side, the E2E model's class probabilities and the cascade's transcript,
   romanized transcript and class probabilities, each with its latency. The language is given
   or ``auto``: see :mod:`apps.langid` for how it is detected when the cascade needs one.
-- **Vision**: an image and a language -> predictions with native and romanized prompts.
+- **Vision**: an image and a language (or ``auto``) -> side by side, the E2E image model's class
+  probabilities (native and romanized prompts) and the OCR cascade's text (Tesseract), romanized
+  text and class probabilities, each with its latency.
 - **Results**: the newest report (``report.md``, its table, every plot beside it).
 
 Every event a person triggers has an ``api_name`` for ``gradio_client`` (``classify_speech``,
@@ -42,7 +44,8 @@ from apps.training import DEFAULT_BASE  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-TITLES = {"e2e": "E2E", "cascade": "Cascade", "vision": "Vision"}
+TITLES = {"e2e": "E2E", "cascade": "Cascade", "vision": "Vision E2E", "ocr": "OCR cascade"}
+SERVED = tuple(TITLES)  # the kinds whose run dropdowns and states the page keeps up to date
 
 
 @dataclass
@@ -90,7 +93,7 @@ def page_refresh(service: Service, components: dict):
     def refresh(seen, *chosen):
         version = f"{service.registry.version}-{service.version}"
         out = [service.status_markdown(), version]
-        for kind, current in zip(("e2e", "cascade", "vision"), chosen, strict=True):
+        for kind, current in zip(SERVED, chosen, strict=True):
             names = service.registry.names(kind)
             value = current if current in names else (names[0] if names else "")
             out += [gr.update(choices=names, value=value) if version != seen else gr.skip()]
@@ -110,10 +113,10 @@ def page_refresh(service: Service, components: dict):
         return tuple(out)
 
     outputs = [components["status"], components["seen"]]
-    for kind in ("e2e", "cascade", "vision"):
+    for kind in SERVED:
         outputs += list(components[kind])
     outputs += [components["examples"], components["image_examples"]]
-    inputs = [components["seen"]] + [components[kind][0] for kind in ("e2e", "cascade", "vision")]
+    inputs = [components["seen"]] + [components[kind][0] for kind in SERVED]
     return refresh, inputs, outputs
 
 
@@ -162,7 +165,7 @@ def build_demo(
             return {
                 "searching": service.searching,
                 "jobs": service.jobs_status(),
-                "ready": {kind: service.registry.names(kind) for kind in ("e2e", "cascade", "vision")},
+                "ready": {kind: service.registry.names(kind) for kind in SERVED},
                 "examples": {key: len(value) for key, value in service.examples.items()},
             }
 
@@ -177,15 +180,17 @@ def parse_extra(values: list[str] | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for value in values or []:
         name, sep, arg = value.partition("=")
-        if not sep or name not in ("all", "e2e", "asr", "cascade", "vision"):
-            raise SystemExit(f"--train-arg {value}: expected NAME=ARG with NAME one of all, e2e, asr, cascade, vision")
+        if not sep or name not in ("all", "e2e", "asr", "cascade", "vision", "ocr"):
+            raise SystemExit(
+                f"--train-arg {value}: expected NAME=ARG with NAME one of all, e2e, asr, cascade, vision, ocr"
+            )
         out.setdefault(name, []).append(arg)
     return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m apps.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", nargs="+", help="run directories or folders of runs (E2E, cascade, vision)")
+    parser.add_argument("--runs", nargs="+", help="run directories or folders of runs (E2E, cascade, vision, OCR)")
     parser.add_argument("--report", help="a report folder or a dir holding report/ (default: newest sweeps/*/report/)")
     parser.add_argument("--base", default=str(DEFAULT_BASE), help="where the missing default models are trained")
     parser.add_argument("--quick", action="store_true", help="shortened training of the default models (2-3 epochs)")
@@ -194,7 +199,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--train-arg",
         action="append",
         metavar="NAME=ARG",
-        help="one more argument for a default model's training program (NAME: e2e, asr, cascade, vision or all), "
+        help="one more argument for a default model's training program (NAME: e2e, asr, cascade, vision, ocr "
+        "or all), "
         "e.g. e2e=--trainer.max_epochs=4; repeatable",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

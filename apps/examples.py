@@ -1,5 +1,5 @@
-"""Example inputs for the page: one test clip per language of the corpus (every embedded language),
-a few test images, copied into ``<base>/examples/`` (the one folder the page may serve them from).
+"""Example inputs for the page: one test clip and one test image per language of the corpus (every
+embedded language), copied into ``<base>/examples/`` (the one folder the page may serve them from).
 
 The corpus is that of a served run, or the embedded default once the first training has built it:
 the demo never builds a corpus itself (that would race the training child building the same).
@@ -38,9 +38,14 @@ def source_of(run_dir: Path | None, config: Path = DEFAULT_SPEECH_CONFIG):
 
 
 def ready(source) -> bool:
-    """True when ``source`` can be loaded without building anything (only the embedded corpus is built)."""
+    """True when ``source`` can be loaded without building anything (only the embedded sets are built)."""
+    from vision.text_images import EmbeddedTextImages, build_dir
     from workbench.data.sources import Embedded
 
+    if isinstance(source, EmbeddedTextImages):
+        from workbench.data.embedded import is_built
+
+        return is_built(build_dir(*source.settings(), source.root))
     if isinstance(source, Embedded):
         from workbench.data.embedded import embedded_dir, is_built
 

@@ -4,16 +4,14 @@ What a run is comes from its record (``metrics.json`` -> ``record.kind``); the m
 loaded and run by :mod:`workbench.predictor` (``best.ckpt``, ``weights_only=True``). This
 module adds the demo's conveniences and imports no model internals:
 
-- :class:`CascadeModel`: the cascade predictor, choosing the language by detection when the
-  user gives none (:mod:`apps.langid`);
+- :class:`CascadeModel`: the cascade predictor (speech or OCR), choosing the language by
+  detection when the user gives none (:mod:`apps.langid`);
 - :class:`VisionModel`: ``predict(image, language, script) -> (probabilities, prompts)``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.predictor import (
@@ -32,8 +30,10 @@ __all__ = [
     "CascadeModel",
     "CascadeResult",
     "E2EModel",
+    "DEMO_KINDS",
     "VisionModel",
     "best_checkpoint",
+    "demo_kind",
     "discover_runs",
     "instantiate",
     "load_run",
@@ -44,25 +44,46 @@ E2EModel = SpeechPredictor  # one 16 kHz waveform -> probabilities: ``predict(wa
 
 
 class CascadeModel(CascadePredictor):
-    """A cascade run for the demo: the language is given, or detected among ``candidates``."""
+    """A cascade run for the demo: the language is given, or detected among ``candidates``.
 
-    def predict(self, wave: np.ndarray, language: str | None = None, candidates: list[str] | None = None):
-        """Transcribe, romanize and classify one clip -> :class:`CascadeResult`."""
+    Speech cascades take a 16 kHz wave; image cascades (OCR) a PIL image or an image path.
+    """
+
+    def predict(self, signal, language: str | None = None, candidates: list[str] | None = None):
+        """Transcribe (or read), romanize and classify one clip or image -> :class:`CascadeResult`."""
         from apps.langid import detect_for_cascade
 
         self._need_recognizer()
         candidates = candidates or self.languages
         if language is not None:
-            return self.run_cascade(wave, language, "given")
+            return self.run_cascade(signal, language, "given")
+        if self.recognizer.uses_language and self.signal == "image":
+            return self.read_any_language(signal, candidates)
         if self.recognizer.uses_language:
-            language, note = detect_for_cascade(self.recognizer, wave, None, candidates)
-            return self.run_cascade(wave, language, note)
-        transcript = self.recognizer.transcribe([wave], [None])[0]
+            language, note = detect_for_cascade(self.recognizer, signal, None, candidates)
+            return self.run_cascade(signal, language, note)
+        transcript = self.transcribe(signal, None)
         if self.recognizer.script == "romanized":
             note = "not needed: the recognizer is language-agnostic and writes romanized text"
-            return self.run_cascade(wave, None, note, transcript)
-        language, note = detect_for_cascade(self.recognizer, wave, transcript, candidates)
-        return self.run_cascade(wave, language, note, transcript)
+            return self.run_cascade(signal, None, note, transcript)
+        language, note = detect_for_cascade(self.recognizer, signal, transcript, candidates)
+        return self.run_cascade(signal, language, note, transcript)
+
+    def read_any_language(self, image, candidates: list[str]):
+        """An OCR that needs the language, none given: read the image with every candidate's model at
+        once (Tesseract's ``eng+rus+...``), take the language from the script of what was read, and
+        read it again in that language alone (one language's model reads its script best)."""
+        from apps.langid import language_from_script
+
+        combined = getattr(self.recognizer, "combined_language", lambda languages: None)(candidates)
+        if combined is None:
+            fallback = candidates[0] if candidates else None
+            return self.run_cascade(image, fallback, f"this recognizer cannot detect the language: using {fallback}")
+        first = self.transcribe(image, combined)
+        language, note = language_from_script(first, candidates)
+        if language is None:
+            return self.run_cascade(image, None, f"{note} (read with {combined})", first)
+        return self.run_cascade(image, language, f"{note}, read with {combined} first")
 
 
 class VisionModel(VisionPredictor):
@@ -75,6 +96,13 @@ class VisionModel(VisionPredictor):
 
 
 LOADERS = {"e2e": E2EModel, "cascade": CascadeModel, "vision": VisionModel}
+#: The demo's kinds: a record's kind, and ``ocr`` for a cascade run on images (the Vision tab's cascade).
+DEMO_KINDS = ("e2e", "cascade", "vision", "ocr")
+
+
+def demo_kind(record) -> str:
+    """Where a run serves in the demo: its record's kind, ``ocr`` for a cascade on images."""
+    return "ocr" if record.kind == "cascade" and record.modality == "image" else record.kind
 
 
 def load_run(run_dir: str | Path):
@@ -86,9 +114,9 @@ def load_run(run_dir: str | Path):
 
 
 def discover_runs(paths: list[str | Path]) -> dict[str, list[Path]]:
-    """``{kind: [run dirs]}`` (E2E, cascade, vision) of the finished runs under ``paths``."""
-    found: dict[str, list[Path]] = {kind: [] for kind in LOADERS}
+    """``{demo kind: [run dirs]}`` (E2E, cascade, vision, ocr) of the finished runs under ``paths``."""
+    found: dict[str, list[Path]] = {kind: [] for kind in DEMO_KINDS}
     for run, record in find_runs(paths):
-        if record.kind in found:
-            found[record.kind].append(run)
+        if demo_kind(record) in found:
+            found[demo_kind(record)].append(run)
     return found

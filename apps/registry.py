@@ -17,7 +17,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-KINDS = ("e2e", "cascade", "vision")
+KINDS = ("e2e", "cascade", "vision", "ocr")  # ocr: a cascade on images (apps.models.demo_kind)
 MAIN_JOB_CONFIGS = ["configs/embedded/speech.yaml"]  # the README's main job: python -m speech.fit -c ...
 
 
@@ -35,7 +35,7 @@ def search_places(runs: list[str | Path] | None, base: str | Path, sweeps: str |
 
 
 def finished_runs(places: list[Path]) -> dict[str, list[Path]]:
-    """``{kind: [finished run dirs]}`` under ``places`` (E2E, cascade and vision runs)."""
+    """``{kind: [finished run dirs]}`` under ``places`` (E2E, cascade, vision and OCR cascade runs)."""
     from apps.models import discover_runs
 
     found: dict[str, list[Path]] = {kind: [] for kind in KINDS}

@@ -19,7 +19,13 @@ from apps.training import default_jobs, jobs_for
 
 log = logging.getLogger(__name__)
 
-LABELS = {"e2e": "E2E speech model", "cascade": "cascade", "vision": "vision model", "asr": "cascade recognizer"}
+LABELS = {
+    "e2e": "E2E speech model",
+    "cascade": "cascade",
+    "vision": "vision model",
+    "ocr": "OCR cascade",
+    "asr": "cascade recognizer",
+}
 
 
 class Service:
@@ -52,6 +58,7 @@ class Service:
         self.searching = True
         self.search_error = ""
         self.version = 0  # bumped when the examples change
+        self._images_from: Path | None = None  # the run whose corpus gave the image examples
         self._thread = threading.Thread(target=self._start, name="demo-service", daemon=True)
         self._stop = threading.Event()
         self._examples_lock = threading.Lock()
@@ -122,21 +129,25 @@ class Service:
             self._gather_examples_locked()
 
     def _gather_examples_locked(self) -> None:
-        """Collect the example inputs that are missing, from a served run's corpus or the built default."""
-        for field_name, kinds in (("audio", ("e2e", "cascade")), ("image", ("vision",))):
-            if self.examples[field_name]:
-                continue
+        """Collect the example inputs that are missing, from a served run's corpus or the built default.
+
+        Images come from the OCR cascade's text images (both vision paths read them), else from the
+        vision run's set; the vision run's images give way to the text images once an OCR run is served.
+        """
+        for field_name, kinds in (("audio", ("e2e", "cascade")), ("image", ("ocr", "vision"))):
             runs = [self.registry_run(kind) for kind in kinds]
             run = next((r for r in runs if r is not None), None)
+            if self.examples[field_name] and (field_name == "audio" or self._images_from == run):
+                continue
             try:
                 source = source_of(run) if run is not None or field_name == "audio" else None
             except Exception as err:  # noqa: BLE001 - a config that names no loadable source: no examples
                 log.warning("demo: no example source: %s", err)
                 source = None
             if source is not None and ready(source):
-                limit = 4 if field_name == "image" else None
-                self.examples[field_name] = collect(source, self.examples_folder, field_name, limit)
+                self.examples[field_name] = collect(source, self.examples_folder, field_name)
                 self.version += 1
+                self._images_from = run if field_name == "image" else self._images_from
 
     def registry_run(self, kind: str) -> Path | None:
         names = self.registry.names(kind)

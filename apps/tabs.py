@@ -54,6 +54,13 @@ def model_or_none(service: Service, kind: str, name: str | None):
         raise WorkbenchError(str(err)) from None
 
 
+def language_note(given: str | None, result) -> str:
+    """What the cascade's language field shows: the given language, or the one found and how."""
+    if given:
+        return f"{given} (given)"
+    return f"{result.language}: {result.language_note}" if result.language else result.language_note
+
+
 def classify_speech(service: Service, audio, language: str, e2e_name: str | None, cascade_name: str | None):
     """Clip -> (E2E probs, E2E latency, cascade language note, transcript, romanized, cascade probs,
     cascade latency); a path whose model is not ready yet says so in its latency field."""
@@ -69,34 +76,86 @@ def classify_speech(service: Service, audio, language: str, e2e_name: str | None
     if cascade is not None:
         given = None if language in (None, "", AUTO) else language
         candidates = service.registry.speech_languages() or EMBEDDED_LANGUAGES
-        start = time.perf_counter()
-        result = cascade.predict(wave, given, candidates)
-        latency = milliseconds(start)
-        if given:
-            note = f"{given} (given)"
-        else:
-            note = f"{result.language}: {result.language_note}" if result.language else result.language_note
-        if not result.transcript.strip():
-            gr.Warning("The recognizer heard no words in this clip: the cascade classified an empty text.")
-        probs = probabilities(cascade.label_names, result.probs)
-        cascade_out = (note, result.transcript, result.romanized, probs, latency)
+        empty = "The recognizer heard no words in this clip: the cascade classified an empty text."
+        cascade_out, _ = run_cascade(cascade, wave, given, candidates, empty)
     return (*e2e_out, *cascade_out)
 
 
-def classify_image(service: Service, image, language: str, vision_name: str | None):
-    """Image -> (native-prompt probs, romanized-prompt probs, the prompts of both)."""
+def run_cascade(model, signal, given: str | None, candidates: list[str], empty: str) -> tuple[tuple, object]:
+    """A cascade's outputs on one clip or image — (language note, text, romanized text, probabilities,
+    latency) — and its :class:`~apps.models.CascadeResult`; ``empty`` is the warning when no text was read."""
+    start = time.perf_counter()
+    result = model.predict(signal, given, candidates)
+    latency = milliseconds(start)
+    if not result.transcript.strip():
+        gr.Warning(empty)
+    probs = probabilities(model.label_names, result.probs)
+    return (language_note(given, result), result.transcript, result.romanized, probs, latency), result
+
+
+def e2e_language(model, given: str | None, cascade_language: str | None) -> tuple[str, str]:
+    """(language, note) of the E2E image model's prompts: the given one, else the OCR cascade's,
+    else the run's first language (the model cannot tell the image's language itself)."""
+    if given:
+        return given, f"{given} (given)"
+    if cascade_language in model.languages:
+        return cascade_language, f"{cascade_language} (the OCR cascade's)"
+    first = model.languages[0]
+    return first, f"{first} (no language given or detected: the run's first)"
+
+
+def classify_image(service: Service, image, language: str, vision_name: str | None, ocr_name: str | None):
+    """Image -> the E2E image model beside the OCR cascade: (prompt language, native-prompt probs,
+    romanized-prompt probs, native prompts, romanized prompts, E2E latency, cascade language note,
+    OCR text, romanized OCR text, cascade probs, cascade latency); a path whose model is not ready
+    yet says so in its latency field."""
     image = read_image(image)
-    model = model_or_none(service, "vision", vision_name)
-    if model is None:
-        raise WorkbenchError(f"no vision run ready: {service.path_status('vision')}")
-    native, native_prompts = model.predict(image, language, "native")
-    roman, roman_prompts = model.predict(image, language, "romanized")
-    return (
-        probabilities(model.label_names, native),
-        probabilities(model.label_names, roman),
-        " | ".join(native_prompts),
-        " | ".join(roman_prompts),
-    )
+    e2e, ocr = model_or_none(service, "vision", vision_name), model_or_none(service, "ocr", ocr_name)
+    if e2e is None and ocr is None:
+        raise WorkbenchError(f"no vision model is ready yet: E2E {service.path_status('vision')}")
+    given = None if language in (None, "", AUTO) else language
+    if e2e is not None and ocr is not None and e2e.label_names != ocr.label_names:
+        # e.g. the digits vision run beside the text-image cascade: both answer, but not the same question
+        gr.Warning(
+            f"The vision run's classes ({', '.join(e2e.label_names[:4])}, ...) are not the OCR cascade's "
+            f"({', '.join(ocr.label_names[:4])}, ...): it was trained on other images."
+        )
+    ocr_out: tuple = ("", "", "", None, f"OCR cascade {service.path_status('ocr')}")
+    result = None
+    if ocr is not None:
+        empty = "The OCR read no text in this image: the cascade classified an empty text."
+        ocr_out, result = run_cascade(ocr, image, given, ocr.languages or EMBEDDED_LANGUAGES, empty)
+    e2e_out: tuple = ("", None, None, "", "", f"E2E {service.path_status('vision')}")
+    if e2e is not None:
+        prompt_language, prompt_note = e2e_language(e2e, given, result.language if result else None)
+        start = time.perf_counter()
+        native, native_prompts = e2e.predict(image, prompt_language, "native")
+        roman, roman_prompts = e2e.predict(image, prompt_language, "romanized")
+        e2e_out = (
+            prompt_note,
+            probabilities(e2e.label_names, native),
+            probabilities(e2e.label_names, roman),
+            " | ".join(native_prompts),
+            " | ".join(roman_prompts),
+            milliseconds(start),
+        )
+    return (*e2e_out, *ocr_out)
+
+
+def cascade_column(prefix: str, run_label: str, language_label: str, text: tuple[str, str, str]) -> list:
+    """A cascade's column (both tabs): run choice, its state, then the outputs of a classification —
+    language used, text read (``text``: element id, label, romanized label), romanized text,
+    probabilities, latency. Element ids are ``<prefix>-run``, ``<prefix>-language``..."""
+    text_id, text_label, romanized_label = text
+    return [
+        gr.Dropdown([], value="", label=run_label, allow_custom_value=True, elem_id=f"{prefix}-run"),
+        gr.Markdown(elem_id=f"{prefix}-state"),
+        gr.Textbox(label=language_label, elem_id=f"{prefix}-language"),
+        gr.Textbox(label=text_label, elem_id=f"{prefix}-{text_id}"),
+        gr.Textbox(label=romanized_label, elem_id=f"{prefix}-romanized"),
+        gr.Label(label="Cascade class probabilities", elem_id=f"{prefix}-probs"),
+        gr.Textbox(label="Cascade latency", elem_id=f"{prefix}-latency"),
+    ]
 
 
 def speech_tab(service: Service) -> dict:
@@ -129,19 +188,14 @@ def speech_tab(service: Service) -> dict:
             e2e_latency = gr.Textbox(label="E2E latency", elem_id="e2e-latency")
         with gr.Column():
             gr.Markdown("### Cascade (speech → text → romanized → class)")
-            cascade_run = gr.Dropdown([], value="", label="Cascade run", allow_custom_value=True, elem_id="cascade-run")
-            cascade_state = gr.Markdown(elem_id="cascade-state")
-            cascade_language = gr.Textbox(label="Language used by the cascade", elem_id="cascade-language")
-            transcript = gr.Textbox(label="Transcript", elem_id="cascade-transcript")
-            romanized = gr.Textbox(label="Romanized transcript", elem_id="cascade-romanized")
-            cascade_probs = gr.Label(label="Cascade class probabilities", elem_id="cascade-probs")
-            cascade_latency = gr.Textbox(label="Cascade latency", elem_id="cascade-latency")
+            texts = ("transcript", "Transcript", "Romanized transcript")
+            cascade_run, cascade_state, *cascade_outputs = cascade_column(
+                "cascade", "Cascade run", "Language used by the cascade", texts
+            )
     button.click(
         friendly(functools.partial(classify_speech, service)),
         inputs=[audio, language, e2e_run, cascade_run],
-        outputs=[
-            e2e_probs, e2e_latency, cascade_language, transcript, romanized, cascade_probs, cascade_latency,
-        ],
+        outputs=[e2e_probs, e2e_latency, *cascade_outputs],
         api_name="classify_speech",
     )  # fmt: skip
     examples.click(lambda sample: tuple(sample), inputs=examples, outputs=[audio, language], api_visibility="private")
@@ -155,31 +209,51 @@ def speech_tab(service: Service) -> dict:
 
 def vision_tab(service: Service) -> dict:
     """Build the Vision tab; returns the components the page's timer updates."""
-    gr.Markdown("An image and a language: the class prompts are written in that language, natively and romanized.")
+    gr.Markdown(
+        "Upload an image with text in it (or pick an example), pick its language or leave **auto**, and "
+        "compare the two paths: the E2E image model's class probabilities (its class prompts written in "
+        "the language, natively and romanized) beside the OCR cascade's text, romanized text and class "
+        "probabilities. With *auto*, the OCR reads the image with every language's model at once and the "
+        "language comes from the script of what it read; the E2E model then uses that language."
+    )
     with gr.Row():
+        image = gr.Image(type="pil", label="Image", height=256, elem_id="vision-image")
         with gr.Column():
-            image = gr.Image(type="pil", label="Image", height=256, elem_id="vision-image")
-            language = gr.Dropdown(EMBEDDED_LANGUAGES, value="eng", label="Prompt language", allow_custom_value=True)
-            run = gr.Dropdown([], value="", label="Vision run", allow_custom_value=True, elem_id="vision-run-name")
-            state = gr.Markdown(elem_id="vision-state")
+            language = gr.Dropdown(
+                [AUTO, *EMBEDDED_LANGUAGES], value=AUTO, label="Language", allow_custom_value=True,
+                elem_id="vision-language",
+            )  # fmt: skip
             button = gr.Button("Classify", variant="primary", elem_id="vision-run")
             examples = gr.Dataset(
-                components=[image, language], samples=[], label="Example images (test split)", visible=False
-            )
+                components=[image, language], samples=[], label="Example images (test split, one per language)",
+                visible=False, samples_per_page=12, elem_id="vision-examples",
+            )  # fmt: skip
+    with gr.Row(equal_height=False):
         with gr.Column():
-            native = gr.Label(label="Native-script prompts", elem_id="vision-native")
+            gr.Markdown("### End-to-end (image → class)")
+            run = gr.Dropdown([], value="", label="Vision run", allow_custom_value=True, elem_id="vision-run-name")
+            state = gr.Markdown(elem_id="vision-state")
+            prompt_language = gr.Textbox(label="Prompt language", elem_id="vision-prompt-language")
+            native = gr.Label(label="E2E probabilities, native-script prompts", elem_id="vision-native")
+            roman = gr.Label(label="E2E probabilities, romanized prompts", elem_id="vision-romanized")
             native_prompts = gr.Textbox(label="Native prompts")
-        with gr.Column():
-            roman = gr.Label(label="Romanized prompts", elem_id="vision-romanized")
             roman_prompts = gr.Textbox(label="Romanized prompts")
+            e2e_latency = gr.Textbox(label="E2E latency", elem_id="vision-latency")
+        with gr.Column():
+            gr.Markdown("### OCR cascade (image → text → romanized → class)")
+            ocr_run, ocr_state, *ocr_outputs = cascade_column(
+                "ocr", "OCR cascade run", "Language used by the OCR", ("text", "OCR text", "Romanized OCR text")
+            )
     button.click(
         friendly(functools.partial(classify_image, service)),
-        inputs=[image, language, run],
-        outputs=[native, roman, native_prompts, roman_prompts],
+        inputs=[image, language, run, ocr_run],
+        outputs=[
+            prompt_language, native, roman, native_prompts, roman_prompts, e2e_latency, *ocr_outputs,
+        ],
         api_name="classify_image",
-    )
+    )  # fmt: skip
     examples.click(lambda sample: tuple(sample), inputs=examples, outputs=[image, language], api_visibility="private")
-    return {"vision": (run, state), "image_examples": examples}
+    return {"vision": (run, state), "ocr": (ocr_run, ocr_state), "image_examples": examples}
 
 
 def report_table(report):

@@ -85,18 +85,19 @@ class Job:
 def default_jobs(
     base: str | Path = DEFAULT_BASE, quick: bool = False, extra: dict[str, list[str]] | None = None
 ) -> list[Job]:
-    """The four default runs, in the order they are trained (the E2E model first: the Speech tab's
-    first usable path; the cascade after the recognizer whose checkpoint it reads).
+    """The five default runs, in the order they are trained (the E2E model first: the Speech tab's
+    first usable path; the cascade after the recognizer whose checkpoint it reads; the Vision tab's
+    E2E model, then its OCR cascade: Tesseract on the embedded text images, needs no training of its own).
 
     Args:
-        base: folder of the runs (``<base>/e2e``, ``asr``, ``cascade``, ``vision``).
+        base: folder of the runs (``<base>/e2e``, ``asr``, ``cascade``, ``vision``, ``ocr``).
         quick: a shortened training (2-3 epochs each) for a first look.
-        extra: more CLI arguments per job name (``e2e``, ``asr``, ``cascade``, ``vision``, or ``all``),
-            e.g. a tiny corpus and model for tests.
+        extra: more CLI arguments per job name (``e2e``, ``asr``, ``cascade``, ``vision``, ``ocr``, or
+            ``all``), e.g. a tiny corpus and model for tests.
     """
     base, extra = Path(base), extra or {}
     asr_ckpt = base / "asr" / "checkpoints" / "best.ckpt"
-    short = {"asr": 2, "cascade": 3, "e2e": 3, "vision": 3}
+    short = {"asr": 2, "cascade": 3, "e2e": 3, "vision": 3, "ocr": 3}
     embedded = CONFIGS / "embedded"
     jobs = [
         Job(
@@ -122,6 +123,14 @@ def default_jobs(
             [str(embedded / "vision.yaml"), str(embedded / "vision/all_languages.yaml")],
             base / "vision",
             kind="vision",
+        ),
+        Job(
+            "ocr",
+            "cascade.fit",
+            [str(embedded / "cascade.yaml"), str(embedded / "vision_cascade.yaml")],
+            base / "ocr",
+            [f"--data.cache_dir={base / 'cache'}"],
+            kind="ocr",
         ),
     ]
     for job in jobs:

@@ -46,7 +46,8 @@ def free_port() -> int:
 
 
 def tiny_extra(corpus_root: Path, digits_root: Path) -> dict[str, list[str]]:
-    """CLI overrides that make the four embedded configs tiny: tiny corpus, tiny model, 3 epochs of 2 steps."""
+    """CLI overrides that make the five embedded configs tiny: tiny corpus, tiny model, 3 epochs of 2 steps
+    (the OCR cascade: the tiny text images of two scripts, Latin and Cyrillic)."""
     source = [f"--data.source.init_args.root={corpus_root}", "--data.source.init_args.tiny=true"]
     steps = [
         "--trainer.max_epochs=3",
@@ -55,11 +56,13 @@ def tiny_extra(corpus_root: Path, digits_root: Path) -> dict[str, list[str]]:
         "--trainer.logger=false",
     ]
     encoder = ["--model.encoder.init_args.dim=32", "--model.encoder.init_args.num_blocks=1"]
+    text_model = ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"]
     return {
         "asr": source + steps + encoder,
-        "cascade": source + steps + ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"],
+        "cascade": source + steps + text_model,
         "e2e": source + steps + encoder,
         "vision": [f"--data.source.init_args.root={digits_root}", "--data.source.init_args.tiny=true", *steps],
+        "ocr": [*source, "--data.source.init_args.languages=[eng, rus]", *steps, *text_model],
     }
 
 
@@ -95,7 +98,7 @@ def latest_epoch_checkpoint(run_dir: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def tiny_runs(tiny_root, tiny_corpus, tmp_path_factory):
-    """The demo's four default runs (apps.training.default_jobs), trained tiny, in-process."""
+    """The demo's five default runs (apps.training.default_jobs), trained tiny, in-process."""
     from apps.training import default_jobs, ensure_trained
 
     base = tmp_path_factory.mktemp("demo_runs")
@@ -154,7 +157,8 @@ def app(tiny_runs, report_dir):
     demo = build_demo([tiny_runs], report=report_dir, base=tiny_runs, train=False)
     _, url, _ = demo.launch("127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
     service = demo.service
-    wait_for(lambda: all(service.registry.names(kind) for kind in ("e2e", "cascade", "vision")), what="the runs")
+    kinds = ("e2e", "cascade", "vision", "ocr")
+    wait_for(lambda: all(service.registry.names(kind) for kind in kinds), what="the runs")
     wait_for(lambda: service.examples["audio"] and service.examples["image"], what="the examples")
     wait_for(lambda: not service._thread.is_alive(), what="the service to finish its background work")
     yield demo, url
@@ -243,7 +247,9 @@ def test_discover_runs_finds_each_kind(tiny_runs):
     from apps.models import discover_runs
 
     found = discover_runs([tiny_runs])
-    assert [len(found[k]) for k in ("e2e", "cascade", "vision")] == [1, 1, 1]  # the asr run is not served
+    # the asr run is not served; the cascade on images is the Vision tab's, not the Speech tab's
+    assert [len(found[k]) for k in ("e2e", "cascade", "vision", "ocr")] == [1, 1, 1, 1]
+    assert found["ocr"] == [(tiny_runs / "ocr").resolve()]
 
 
 # -- API endpoints ------------------------------------------------------------------------------
@@ -305,15 +311,72 @@ def test_upload_size_is_capped(app):
 
 
 def test_classify_image(client, app):
+    """The API: an example text image (Russian) with its language given -> both paths' outputs."""
     from gradio_client import handle_file
 
-    example = app[0].service.examples["image"][0]
-    native, roman, native_prompts, roman_prompts = client.predict(
-        handle_file(example.path), "rus", api_name="/classify_image"
-    )
-    assert len(_confidences(native)) == 10 and len(_confidences(roman)) == 10
+    example = next(e for e in app[0].service.examples["image"] if e.language == "rus")
+    out = client.predict(handle_file(example.path), "rus", api_name="/classify_image")
+    prompt_language, native, roman, native_prompts, roman_prompts, e2e_latency = out[:6]
+    ocr_language, text, romanized, cascade, cascade_latency = out[6:]
+    assert prompt_language == "rus (given)" and ocr_language == "rus (given)"
+    assert len(_confidences(native)) == 10 and len(_confidences(roman)) == 10  # the digits run's classes
     assert any("\u0400" <= ch <= "\u04ff" for ch in native_prompts)  # Cyrillic prompts
     assert roman_prompts.isascii() and roman_prompts != native_prompts
+    assert set(_confidences(cascade)) == set(LABELS)
+    # Tesseract reads the Cyrillic text, uroman romanizes it
+    assert sum("\u0400" <= ch <= "\u04ff" for ch in text) >= 3 and romanized.isascii() and romanized.strip()
+    for latency in (e2e_latency, cascade_latency):
+        assert re.fullmatch(r"\d+ ms", latency)
+
+
+def test_vision_comparison_returns_both_paths(app, tiny_runs):
+    """The service level: an uploaded image (a PIL image, as gr.Image gives it) with the language
+    left to the cascade: the OCR reads it, its script names the language, both paths answer."""
+    from PIL import Image
+
+    from apps.tabs import classify_image
+    from workbench.io import read_jsonl
+    from workbench.predictor import instantiate, read_config
+
+    service = app[0].service
+    corpus = instantiate(read_config(tiny_runs / "ocr")["data"]["source"]).load()
+    rows = {row["id"]: row for row in read_jsonl(tiny_runs / "ocr" / "predictions.jsonl")}
+    for language in ("eng", "rus"):
+        item = next(i for i in corpus.where("test", [language]) if i.id in rows)
+        out = classify_image(service, Image.open(item.image), "auto", "", "")
+        prompt_language, native, roman, _, _, _, ocr_language, text, romanized, cascade, _ = out
+        assert ocr_language.startswith(f"{language}: detected from the transcript's script"), ocr_language
+        assert prompt_language == f"{language} (the OCR cascade's)"  # the E2E prompts follow the OCR's language
+        assert sum(native.values()) == pytest.approx(1.0, abs=1e-4) and set(native) == set(roman)
+        assert text == rows[item.id]["transcript"]  # read again in the detected language: as the run read it
+        assert cascade == pytest.approx(dict(zip(LABELS, rows[item.id]["probs"], strict=True)), abs=1e-4)
+        assert romanized.isascii() and (romanized == text) == (language == "eng")
+    # an image without text: nothing to detect from; the cascade classifies an empty text, the E2E
+    # prompts fall back to the vision run's first language, and both still answer
+    blank = Image.new("RGB", (240, 60), "white")
+    prompt_language, native, _, _, _, _, ocr_language, text, romanized, cascade, _ = classify_image(
+        service, blank, "auto", "", ""
+    )
+    assert text == romanized == "" and "no letters" in ocr_language and set(cascade) == set(LABELS)
+    assert prompt_language.endswith("(no language given or detected: the run's first)") and native
+
+
+def test_image_examples_are_the_text_images_once_an_ocr_run_is_served(tiny_runs, tmp_path):
+    """A vision run alone gives its own images as examples; an OCR cascade run, once served, replaces
+    them with one test image per language of the text images both vision paths can read."""
+    from apps.service import Service
+
+    service = Service([], base=tmp_path, train=False)
+    service.registry.add(tiny_runs / "vision", "vision")
+    service._gather_examples()
+    digits = service.examples["image"]
+    assert digits
+    service.registry.add(tiny_runs / "ocr", "ocr")
+    service._gather_examples()
+    texts = service.examples["image"]
+    assert sorted(e.language for e in texts) == ["eng", "rus"]
+    assert not {e.path for e in texts} & {e.path for e in digits}
+    assert all(e.label.split(": ", 1)[1] for e in texts)  # the drawn text, as the example's label
 
 
 def test_results_endpoint(client):
@@ -415,6 +478,46 @@ def test_browser_upload_shows_both_paths(app, clips, tmp_path):
             page.get_by_role("tab", name="Results").click()
             expect(page.locator("#results-report")).to_contain_text("Check these runs", timeout=30_000)
             expect(page.locator("#results-plots img")).to_have_count(2, timeout=30_000)
+        finally:
+            browser.close()
+
+
+def test_browser_vision_tab_shows_both_paths(app, tiny_runs, tmp_path):
+    """The Vision tab in Chromium: upload a Russian text image, language left on auto -> the OCR text
+    (Cyrillic), its romanization and both probability tables; screenshot in ``artifacts/demo_vision.png``."""
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    example = next(e for e in app[0].service.examples["image"] if e.language == "rus")
+    digits = models(app, "vision").label_names
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(app[1])
+            page.get_by_role("tab", name="Vision").click()
+            expect(page.locator("#vision-run")).to_be_visible(timeout=30_000)
+            page.locator("#vision-image input[type=file]").set_input_files(example.path)
+            expect(page.locator("#vision-image img").first).to_be_attached(timeout=30_000)
+            page.locator("#vision-run").click()
+            expect(page.locator("#ocr-language textarea")).to_have_value(re.compile(r"^rus: detected"), timeout=60_000)
+            text = page.locator("#ocr-text textarea").input_value()
+            assert sum("\u0400" <= ch <= "\u04ff" for ch in text) >= 3, text
+            romanized = page.locator("#ocr-romanized textarea").input_value()
+            assert romanized.strip() and romanized.isascii(), romanized
+            for label in LABELS:
+                expect(page.locator("#ocr-probs")).to_contain_text(label, timeout=30_000)
+            for output in ("#vision-native", "#vision-romanized"):
+                for label in digits:
+                    expect(page.locator(output)).to_contain_text(label, timeout=30_000)
+            expect(page.locator("#vision-prompt-language textarea")).to_have_value("rus (the OCR cascade's)")
+            for latency in ("#vision-latency textarea", "#ocr-latency textarea"):
+                expect(page.locator(latency)).to_have_value(re.compile(r"^\d+ ms$"))
+            page.evaluate("document.fonts.ready")
+            shot = tmp_path / "demo_vision.png"
+            page.screenshot(path=str(shot), full_page=True)
+            (REPO / "artifacts").mkdir(exist_ok=True)
+            shutil.copy(shot, REPO / "artifacts" / "demo_vision.png")
         finally:
             browser.close()
 

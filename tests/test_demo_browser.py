@@ -54,7 +54,8 @@ def test_fresh_demo_serves_at_once_shows_progress_and_classifies(tmp_path, tiny_
                 e2e_state = page.locator("#e2e-state")
                 expect(e2e_state).to_contain_text(re.compile("looking for trained runs|not ready yet"), timeout=60_000)
                 page.evaluate(RECORD_STATUS)
-                expect(e2e_state).to_contain_text("ready", timeout=300_000)
+                # "E2E: ready (1 run(s))"; a bare "ready" would match "not ready yet" at once
+                expect(e2e_state).to_contain_text(re.compile(r"E2E:\s*ready"), timeout=300_000)
                 seen = page.evaluate("window.seenStatus")
                 assert len(seen) >= 2, seen  # the panel changed while the E2E model trained
 

@@ -49,6 +49,9 @@ def test_batches_keep_the_order_and_the_language_of_each_image(tmp_path):
 
 def test_bad_languages_and_images_are_named(tmp_path):
     assert tesseract_language("ru") == "rus" and tesseract_language("de-DE") == "deu"
+    assert tesseract_language("eng+ru") == "eng+rus"  # several packs at once, Tesseract's syntax
+    assert TesseractRecognizer().combined_language(["eng", "xyz", "ru", "rus"]) == "eng+rus"
+    assert TesseractRecognizer().combined_language(["xyz"]) is None
     with pytest.raises(ConfigError, match="tesseract-ocr-xyz"):
         tesseract_language("xyz")
     with pytest.raises(ConfigError, match="psm"):

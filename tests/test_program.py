@@ -145,18 +145,20 @@ def test_a_program_names_the_bad_setting_in_one_line(root, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_runs(root, tmp_path_factory):
-    """One run of each kind (recognizer, cascade, E2E, vision) on the tiny corpora, 2 steps each."""
+    """One run of each kind (recognizer, cascade, E2E, vision, OCR cascade) on the tiny corpora, 2 steps each."""
     from apps.training import default_jobs, ensure_trained
 
     source = [f"--data.source.init_args.root={root}", "--data.source.init_args.tiny=true"]
     steps = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.logger=false", "--threads=1"]
     encoder = ["--model.encoder.init_args.dim=32", "--model.encoder.init_args.num_blocks=1"]
     digits = [f"--data.source.init_args.root={tmp_path_factory.mktemp('digits')}", "--data.source.init_args.tiny=true"]
+    text_model = ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"]
     extra = {
         "asr": source + steps + encoder,
-        "cascade": source + steps + ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"],
+        "cascade": source + steps + text_model,
         "e2e": source + steps + encoder,
         "vision": digits + steps,
+        "ocr": [*source, "--data.source.init_args.languages=[eng, rus]", *steps, *text_model],
     }
     base = tmp_path_factory.mktemp("runs")
     ensure_trained(default_jobs(base, extra=extra), in_process=True, say=lambda message: None)
@@ -186,6 +188,32 @@ def test_load_run_predicts_what_each_run_wrote(tiny_runs, tiny_corpus):
     corpus = {item.id: item for item in vision_items(tiny_runs / "vision")}
     got = vision.predict_items([corpus[row["id"]] for row in rows])
     assert got == [pytest.approx(row["probs"], abs=1e-4) for row in rows]
+
+
+def test_load_run_of_an_image_cascade_reads_items_images_and_paths(tiny_runs):
+    """A cascade run whose recognizer is Tesseract (``cascade.fit`` on the text images): its predictor
+    reads items by their image, and one image as a PIL image or a path, giving what the run wrote."""
+    from PIL import Image
+
+    from workbench.io import read_jsonl
+    from workbench.items import Item
+    from workbench.predictor import CascadePredictor, load_run
+
+    predictor = load_run(tiny_runs / "ocr")
+    assert type(predictor) is CascadePredictor and predictor.record.modality == "image" and predictor.signal == "image"
+    rows = read_jsonl(tiny_runs / "ocr" / "predictions.jsonl")[::7]
+    items = {item.id: item for item in vision_items(tiny_runs / "ocr")}
+    got = predictor.predict_items([items[row["id"]] for row in rows])
+    assert got == [pytest.approx(row["probs"], abs=1e-4) for row in rows]
+    row = next(r for r in rows if r["language"] == "rus")
+    item = items[row["id"]]
+    for image in (Image.open(item.image), item.image):
+        result = predictor.run_cascade(image, "rus")
+        assert result.transcript == row["transcript"] and result.romanized.isascii()
+        assert result.probs == pytest.approx(row["probs"], abs=1e-4)
+    audio_only = Item(id="x", content_id="c", language="eng", label=0, split="test", audio="a.flac")
+    with pytest.raises(DataError, match="item 'x'.*image"):
+        predictor.predict_items([audio_only])
 
 
 def vision_items(run_dir: Path):

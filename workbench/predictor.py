@@ -12,18 +12,20 @@ API (every kind)::
     predictor = load_run("runs/x")
     predictor.kind, .system, .record, .label_names, .languages, .checkpoint, .run_dir
     predictor.predict_items(items)      # -> probabilities (n, C); transcripts for a recognizer
-    predictor.predict(signal, language) # one 16 kHz waveform (speech) or PIL image (vision)
+    predictor.predict(signal, language) # one 16 kHz waveform (speech) or PIL image (vision, OCR cascade)
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, DataError, WorkbenchError
 from workbench.items import Item
 from workbench.record import RunRecord, read_record
 from workbench.runs import RunDir
@@ -145,8 +147,28 @@ class CascadeResult:
     language_note: str
 
 
+@contextlib.contextmanager
+def image_input(recognizer, image, where: str = "image"):
+    """What an image recognizer's ``transcribe`` takes for one image (a path or a PIL image).
+
+    OCR recognizers read their inputs through ``read(path, where)`` (Tesseract reads the file
+    itself), so a PIL image is written to a temporary PNG that lives until the block ends.
+    """
+    if isinstance(image, (str, Path)):
+        yield recognizer.read(str(image), where)
+        return
+    with tempfile.TemporaryDirectory(prefix="wb-image-") as folder:
+        path = Path(folder) / "image.png"
+        image.convert("RGB").save(path)  # PNG: lossless, Tesseract reads what the person gave
+        yield recognizer.read(str(path), where)
+
+
 class CascadePredictor(Predictor):
-    """A cascade run (``kind`` ``cascade``): recognize -> romanize (if the run did) -> classify."""
+    """A cascade run (``kind`` ``cascade``): recognize -> romanize (if the run did) -> classify.
+
+    Speech cascades take 16 kHz waves; image cascades (an OCR recognizer, ``signal = "image"``,
+    ``record.modality`` ``image``) take PIL images or image paths, items by their ``image``.
+    """
 
     kind = "cascade"
 
@@ -170,9 +192,16 @@ class CascadePredictor(Predictor):
     def recognizer_name(self) -> str:
         return type(self.recognizer).__name__
 
+    @property
+    def signal(self) -> str:
+        """``image`` for an OCR recognizer, else ``audio`` (the item field it reads)."""
+        return getattr(self.recognizer, "signal", "audio")
+
     def _need_recognizer(self) -> None:
         if self.recognizer is None:
-            raise ConfigError(f"run '{self.run_dir}': a text-only cascade run (no recognizer) cannot take speech")
+            raise ConfigError(
+                f"run '{self.run_dir}': a text-only cascade run (no recognizer) cannot take speech or images"
+            )
 
     def classify(self, texts: list[str]) -> list[list[float]]:
         """Class probabilities of texts (already native or romanized, as the run classifies)."""
@@ -187,22 +216,38 @@ class CascadePredictor(Predictor):
 
         return [romanize(t, lang) if t.strip() else "" for t, lang in zip(transcripts, languages, strict=True)]
 
-    def predict_items(self, items: list[Item]) -> list[list[float]]:
+    def read_items(self, items: list[Item]) -> list:
+        """The recognizer's inputs of ``items``: waves, or what an OCR recognizer reads from ``item.image``."""
         from workbench.audio import load_audio
 
+        if self.signal != "image":
+            return [load_audio(i.audio, where=f"item '{i.id}'") for i in items]
+        for item in items:
+            if not item.image:
+                raise DataError(f"item '{item.id}'", "image", "an image cascade needs the item's image")
+        return [self.recognizer.read(i.image, f"item '{i.id}'") for i in items]
+
+    def predict_items(self, items: list[Item]) -> list[list[float]]:
         self._need_recognizer()
-        waves = [load_audio(i.audio, where=f"item '{i.id}'") for i in items]
         languages = [i.language for i in items]
-        return self.classify(self.texts(self.recognizer.transcribe(waves, languages), languages))
+        return self.classify(self.texts(self.recognizer.transcribe(self.read_items(items), languages), languages))
+
+    def transcribe(self, signal, language: str | None) -> str:
+        """The recognizer's text of one input: a 16 kHz wave, or (image cascade) a PIL image or path."""
+        self._need_recognizer()
+        if self.signal != "image":
+            return self.recognizer.transcribe([signal], [language])[0]
+        with image_input(self.recognizer, signal) as image:
+            return self.recognizer.transcribe([image], [language])[0]
 
     def run_cascade(
-        self, wave: np.ndarray, language: str | None, note: str = "given", transcript: str | None = None
+        self, signal, language: str | None, note: str = "given", transcript: str | None = None
     ) -> CascadeResult:
-        """Transcribe (unless ``transcript`` is given), romanize and classify one clip in a known
-        language (or none, when the recognizer needs none)."""
+        """Transcribe (unless ``transcript`` is given), romanize and classify one clip (or image, see
+        :meth:`transcribe`) in a known language (or none, when the recognizer needs none)."""
         self._need_recognizer()
         if transcript is None:
-            transcript = self.recognizer.transcribe([wave], [language])[0]
+            transcript = self.transcribe(signal, language)
         romanized = transcript
         if self.recognizer.script == "native" and language is not None:
             from workbench.romanize import romanize
@@ -211,7 +256,7 @@ class CascadePredictor(Predictor):
         text = romanized if self.text_kind == "romanized" else transcript
         return CascadeResult(transcript, romanized, text, self.classify([text])[0], language, note)
 
-    def predict(self, signal: np.ndarray, language: str | None = None) -> list[float]:
+    def predict(self, signal, language: str | None = None) -> list[float]:
         return self.run_cascade(signal, language).probs
 
 

@@ -60,9 +60,14 @@ def installed_languages() -> frozenset[str]:
 
 
 def tesseract_language(language: str | None) -> str:
-    """The Tesseract pack for an ISO 639-3/639-1/BCP-47 code, or a ConfigError naming the apt package."""
+    """The Tesseract pack for an ISO 639-3/639-1/BCP-47 code, or a ConfigError naming the apt package.
+
+    ``eng+rus`` (Tesseract's own syntax) names several packs read with at once.
+    """
     if not language:
         raise ConfigError("the Tesseract recognizer needs each item's language (got none)")
+    if "+" in language:
+        return "+".join(tesseract_language(part) for part in language.split("+"))
     base = language.strip().lower().replace("_", "-").split("-")[0]
     code = TESSERACT_CODES.get(base, base)
     if code not in installed_languages():
@@ -117,6 +122,17 @@ class TesseractRecognizer(Recognizer):
             "psm": self.psm,
             "oem": self.oem,
         }
+
+    def combined_language(self, languages: list[str]) -> str | None:
+        """The language that reads with the packs of every one of ``languages`` installed, at once
+        (``eng+rus``): what an image of unknown language can be read with first; None when none is."""
+        packs = []
+        for language in languages:
+            try:
+                packs.append(tesseract_language(language))
+            except ConfigError:  # a language without a pack cannot be among the candidates
+                continue
+        return "+".join(dict.fromkeys(packs)) or None
 
     def read(self, path: str, where: str) -> str:
         """Check that ``path`` is a readable image; tesseract reads the file itself, so the path is the input."""
