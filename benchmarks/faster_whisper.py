@@ -16,8 +16,9 @@ one ``generate`` call each) with:
    ``float32``: the ``float32`` transcripts must equal ``transcribe``'s (differing items listed);
 2. ``window: clip`` (each clip's own length in whole seconds), ``int8`` and ``float32``, and
    ``int8`` with a ``--min-window`` floor: other transcripts than ``transcribe``'s (Whisper
-   sees no 30 s window; counted). That CTranslate2 decodes the same tokens as openai-whisper
-   on those windows is checked against openai-whisper run on the same clip windows.
+   sees no 30 s window; counted). openai-whisper run per file on the same clip windows is
+   timed too (how much of the gain is the window's, how much the engine's), and its
+   transcripts must equal CTranslate2's at ``float32``.
 
 Decoding options are equal on both sides: greedy at temperature 0 only (``transcribe``'s
 default fallback re-decodes at 0.2 ... 1.0 whenever the compression ratio or the mean log
@@ -39,7 +40,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.cascade_recognition import per_file
-from benchmarks.common import base_parser, header, interleave_many, load_clips
+from benchmarks.common import Interleaved, base_parser, header, interleave_many, load_clips
 from benchmarks.models import save_whisper
 
 sys.path.insert(
@@ -125,11 +126,23 @@ def main(argv: list[str] | None = None) -> dict:
 
             return run
 
+        frames = [clip.window_frames(len(w)) for w in waves]
+
+        def openai_clip_windows():  # openai-whisper per file on the clip windows: the window's share of the gain
+            outputs["openai_whisper_clip"] = [
+                openai_clip_window(model, w, f, whisper_language(lang), sample_len)
+                for w, f, lang in zip(waves, frames, languages, strict=True)
+            ]
+
         for rec in fast.values():
             rec.transcribe(waves[:2], languages[:2])  # warm-up: load, first calls
-        results = interleave_many(("per_file_transcribe", sequential), {n: batched(n) for n in fast}, rounds)
+        sides = {n: batched(n) for n in fast} | {"openai_whisper_clip_per_file": openai_clip_windows}
+        results = interleave_many(("per_file_transcribe", sequential), sides, rounds)
         for name, result in results.items():
             lines += result.lines(target=3 if args.compute_type in name else None, quick=args.quick)
+        ours, theirs = results[f"faster_whisper_clip_{args.compute_type}"], results["openai_whisper_clip_per_file"]
+        same = Interleaved("clip_windows_engine", ours.a, theirs.a, ours.times_a, theirs.times_a, ours.loads)
+        lines += ["the engine's share on the same clip windows:", *same.lines()[-2:]]
         lines += compare(outputs["faster_whisper_float32"], outputs["transcribe"], ids, "faster_whisper_float32")
         for name in fast:
             if name != "faster_whisper_float32":
@@ -138,14 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
             f"  ({args.compute_type} quantizes the weights and clip windows are not transcribe's 30 s ones: "
             "differing tokens there are expected)"
         )
-        frames = [clip.window_frames(len(w)) for w in waves]
-        same_windows = [
-            openai_clip_window(model, w, f, whisper_language(lang), sample_len)
-            for w, f, lang in zip(waves, frames, languages, strict=True)
-        ]
         lines += compare(
             outputs["faster_whisper_clip_float32"],
-            same_windows,
+            outputs["openai_whisper_clip"],
             ids,
             "faster_whisper_clip_float32 vs openai-whisper on the same clip windows",
         )

@@ -110,4 +110,5 @@ def test_shipped_config():
     assert spec["class_path"] == "cascade.recognizers.FasterWhisperRecognizer"
     rec = FasterWhisperRecognizer(**{**spec["init_args"], "device": "cpu"})
     assert rec.compute_type == "int8" and rec.uses_language  # float16 on a GPU
+    assert rec.window == "full" and "window" not in rec.describe()  # transcribe's 30 s windows
     assert rec.describe()["name"] == "large-v3"  # by name: nothing loaded
