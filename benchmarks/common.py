@@ -103,6 +103,29 @@ def interleave(
     return result
 
 
+def interleave_many(
+    reference: tuple[str, Callable[[], float | None]], sides: dict[str, Callable[[], float | None]], rounds: int
+) -> dict[str, Interleaved]:
+    """Several sides against one reference, all in every round (the order rotates each round),
+    so the reference runs ``rounds`` times, not once per side: one :class:`Interleaved` per side,
+    each with the reference's times of the same rounds (callables as for :func:`interleave`)."""
+    ref_name, ref_fn = reference
+    results = {name: Interleaved(name, name, ref_name) for name in sides}
+    runs = [(ref_name, ref_fn), *sides.items()]
+    for round_ in range(rounds):
+        load = os.getloadavg()[0]
+        times = {}
+        for name, fn in runs[round_ % len(runs) :] + runs[: round_ % len(runs)]:
+            start = time.perf_counter()
+            seconds = fn()
+            times[name] = time.perf_counter() - start if seconds is None else seconds
+        for name, result in results.items():
+            result.loads.append(load)
+            result.times_a.append(times[name])
+            result.times_b.append(times[ref_name])
+    return results
+
+
 def base_parser(description: str) -> argparse.ArgumentParser:
     """``--quick`` (tiny inputs, seconds; what the tests run) / ``--full`` and common options."""
     parser = argparse.ArgumentParser(description=description)

@@ -148,3 +148,25 @@ def ct2_whisper(openai_checkpoint: str | Path, folder: str | Path, quantization:
     converter = TransformersConverter(str(hf), copy_files=["tokenizer.json", "preprocessor_config.json"])
     converter.convert(str(folder), quantization=quantization, force=True)
     return folder
+
+
+def openai_clip_window(model, wave, frames: int, language: str | None, sample_len: int) -> str:
+    """openai-whisper's greedy transcript of ``wave`` on a ``frames``-long window (its log-mel
+    zero-padded to ``frames``, not 3000): the reference for ``FasterWhisperRecognizer(window="clip")``.
+
+    openai-whisper's encoder only takes 30 s (its positional embedding is 1500 long); for the
+    window, the encoder gets the first ``frames // 2`` positions, as CTranslate2 adds them.
+    """
+    import whisper
+
+    encoder, full = model.encoder, model.encoder.positional_embedding
+    mel = whisper.log_mel_spectrogram(wave, model.dims.n_mels)
+    window = whisper.pad_or_trim(mel[:, : min(frames, len(wave) // 160)], frames)
+    options = whisper.DecodingOptions(
+        language=language, without_timestamps=True, fp16=False, sample_len=sample_len, temperature=0.0
+    )
+    try:
+        encoder.positional_embedding = full[: (frames + 1) // 2]  # conv2 has stride 2
+        return whisper.decode(model, window, options).text.strip()
+    finally:
+        encoder.positional_embedding = full

@@ -50,6 +50,17 @@ def test_interleave_alternates_and_reports_the_median():
     assert lines[-1].startswith("RATIO demo: 3.00x fast vs slow (target >= 2x: met)")
 
 
+def test_interleave_many_runs_the_reference_once_a_round_and_rotates():
+    from benchmarks.common import interleave_many
+
+    calls = []
+    sides = {"x": lambda: calls.append("x") or 1.0, "y": lambda: calls.append("y") or 2.0}
+    results = interleave_many(("ref", lambda: calls.append("r") or 4.0), sides, 3)
+    assert calls == ["r", "x", "y", "x", "y", "r", "y", "r", "x"]
+    assert results["x"].median_ratio() == 4.0 and results["y"].median_ratio() == 2.0
+    assert results["y"].lines()[-1].startswith("RATIO y: 2.00x y vs ref")
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_e2e_training_quick(data_root, tmp_path):

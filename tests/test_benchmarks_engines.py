@@ -12,8 +12,11 @@ from test_benchmarks import ratios, run
 def test_faster_whisper_quick_gives_openai_whispers_transcripts(tiny_corpus, tiny_root, tmp_path):
     pytest.importorskip("faster_whisper")
     out = run("faster_whisper", "--quick", "--data-root", str(tiny_root), "--work-dir", str(tmp_path))
-    assert {"faster_whisper_int8", "faster_whisper_float32"} <= set(ratios(out))
+    names = {"faster_whisper_int8", "faster_whisper_float32", "faster_whisper_clip_int8", "faster_whisper_clip10s_int8"}
+    assert names <= set(ratios(out))
     assert "SAME_TRANSCRIPTS faster_whisper_float32: 4/4 identical" in out
+    # clip windows: other transcripts than transcribe's, the same as openai-whisper's on those windows
+    assert "SAME_TRANSCRIPTS faster_whisper_clip_float32 vs openai-whisper on the same clip windows: 4/4" in out
 
 
 @pytest.mark.timeout(900)

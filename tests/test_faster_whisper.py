@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cascade_testing import noise_clips, tiny_whisper
-from ct2_testing import ct2_whisper
+from ct2_testing import ct2_whisper, openai_clip_window
 
 from cascade.recognizers import FasterWhisperRecognizer
 from cascade.recognizers.whisper_asr import WhisperRecognizer
@@ -68,6 +68,36 @@ def test_int8_on_cpu_by_default_and_sample_len(models, clips):
     assert all(len(tokenizer.encode(" " + text, add_special_tokens=False).ids) <= 3 + 2 for text in short)
 
 
+def test_clip_windows_equal_openai_whisper_on_the_same_windows(models, clips):
+    """``window: clip``: CTranslate2 on each clip's own window decodes what openai-whisper decodes
+    on that window (so only the window, not the engine, changes transcripts vs ``transcribe``)."""
+    import whisper
+
+    rec = fast(models, compute_type="float32", window="clip", batch_size=4)
+    frames = [rec.window_frames(len(c)) for c in clips]
+    assert frames == [-(-(len(c) // 160) // 100) * 100 for c in clips] and set(frames) != {3000}
+    openai = whisper.load_model(str(models[0]), device="cpu")
+    languages = ["eng", "rus", "eng", "tha", "eng", "eng"]  # detection is checked below
+    texts = rec.transcribe(clips, languages)
+    codes = ["en", "ru", "en", "th", "en", "en"]
+    reference = [openai_clip_window(openai, *args, SAMPLE_LEN) for args in zip(clips, frames, codes, strict=True)]
+    assert texts == reference and all(texts)
+    assert texts != fast(models, compute_type="float32", batch_size=4).transcribe(clips, languages)  # 30 s windows
+    detected = rec.transcribe(clips, [None] * len(clips))  # detected on the clip windows
+    assert len(detected) == len(clips) and all(detected)
+    assert rec.describe()["window"] == "clip" and "window" not in fast(models).describe()
+
+
+def test_clip_window_floor_and_bad_windows(models):
+    rec = fast(models, window="clip", min_window_s=5)
+    assert [rec.window_frames(n) for n in (0, 16000, 9 * 16000, 45 * 16000)] == [500, 500, 900, 3000]
+    assert fast(models).window_frames(16000) == 3000
+    with pytest.raises(ConfigError, match="recognizer.window: 'short' is neither full nor clip"):
+        fast(models, window="short")
+    with pytest.raises(ConfigError, match="recognizer.min_window_s: 40 is not between 0 and 30 seconds"):
+        fast(models, window="clip", min_window_s=40)
+
+
 def test_unsupported_language_can_be_an_error(models, clips):
     with pytest.raises(ConfigError, match="'bgc' \\(Haryanvi\\): Whisper has no such language"):
         fast(models, unsupported="error").transcribe(clips[:3], LANGUAGES[:3])
@@ -80,4 +110,5 @@ def test_shipped_config():
     assert spec["class_path"] == "cascade.recognizers.FasterWhisperRecognizer"
     rec = FasterWhisperRecognizer(**{**spec["init_args"], "device": "cpu"})
     assert rec.compute_type == "int8" and rec.uses_language  # float16 on a GPU
+    assert rec.window == "full" and "window" not in rec.describe()  # transcribe's 30 s windows
     assert rec.describe()["name"] == "large-v3"  # by name: nothing loaded

@@ -7,8 +7,17 @@ are length-sorted and cut into batches; each batch goes through one encoder call
 whose language is not given (``language_mode: detect``) or that Whisper lacks (``unsupported:
 detect``) gets the language CTranslate2 detects on the same encoder output.
 
-Each clip's window is the one faster-whisper's ``BatchedInferencePipeline`` builds: the
-clip's log-mel frames zero-padded to 3000 (no VAD: the clips are short utterances). Models
+Each clip's window is, by default (``window: full``), the one faster-whisper's
+``BatchedInferencePipeline`` builds: the clip's log-mel frames zero-padded to 3000 (no VAD:
+the clips are short utterances), so transcripts equal openai-whisper's ``transcribe``. On a
+CPU that encoder pass over 30 s is most of the cost for 1-3 s clips. ``window: clip`` feeds
+the encoder only the clip, rounded up to whole seconds (at least ``min_window_s``):
+CTranslate2 accepts windows shorter than 3000 frames (OpenNMT/CTranslate2#1446) and adds
+the first positional embeddings, like whisper.cpp's ``audio_ctx``. Whisper was
+trained on 30 s windows only, so this changes transcripts and can cost accuracy (reported
+for large-v3-turbo on 1-3.5 s Korean telephone clips, OpenNMT/CTranslate2#2100; a 10 s floor
+showed no WER loss on one small ru/en corpus, handy-computer/transcribe.cpp#149): it is an
+explicit opt-in, to be checked on the data at hand. Models
 are read by name (``large-v3``: faster-whisper fetches the CTranslate2 conversion) or from a
 folder converted with ``ct2-transformers-converter`` (``model.bin``, ``tokenizer.json``,
 ``preprocessor_config.json``).
@@ -27,6 +36,7 @@ from cascade.recognizers.whisper_common import GivenLanguages, Unsupported, chec
 from workbench.errors import ConfigError
 
 N_FRAMES = 3000  # log-mel frames of Whisper's 30 s window
+WINDOW_STEP = 100  # clip windows are whole seconds: a clip's transcript does not depend on its batch
 
 
 def compute_type_for(device: str, compute_type: str) -> str:
@@ -61,6 +71,11 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         logprob_threshold: see ``no_speech_threshold``.
         suppress_tokens: token ids never generated (``"-1"``: Whisper's non-speech symbols).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
+        window: ``full`` (30 s windows: ``transcribe``'s transcripts) or ``clip`` (each clip's
+            own length, rounded up to whole seconds: several times faster on short clips, other
+            transcripts; see the module docs). With ``clip``, a detected language is detected
+            on the clip window too.
+        min_window_s: with ``window: clip``, the shortest window in seconds (up to 30).
         cpu_threads: CTranslate2 threads on CPU (0: its default).
         download_root: where named models are cached.
     """
@@ -78,11 +93,18 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         logprob_threshold: float | None = -1.0,
         suppress_tokens: str | list[int] = "-1",
         device: str | None = "auto",
+        window: Literal["full", "clip"] = "full",
+        min_window_s: float = 0.0,
         cpu_threads: int = 0,
         download_root: str | None = None,
     ):
         if language_mode not in ("given", "detect"):
             raise ConfigError(f"recognizer.language_mode: '{language_mode}' is neither given nor detect")
+        if window not in ("full", "clip"):
+            raise ConfigError(f"recognizer.window: '{window}' is neither full nor clip")
+        if not 0 <= min_window_s <= N_FRAMES / WINDOW_STEP:
+            raise ConfigError(f"recognizer.min_window_s: {min_window_s} is not between 0 and 30 seconds")
+        self.window, self.min_window_s = window, min_window_s
         self.model_name, self.language_mode, self.unsupported = model, language_mode, check_policy(unsupported)
         self.batch_size, self.sample_len, self.beam_size = batch_size, sample_len, beam_size
         self.device = pick_device(device)
@@ -106,6 +128,8 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
             **identity,
             "compute_type": self.compute_type,
             **self.decoding_options(),
+            # only clip windows add keys: cached full-window transcripts stay valid
+            **({"window": "clip", "min_window_s": self.min_window_s} if self.window == "clip" else {}),
         }
 
     @property
@@ -141,8 +165,16 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         token_id = self._model.hf_tokenizer.token_to_id
         return {c for c in _LANGUAGE_CODES if (t := token_id(f"<|{c}|>")) is not None and sot < t <= sot + count}
 
-    def features(self, waves: list[np.ndarray]) -> np.ndarray:
-        """``[B, n_mels, 3000]`` windows: each clip's own log-mel frames, zero-padded to 3000.
+    def window_frames(self, samples: int) -> int:
+        """The encoder window of a clip of ``samples``: 3000 frames, or with ``window: clip`` its
+        frames rounded up to whole seconds, at least ``min_window_s``, at most 3000."""
+        if self.window == "full":
+            return N_FRAMES
+        frames = max(1, samples // self.model.feature_extractor.hop_length, round(self.min_window_s * WINDOW_STEP))
+        return min(N_FRAMES, -(-frames // WINDOW_STEP) * WINDOW_STEP)
+
+    def features(self, waves: list[np.ndarray], frames: int = N_FRAMES) -> np.ndarray:
+        """``[B, n_mels, frames]`` windows: each clip's own log-mel frames, zero-padded to ``frames``.
 
         The frames are those ``WhisperModel.transcribe`` (and openai-whisper's ``transcribe``)
         decode for a clip of up to 30 s: ``len // hop`` of them (``BatchedInferencePipeline``
@@ -154,23 +186,49 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         windows = []
         for wave in waves:
             wave = np.asarray(wave, dtype=np.float32)
-            frames = min(N_FRAMES, len(wave) // extract.hop_length)
-            windows.append(pad_or_trim(extract(wave)[:, :frames], N_FRAMES))
+            windows.append(pad_or_trim(extract(wave)[:, : min(frames, len(wave) // extract.hop_length)], frames))
         return np.stack(windows)
 
     def transcribe(self, waves: list[np.ndarray], languages: list[str | None]) -> list[str]:
         model = self.model
         codes = self.given_codes(languages) if self.uses_language else [None] * len(waves)
-        order = sorted(range(len(waves)), key=lambda i: -len(waves[i]))
         texts = [""] * len(waves)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            encoded = model.encode(self.features([waves[i] for i in batch]))
+        for frames, batch in self._batches(waves):
+            encoded = self._encode(self.features([waves[i] for i in batch], frames))
             missing = [i for i in batch if codes[i] is None]
-            found = dict(zip(missing, self.detect([waves[i] for i in missing]), strict=True)) if missing else {}
+            if self.window == "clip":  # on the clip windows just encoded: no 30 s encoder pass
+                detected = self._languages(model.model.detect_language(encoded))
+                found = {i: detected[k] for k, i in enumerate(batch) if codes[i] is None}
+            else:
+                found = dict(zip(missing, self.detect([waves[i] for i in missing]), strict=True)) if missing else {}
             for i, text in zip(batch, self._generate(encoded, [codes[i] or found[i] for i in batch]), strict=True):
                 texts[i] = text
         return texts
+
+    def _encode(self, features: np.ndarray):
+        """The encoder output of ``features``, on a CPU in chunks of at most 3000 frames (one 30 s
+        window, or e.g. 15 two-second ones): more rows gain the GEMMs nothing there and grow the
+        ``B x heads x T x T`` attention buffers (tiny shape, 1 thread: 1.7 s per 30 s window in
+        batches of 16, 1.2 s one by one). Whole on a GPU, where the batch is the gain."""
+        if self.device.type != "cpu" or len(features) * features.shape[-1] <= N_FRAMES:
+            return self.model.encode(features)
+        import ctranslate2
+
+        step = max(1, N_FRAMES // features.shape[-1])
+        parts = [np.array(self.model.encode(features[i : i + step])) for i in range(0, len(features), step)]
+        return ctranslate2.StorageView.from_array(np.concatenate(parts))
+
+    def _batches(self, waves: list[np.ndarray]):
+        """``(frames, clip indices)`` per batch: longest clips first, at most ``batch_size``, one window length each."""
+        batch, width = [], 0
+        for i in sorted(range(len(waves)), key=lambda i: -len(waves[i])):
+            frames = self.window_frames(len(waves[i]))
+            if batch and (frames != width or len(batch) == self.batch_size):
+                yield width, batch
+                batch = []
+            batch, width = [*batch, i], frames
+        if batch:
+            yield width, batch
 
     def detect(self, waves: list[np.ndarray]) -> list[str]:
         """The most likely language per clip, on the window ``transcribe`` detects on (the clip
@@ -179,7 +237,10 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         windows = np.stack(
             [extract(np.asarray(w, dtype=np.float32), padding=extract.n_samples)[:, :N_FRAMES] for w in waves]
         )
-        found = self.model.model.detect_language(self.model.encode(windows))
+        return self._languages(self.model.model.detect_language(self.model.encode(windows)))
+
+    @staticmethod
+    def _languages(found) -> list[str]:
         return [langs[0][0][2:-2] for langs in found]  # "<|en|>" -> "en"
 
     def _generate(self, encoded, codes: list[str]) -> list[str]:
