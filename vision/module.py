@@ -42,7 +42,7 @@ from vision.prompts import tokenize
 from workbench.errors import ConfigError
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 
-__all__ = ["Optim", "Prompts", "VisionCLIP"]
+__all__ = ["ClassScorer", "Optim", "Prompts", "VisionCLIP"]
 
 Loss = Literal["captions", "prompts", "head"]
 Script = Literal["native", "romanized"]
@@ -68,7 +68,29 @@ class Prompts:
 torch.serialization.add_safe_globals([Prompts, LoraSettings])
 
 
-class VisionCLIP(L.LightningModule):
+class ClassScorer:
+    """What every image classifier of :mod:`vision` shares, given its ``logits(images, languages)``
+    ``[B, C]`` and ``optim``: validation (``val/loss``, ``val/acc``), the probabilities
+    :mod:`workbench.program` collects, and AdamW with warm-up + cosine on the trainable parameters."""
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self.logits(batch["image"], batch["language"])
+        size = len(batch["label"])
+        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
+        self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: the softmax over the class logits."""
+        return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("model: nothing to train (every weight frozen, no head, no adapters)")
+        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)
+
+
+class VisionCLIP(ClassScorer, L.LightningModule):
     """An open_clip model fine-tuned and evaluated per language (see the module docstring).
 
     Args:
@@ -260,25 +282,8 @@ class VisionCLIP(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._prompt_cache = {}
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        logits = self.logits(batch["image"], batch["language"])
-        size = len(batch["label"])
-        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
-        self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
-
     def on_predict_epoch_start(self) -> None:
         self._prompt_cache = {}
-
-    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
-        return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
-
-    # -- optimisation and checkpoints ---------------------------------------------------
-    def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        if not params:
-            raise ConfigError("model: nothing to train (both towers frozen and no head)")
-        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # what a demo needs to rebuild the exact preprocessing and prompts without the config
