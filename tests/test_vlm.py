@@ -145,3 +145,10 @@ def test_the_config_runs_through_vision_fit_and_load_run(stand_in, tiny_root, tm
         probs = predictor.predict(image, "rus", script)
         assert len(probs) == 6 and abs(sum(probs) - 1) < 1e-4
     assert predictor.prompts("rus", "romanized")[0] == "mesyatsy"
+
+
+def test_a_model_id_that_cannot_load_is_named(tmp_path):
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.model_id: cannot load"):
+        VisionVLM(str(tmp_path / "missing"), prompts=Questions(QUESTIONS), class_names=NAMES)

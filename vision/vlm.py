@@ -31,6 +31,7 @@ from workbench.errors import ConfigError
 from workbench.optim import Optim, as_optim
 
 Score = Literal["sum", "mean"]
+DType = Literal["float32", "bfloat16", "float16"]
 # how the answer tokens appended after the processor's output are typed, per extra input key:
 # PaliGemma's token_type_ids 1 = suffix (causal; 0 would let the answer attend to itself ahead),
 # Qwen2-VL's mm_token_type_ids 0 = text (1 marks image tokens)
@@ -100,7 +101,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         self,
         model_id: str,
         trust_remote_code: bool = False,
-        dtype: str = "float32",
+        dtype: DType = "float32",
         image_size: int = 224,
         prompts: Questions | None = None,
         answers: dict[str, list[str]] | None = None,
@@ -125,12 +126,18 @@ class VisionVLM(ClassScorer, L.LightningModule):
         for language, names in self.class_names.items():
             if len(names) != self.num_classes:
                 raise ConfigError(f"model.answers.{language}: {len(names)} names for {self.num_classes} classes")
-        self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+        try:
+            self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+            self.vlm = AutoModelForImageTextToText.from_pretrained(
+                model_id, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
+            )
+        except (OSError, ValueError) as err:  # not found offline, not an image-text-to-text model, remote code
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(
+                f"model.model_id: cannot load '{model_id}' as an image-text-to-text model: {first}"
+            ) from None
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
-        self.vlm = AutoModelForImageTextToText.from_pretrained(
-            model_id, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
-        )
         self.preprocess_train = self.preprocess_val = SquareImage(image_size)
         if lora is not None:
             self._add_lora(lora)
@@ -149,6 +156,8 @@ class VisionVLM(ClassScorer, L.LightningModule):
             raise ConfigError(f"model.lora.target_modules: {err}") from None
         for name, param in self.vlm.named_parameters():
             param.requires_grad = "lora_" in name
+            if param.requires_grad:  # adapters in float32 over a bf16 base: small updates are not rounded away
+                param.data = param.data.float()
 
     # -- texts -----------------------------------------------------------------------------
     def _script(self, texts: list[str], language: str) -> list[str]:
