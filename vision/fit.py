@@ -8,12 +8,17 @@ predicts the protocol's evaluation splits and dev with ``checkpoints/best.ckpt``
     <run_dir>/config.yaml  checkpoints/  predictions.jsonl  dev_predictions.jsonl  metrics.json (last)
 
 ``--run_dir`` defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit.
+
+``python -m vision.fit vlm -c configs/vision/qwen2_vl.yaml``: the same program with a generative
+VLM (:class:`vision.vlm.VisionVLM`, classes scored by likelihood) as the model; its runs are
+vision runs like the others (same record kind, report and demo), ``record.model.family`` ``vlm``.
 """
 
 from __future__ import annotations
 
 from vision.datamodule import ImageDataModule
 from vision.module import VisionCLIP
+from vision.vlm import VisionVLM
 from workbench.program import Program, entry
 
 
@@ -49,9 +54,34 @@ class VisionProgram(Program):
         return records, extra
 
 
+class VLMProgram(VisionProgram):
+    """A generative VLM scoring class names (``python -m vision.fit vlm ...``)."""
+
+    model_class = VisionVLM
+
+    def model_identity(self) -> dict:
+        model = self.model
+        return {"family": "vlm", "name": model.hparams.model_id, "loss": model.loss_name}
+
+    def evaluate(self):
+        records, extra = super().evaluate()
+        questions = self.model.prompt_cfg.texts
+        return records, {**extra, "questions": {lang: self.model.question(lang) for lang in sorted(questions)}}
+
+
+PROGRAMS = {"vlm": VLMProgram}
+
+
 def main(args: list[str] | None = None) -> dict:
-    """Run the CLI on ``args`` (default ``sys.argv[1:]``); returns the metrics written."""
-    return VisionProgram.main(args, subclass_mode_data=False).metrics
+    """Run the CLI on ``args`` (default ``sys.argv[1:]``; a first ``vlm`` picks the VLM program);
+    returns the metrics written."""
+    import sys
+
+    args = list(sys.argv[1:] if args is None else args)
+    program = PROGRAMS.get(args[0], VisionProgram) if args else VisionProgram
+    if program is not VisionProgram:
+        args = args[1:]
+    return program.main(args, subclass_mode_data=False).metrics
 
 
 if __name__ == "__main__":

@@ -84,7 +84,10 @@ def register_config(name: str, config: dict) -> None:
 
 
 def model_config(model_name: str) -> dict | None:
-    """The architecture dict of a registered name (None for ``local-dir:`` / ``hf-hub:`` names)."""
+    """The architecture dict of a registered name or a ``local-dir:`` folder (None for ``hf-hub:``)."""
+    if model_name.startswith("local-dir:"):
+        path = Path(model_name.removeprefix("local-dir:")) / "open_clip_config.json"
+        return json.loads(path.read_text(encoding="utf-8")).get("model_cfg") if path.is_file() else None
     return open_clip.get_model_config(model_name) if ":" not in model_name else None
 
 

@@ -16,6 +16,12 @@ Training losses (``loss``):
 - ``prompts``: cross-entropy of the image against its language's class prompts;
 - ``head``: cross-entropy of a linear head.
 
+The image-text losses are softmax (CLIP's) or sigmoid (SigLIP's: every image-text pair an
+independent binary decision, ``logit_scale * cos + logit_bias``; open_clip's ``SigLipLoss``)
+by ``contrast``; ``auto`` takes sigmoid for models that carry a ``logit_bias`` (open_clip's
+SigLIP architectures, ``init_logit_bias``), softmax otherwise. Predicted probabilities are
+the softmax over the classes either way (the bias is the same for every class and cancels).
+
 Either tower can be frozen (``freeze``) and LoRA adapters (peft) can replace full
 fine-tuning of the towers' linear layers (``lora``).
 """
@@ -36,11 +42,12 @@ from vision.prompts import tokenize
 from workbench.errors import ConfigError
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 
-__all__ = ["Optim", "Prompts", "VisionCLIP"]
+__all__ = ["ClassScorer", "Optim", "Prompts", "VisionCLIP"]
 
 Loss = Literal["captions", "prompts", "head"]
 Script = Literal["native", "romanized"]
 Tower = Literal["image", "text"]
+Contrast = Literal["auto", "softmax", "sigmoid"]
 
 
 @dataclass
@@ -61,7 +68,29 @@ class Prompts:
 torch.serialization.add_safe_globals([Prompts, LoraSettings])
 
 
-class VisionCLIP(L.LightningModule):
+class ClassScorer:
+    """What every image classifier of :mod:`vision` shares, given its ``logits(images, languages)``
+    ``[B, C]`` and ``optim``: validation (``val/loss``, ``val/acc``), the probabilities
+    :mod:`workbench.program` collects, and AdamW with warm-up + cosine on the trainable parameters."""
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self.logits(batch["image"], batch["language"])
+        size = len(batch["label"])
+        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
+        self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index (B,), probabilities (B, C))``: the softmax over the class logits."""
+        return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("model: nothing to train (every weight frozen, no head, no adapters)")
+        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)
+
+
+class VisionCLIP(ClassScorer, L.LightningModule):
     """An open_clip model fine-tuned and evaluated per language (see the module docstring).
 
     Args:
@@ -78,6 +107,7 @@ class VisionCLIP(L.LightningModule):
         freeze: towers not trained at all (``image``, ``text``).
         lora: LoRA adapters on the linear layers of the towers that are not frozen (their
             other weights then stay fixed); None trains those towers fully.
+        contrast: ``softmax`` (CLIP), ``sigmoid`` (SigLIP) or ``auto`` (sigmoid when the model has a logit bias).
         optim: ``lr``, ``weight_decay``, ``warmup`` (:mod:`workbench.optim`: warm-up fraction + cosine).
         num_classes: number of classes (linked from the data).
         class_names: ``{language: [class name per label]}`` (linked from the data).
@@ -97,6 +127,7 @@ class VisionCLIP(L.LightningModule):
         prompts: Prompts | None = None,
         freeze: list[Tower] | None = None,
         lora: LoraSettings | None = None,
+        contrast: Contrast = "auto",
         optim: Optim | None = None,
         num_classes: int | None = None,
         class_names: dict[str, list[str]] | None = None,
@@ -121,6 +152,8 @@ class VisionCLIP(L.LightningModule):
         self.lora_towers = [t for t in ("image", "text") if t not in self.freeze] if lora is not None else []
         if self.lora_towers:
             add_lora(self.clip, self.lora_towers, lora)
+        has_bias = getattr(self.clip, "logit_bias", None) is not None  # SigLIP architectures
+        self.sigmoid = contrast == "sigmoid" or (contrast == "auto" and has_bias)
         self._set_trainable()
         self._prompt_cache: dict[str, torch.Tensor] = {}
         self.trained_steps = 0
@@ -186,7 +219,19 @@ class VisionCLIP(L.LightningModule):
         for language in sorted(set(languages)):
             rows = torch.tensor([i for i, lang in enumerate(languages) if lang == language], device=image.device)
             out[rows] = image[rows] @ self.prompt_features(language, cached).T
-        return out * self.clip.logit_scale.exp()
+        return self.scaled(out)
+
+    def scaled(self, cosines: torch.Tensor) -> torch.Tensor:
+        """Cosine similarities -> logits: ``logit_scale.exp() * cos (+ logit_bias`` for SigLIP models)."""
+        bias = getattr(self.clip, "logit_bias", None)
+        logits = cosines * self.clip.logit_scale.exp()
+        return logits if bias is None else logits + bias
+
+    def pair_loss(self, logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        """SigLIP's sigmoid loss on ``[B, U]`` logits with a 0/1 ``positives`` matrix: each pair's
+        ``-log sigmoid(+-logit)`` summed over the texts, averaged over the images (as ``SigLipLoss``)."""
+        signs = 2 * positives - 1
+        return -F.logsigmoid(signs * logits).sum() / logits.shape[0]
 
     def caption_loss(self, images: torch.Tensor, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
         """Symmetric contrastive loss; identical texts are one text with several positive images."""
@@ -195,7 +240,9 @@ class VisionCLIP(L.LightningModule):
         target = torch.tensor([unique.index(t) for t in texts], device=images.device)  # [B]
         image = self.clip.encode_image(images, normalize=True)  # [B, D]
         text = self.encode_text(unique, [language_of[t] for t in unique] if language_of else None)
-        logits = self.clip.logit_scale.exp() * image @ text.T  # [B, U]
+        logits = self.scaled(image @ text.T)  # [B, U]
+        if self.sigmoid:  # same-text images are all positives of that text
+            return self.pair_loss(logits, F.one_hot(target, len(unique)).float())
         image_loss = F.cross_entropy(logits, target)
         positives = F.one_hot(target, len(unique)).T.float()  # [U, B]
         positives = positives / positives.sum(dim=1, keepdim=True)
@@ -220,7 +267,11 @@ class VisionCLIP(L.LightningModule):
                 raise ConfigError("model.loss=captions: some training items have no text")
             loss = self.caption_loss(batch["image"], texts, batch["language"])
         else:
-            loss = F.cross_entropy(self.logits(batch["image"], batch["language"], cached=False), batch["label"])
+            logits = self.logits(batch["image"], batch["language"], cached=False)
+            if self.sigmoid and self.head is None:  # each class prompt a binary decision, as SigLIP was trained
+                loss = self.pair_loss(logits, F.one_hot(batch["label"], self.num_classes).float())
+            else:
+                loss = F.cross_entropy(logits, batch["label"])
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["label"]))
         self.trained_steps += 1
         return loss
@@ -231,25 +282,8 @@ class VisionCLIP(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._prompt_cache = {}
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        logits = self.logits(batch["image"], batch["language"])
-        size = len(batch["label"])
-        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
-        self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
-
     def on_predict_epoch_start(self) -> None:
         self._prompt_cache = {}
-
-    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
-        return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
-
-    # -- optimisation and checkpoints ---------------------------------------------------
-    def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        if not params:
-            raise ConfigError("model: nothing to train (both towers frozen and no head)")
-        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # what a demo needs to rebuild the exact preprocessing and prompts without the config

@@ -261,15 +261,19 @@ class CascadePredictor(Predictor):
 
 
 class VisionPredictor(Predictor):
-    """A vision run (``kind`` ``vision``): image + language -> probabilities, native or romanized prompts."""
+    """A vision run (``kind`` ``vision``): image + language -> probabilities, native or romanized prompts
+    (an open_clip model's class prompts, or a generative VLM's question and class names)."""
 
     kind = "vision"
 
     def __init__(self, run_dir: str | Path, record: RunRecord | None = None):
         super().__init__(run_dir, record)
         from vision.module import VisionCLIP
+        from vision.vlm import VisionVLM
 
-        self.model = VisionCLIP.load_from_checkpoint(str(self.checkpoint), map_location="cpu", weights_only=True)
+        # a generative VLM scoring class names (record.model.family "vlm"), else open_clip
+        module = VisionVLM if self.record.model.get("family") == "vlm" else VisionCLIP
+        self.model = module.load_from_checkpoint(str(self.checkpoint), map_location="cpu", weights_only=True)
         self.model.eval()
         self.languages = sorted(self.model.class_names)
 

@@ -1,0 +1,277 @@
+"""A generative vision-language model (transformers) that classifies by the likelihood of each class name.
+
+An image of language L is shown with a question written in L (through the processor's chat
+template when it has one, as the Instruct models were trained; else the bare question,
+PaliGemma's prefix style). Each class name in L is then scored as the answer: the sum (or
+mean) of the log-probabilities of its tokens, followed by the end-of-answer token (so that
+``Monat`` does not win by being a prefix of ``Monate``). Class probabilities are the softmax
+over those scores: no free text is generated or parsed.
+
+Training (``loss``): ``lm``, the usual fine-tuning of a generative model (token-mean negative
+log-likelihood of the gold answer, one sequence per image), or ``classes``, the cross-entropy
+of the softmax over the class scores (one sequence per image and class). LoRA adapters (peft)
+on the language model's attention by default; everything else stays frozen. Checkpoints then
+hold the trained parameters only (the base model comes back from ``model_id``).
+
+Remote code is never run unless ``trust_remote_code: true`` is set in the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from vision.module import ClassScorer, Script
+from workbench.errors import ConfigError
+from workbench.optim import Optim, as_optim
+
+Score = Literal["sum", "mean"]
+DType = Literal["float32", "bfloat16", "float16"]
+# how the answer tokens appended after the processor's output are typed, per extra input key:
+# PaliGemma's token_type_ids 1 = suffix (causal; 0 would let the answer attend to itself ahead),
+# Qwen2-VL's mm_token_type_ids 0 = text (1 marks image tokens)
+SUFFIX_TYPES = {"token_type_ids": 1, "mm_token_type_ids": 0}
+
+
+@dataclass
+class Questions:
+    """The question shown with each image, per language, and the script of questions and answers.
+
+    Args:
+        texts: language -> the question, written in that language.
+        script: ``native``, or ``romanized`` by uroman (questions and class names alike).
+    """
+
+    texts: dict[str, str] = field(default_factory=dict)
+    script: Script = "native"
+
+
+@dataclass
+class VLMLora:
+    """LoRA on the language model: rank, scaling numerator, dropout, linear layers by last name."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+torch.serialization.add_safe_globals([Questions, VLMLora])  # hyper-parameters read with weights_only=True
+
+
+class SquareImage:
+    """PIL image -> uint8 tensor ``[3, size, size]`` (bicubic): one shape, so batches stack; the
+    processor does the model's own normalisation (and patching) on it."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        from torchvision.transforms.functional import pil_to_tensor
+
+        return pil_to_tensor(image.convert("RGB").resize((self.size, self.size), Image.Resampling.BICUBIC))
+
+
+class VisionVLM(ClassScorer, L.LightningModule):
+    """A transformers image-text-to-text model classifying by class-name likelihood (module docstring).
+
+    Args:
+        model_id: hub id (``Qwen/Qwen2-VL-2B-Instruct``) or a local folder with model and processor.
+        trust_remote_code: run the repository's own code (opt-in; False loads transformers' classes only).
+        dtype: weights' dtype (``bfloat16`` on GPUs; ``float32`` on CPU).
+        image_size: images are resized to this square (pixels) before the processor.
+        prompts: the question per language and the script.
+        answers: ``{language: [class name per label]}`` replacing the data's class names (e.g. a
+            category word when the data's texts are the images' contents).
+        loss: ``lm`` (gold answer likelihood) or ``classes`` (softmax over the class scores).
+        score: ``sum`` or ``mean`` of the answer tokens' log-probabilities.
+        lora: adapters on the language model; None trains every parameter.
+        optim: ``lr``, ``weight_decay``, ``warmup`` (:mod:`workbench.optim`).
+        num_classes: number of classes (linked from the data).
+        class_names: ``{language: [class name per label]}`` (linked from the data).
+        system: system name for run tables; default ``vlm-lora[-romanized]`` or ``vlm-zeroshot-<script>``.
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        trust_remote_code: bool = False,
+        dtype: DType = "float32",
+        image_size: int = 224,
+        prompts: Questions | None = None,
+        answers: dict[str, list[str]] | None = None,
+        loss: Literal["lm", "classes"] = "lm",
+        score: Score = "sum",
+        lora: VLMLora | None = None,
+        optim: Optim | None = None,
+        num_classes: int | None = None,
+        class_names: dict[str, list[str]] | None = None,
+        system: str | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.prompt_cfg = prompts or Questions()
+        self.optim, self.loss_name, self.lora = as_optim(optim), loss, lora
+        self.class_names = answers or class_names or {}
+        if not self.class_names:
+            raise ConfigError("model.class_names: scoring class names needs them per language (or model.answers)")
+        self.num_classes = num_classes or len(next(iter(self.class_names.values())))
+        for language, names in self.class_names.items():
+            if len(names) != self.num_classes:
+                raise ConfigError(f"model.answers.{language}: {len(names)} names for {self.num_classes} classes")
+        try:
+            self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+            self.vlm = AutoModelForImageTextToText.from_pretrained(
+                model_id, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
+            )
+        except (OSError, ValueError) as err:  # not found offline, not an image-text-to-text model, remote code
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(
+                f"model.model_id: cannot load '{model_id}' as an image-text-to-text model: {first}"
+            ) from None
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
+        self.preprocess_train = self.preprocess_val = SquareImage(image_size)
+        if lora is not None:
+            self._add_lora(lora)
+        self.strict_loading = not lora  # LoRA checkpoints hold the adapters only
+        self._answer_cache: dict[str, list[list[int]]] = {}
+
+    def _add_lora(self, lora: VLMLora) -> None:
+        from peft import LoraConfig, inject_adapter_in_model
+
+        config = LoraConfig(
+            r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules)
+        )
+        try:
+            inject_adapter_in_model(config, self.vlm)
+        except ValueError as err:  # peft: no module matched
+            raise ConfigError(f"model.lora.target_modules: {err}") from None
+        for name, param in self.vlm.named_parameters():
+            param.requires_grad = "lora_" in name
+            if param.requires_grad:  # adapters in float32 over a bf16 base: small updates are not rounded away
+                param.data = param.data.float()
+
+    # -- texts -----------------------------------------------------------------------------
+    def _script(self, texts: list[str], language: str) -> list[str]:
+        if self.prompt_cfg.script == "native":
+            return texts
+        from workbench.romanize import romanize
+
+        return [romanize(text, language) for text in texts]
+
+    def prompt_texts(self, language: str) -> list[str]:
+        """The class names of one language as scored (the candidate answers), in the configured script."""
+        if language not in self.class_names:
+            raise ConfigError(f"no class names for language '{language}' (have {sorted(self.class_names)})")
+        return self._script(list(self.class_names[language]), language)
+
+    def question(self, language: str) -> str:
+        if language not in self.prompt_cfg.texts:
+            raise ConfigError(
+                f"model.prompts.texts: no question in '{language}' (have {sorted(self.prompt_cfg.texts)})"
+            )
+        return self._script([self.prompt_cfg.texts[language]], language)[0]
+
+    def chat(self, language: str) -> str:
+        """The text the processor gets: the question in the chat template, ready for the answer."""
+        if getattr(self.processor, "chat_template", None) is None:
+            return self.question(language)
+        content = [{"type": "image"}, {"type": "text", "text": self.question(language)}]
+        return self.processor.apply_chat_template(
+            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+        )
+
+    def answer_ids(self, language: str) -> list[list[int]]:
+        """Token ids of each class name of ``language``, then the end-of-answer token (cached)."""
+        key = f"{language}:{self.prompt_cfg.script}"  # the demo switches scripts on one model
+        if key not in self._answer_cache:
+            end = [] if self.tokenizer.eos_token_id is None else [self.tokenizer.eos_token_id]
+            names = self.prompt_texts(language)
+            self._answer_cache[key] = [self.tokenizer(n, add_special_tokens=False).input_ids + end for n in names]
+        return self._answer_cache[key]
+
+    # -- scoring ---------------------------------------------------------------------------
+    def answer_log_probs(self, images: list, languages: list[str], answers: list[list[int]]) -> torch.Tensor:
+        """Log-probabilities ``[N, W]`` of each row's answer tokens after its image and question (0 past its end).
+
+        ``images``: N uint8 ``[3, H, W]`` tensors; ``answers``: N token-id lists (answer + end token).
+        """
+        enc = self.processor(
+            text=[self.chat(lang) for lang in languages], images=images, padding=True, return_tensors="pt"
+        )
+        ids = enc.pop("input_ids")
+        width = max(len(a) for a in answers)
+        pad = self.tokenizer.pad_token_id or 0
+        tail = torch.tensor([a + [pad] * (width - len(a)) for a in answers])
+        tail_mask = torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers])
+        inputs = {"input_ids": torch.cat([ids, tail], 1)}
+        for key, value in enc.items():
+            if key != "pixel_values" and torch.is_tensor(value) and value.shape == ids.shape:  # per-token inputs
+                if key == "attention_mask":
+                    value = torch.cat([value, tail_mask], 1)
+                elif key in SUFFIX_TYPES:
+                    value = torch.cat([value, torch.full_like(tail, SUFFIX_TYPES[key])], 1)
+                else:
+                    raise ConfigError(f"model: the processor's per-token input '{key}' is not known to VisionVLM")
+            inputs[key] = value
+        inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
+        # logits of the last width + 1 positions only: position t predicts token t + 1
+        logits = self.vlm(**inputs, logits_to_keep=width + 1).logits[:, :-1].float()
+        tail, tail_mask = tail.to(self.device), tail_mask.to(self.device)
+        return logits.log_softmax(-1).gather(-1, tail[..., None])[..., 0] * tail_mask
+
+    def logits(self, images: torch.Tensor, languages: list[str], cached: bool = True) -> torch.Tensor:
+        """Images ``[B, 3, H, W]`` (uint8) of the given languages -> class scores ``[B, C]`` (log-likelihoods)."""
+        del cached  # the class names' token ids are always cached; kept for VisionCLIP's signature
+        classes = self.num_classes
+        pictures = [image.cpu() for image in images for _ in range(classes)]
+        rows = [lang for lang in languages for _ in range(classes)]
+        answers = [ids for lang in languages for ids in self.answer_ids(lang)]
+        total = self.answer_log_probs(pictures, rows, answers).sum(1)
+        if self.hparams.score == "mean":
+            total = total / torch.tensor([len(a) for a in answers], device=total.device)
+        return total.view(len(languages), classes)
+
+    def gold_loss(self, batch: dict) -> torch.Tensor:
+        """Token-mean negative log-likelihood of each image's gold answer (``loss: lm``)."""
+        answers = [
+            self.answer_ids(lang)[int(label)] for lang, label in zip(batch["language"], batch["label"], strict=True)
+        ]
+        images = [image.cpu() for image in batch["image"]]
+        return -self.answer_log_probs(images, batch["language"], answers).sum() / sum(len(a) for a in answers)
+
+    def system_name(self, fitted: bool) -> str:
+        if self.hparams.system:
+            return self.hparams.system
+        script = self.prompt_cfg.script
+        if not fitted:
+            return f"vlm-zeroshot-{script}"
+        return "vlm-lora" + ("" if script == "native" else "-romanized") if self.lora else "vlm-finetune"
+
+    # -- steps -----------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if self.loss_name == "lm":
+            loss = self.gold_loss(batch)
+        else:
+            loss = F.cross_entropy(self.logits(batch["image"], batch["language"]), batch["label"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["label"]))
+        return loss
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.lora is not None:  # the adapters only: the frozen base comes back from model_id
+            trained = {f"vlm.{n}" for n, p in self.vlm.named_parameters() if p.requires_grad}
+            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
+        checkpoint["vlm"] = {
+            "model_id": self.hparams.model_id,
+            "questions": {lang: self.question(lang) for lang in self.class_names if lang in self.prompt_cfg.texts},
+            "answers": {lang: self.prompt_texts(lang) for lang in self.class_names},
+        }
