@@ -141,6 +141,7 @@ def test_ocr_config_parses(overlay, capsys):
 
 def test_every_ocr_overlay_is_run():
     assert {p.stem for p in (CONFIGS / "ocr").glob("*.yaml")} == {"native", "romanized"}
+    assert {p.stem for p in (CONFIGS / "vision_cascade").glob("*.yaml")} == {"line_ctc"}
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +183,8 @@ def test_vision_cascade_runs_with_the_trained_line_recognizer(ocr_runs, tiny_roo
     checkpoint = ocr_runs["romanized"] / "checkpoints" / "best.ckpt"
     fit.main(
         ["-c", str(CONFIGS / "cascade.yaml"), "-c", str(CONFIGS / "vision_cascade.yaml")]
+        + ["-c", str(CONFIGS / "vision_cascade" / "line_ctc.yaml")]
         + [
-            "--data.recognizer=cascade.recognizers.CTCCheckpointRecognizer",
             f"--data.recognizer.init_args.checkpoint={checkpoint}",
             f"--data.source.init_args.root={tiny_root}",
             "--data.source.init_args.tiny=true",
