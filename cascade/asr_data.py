@@ -43,15 +43,19 @@ class TranscriptDataset(AudioDataset):
         return (*super().__getitem__(index), self.targets[index])
 
 
+def with_targets(out: dict, targets: list[list[int]]) -> dict:
+    """``out`` plus ``targets (B, S)`` (0-padded character ids) and ``target_lengths (B,)``."""
+    lengths = torch.tensor([len(t) for t in targets])
+    padded = torch.zeros(len(targets), max(1, int(lengths.max())), dtype=torch.long)
+    for i, t in enumerate(targets):
+        padded[i, : len(t)] = torch.tensor(t, dtype=torch.long)
+    out.update(targets=padded, target_lengths=lengths)
+    return out
+
+
 def collate_transcripts(batch: list) -> dict:
     """The speech batch plus ``targets (B, S)`` (0-padded) and ``target_lengths (B,)``."""
-    out = collate_waves([row[:4] for row in batch])
-    lengths = torch.tensor([len(row[4]) for row in batch])
-    targets = torch.zeros(len(batch), max(1, int(lengths.max())), dtype=torch.long)
-    for i, row in enumerate(batch):
-        targets[i, : len(row[4])] = torch.tensor(row[4], dtype=torch.long)
-    out.update(targets=targets, target_lengths=lengths)
-    return out
+    return with_targets(collate_waves([row[:4] for row in batch]), [row[4] for row in batch])
 
 
 class ASRDataModule(SpeechDataModule):

@@ -27,6 +27,10 @@ class CTCRecognizer(L.LightningModule):
         pct_start: share of the steps spent warming up.
         script: what the targets are (``native``/``romanized``); set from the data module.
         symbols: the characters (without blank); set from the data module when None.
+        signal: ignored (the encoder's ``signal``, saved so a checkpoint tells what it reads).
+
+    The encoder may read speech (``waves (B, T)``) or text images (``vision.line_encoder``:
+    line strips ``(B, H, W)``); ``lengths`` are then samples or columns.
     """
 
     def __init__(
@@ -38,6 +42,7 @@ class CTCRecognizer(L.LightningModule):
         pct_start: float = 0.15,
         script: str | None = None,
         symbols: list[str] | None = None,
+        signal: str | None = None,
     ):
         super().__init__()
         # Under LightningCLI the encoder is saved as its class_path/init_args config, so the
@@ -50,6 +55,8 @@ class CTCRecognizer(L.LightningModule):
         self.vocabulary: Vocabulary | None = None
         self.head: nn.Linear | None = None
         self.script = script
+        # what the encoder reads ("audio" or "image"): the cascade learns it from the checkpoint
+        self.hparams["signal"] = getattr(encoder, "signal", "audio")
         if symbols is not None:
             self._build_head(symbols)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
@@ -69,6 +76,9 @@ class CTCRecognizer(L.LightningModule):
         if data is not None and hasattr(data, "target"):
             self.script = data.target
             self.hparams["script"] = data.target
+        if data is not None and hasattr(data, "use_front_end"):
+            # images: the data module prepares them with the encoder's own front end
+            data.use_front_end(self.encoder.prepare)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # runs before load_state_dict: the head must exist with the checkpoint's vocabulary

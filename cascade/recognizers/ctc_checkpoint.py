@@ -21,7 +21,9 @@ class CTCCheckpointRecognizer(Recognizer):
         device: ``auto``, ``cpu``, ``cuda``...
 
     ``script`` (native / romanized) is read from the checkpoint: a romanized recognizer's
-    output skips uroman downstream. The language is not given to the model.
+    output skips uroman downstream. The language is not given to the model. So is ``signal``:
+    a line recognizer (``python -m cascade.fit_ocr``) reads ``item.image``, prepared by its
+    own encoder (:meth:`read`), a speech one ``item.audio``.
     """
 
     uses_language = False
@@ -32,6 +34,7 @@ class CTCCheckpointRecognizer(Recognizer):
             raise ConfigError(f"recognizer.checkpoint: file not found ({checkpoint})")
         hparams = torch.load(checkpoint, map_location="cpu", weights_only=True).get("hyper_parameters", {})
         self.script = hparams.get("script") or "native"
+        self.signal = hparams.get("signal") or "audio"  # checkpoints from before images: speech
         self._model = None
         self._digest: str | None = None
 
@@ -49,17 +52,25 @@ class CTCCheckpointRecognizer(Recognizer):
             self._model.to(pick_device(self.device)).eval()
         return self._model
 
+    def read(self, path: str, where: str) -> np.ndarray:
+        """An image as the encoder's input (a line strip ``(H, W)``), prepared by the encoder itself."""
+        from vision.lines import load_grey
+
+        return self.model.encoder.prepare(load_grey(path, where))
+
     @torch.no_grad()
     def transcribe(self, waves: list[np.ndarray], languages: list[str | None]) -> list[str]:
+        """Transcripts of ``waves`` (16 kHz clips ``(T,)``, or line strips ``(H, W)`` from :meth:`read`)."""
         model = self.model
-        order = sorted(range(len(waves)), key=lambda i: -len(waves[i]))
+        width = [np.shape(w)[-1] for w in waves]  # samples or columns: padding goes on the last axis
+        order = sorted(range(len(waves)), key=lambda i: -width[i])
         texts = [""] * len(waves)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            lengths = torch.tensor([len(waves[i]) for i in batch])
-            padded = torch.zeros(len(batch), int(lengths.max()))
+            lengths = torch.tensor([width[i] for i in batch])
+            padded = torch.zeros(len(batch), *np.shape(waves[batch[0]])[:-1], int(lengths.max()))
             for row, i in enumerate(batch):
-                padded[row, : len(waves[i])] = torch.from_numpy(np.asarray(waves[i], dtype=np.float32))
+                padded[row, ..., : width[i]] = torch.from_numpy(np.asarray(waves[i], dtype=np.float32))
             for i, text in zip(
                 batch, model.transcribe_batch(padded.to(model.device), lengths.to(model.device)), strict=True
             ):

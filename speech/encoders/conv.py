@@ -65,7 +65,7 @@ class ConvEncoder(SpeechEncoder):
         super().__init__()
         self.dim, self.num_layers = dim, num_blocks + 1
         self.stride, self.kernel = stride, kernel
-        self.features = LogMel(n_mels=n_mels, specaugment=specaugment)
+        self.features = self.front_end(n_mels, specaugment)
         self.subsample = nn.Conv1d(n_mels, dim, kernel_size=stride, stride=stride)
         self.subsample_norm = nn.BatchNorm1d(dim)
         self.blocks = nn.ModuleList(SeparableBlock(dim, kernel, dropout) for _ in range(num_blocks))
@@ -74,6 +74,10 @@ class ConvEncoder(SpeechEncoder):
             "frames_per_second": FRAMES_PER_SECOND / stride,
             "encoder": {"dim": dim, "num_blocks": num_blocks, "kernel": kernel, "stride": stride},
         }
+
+    def front_end(self, n_mels: int, specaugment: bool) -> nn.Module:
+        """The input -> ``(B, F, n_mels)`` frames module (log-mel); the image encoder swaps in its own."""
+        return LogMel(n_mels=n_mels, specaugment=specaugment)
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """``waves (B, T)``, ``lengths (B,)`` samples -> hidden ``(B, F', D)`` with F' ~ F / stride."""
