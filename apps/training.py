@@ -102,7 +102,7 @@ def default_jobs(
         Job(
             "e2e",
             "speech.fit",
-            [str(embedded / "speech.yaml"), str(CONFIGS / "speech/protocol/all_languages.yaml")],
+            [str(embedded / "speech.yaml"), str(CONFIGS / "protocol/all_languages.yaml")],
             base / "e2e",
             kind="e2e",
         ),
@@ -110,7 +110,7 @@ def default_jobs(
         Job(
             "cascade",
             "cascade.fit",
-            [str(embedded / "cascade.yaml"), str(embedded / "cascade/all_languages.yaml")],
+            [str(embedded / "cascade.yaml"), str(CONFIGS / "protocol/all_languages.yaml")],
             base / "cascade",
             [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"],
             kind="cascade",
@@ -119,7 +119,7 @@ def default_jobs(
         Job(
             "vision",
             "vision.fit",
-            [str(embedded / "vision.yaml"), str(embedded / "vision/all_languages.yaml")],
+            [str(embedded / "vision.yaml"), str(CONFIGS / "protocol/all_languages.yaml")],
             base / "vision",
             kind="vision",
         ),

@@ -12,9 +12,12 @@ from vision_fixtures import save_tiny_checkpoint, save_tiny_image_dataset
 from vision.fit import main
 
 REAL = Path("configs/vision/cifar10_xlmr.yaml")
-REAL_OVERLAYS = sorted(p for p in Path("configs/vision").glob("*.yaml") if p != REAL)
+PROTOCOLS = sorted(Path("configs/protocol").glob("*.yaml"))  # shared by every program
+REAL_OVERLAYS = sorted(p for p in Path("configs/vision").glob("*.yaml") if p != REAL) + PROTOCOLS
 EMBEDDED = Path("configs/embedded/vision.yaml")
-EMBEDDED_OVERLAYS = sorted(Path("configs/embedded/vision").glob("*.yaml"))
+EMBEDDED_OVERLAYS = (
+    sorted(Path("configs/embedded/vision").glob("*.yaml")) + PROTOCOLS + [Path("configs/vision/romanized.yaml")]
+)
 FAST = [
     "--trainer.max_steps", "2",
     "--trainer.limit_val_batches", "1",
