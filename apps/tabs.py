@@ -99,6 +99,21 @@ def classify_image(service: Service, image, language: str, vision_name: str | No
     )
 
 
+def path_column(title: str, name: str, label: str, boxes: dict[str, str] | None = None) -> dict:
+    """One path's column of the Speech tab, top to bottom: title, run picker, state, a textbox per
+    ``boxes`` entry (key -> label), class probabilities, latency. Returns the components by key
+    (``run``, ``state``, the ``boxes`` keys, ``probs``, ``latency``); element ids are ``<name>-<key>``."""
+    gr.Markdown(f"### {title}")
+    parts = {
+        "run": gr.Dropdown([], value="", label=f"{label} run", allow_custom_value=True, elem_id=f"{name}-run"),
+        "state": gr.Markdown(elem_id=f"{name}-state"),
+    }
+    parts.update({key: gr.Textbox(label=text, elem_id=f"{name}-{key}") for key, text in (boxes or {}).items()})
+    parts["probs"] = gr.Label(label=f"{label} class probabilities", elem_id=f"{name}-probs")
+    parts["latency"] = gr.Textbox(label=f"{label} latency", elem_id=f"{name}-latency")
+    return parts
+
+
 def speech_tab(service: Service) -> dict:
     """Build the Speech tab; returns the components the page's timer updates."""
     gr.Markdown(
@@ -122,32 +137,25 @@ def speech_tab(service: Service) -> dict:
             )  # fmt: skip
     with gr.Row(equal_height=False):
         with gr.Column():
-            gr.Markdown("### End-to-end (speech → class)")
-            e2e_run = gr.Dropdown([], value="", label="E2E run", allow_custom_value=True, elem_id="e2e-run")
-            e2e_state = gr.Markdown(elem_id="e2e-state")
-            e2e_probs = gr.Label(label="E2E class probabilities", elem_id="e2e-probs")
-            e2e_latency = gr.Textbox(label="E2E latency", elem_id="e2e-latency")
+            e2e = path_column("End-to-end (speech → class)", "e2e", "E2E")
         with gr.Column():
-            gr.Markdown("### Cascade (speech → text → romanized → class)")
-            cascade_run = gr.Dropdown([], value="", label="Cascade run", allow_custom_value=True, elem_id="cascade-run")
-            cascade_state = gr.Markdown(elem_id="cascade-state")
-            cascade_language = gr.Textbox(label="Language used by the cascade", elem_id="cascade-language")
-            transcript = gr.Textbox(label="Transcript", elem_id="cascade-transcript")
-            romanized = gr.Textbox(label="Romanized transcript", elem_id="cascade-romanized")
-            cascade_probs = gr.Label(label="Cascade class probabilities", elem_id="cascade-probs")
-            cascade_latency = gr.Textbox(label="Cascade latency", elem_id="cascade-latency")
+            boxes = {
+                "language": "Language used by the cascade",
+                "transcript": "Transcript",
+                "romanized": "Romanized transcript",
+            }
+            cascade = path_column("Cascade (speech → text → romanized → class)", "cascade", "Cascade", boxes)
     button.click(
         friendly(functools.partial(classify_speech, service)),
-        inputs=[audio, language, e2e_run, cascade_run],
-        outputs=[
-            e2e_probs, e2e_latency, cascade_language, transcript, romanized, cascade_probs, cascade_latency,
-        ],
+        inputs=[audio, language, e2e["run"], cascade["run"]],
+        outputs=[e2e["probs"], e2e["latency"]]
+        + [cascade[key] for key in ("language", "transcript", "romanized", "probs", "latency")],
         api_name="classify_speech",
     )  # fmt: skip
     examples.click(lambda sample: tuple(sample), inputs=examples, outputs=[audio, language], api_visibility="private")
     return {
-        "e2e": (e2e_run, e2e_state),
-        "cascade": (cascade_run, cascade_state),
+        "e2e": (e2e["run"], e2e["state"]),
+        "cascade": (cascade["run"], cascade["state"]),
         "examples": examples,
         "language": language,
     }

@@ -21,9 +21,8 @@ from typing import Literal
 
 import numpy as np
 
-from cascade.cache import file_digest
 from cascade.recognizers.base import Recognizer, pick_device
-from cascade.recognizers.whisper_common import GivenLanguages, Unsupported, check_policy, is_silence
+from cascade.recognizers.whisper_common import GivenLanguages, Unsupported, check_policy, describe_whisper, is_silence
 from workbench.errors import ConfigError
 
 N_FRAMES = 3000  # log-mel frames of Whisper's 30 s window
@@ -95,18 +94,10 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         self._tokenizer = None
 
     def describe(self) -> dict:
-        folder = Path(self.model_name)
-        identity = (
-            {"model_sha256": file_digest(folder / "model.bin")}
-            if (folder / "model.bin").is_file()
-            else {"name": self.model_name}
+        settings = {"compute_type": self.compute_type, **self.decoding_options()}
+        return describe_whisper(
+            "faster-whisper", self.model_name, Path(self.model_name) / "model.bin", "model_sha256", settings
         )
-        return {
-            "recognizer": "faster-whisper",
-            **identity,
-            "compute_type": self.compute_type,
-            **self.decoding_options(),
-        }
 
     @property
     def model(self):
