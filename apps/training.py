@@ -98,32 +98,21 @@ def default_jobs(
     base, extra = Path(base), extra or {}
     asr_ckpt = base / "asr" / "checkpoints" / "best.ckpt"
     short = {"asr": 2, "cascade": 3, "e2e": 3, "vision": 3, "ocr": 3}
-    embedded = CONFIGS / "embedded"
+    embedded, every_language = CONFIGS / "embedded", str(CONFIGS / "protocol" / "all_languages.yaml")
+    cascade_args = [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"]
     jobs = [
-        Job(
-            "e2e",
-            "speech.fit",
-            [str(embedded / "speech.yaml"), str(CONFIGS / "speech/protocol/all_languages.yaml")],
-            base / "e2e",
-            kind="e2e",
-        ),
+        Job("e2e", "speech.fit", [str(embedded / "speech.yaml"), every_language], base / "e2e", kind="e2e"),
         Job("asr", "cascade.fit_asr", [str(embedded / "asr.yaml")], base / "asr"),
         Job(
             "cascade",
             "cascade.fit",
-            [str(embedded / "cascade.yaml"), str(embedded / "cascade/all_languages.yaml")],
+            [str(embedded / "cascade.yaml"), every_language],
             base / "cascade",
-            [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"],
+            cascade_args,
             kind="cascade",
             needs=["asr"],
         ),
-        Job(
-            "vision",
-            "vision.fit",
-            [str(embedded / "vision.yaml"), str(embedded / "vision/all_languages.yaml")],
-            base / "vision",
-            kind="vision",
-        ),
+        Job("vision", "vision.fit", [str(embedded / "vision.yaml"), every_language], base / "vision", kind="vision"),
         Job(
             "ocr",
             "cascade.fit",

@@ -83,7 +83,8 @@ class CascadeDataModule(CorpusDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
     ):
-        super().__init__(source, protocol, batch_size, num_workers)
+        super().__init__(source, protocol)
+        self.batch_size, self.num_workers = batch_size, num_workers
         if text not in ("native", "romanized"):
             raise ConfigError(f"data.text: '{text}' is neither native nor romanized")
         if train_on not in ("gold", "asr"):

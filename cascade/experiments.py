@@ -19,6 +19,7 @@ from workbench.runs import RunDir
 
 CONFIG = Path("configs/embedded/cascade.yaml")
 OVERLAYS = Path("configs/embedded/cascade")
+ZERO_SHOT = Path("configs/protocol/zero_shot.yaml")
 LANGUAGES = ["eng", "deu", "spa", "rus", "ell", "hin", "kat", "tha"]
 LATIN = {"eng", "deu", "spa"}
 
@@ -29,7 +30,7 @@ def grid(languages: list[str], only: str | None) -> list[tuple[str, list[str]]]:
     for text in ("romanized", "native"):
         base = ["-c", str(CONFIG), "-c", str(OVERLAYS / f"{text}.yaml")]
         if only in (None, "zero_shot"):
-            runs.append((f"zero_shot-eng-{text}", [*base, "-c", str(OVERLAYS / "zero_shot.yaml")]))
+            runs.append((f"zero_shot-eng-{text}", [*base, "-c", str(ZERO_SHOT)]))
         if only in (None, "in_language"):
             for lang in languages:
                 runs.append((f"in_language-{lang}-{text}", [*base, f"--data.protocol.sources=[{lang}]"]))

@@ -102,7 +102,8 @@ class SpeechDataModule(CorpusDataModule):
         max_seconds: float | None = MAX_SECONDS,
         seed: int | None = None,
     ):
-        super().__init__(source, protocol, batch_size, num_workers)
+        super().__init__(source, protocol)
+        self.batch_size, self.num_workers = batch_size, num_workers
         self.max_batch_seconds, self.num_buckets, self.max_seconds = max_batch_seconds, num_buckets, max_seconds
         self.seed = seed
         self.resume_batches = 0  # set on mid-epoch resume: batches of this epoch already trained on

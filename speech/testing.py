@@ -18,14 +18,8 @@ CONV = {"conv_dim": (16, 16, 16), "conv_stride": (10, 8, 4), "conv_kernel": (10,
 # attention mask. ("base" configs put a GroupNorm over the whole padded clip in the first conv,
 # so their frames depend on the padding: see tests/test_speech_encoders.py.)
 LARGE = {"feat_extract_norm": "layer", "do_stable_layer_norm": True}
-TRANSFORMER = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-}
+SIZES = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+TRANSFORMER = {**SIZES, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
 
 
 def _save_wave_extractor(folder: Path) -> None:
@@ -59,13 +53,7 @@ def tiny_hf(folder: str | Path, family: str = "wav2vec2", seed: int = 0) -> str:
         _save_wave_extractor(folder)
     elif family == "w2v_bert2":
         config = tf.Wav2Vec2BertConfig(
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            output_hidden_size=32,
-            conv_depthwise_kernel_size=3,
-            feature_projection_input_dim=160,
+            **SIZES, output_hidden_size=32, conv_depthwise_kernel_size=3, feature_projection_input_dim=160
         )
         model = tf.Wav2Vec2BertModel(config)
         tf.SeamlessM4TFeatureExtractor().save_pretrained(folder)

@@ -22,13 +22,20 @@ EMBEDDED_BASE = CONFIGS / "embedded" / "cascade.yaml"
 SPEECHTAXI_BASE = CONFIGS / "cascade" / "speechtaxi.yaml"
 ASR_OVERLAYS = sorted((CONFIGS / "embedded" / "asr").glob("*.yaml"))
 EMBEDDED_OVERLAYS = sorted((CONFIGS / "embedded" / "cascade").glob("*.yaml"))
-SPEECHTAXI_OVERLAYS = sorted(p for p in (CONFIGS / "cascade").rglob("*.yaml") if p != SPEECHTAXI_BASE)
+GROUPS = ["cascade", "protocol", "recognizer", "classifier", "text", "train_on"]  # folders with files cascade.fit takes
+OVERLAYS = sorted(p for group in GROUPS for p in (CONFIGS / group).rglob("*.yaml") if p != SPEECHTAXI_BASE)
+DATA_OVERLAYS = sorted((CONFIGS / "data").glob("*.yaml"))  # their sources: tests/test_real_sources.py
 
-# runs: stacks of overlays (names relative to their folder); together they cover every file
-EMBEDDED_RUNS = [[], ["native", "train_on_asr", "zero_shot"], ["romanized", "all_languages"], ["gold_only"]]
+# runs: stacks of overlays (names relative to configs/); together they cover every file
+EMBEDDED_RUNS = [
+    [],
+    ["embedded/cascade/native", "train_on/asr", "protocol/zero_shot"],
+    ["embedded/cascade/romanized", "protocol/all_languages"],
+    ["recognizer/none"],
+]
 SPEECHTAXI_RUNS = [
     [],
-    ["recognizer/mms", "text/native", "train_on_asr", "protocol/zero_shot", "classifier/mbert"],
+    ["recognizer/mms", "text/native", "train_on/asr", "protocol/zero_shot", "classifier/mbert"],
     ["recognizer/whisper_detect", "protocol/all_languages", "classifier/glot500"],
     ["recognizer/whisper", "text/romanized", "protocol/in_language"],
     ["recognizer/mms_zeroshot"],
@@ -37,17 +44,16 @@ SPEECHTAXI_RUNS = [
 
 
 def test_every_config_file_is_covered_by_a_run():
-    assert {p.stem for p in EMBEDDED_OVERLAYS} == {name for run in EMBEDDED_RUNS for name in run}
-    covered = {name for run in SPEECHTAXI_RUNS for name in run}
-    assert {str(p.relative_to(CONFIGS / "cascade").with_suffix("")) for p in SPEECHTAXI_OVERLAYS} == covered
+    covered = {name for run in EMBEDDED_RUNS + SPEECHTAXI_RUNS for name in run}
+    assert {p.relative_to(CONFIGS).with_suffix("").as_posix() for p in EMBEDDED_OVERLAYS + OVERLAYS} == covered
     assert {p.stem for p in ASR_OVERLAYS} == {"native", "romanized"}
 
 
 @pytest.mark.parametrize(
     "program,base,overlay",
-    [(fit_asr, ASR_BASE, p) for p in [None, *ASR_OVERLAYS]]
+    [(fit_asr, ASR_BASE, p) for p in [None, *ASR_OVERLAYS, *DATA_OVERLAYS, *(CONFIGS / "protocol").glob("*.yaml")]]
     + [(fit, EMBEDDED_BASE, p) for p in [None, *EMBEDDED_OVERLAYS]]
-    + [(fit, SPEECHTAXI_BASE, p) for p in [None, *SPEECHTAXI_OVERLAYS]],
+    + [(fit, SPEECHTAXI_BASE, p) for p in [None, *OVERLAYS, *DATA_OVERLAYS]],
     ids=lambda x: x.name if isinstance(x, Path) else getattr(x, "__name__", str(x)),
 )
 def test_config_parses(program, base, overlay, capsys):
@@ -136,7 +142,7 @@ def check_run(run_dir: Path, text: str) -> dict:
 
 @pytest.mark.parametrize("names", EMBEDDED_RUNS, ids=lambda n: "+".join(n) or "base")
 def test_embedded_cascade_runs(names, stand_ins, asr_checkpoints, tmp_path):
-    args = config_args(EMBEDDED_BASE, EMBEDDED_BASE.parent / "cascade", names)
+    args = config_args(EMBEDDED_BASE, CONFIGS, names)
     data = {**yaml.safe_load(EMBEDDED_BASE.read_text())["data"], **merged_data(args)}
     text = data.get("text", "romanized")
     args += tiny_data(stand_ins) + [
@@ -152,7 +158,7 @@ def test_embedded_cascade_runs(names, stand_ins, asr_checkpoints, tmp_path):
 
 @pytest.mark.parametrize("names", SPEECHTAXI_RUNS, ids=lambda n: "+".join(n) or "base")
 def test_speechtaxi_cascade_runs(names, stand_ins, tmp_path):
-    args = config_args(SPEECHTAXI_BASE, SPEECHTAXI_BASE.parent, names)
+    args = config_args(SPEECHTAXI_BASE, CONFIGS, names)
     recognizer = merged_data(args).get("recognizer", {}).get("class_path", "WhisperRecognizer")
     text = merged_data(args).get("text", "romanized")
     args += tiny_data(stand_ins) + [

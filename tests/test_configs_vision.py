@@ -13,9 +13,12 @@ from vision.fit import main
 
 REAL = Path("configs/vision/cifar10_xlmr.yaml")
 VLM = Path("configs/vision/qwen2_vl.yaml")  # a whole config of the VLM program: run in test_vlm.py
-REAL_OVERLAYS = sorted(p for p in Path("configs/vision").glob("*.yaml") if p not in (REAL, VLM))
+PROTOCOLS = sorted(Path("configs/protocol").glob("*.yaml"))  # shared by every program
+REAL_OVERLAYS = sorted(p for p in Path("configs/vision").glob("*.yaml") if p not in (REAL, VLM)) + PROTOCOLS
 EMBEDDED = Path("configs/embedded/vision.yaml")
-EMBEDDED_OVERLAYS = sorted(Path("configs/embedded/vision").glob("*.yaml"))
+EMBEDDED_OVERLAYS = (
+    sorted(Path("configs/embedded/vision").glob("*.yaml")) + PROTOCOLS + [Path("configs/vision/romanized.yaml")]
+)
 FAST = [
     "--trainer.max_steps", "2",
     "--trainer.limit_val_batches", "1",

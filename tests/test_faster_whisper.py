@@ -17,7 +17,7 @@ from cascade.recognizers import FasterWhisperRecognizer
 from cascade.recognizers.whisper_asr import WhisperRecognizer
 from workbench.errors import ConfigError
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cascade" / "recognizer" / "faster_whisper.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recognizer" / "faster_whisper.yaml"
 SAMPLE_LEN = 12  # random models loop: cap the tokens per clip
 LANGUAGES = ["eng", "rus", "bgc", "tha", "eng", "tw-asante"]  # bgc, Twi: not in Whisper (detected)
 

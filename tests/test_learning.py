@@ -105,7 +105,7 @@ def test_speech_e2e_learns(speech_root, tmp_path):
     run = tmp_path / "e2e"
     main(
         ["-c", str(CONFIGS / "embedded" / "speech.yaml"), *embedded_data(speech_root)]
-        + ["-c", str(CONFIGS / "speech" / "protocol" / "all_languages.yaml")]
+        + ["-c", str(CONFIGS / "protocol" / "all_languages.yaml")]
         + ["--model.encoder.init_args.dim=64", "--model.encoder.init_args.num_blocks=3"]
         + [f"--model.cache_dir={run}/cache", "--data.batch_size=8", "--trainer.max_epochs=15"]
         + ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", f"--run_dir={run}"]
@@ -120,10 +120,9 @@ def test_cascade_learns_on_its_recognizers_transcripts(speech_root, recognizer_r
 
     run = tmp_path / "cascade"
     checkpoint = read_metrics(recognizer_run)["checkpoint"]
-    embedded = CONFIGS / "embedded" / "cascade"
     fit.main(
         ["-c", str(CONFIGS / "embedded" / "cascade.yaml"), *embedded_data(speech_root)]
-        + ["-c", str(embedded / "all_languages.yaml"), "-c", str(embedded / "train_on_asr.yaml")]
+        + ["-c", str(CONFIGS / "protocol" / "all_languages.yaml"), "-c", str(CONFIGS / "train_on" / "asr.yaml")]
         + [f"--data.recognizer.init_args.checkpoint={checkpoint}", f"--data.cache_dir={tmp_path}/cache"]
         + ["--trainer.enable_model_summary=false", f"--run_dir={run}"]
     )

@@ -14,7 +14,7 @@ from cascade_testing import noise_clips
 from cascade.recognizers.hf_ctc import HFCTCRecognizer
 from workbench.errors import ConfigError
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cascade" / "recognizer" / "mms_zeroshot.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recognizer" / "mms_zeroshot.yaml"
 # mms-meta/mms-zeroshot-300m's tokens.txt, in order: 4 specials, the word delimiter, uroman's letters
 ZEROSHOT_TOKENS = "<s> <pad> </s> <unk> | a i e n o u t k m s r l h g d y b p c w j ' v z f q x".split()
 SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}

@@ -56,7 +56,7 @@ def test_own_folder_through_e2e_and_both_cascades(own, tmp_path):
             "-c",
             own["data"],
             "-c",
-            str(REPO / "configs/speech/protocol/zero_shot.yaml"),
+            str(REPO / "configs/protocol/zero_shot.yaml"),
         ]
         + tiny_run(tmp_path / "e2e")
         + ["--data.batch_size=8", f"--model.cache_dir={tmp_path}/e2e-cache"]

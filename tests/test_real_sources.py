@@ -37,11 +37,9 @@ def hub_cache(tmp_path, monkeypatch) -> Path:
     return cache
 
 
-def source_from(config_file: Path, key: list[str], **overrides) -> CorpusSource:
-    """The data source of a shipped config, built as the program builds it (class_path + init_args)."""
-    config = yaml.safe_load(config_file.read_text())
-    for part in key:
-        config = config[part]
+def source_from(config_file: Path, **overrides) -> CorpusSource:
+    """The data source (``data.source``) of a shipped config, built as the program builds it."""
+    config = yaml.safe_load(config_file.read_text())["data"]["source"]
     config["init_args"].update(overrides)
     parser = ArgumentParser()
     parser.add_subclass_arguments(CorpusSource, "source")
@@ -53,9 +51,7 @@ def source_from(config_file: Path, key: list[str], **overrides) -> CorpusSource:
 def test_speechtaxi_replica_loads_through_the_shipped_config(hub_cache, tmp_path, layout):
     speechtaxi_repo(hub_cache, layout=layout)
     languages = ["eng", "rus", "tw-akuapem"]
-    source = source_from(
-        REPO / "configs" / "speechtaxi.yaml", ["data", "source"], languages=languages, cache_dir=str(tmp_path / "c")
-    )
+    source = source_from(REPO / "configs/speech/speechtaxi.yaml", languages=languages, cache_dir=str(tmp_path / "c"))
     corpus = source.load()
     assert corpus.label_names == SPEECHTAXI_LABELS
     assert corpus.languages == sorted(languages)
@@ -140,11 +136,11 @@ def test_speechtaxi_configs_list_the_28_languages():
     from workbench.data.speechtaxi import LANGUAGES
 
     assert len(LANGUAGES) == 28 and "hin" not in LANGUAGES
-    for config in ("configs/speechtaxi.yaml", "configs/cascade/speechtaxi.yaml"):
+    for config in ("configs/speech/speechtaxi.yaml", "configs/cascade/speechtaxi.yaml"):
         data = yaml.safe_load((REPO / config).read_text())["data"]
         assert data["source"]["init_args"]["languages"] == LANGUAGES, config
     sweep = yaml.safe_load((REPO / "configs/sweeps/speechtaxi.yaml").read_text())
-    assert "configs/speech/encoder/xlsr.yaml" in sweep["systems"]["e2e-xlsr"]["configs"]
+    assert "configs/encoder/xlsr.yaml" in sweep["systems"]["e2e-xlsr"]["configs"]
     assert {lang for (lang,) in sweep["protocols"]["in_language"]} <= set(LANGUAGES)
 
 
@@ -156,7 +152,7 @@ def test_sib_fleurs_replica_one_item_per_recording(hub_cache, tmp_path):
     from hub_replicas import SIB_SPLITS, SIB_TOPICS, sib_fleurs_repo
 
     sib_fleurs_repo(hub_cache)
-    source = source_from(DATA / "sib_fleurs.yaml", [], configs=["eng_Latn", "rus_Cyrl"], cache_dir=str(tmp_path))
+    source = source_from(DATA / "sib_fleurs.yaml", configs=["eng_Latn", "rus_Cyrl"], cache_dir=str(tmp_path))
     corpus = source.load()
     assert corpus.label_names == SIB_TOPICS  # from the files' ClassLabel, in its order
     recordings = {split: sum(1 + i % 3 for i in ids) for split, ids in SIB_SPLITS.items()}
@@ -179,7 +175,7 @@ def test_speech_massive_replica_split_map_and_test_repository(hub_cache, tmp_pat
     from hub_replicas import MASSIVE_SCENARIOS, speech_massive_repos
 
     speech_massive_repos(hub_cache)
-    source = source_from(DATA / "speech_massive.yaml", [], configs=["de-DE", "ko-KR"], cache_dir=str(tmp_path))
+    source = source_from(DATA / "speech_massive.yaml", configs=["de-DE", "ko-KR"], cache_dir=str(tmp_path))
     corpus = source.load()
     assert corpus.label_names == MASSIVE_SCENARIOS
     # de-DE trains on the full train split, ko-KR on train_115; validation -> dev; test from the second repository
@@ -199,7 +195,7 @@ def test_speech_massive_gated_test_repository_not_available_is_explained(hub_cac
 
     speech_massive_repos(hub_cache)
     shutil.rmtree(hub_cache / "datasets--FBK-MT--Speech-MASSIVE-test")
-    source = source_from(DATA / "speech_massive.yaml", [], configs=["ko-KR"], cache_dir=str(tmp_path))
+    source = source_from(DATA / "speech_massive.yaml", configs=["ko-KR"], cache_dir=str(tmp_path))
     with pytest.raises(DataError, match="Speech-MASSIVE-test.*not in the local hub cache"):
         source.load()
 
@@ -208,7 +204,7 @@ def test_minds14_replica_8khz_and_class_labels_from_the_files(hub_cache, tmp_pat
     from hub_replicas import MINDS_INTENTS, minds14_repo
 
     minds14_repo(hub_cache)
-    source = source_from(DATA / "minds14.yaml", [], configs=["en-US", "fr-FR"], cache_dir=str(tmp_path))
+    source = source_from(DATA / "minds14.yaml", configs=["en-US", "fr-FR"], cache_dir=str(tmp_path))
     corpus = source.load()
     assert corpus.label_names == MINDS_INTENTS
     assert corpus.languages == ["en-US", "fr-FR"]  # lang_id's ClassLabel index mapped to its name

@@ -43,7 +43,7 @@ def root(tiny_corpus, tiny_root):
 
 def test_fit_writes_the_run_directory(root, tmp_path):
     run = tmp_path / "run"
-    main(tiny_args(root, run, "--trainer.max_epochs=2", "-c", str(REPO / "configs/speech/protocol/zero_shot.yaml")))
+    main(tiny_args(root, run, "--trainer.max_epochs=2", "-c", str(REPO / "configs/protocol/zero_shot.yaml")))
     assert (run / "config.yaml").is_file()
     assert (run / "checkpoints" / "best.ckpt").is_file()  # one naming for every program (workbench.program)
     assert (run / "checkpoints" / "last.ckpt").is_file()

@@ -96,7 +96,8 @@ class ImageDataModule(CorpusDataModule):
     """
 
     def __init__(self, source: CorpusSource, protocol: Protocol, batch_size: int = 64, num_workers: int = 0, **kwargs):
-        super().__init__(source, protocol, batch_size=batch_size, num_workers=num_workers, **kwargs)
+        super().__init__(source, protocol, **kwargs)
+        self.batch_size, self.num_workers = batch_size, num_workers
         self.transforms: tuple | None = None  # (train, eval); else taken from the attached model
 
     def check_item(self, item: Item) -> None:

@@ -94,7 +94,7 @@ class Digits(CorpusSource):
 
     def __init__(
         self,
-        root: str = "data",
+        root: str | Path = "data",
         languages: list[str] | None = None,
         per_language: int | None = None,
         seed: int = 0,

@@ -28,25 +28,19 @@ class CorpusDataModule(L.LightningDataModule):
     Args:
         source: where the corpus comes from (``class_path`` in config).
         protocol: in_language / all_languages / zero_shot, with source languages.
-        batch_size: items per batch (speech may bucket by length instead).
-        num_workers: DataLoader worker processes.
         on_bad_item: ``raise`` on the first unusable item (naming it and the fault), or
             ``skip`` bad items, counted and reported in ``skip_report`` and the run log.
     """
 
-    def __init__(
-        self,
-        source: CorpusSource,
-        protocol: Protocol,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        on_bad_item: OnBadItem = "raise",
-    ):
+    #: set by each subclass from its own arguments (their meaning and defaults differ: items,
+    #: texts or images per batch, or a cap when speech batches by duration)
+    batch_size: int = 16
+    num_workers: int = 0
+
+    def __init__(self, source: CorpusSource, protocol: Protocol, on_bad_item: OnBadItem = "raise"):
         super().__init__()
         self.source = source
         self.protocol = protocol
-        self.batch_size = batch_size
-        self.num_workers = num_workers
         self.on_bad_item = on_bad_item
         self.skip_report = SkipReport()
         self.corpus: Corpus | None = None

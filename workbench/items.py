@@ -37,14 +37,27 @@ def canonical_split(name: object, where: str) -> str:
 
 
 @dataclass(frozen=True)
-class Item:
-    """One labelled example.
+class ItemKey:
+    """What an item is known by wherever it goes (its prediction records start with the same fields).
 
     Attributes:
         id: unique within the corpus.
         content_id: the same for all translations of one content (across languages).
         language: ISO 639-3 or BCP-47 code.
         label: index into the corpus' ``label_names``.
+    """
+
+    id: str
+    content_id: str
+    language: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Item(ItemKey):
+    """One labelled example: its :class:`ItemKey` fields, then
+
+    Attributes:
         split: one of :data:`SPLITS`.
         audio: path to an audio file (speech corpora).
         image: path to an image file (vision corpora).
@@ -52,10 +65,6 @@ class Item:
         romanized: gold romanization of ``text`` (uroman), when known.
     """
 
-    id: str
-    content_id: str
-    language: str
-    label: int
     split: str
     audio: str | None = None
     image: str | None = None

@@ -12,16 +12,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.io import atomic_write_jsonl, read_jsonl
-from workbench.items import Item
+from workbench.items import Item, ItemKey
 from workbench.metrics import scores_by_language
 
 
-@dataclass
-class Prediction:
-    id: str
-    content_id: str
-    language: str
-    label: int
+@dataclass(frozen=True)
+class Prediction(ItemKey):
+    """One evaluated item: its key (id, content_id, language, label), then what the run predicted."""
+
     pred: int
     probs: list[float]
     system: str

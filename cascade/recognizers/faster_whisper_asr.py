@@ -30,9 +30,8 @@ from typing import Literal
 
 import numpy as np
 
-from cascade.cache import file_digest
 from cascade.recognizers.base import Recognizer, pick_device
-from cascade.recognizers.whisper_common import GivenLanguages, Unsupported, check_policy, is_silence
+from cascade.recognizers.whisper_common import GivenLanguages, Unsupported, check_policy, describe_whisper, is_silence
 from workbench.errors import ConfigError
 
 N_FRAMES = 3000  # log-mel frames of Whisper's 30 s window
@@ -117,20 +116,15 @@ class FasterWhisperRecognizer(GivenLanguages, Recognizer):
         self._tokenizer = None
 
     def describe(self) -> dict:
-        folder = Path(self.model_name)
-        identity = (
-            {"model_sha256": file_digest(folder / "model.bin")}
-            if (folder / "model.bin").is_file()
-            else {"name": self.model_name}
-        )
-        return {
-            "recognizer": "faster-whisper",
-            **identity,
+        settings = {
             "compute_type": self.compute_type,
             **self.decoding_options(),
             # only clip windows add keys: cached full-window transcripts stay valid
             **({"window": "clip", "min_window_s": self.min_window_s} if self.window == "clip" else {}),
         }
+        return describe_whisper(
+            "faster-whisper", self.model_name, Path(self.model_name) / "model.bin", "model_sha256", settings
+        )
 
     @property
     def model(self):

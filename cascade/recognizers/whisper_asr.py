@@ -27,10 +27,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cascade.cache import file_digest
 from cascade.languages import whisper_languages
 from cascade.recognizers.base import Recognizer, pick_device
-from cascade.recognizers.whisper_common import GivenLanguages, check_policy, is_silence
+from cascade.recognizers.whisper_common import GivenLanguages, check_policy, describe_whisper, is_silence
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +100,8 @@ class WhisperRecognizer(GivenLanguages, Recognizer):
         self._model = None
 
     def describe(self) -> dict:
-        path = Path(self.model_name)
-        identity = {"file_sha256": file_digest(path)} if path.is_file() else {"name": self.model_name}
-        return {
-            "recognizer": "whisper",
-            **identity,
-            "fp16": self.fp16,
-            **self.decoding_options(),
-        }
+        settings = {"fp16": self.fp16, **self.decoding_options()}
+        return describe_whisper("whisper", self.model_name, Path(self.model_name), "file_sha256", settings)
 
     @property
     def model(self):

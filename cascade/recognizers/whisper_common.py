@@ -7,8 +7,10 @@ detect``, counted for the run's metrics) or stops the run (``unsupported: error`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from cascade.cache import file_digest
 from workbench.errors import ConfigError
 from workbench.languages import resolve, whisper_code
 
@@ -75,3 +77,10 @@ def is_silence(no_speech_prob: float, avg_logprob: float, no_speech_threshold, l
     if no_speech_threshold is None or no_speech_prob <= no_speech_threshold:
         return False
     return not (logprob_threshold is not None and avg_logprob > logprob_threshold)
+
+
+def describe_whisper(recognizer: str, name: str, weights: Path, digest_key: str, settings: dict) -> dict:
+    """A Whisper recognizer's identity for caches and the run record: the digest of its local
+    ``weights`` file under ``digest_key`` (else the model ``name``), then its ``settings``."""
+    identity = {digest_key: file_digest(weights)} if weights.is_file() else {"name": name}
+    return {"recognizer": recognizer, **identity, **settings}

@@ -188,13 +188,7 @@ class HFEncoder(SpeechEncoder):
         return feats["input_features"].to(waves.device)
 
     def _whisper(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        frames = whisper_output_frames(lengths)
-        if self.trim:
-            mel_frames = 2 * int(frames.max())
-            mel = self.whisper_mel(waves, lengths, min(WHISPER_WINDOW, mel_frames * WHISPER_HOP + WHISPER_NFFT))
-            mel = mel[..., :mel_frames]
-        else:
-            mel = self.whisper_mel(waves, lengths)
+        frames, mel = whisper_input(self.whisper_mel, waves, lengths, self.trim)
         hidden, layers = whisper_hf_forward(self.model, mel.to(self.model.conv1.weight.dtype))
         return EncoderOutput(hidden, frames.clamp(max=hidden.shape[1]), layers)
 
@@ -203,6 +197,20 @@ def whisper_output_frames(lengths: torch.Tensor) -> torch.Tensor:
     """Valid encoder frames (50 per second) of clips of ``lengths`` samples, at least 1, at most 1500."""
     mel = torch.div(lengths, WHISPER_HOP, rounding_mode="floor")
     return torch.div(mel + 1, 2, rounding_mode="floor").clamp(min=1, max=WHISPER_WINDOW // WHISPER_HOP // 2)
+
+
+def whisper_input(mel_fn, waves: torch.Tensor, lengths: torch.Tensor, trim: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(valid encoder frames, log-mel)`` for either Whisper encoder; ``mel_fn(waves, lengths[, samples])``.
+
+    ``trim``: the mel covers only the longest clip (plus one STFT window of zeros, so the frames
+    kept equal the 30 s computation's) instead of Whisper's fixed 30 s window.
+    """
+    frames = whisper_output_frames(lengths)
+    if not trim:
+        return frames, mel_fn(waves, lengths)
+    mel_frames = 2 * int(frames.max())
+    mel = mel_fn(waves, lengths, min(WHISPER_WINDOW, mel_frames * WHISPER_HOP + WHISPER_NFFT))
+    return frames, mel[..., :mel_frames]
 
 
 def whisper_hf_forward(encoder: nn.Module, mel: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
-from speech.encoders.hf import WHISPER_HOP, WHISPER_NFFT, WHISPER_WINDOW, whisper_output_frames
+from speech.encoders.hf import WHISPER_WINDOW, whisper_input
 
 
 class WhisperEncoder(SpeechEncoder):
@@ -65,13 +65,7 @@ class WhisperEncoder(SpeechEncoder):
         return torch.stack(mels)
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        frames = whisper_output_frames(lengths)
-        if self.trim:
-            mel_frames = 2 * int(frames.max())
-            mel = self.mel(waves, lengths, min(WHISPER_WINDOW, mel_frames * WHISPER_HOP + WHISPER_NFFT))
-            mel = mel[..., :mel_frames]
-        else:
-            mel = self.mel(waves, lengths)
+        frames, mel = whisper_input(self.mel, waves, lengths, self.trim)
         hidden, layers = audio_encoder_forward(self.encoder, mel.to(self.encoder.conv1.weight.dtype))
         return EncoderOutput(hidden, frames.clamp(max=hidden.shape[1]), layers)
 

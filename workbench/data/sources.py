@@ -38,6 +38,12 @@ class CorpusSource(ABC):  # noqa: B024 (no abstract method: image sources overri
 
     Subclasses set ``cache_dir``, ``on_bad_item`` and ``unknown_language`` and implement
     :meth:`read`; a source that overrides :meth:`load` itself (images) skips the audio checks.
+    The options every audio source takes:
+
+    - ``cache_dir``: where audio check verdicts and derived romanizations are kept (and, for the
+      hub sources, decoded audio and prepared tables);
+    - ``on_bad_item``: ``raise`` at the first bad row or audio, or ``skip`` and count it;
+    - ``unknown_language``: ``error``, or romanize unknown languages without a uroman code.
     """
 
     cache_dir: str | Path = DEFAULT_CACHE
@@ -97,8 +103,7 @@ class SpeechTaxi(CorpusSource):
         cache_dir: where decoded 16 kHz audio and the prepared tables are kept.
         splits: the splits to read.
         max_seconds: cap on clip length for ``save_to_disk`` copies (raw files keep whole clips).
-        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
-        unknown_language: ``error``, or romanize unknown languages without a uroman code.
+        on_bad_item, unknown_language: see :class:`CorpusSource`.
     """
 
     def __init__(
@@ -168,8 +173,7 @@ class HubParquet(CorpusSource):
         max_seconds: clips are cut to this length in the cache.
         name: corpus name; default the repository name.
         resplit: ``{dev: 0.1, test: 0.2, seed: 0}`` reassigns splits by hashing ``content_id``.
-        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
-        unknown_language: ``error``, or romanize unknown languages without a uroman code.
+        on_bad_item, unknown_language: see :class:`CorpusSource`.
     """
 
     def __init__(
@@ -278,9 +282,7 @@ class Manifest(CorpusSource):
         languages: languages allowed (another one is a bad item).
         columns: workbench field -> manifest column, for manifests with their own column names
             (e.g. ``{id: utt_id, audio: wav, text: sentence}``).
-        cache_dir: where audio check verdicts and derived romanizations are kept.
-        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
-        unknown_language: ``error``, or romanize unknown languages without a uroman code.
+        cache_dir, on_bad_item, unknown_language: see :class:`CorpusSource`.
     """
 
     def __init__(
@@ -316,9 +318,7 @@ class AudioFolder(CorpusSource):
         language: language of items without one.
         label_names: class order; default the sorted labels.
         split: split of items without one (no split column, no split folder); default: an error.
-        cache_dir: where audio check verdicts and derived romanizations are kept.
-        on_bad_item: ``raise`` at the first bad row or audio, or ``skip`` and count it.
-        unknown_language: ``error``, or romanize unknown languages without a uroman code.
+        cache_dir, on_bad_item, unknown_language: see :class:`CorpusSource`.
     """
 
     def __init__(
