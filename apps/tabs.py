@@ -142,14 +142,51 @@ def classify_image(service: Service, image, language: str, vision_name: str | No
     return (*e2e_out, *ocr_out)
 
 
-def cascade_column(prefix: str, run_label: str, language_label: str, text: tuple[str, str, str]) -> list:
+SPEECH_INPUT = functools.partial(gr.Audio, sources=["upload", "microphone"], type="filepath", label="Clip")
+IMAGE_INPUT = functools.partial(gr.Image, type="pil", label="Image", height=256)
+
+
+def input_row(make_signal, signal_id: str, tab: str, what: str) -> tuple:
+    """A tab's input row: the signal's component (``make_signal(elem_id=signal_id)``) beside the language
+    choice (``auto`` first), the Classify button and the examples (hidden until a run is served, one per
+    language); element ids ``<tab>-language``, ``-run``, ``-examples``. Returns the four components."""
+    with gr.Row():
+        signal = make_signal(elem_id=signal_id)
+        with gr.Column():
+            return (signal, *input_controls(signal, tab, what))
+
+
+def input_controls(signal, tab: str, what: str) -> tuple:
+    language = gr.Dropdown(
+        [AUTO, *EMBEDDED_LANGUAGES], value=AUTO, label="Language", allow_custom_value=True, elem_id=f"{tab}-language"
+    )
+    button = gr.Button("Classify", variant="primary", elem_id=f"{tab}-run")
+    label = f"{what} (test split, one per language)"
+    examples = gr.Dataset(
+        components=[signal, language],
+        samples=[],
+        label=label,
+        visible=False,
+        samples_per_page=12,
+        elem_id=f"{tab}-examples",
+    )
+    return language, button, examples
+
+
+def run_picker(title: str, label: str, run_id: str, state_id: str) -> tuple:
+    """A path's heading, run choice and the line that says whether its model is ready (element ids given)."""
+    gr.Markdown(f"### {title}")
+    run = gr.Dropdown([], value="", label=label, allow_custom_value=True, elem_id=run_id)
+    return run, gr.Markdown(elem_id=state_id)
+
+
+def cascade_column(title: str, prefix: str, run_label: str, language_label: str, text: tuple[str, str, str]) -> list:
     """A cascade's column (both tabs): run choice, its state, then the outputs of a classification —
     language used, text read (``text``: element id, label, romanized label), romanized text,
     probabilities, latency. Element ids are ``<prefix>-run``, ``<prefix>-language``..."""
     text_id, text_label, romanized_label = text
     return [
-        gr.Dropdown([], value="", label=run_label, allow_custom_value=True, elem_id=f"{prefix}-run"),
-        gr.Markdown(elem_id=f"{prefix}-state"),
+        *run_picker(title, run_label, f"{prefix}-run", f"{prefix}-state"),
         gr.Textbox(label=language_label, elem_id=f"{prefix}-language"),
         gr.Textbox(label=text_label, elem_id=f"{prefix}-{text_id}"),
         gr.Textbox(label=romanized_label, elem_id=f"{prefix}-romanized"),
@@ -167,30 +204,20 @@ def speech_tab(service: Service) -> dict:
         "Whisper, else from the script of the transcript; a recognizer that writes romanized text "
         "needs none. The E2E model never needs a language."
     )
-    with gr.Row():
-        audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Clip", elem_id="speech-audio")
-        with gr.Column():
-            language = gr.Dropdown(
-                [AUTO, *EMBEDDED_LANGUAGES], value=AUTO, label="Language", elem_id="speech-language",
-                allow_custom_value=True,
-            )  # fmt: skip
-            button = gr.Button("Classify", variant="primary", elem_id="speech-run")
-            examples = gr.Dataset(
-                components=[audio, language], samples=[], label="Example clips (test split, one per language)",
-                elem_id="speech-examples", visible=False, samples_per_page=12,
-            )  # fmt: skip
+    audio, language, button, examples = input_row(SPEECH_INPUT, "speech-audio", "speech", "Example clips")
     with gr.Row(equal_height=False):
         with gr.Column():
-            gr.Markdown("### End-to-end (speech → class)")
-            e2e_run = gr.Dropdown([], value="", label="E2E run", allow_custom_value=True, elem_id="e2e-run")
-            e2e_state = gr.Markdown(elem_id="e2e-state")
+            e2e_run, e2e_state = run_picker("End-to-end (speech → class)", "E2E run", "e2e-run", "e2e-state")
             e2e_probs = gr.Label(label="E2E class probabilities", elem_id="e2e-probs")
             e2e_latency = gr.Textbox(label="E2E latency", elem_id="e2e-latency")
         with gr.Column():
-            gr.Markdown("### Cascade (speech → text → romanized → class)")
             texts = ("transcript", "Transcript", "Romanized transcript")
             cascade_run, cascade_state, *cascade_outputs = cascade_column(
-                "cascade", "Cascade run", "Language used by the cascade", texts
+                "Cascade (speech → text → romanized → class)",
+                "cascade",
+                "Cascade run",
+                "Language used by the cascade",
+                texts,
             )
     button.click(
         friendly(functools.partial(classify_speech, service)),
@@ -216,23 +243,10 @@ def vision_tab(service: Service) -> dict:
         "probabilities. With *auto*, the OCR reads the image with every language's model at once and the "
         "language comes from the script of what it read; the E2E model then uses that language."
     )
-    with gr.Row():
-        image = gr.Image(type="pil", label="Image", height=256, elem_id="vision-image")
-        with gr.Column():
-            language = gr.Dropdown(
-                [AUTO, *EMBEDDED_LANGUAGES], value=AUTO, label="Language", allow_custom_value=True,
-                elem_id="vision-language",
-            )  # fmt: skip
-            button = gr.Button("Classify", variant="primary", elem_id="vision-run")
-            examples = gr.Dataset(
-                components=[image, language], samples=[], label="Example images (test split, one per language)",
-                visible=False, samples_per_page=12, elem_id="vision-examples",
-            )  # fmt: skip
+    image, language, button, examples = input_row(IMAGE_INPUT, "vision-image", "vision", "Example images")
     with gr.Row(equal_height=False):
         with gr.Column():
-            gr.Markdown("### End-to-end (image → class)")
-            run = gr.Dropdown([], value="", label="Vision run", allow_custom_value=True, elem_id="vision-run-name")
-            state = gr.Markdown(elem_id="vision-state")
+            run, state = run_picker("End-to-end (image → class)", "Vision run", "vision-run-name", "vision-state")
             prompt_language = gr.Textbox(label="Prompt language", elem_id="vision-prompt-language")
             native = gr.Label(label="E2E probabilities, native-script prompts", elem_id="vision-native")
             roman = gr.Label(label="E2E probabilities, romanized prompts", elem_id="vision-romanized")
@@ -240,9 +254,12 @@ def vision_tab(service: Service) -> dict:
             roman_prompts = gr.Textbox(label="Romanized prompts")
             e2e_latency = gr.Textbox(label="E2E latency", elem_id="vision-latency")
         with gr.Column():
-            gr.Markdown("### OCR cascade (image → text → romanized → class)")
             ocr_run, ocr_state, *ocr_outputs = cascade_column(
-                "ocr", "OCR cascade run", "Language used by the OCR", ("text", "OCR text", "Romanized OCR text")
+                "OCR cascade (image → text → romanized → class)",
+                "ocr",
+                "OCR cascade run",
+                "Language used by the OCR",
+                ("text", "OCR text", "Romanized OCR text"),
             )
     button.click(
         friendly(functools.partial(classify_image, service)),
