@@ -132,15 +132,18 @@ def load_clip(
             raise ConfigError(
                 f"model.pretrained: '{pretrained}' is neither a file nor a tag of '{model_name}' (tags: {tags})"
             )
+    cfg = model_config(model_name)
+    size = ((cfg or {}).get("vision_cfg") or {}).get("image_size")
     model, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
         model_name,
         pretrained=pretrained,
+        # a JSON [height, width] given back as a tuple: open_clip's timm augmentation adds it to one
+        force_image_size=tuple(size) if isinstance(size, list) else None,
         force_context_length=context_length,
         aug_cfg=aug_cfg,
         cache_dir=cache_dir,
         weights_only=True,  # a pretrained file is read as tensors only, never unpickled objects
     )
-    cfg = model_config(model_name)
     return ClipBundle(
         model=model,
         preprocess_train=preprocess_train,
