@@ -12,6 +12,8 @@ Names accepted by :func:`load_clip`:
 - ``model_name="ViT-B-32", pretrained="/path/weights.pt"``: a local checkpoint file.
 - ``model_name="local-dir:/path"``: a folder with ``open_clip_config.json`` + weights.
 - ``model_name="wb-tiny-bytes", pretrained=None``: a small architecture, trained from scratch.
+- ``model_name="hf-pixel:Team-PIXEL/pixel-base", pretrained="weights"``: a PIXEL encoder through
+  transformers' ViT-MAE (:mod:`vision.pixel`); ``architecture`` gives its ``image_size`` and ``embed_dim``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 from workbench.errors import ConfigError
 
 MODEL_CONFIGS = Path(__file__).parent / "model_configs"
+PIXEL_PREFIX = "hf-pixel:"  # a PIXEL-family encoder by hub id or folder (vision.pixel)
 open_clip.add_model_config(MODEL_CONFIGS)
 
 TokenizerName = Literal["model", "bytes"]
@@ -120,8 +123,14 @@ def load_clip(
         context_length: overrides the text context length (tokens).
         aug_cfg: open_clip training augmentation config (``scale``, ``color_jitter``...).
         cache_dir: where open_clip keeps downloaded weights.
-        architecture: an architecture dict registered under ``model_name`` first.
+        architecture: an architecture dict registered under ``model_name`` first (for ``hf-pixel:``
+            names: ``{"image_size": [h, w], "embed_dim": n}``).
     """
+    if model_name.startswith(PIXEL_PREFIX):  # not an open_clip model: transformers' ViT-MAE (vision.pixel)
+        from vision.pixel import load_pixel
+
+        shape = {"image_size": (64, 128), "embed_dim": 64, **(architecture or {})}
+        return load_pixel(model_name, pretrained, aug_cfg, shape["image_size"], shape["embed_dim"])
     if architecture is not None:
         register_config(model_name, architecture)
     if ":" not in model_name and model_name not in open_clip.list_models():
