@@ -126,8 +126,9 @@ def test_the_vision_sweep_runs_to_a_report_with_an_image_ladder(tiny_images, tin
     assert {r["modality"] for r in ladder} == {"image"} and {r["language"] for r in ladder} == {"eng", "rus"}
     rus = sorted((r for r in ladder if r["language"] == "rus"), key=lambda r: int(r["rung"]))
     systems = [r["system"] for r in rus]
-    assert systems[:2] == ["tess-native:gold", "tess-romanized:gold"] and systems[-1] == "img-e2e"
-    assert systems.index("tess-native") < systems.index("tess-romanized")
+    golds = [s for s in systems if s.endswith(":gold")]  # the Tesseract cascades' (and the CTC ones' with linerec)
+    assert {"tess-native:gold", "tess-romanized:gold"} <= set(golds) and systems[: len(golds)] == golds
+    assert systems[-1] == "img-e2e" and systems.index("tess-native") < systems.index("tess-romanized")
     assert all(r["cer"] for r in rus if r["system"] in ("tess-native", "tess-romanized"))  # Tesseract's CER
     with (out / "report" / "significance_test.csv").open() as handle:
         pairs = {(r["modality"], r["e2e"], r["cascade"]) for r in csv.DictReader(handle)}
