@@ -98,3 +98,30 @@ def test_free_points_run_beside_the_setup_steps_and_dependants_wait(tmp_path, mo
     status = run_sweep(load_sweep(path))
     assert not status.failed(), {tag: e.get("log_tail") for tag, e in status.entries.items()}
     assert {e["state"] for e in status.entries.values()} == {"done"} and len(status.entries) == 3
+
+
+def test_only_runs_just_the_setup_steps_its_points_read(tmp_path, monkeypatch):
+    (tmp_path / "sched_program.py").write_text(textwrap.dedent(PROGRAM))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    base, out = tmp_path / "base.yaml", tmp_path / "out"
+    base.write_text("{}\n")
+    # the setup step fails if it runs (it "needs" a folder that never exists)
+    failing = {"--role": "dependent", "--needs": str(tmp_path / "never")}
+    spec = {
+        "name": "s",
+        "out_dir": str(out),
+        "setup": [{"name": "asr", "program": "sched_program", "configs": [str(base)], "args": failing}],
+        "systems": {
+            "ca": {"program": "sched_program", "configs": [str(base)], "args": {
+                "--role": "dependent", "--needs": "${sweep_dir}/setup/asr"}},
+            "e2e": {"program": "sched_program", "configs": [str(base)], "args": {"--role": "plain"}},
+        },
+        "protocols": {"all_languages": [None]},
+        "seeds": [0],
+    }  # fmt: skip
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    status = run_sweep(load_sweep(path), only="e2e/")
+    assert set(status.entries) == {"e2e/all_languages/seed0"} and not status.failed()
+    status = run_sweep(load_sweep(path), only="ca/")  # a cascade point: its recognizer runs first (and fails)
+    assert set(status.failed()) == {"setup/asr", "ca/all_languages/seed0"}

@@ -71,3 +71,22 @@ def tiny_hf_text_architecture(folder: Path) -> dict:
             "context_length": 16,
         },
     }
+
+
+def overfit_head(model, images, labels, steps: int = 60, lr: float = 0.003) -> tuple[bool, float]:
+    """Train a head-classifying VisionCLIP on one batch; (all right afterwards?, loss afterwards)."""
+    import torch
+    import torch.nn.functional as F
+
+    languages = ["eng"] * len(labels)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    for _ in range(steps):
+        loss = F.cross_entropy(model.logits(images, languages), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model.logits(images, languages)
+    return bool((logits.argmax(-1) == labels).all()), float(F.cross_entropy(logits, labels))

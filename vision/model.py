@@ -12,6 +12,8 @@ Names accepted by :func:`load_clip`:
 - ``model_name="ViT-B-32", pretrained="/path/weights.pt"``: a local checkpoint file.
 - ``model_name="local-dir:/path"``: a folder with ``open_clip_config.json`` + weights.
 - ``model_name="wb-tiny-bytes", pretrained=None``: a small architecture, trained from scratch.
+- ``model_name="hf-pixel:Team-PIXEL/pixel-base", pretrained="weights"``: a PIXEL encoder through
+  transformers' ViT-MAE (:mod:`vision.pixel`); ``architecture`` gives its ``image_size`` and ``embed_dim``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 from workbench.errors import ConfigError
 
 MODEL_CONFIGS = Path(__file__).parent / "model_configs"
+PIXEL_PREFIX = "hf-pixel:"  # a PIXEL-family encoder by hub id or folder (vision.pixel)
 open_clip.add_model_config(MODEL_CONFIGS)
 
 TokenizerName = Literal["model", "bytes"]
@@ -123,8 +126,14 @@ def load_clip(
         context_length: overrides the text context length (tokens).
         aug_cfg: open_clip training augmentation config (``scale``, ``color_jitter``...).
         cache_dir: where open_clip keeps downloaded weights.
-        architecture: an architecture dict registered under ``model_name`` first.
+        architecture: an architecture dict registered under ``model_name`` first (for ``hf-pixel:``
+            names: ``{"image_size": [h, w], "embed_dim": n}``).
     """
+    if model_name.startswith(PIXEL_PREFIX):  # not an open_clip model: transformers' ViT-MAE (vision.pixel)
+        from vision.pixel import load_pixel
+
+        shape = {"image_size": (64, 128), "embed_dim": 64, **(architecture or {})}
+        return load_pixel(model_name, pretrained, aug_cfg, shape["image_size"], shape["embed_dim"])
     if architecture is not None:
         register_config(model_name, architecture)
     if ":" not in model_name and model_name not in open_clip.list_models():
@@ -135,15 +144,18 @@ def load_clip(
             raise ConfigError(
                 f"model.pretrained: '{pretrained}' is neither a file nor a tag of '{model_name}' (tags: {tags})"
             )
+    cfg = model_config(model_name)
+    size = ((cfg or {}).get("vision_cfg") or {}).get("image_size")
     model, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
         model_name,
         pretrained=pretrained,
+        # a JSON [height, width] given back as a tuple: open_clip's timm augmentation adds it to one
+        force_image_size=tuple(size) if isinstance(size, list) else None,
         force_context_length=context_length,
         aug_cfg=aug_cfg,
         cache_dir=cache_dir,
         weights_only=True,  # a pretrained file is read as tensors only, never unpickled objects
     )
-    cfg = model_config(model_name)
     return ClipBundle(
         model=model,
         preprocess_train=preprocess_train,

@@ -29,25 +29,33 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False) if not frame.empty else "")
 
 
+def modality_suffix(modality: str) -> str:
+    """File-name suffix of a modality's figures: none for speech (the first modality), ``_image``..."""
+    return "" if modality == "speech" else f"_{modality}"
+
+
 def _figures(out: Path, split_scores: pd.DataFrame, ladder: pd.DataFrame, items: pd.DataFrame) -> dict:
-    """Every figure of the ``test`` split, by kind."""
+    """Every figure of the ``test`` split, by kind; one per modality (a system name may recur in another)."""
     figures: dict[str, list[str]] = {"ladder": [], "reliability": [], "heatmap": [], "protocol_averages": []}
     for (modality, group), part in ladder.groupby(["modality", "protocol"]) if not ladder.empty else []:
-        name = f"ladder_{plots.safe_name(group)}" + ("" if modality == "speech" else f"_{modality}")
+        name = f"ladder_{plots.safe_name(group)}{modality_suffix(modality)}"
         path = plots.ladder(part, f"{group} ({modality})", out / f"{name}.png")
         figures["ladder"] += [path.name] if path else []
     evaluated = items[items["split"] == "test"]
-    for system, part in evaluated.groupby("system"):
-        path = plots.reliability_diagram(part, system, out / f"reliability_{plots.safe_name(system)}.png")
+    for (modality, system), part in evaluated.groupby(["modality", "system"]):
+        name = f"reliability_{plots.safe_name(system)}{modality_suffix(modality)}.png"
+        path = plots.reliability_diagram(part, system, out / name)
         figures["reliability"] += [path.name] if path else []
-    predicting = split_scores[split_scores["path"].isin(["e2e", "cascade"])]
-    for system in tables.system_order(predicting):
-        path = plots.heatmap(split_scores, system, out / f"heatmap_{plots.safe_name(system)}.png")
-        figures["heatmap"] += [path.name] if path else []
-    if not split_scores.empty:
-        averages = tables.protocol_averages(split_scores)
-        chance = 1 / split_scores["n_classes"].max()
-        path = plots.protocol_bars(averages, tables.system_order(split_scores), out / "protocol_averages.png", chance)
+    for modality, scores in split_scores.groupby("modality"):
+        suffix = modality_suffix(modality)
+        predicting = scores[scores["path"].isin(["e2e", "cascade"])]
+        for system in tables.system_order(predicting):
+            path = plots.heatmap(scores, system, out / f"heatmap_{plots.safe_name(system)}{suffix}.png")
+            figures["heatmap"] += [path.name] if path else []
+        averages = tables.protocol_averages(scores)
+        chance = 1 / scores["n_classes"].max()
+        name = f"protocol_averages{suffix}.png"
+        path = plots.protocol_bars(averages, tables.system_order(scores), out / name, chance)
         figures["protocol_averages"] += [path.name] if path else []
     return figures
 

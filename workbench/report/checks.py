@@ -129,7 +129,9 @@ def seeds(scores: pd.DataFrame) -> list[dict]:
 
 def duplicates(runs: pd.DataFrame) -> list[dict]:
     rows = []
-    for (system, protocol, sources, seed), dup in runs.groupby(["system", "protocol", "sources", "seed"]):
+    # per modality: a speech and an image system may share a name (ca-romanized) without being one system
+    keys = ["modality", "system", "protocol", "sources", "seed"]
+    for (_modality, system, protocol, sources, seed), dup in runs.groupby(keys):
         for run_dir in dup["run_dir"] if len(dup) > 1 else []:
             where = f"{protocol} from {sources}" if sources else protocol
             detail = f"{system} {where} seed {seed} is in {len(dup)} run directories: each counts as a seed"

@@ -60,8 +60,11 @@ class Document:
         for (modality, group), part in table.groupby(["modality", "protocol"], sort=True):
             self.add("", f"### {group} ({modality})", "", tables.table_markdown(part))
         if not ladder.empty:
-            self.add("", f"## Headroom ladder on `{split}`: gold text → native ASR → romanized ASR → E2E", "")
-            self.add("Accuracy (%) per rung; `CER / WER` of the recognizer behind each cascade; chance level last.")
+            self.add("", f"## Headroom ladder on `{split}`: gold text → native recognized text → romanized → E2E", "")
+            self.add(
+                "Accuracy (%) per rung; `CER / WER` of the recognizer (ASR for speech, OCR for images) behind "
+                "each cascade; chance level last."
+            )
             for (modality, group), part in ladder.groupby(["modality", "protocol"], sort=True):
                 self.add("", f"### {group} ({modality})", "", tables.ladder_markdown(part))
         if not sig.empty:

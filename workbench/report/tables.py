@@ -135,18 +135,21 @@ def ladder(frame: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     CER/WER (mean over the cascade's runs) beside each cascade rung and the chance level.
     Only groups that have a cascade get a ladder.
     """
-    text_of = runs.runs.drop_duplicates("system").set_index("system")["text"].to_dict()
+    # the cascade's input text by modality and system: a speech and an image cascade may share a name
+    texts = runs.runs.drop_duplicates(["modality", "system"])
     asr = runs.asr.merge(runs.runs[["run_dir", "group", "modality"]], on="run_dir")
     rows = []
     for (split, modality, group), part in frame.groupby(["split", "modality", "group"]):
         if not (part["path"] == "cascade").any():
             continue
+        text_of = texts[texts["modality"] == modality].set_index("system")["text"].to_dict()
         chance = 1 / part["n_classes"].max()
         for language, at in part.groupby("language"):
             for rung, (system, path) in enumerate(_rung_order(part, text_of)):
                 values = at.loc[at["system"] == system, "accuracy"]
                 error = asr[
                     (asr["system"] == system)
+                    & (asr["modality"] == modality)
                     & (asr["split"] == split)
                     & (asr["group"] == group)
                     & (asr["language"] == language)

@@ -32,7 +32,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import atomic_write_json, read_json
 from workbench.record import RunRecord, read_record
 from workbench.runs import METRICS
-from workbench.sweep.schedule import next_ready, priority_order, thread_share
+from workbench.sweep.schedule import dependencies, next_ready, priority_order, thread_share
 from workbench.sweep.spec import Point, Sweep
 
 log = logging.getLogger(__name__)
@@ -188,26 +188,29 @@ def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
     status = Status(sweep.out_dir / "status.json")
     workers = workers or sweep.workers
-    setup = [step for step in sweep.setup if not is_finished(step)]
     todo = [p for p in sweep.points if not is_finished(p) and (only is None or only in p.tag)]
+    setup = [step for step in sweep.setup if not is_finished(step)]
+    if only is not None:  # --only: just the setup steps the chosen points read (none for E2E points)
+        needed = {step for point in todo for step in dependencies(point, sweep.setup)}
+        setup = [step for step in setup if step in needed]
     for point in sweep.points:
         if is_finished(point):
             status.record(point, "done")
     log.info("sweep %s: %d of %d points to run, %d workers", sweep.name, len(todo), len(sweep.points), workers)
     if sweep.engine == "submitit":
         run_local(setup, workers, status)  # before the grid: the cluster does not know the dependencies
-        log_failed_setup(sweep)
+        log_failed_setup(setup)
         run_submitit(todo, sweep, status)
     else:
         # one pool: the setup steps (recognizers) first, the grid's free points beside them, the
         # points that read a setup step once it has ended (workbench.sweep.schedule)
         run_local(priority_order(setup, todo), workers, status, setup)
-        log_failed_setup(sweep)
+        log_failed_setup(setup)
     return status
 
 
-def log_failed_setup(sweep: Sweep) -> None:
-    """Name every setup step that did not finish (its dependants fail too)."""
-    for step in sweep.setup:
+def log_failed_setup(setup: list[Point]) -> None:
+    """Name every setup step run here that did not finish (its dependants fail too)."""
+    for step in setup:
         if not is_finished(step):
             log.error("setup step %s failed; its dependants failed too (see status.json)", step.tag)
