@@ -21,7 +21,7 @@ from workbench.sweep.__main__ import main as sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "configs/embedded/vision_text.yaml"
-PROTOCOLS = [None, "configs/embedded/vision/zero_shot.yaml", "configs/embedded/vision/all_languages.yaml"]
+PROTOCOLS = [None, "configs/protocol/zero_shot.yaml", "configs/protocol/all_languages.yaml"]
 SWEEP = ROOT / "configs" / "sweeps" / "embedded_vision.yaml"
 LINE_RECOGNIZER = "configs/embedded/ocr"  # configs of the trained CTC line recognizer (branch linerec)
 
