@@ -95,18 +95,10 @@ class LineImageDataModule(ASRDataModule):
         seed: batch shuffling seed; None follows ``seed_everything``.
     """
 
-    def __init__(
-        self,
-        source: CorpusSource,
-        protocol: Protocol,
-        target: Target = "romanized",
-        batch_size: int = 32,
-        num_workers: int = 0,
-        max_batch_columns: float = 16000.0,
-        num_buckets: int = 8,
-        seed: int | None = None,
-    ):
-        super().__init__(source, protocol, target, batch_size, num_workers, max_batch_columns, num_buckets, None, seed)
+    def __init__(self, source: CorpusSource, protocol: Protocol, max_batch_columns: float = 16000.0, **kwargs):
+        # the speech module's other arguments (target, batch_size, ...) come through kwargs; the CLI
+        # finds them in its signature. Strips are never cut (max_seconds) and batch by width.
+        super().__init__(source, protocol, max_batch_seconds=max_batch_columns, max_seconds=None, **kwargs)
         self.prepare_image: Prepare | None = None
 
     def use_front_end(self, prepare: Prepare) -> None:
