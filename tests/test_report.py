@@ -240,3 +240,16 @@ def test_the_item_table_and_paths_come_from_the_record_not_the_name(tmp_path):
     assert items.loc[items["system"] == "e2e-looking-ca", "correct"].sum() == 5
     (pair,) = read_csv(build_report(tmp_path) / "pooled_test.csv")
     assert (pair["e2e"], pair["cascade"]) == ("ca-looking-e2e", "e2e-looking-ca")
+
+
+def test_pooled_targets_split_by_script_only_when_they_mix():
+    """Romanization can only help targets in other scripts: the pooled test adds the Latin-script and
+    the other-script targets as their own rows when (and only when) the targets mix both."""
+    import pandas as pd
+
+    from workbench.report.compare import target_sets
+
+    mixed = pd.DataFrame({"language": ["deu", "rus", "tha", "spa"]})
+    sets = {name: sorted(part["language"]) for name, part in target_sets(mixed)}
+    assert sets == {"all": ["deu", "rus", "spa", "tha"], "Latin script": ["deu", "spa"], "other scripts": ["rus", "tha"]}
+    assert [name for name, _ in target_sets(pd.DataFrame({"language": ["rus", "tha"]}))] == ["all"]

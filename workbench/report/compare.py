@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.languages import resolve
 from workbench.report import stats
 
 KEY = ["group", "sources", "id"]  # in_language runs of different sources share a group, not items
@@ -105,17 +106,31 @@ def language_tests(paired: pd.DataFrame, base: dict) -> list[dict]:
     return rows if frame.empty else frame.to_dict("records")
 
 
-def pooled_test(paired: pd.DataFrame, base: dict) -> dict | None:
-    """ONE test pooled over every zero-shot target item (sources left out), clustered by content."""
+def target_sets(targets: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """All zero-shot targets, then (when they are a proper part of them) the Latin-script targets and
+    the targets in other scripts: romanization is expected to help transfer to the latter only."""
+    latin = targets["language"].map(lambda code: resolve(code).script == "Latn")
+    sets = [("all", targets)]
+    if latin.any() and not latin.all():
+        sets += [("Latin script", targets[latin]), ("other scripts", targets[~latin])]
+    return sets
+
+
+def pooled_test(paired: pd.DataFrame, base: dict) -> list[dict]:
+    """ONE test pooled over every zero-shot target item (sources left out), clustered by content;
+    then the same over the Latin-script and the other-script targets when both are there."""
     targets = paired[(paired["protocol"] == "zero_shot") & ~paired["is_source"].astype(bool)]
-    if targets.empty:
-        return None
+    return [pooled_row(part, base, name) for name, part in target_sets(targets) if not part.empty]
+
+
+def pooled_row(targets: pd.DataFrame, base: dict, name: str) -> dict:
     d = targets["d"].to_numpy(float)
     better_e, better_c, _ = stats.sign_test(d)
     low, high = stats.bootstrap_interval(d, targets["content_id"])
     p = stats.permutation_test(d, targets["content_id"])
     return {
         **base,
+        "target_set": name,
         "groups": " ".join(sorted(targets["group"].unique())),
         "languages": " ".join(sorted(targets["language"].unique())),
         "n": len(targets),
@@ -148,9 +163,7 @@ def comparisons(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
                 base = {"split": split, "modality": modality, "e2e": e_name, "cascade": c_name}
                 paired, lost = pair_systems(e2e[e2e["group"].isin(shared)], cascade[cascade["group"].isin(shared)])
                 per_language += language_tests(paired, base)
-                result = pooled_test(paired, base)
-                if result:
-                    pooled.append(result)
+                pooled += pooled_test(paired, base)
                 if not lost.empty:
                     unpaired += [{**base, **row} for row in lost.to_dict("records")]
     return pd.DataFrame(per_language), pd.DataFrame(pooled), pd.DataFrame(unpaired)

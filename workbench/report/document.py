@@ -93,14 +93,17 @@ class Document:
             self.add("", "### Pooled over all zero-shot targets (one test per pair)", "")
             self.add(
                 "Paired sign-flip permutation test on the mean per-item difference; the signs of all "
-                "translations of one content flip together, and the bootstrap resamples contents."
+                "translations of one content flip together, and the bootstrap resamples contents. "
+                "`all` is the one test; when the targets mix scripts, the Latin-script targets and the "
+                "others follow (romanization can only help the latter)."
             )
             rows = [
-                [r["e2e"], r["cascade"], r["groups"], r["languages"], r["n"], r["contents"], _pct(r["acc_e2e"])]
+                [r["e2e"], r["cascade"], r["target_set"], r["groups"], r["languages"], r["n"], r["contents"]]
+                + [_pct(r["acc_e2e"])]
                 + [_pct(r["acc_cascade"]), _interval(r), f"{r['cohens_dz']:+.2f}", _p(r["p"])]
                 for r in pooled.to_dict("records")
             ]
-            header = ["E2E", "CA", "protocols", "targets", "items", "contents", "E2E %", "CA %", "diff [95% CI]"]
+            header = ["E2E", "CA", "set", "protocols", "targets", "items", "contents", "E2E %", "CA %", "diff [95% CI]"]
             self.add("", tables.markdown(header + ["d_z", "p"], rows))
         if not unpaired.empty:
             self.add("", f"### Unpaired items on `{split}` ({len(unpaired)}, left out of the tests above)", "")
