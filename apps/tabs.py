@@ -144,88 +144,92 @@ def classify_image(service: Service, image, language: str, vision_name: str | No
 
 SPEECH_INPUT = functools.partial(gr.Audio, sources=["upload", "microphone"], type="filepath", label="Clip")
 IMAGE_INPUT = functools.partial(gr.Image, type="pil", label="Image", height=256)
+SPEECH_HELP = (
+    "Upload or record a clip (any sample rate or channel count; at most "
+    f"{MAX_SECONDS:.0f} s), pick its language or leave **auto**, and compare the two paths. "
+    "With *auto*, the cascade's language comes from Whisper's language ID when the recognizer is "
+    "Whisper, else from the script of the transcript; a recognizer that writes romanized text "
+    "needs none. The E2E model never needs a language."
+)
+VISION_HELP = (
+    "Upload an image with text in it (or pick an example), pick its language or leave **auto**, and "
+    "compare the two paths: the E2E image model's class probabilities (its class prompts written in "
+    "the language, natively and romanized) beside the OCR cascade's text, romanized text and class "
+    "probabilities. With *auto*, the OCR reads the image with every language's model at once and the "
+    "language comes from the script of what it read; the E2E model then uses that language."
+)
 
 
-def input_row(make_signal, signal_id: str, tab: str, what: str) -> tuple:
-    """A tab's input row: the signal's component (``make_signal(elem_id=signal_id)``) beside the language
-    choice (``auto`` first), the Classify button and the examples (hidden until a run is served, one per
-    language); element ids ``<tab>-language``, ``-run``, ``-examples``. Returns the four components."""
+def input_row(help_text: str, make_signal, signal_id: str, tab: str, what: str) -> tuple:
+    """A tab's help line, then its input row: the signal's component (``make_signal(elem_id=signal_id)``)
+    beside the language choice (``auto`` first), the Classify button and the examples (hidden until a
+    run is served, one per language; picking one fills signal and language); element ids
+    ``<tab>-language``, ``-run``, ``-examples``. Returns (signal, language, button, examples)."""
+    gr.Markdown(help_text)
     with gr.Row():
         signal = make_signal(elem_id=signal_id)
         with gr.Column():
-            return (signal, *input_controls(signal, tab, what))
+            language = gr.Dropdown(
+                [AUTO, *EMBEDDED_LANGUAGES], value=AUTO, label="Language", allow_custom_value=True,
+                elem_id=f"{tab}-language",
+            )  # fmt: skip
+            button = gr.Button("Classify", variant="primary", elem_id=f"{tab}-run")
+            examples = gr.Dataset(
+                components=[signal, language], samples=[], label=f"{what} (test split, one per language)",
+                visible=False, samples_per_page=12, elem_id=f"{tab}-examples",
+            )  # fmt: skip
+    examples.click(lambda sample: tuple(sample), inputs=examples, outputs=[signal, language], api_visibility="private")
+    return signal, language, button, examples
 
 
-def input_controls(signal, tab: str, what: str) -> tuple:
-    language = gr.Dropdown(
-        [AUTO, *EMBEDDED_LANGUAGES], value=AUTO, label="Language", allow_custom_value=True, elem_id=f"{tab}-language"
-    )
-    button = gr.Button("Classify", variant="primary", elem_id=f"{tab}-run")
-    label = f"{what} (test split, one per language)"
-    examples = gr.Dataset(
-        components=[signal, language],
-        samples=[],
-        label=label,
-        visible=False,
-        samples_per_page=12,
-        elem_id=f"{tab}-examples",
-    )
-    return language, button, examples
+def path_column(title: str, run_label: str, ids: tuple[str, str], outputs: list[tuple]) -> tuple:
+    """One path's column: heading, run choice, the line that says whether its model is ready (element
+    ids ``ids``: run, state), then ``outputs`` as ``(component class, label, element id or None)``.
+    Returns (run, state, *outputs)."""
+    with gr.Column():
+        gr.Markdown(f"### {title}")
+        run = gr.Dropdown([], value="", label=run_label, allow_custom_value=True, elem_id=ids[0])
+        state = gr.Markdown(elem_id=ids[1])
+        return (run, state, *(kind(label=label, elem_id=elem_id) for kind, label, elem_id in outputs))
 
 
-def run_picker(title: str, label: str, run_id: str, state_id: str) -> tuple:
-    """A path's heading, run choice and the line that says whether its model is ready (element ids given)."""
-    gr.Markdown(f"### {title}")
-    run = gr.Dropdown([], value="", label=label, allow_custom_value=True, elem_id=run_id)
-    return run, gr.Markdown(elem_id=state_id)
-
-
-def cascade_column(title: str, prefix: str, run_label: str, language_label: str, text: tuple[str, str, str]) -> list:
+def cascade_column(title: str, prefix: str, run_label: str, language_label: str, text: tuple[str, str, str]) -> tuple:
     """A cascade's column (both tabs): run choice, its state, then the outputs of a classification —
     language used, text read (``text``: element id, label, romanized label), romanized text,
     probabilities, latency. Element ids are ``<prefix>-run``, ``<prefix>-language``..."""
     text_id, text_label, romanized_label = text
-    return [
-        *run_picker(title, run_label, f"{prefix}-run", f"{prefix}-state"),
-        gr.Textbox(label=language_label, elem_id=f"{prefix}-language"),
-        gr.Textbox(label=text_label, elem_id=f"{prefix}-{text_id}"),
-        gr.Textbox(label=romanized_label, elem_id=f"{prefix}-romanized"),
-        gr.Label(label="Cascade class probabilities", elem_id=f"{prefix}-probs"),
-        gr.Textbox(label="Cascade latency", elem_id=f"{prefix}-latency"),
+    outputs = [
+        (gr.Textbox, language_label, f"{prefix}-language"),
+        (gr.Textbox, text_label, f"{prefix}-{text_id}"),
+        (gr.Textbox, romanized_label, f"{prefix}-romanized"),
+        (gr.Label, "Cascade class probabilities", f"{prefix}-probs"),
+        (gr.Textbox, "Cascade latency", f"{prefix}-latency"),
     ]
+    return path_column(title, run_label, (f"{prefix}-run", f"{prefix}-state"), outputs)
 
 
 def speech_tab(service: Service) -> dict:
     """Build the Speech tab; returns the components the page's timer updates."""
-    gr.Markdown(
-        "Upload or record a clip (any sample rate or channel count; at most "
-        f"{MAX_SECONDS:.0f} s), pick its language or leave **auto**, and compare the two paths. "
-        "With *auto*, the cascade's language comes from Whisper's language ID when the recognizer is "
-        "Whisper, else from the script of the transcript; a recognizer that writes romanized text "
-        "needs none. The E2E model never needs a language."
-    )
-    audio, language, button, examples = input_row(SPEECH_INPUT, "speech-audio", "speech", "Example clips")
+    audio, language, button, examples = input_row(SPEECH_HELP, SPEECH_INPUT, "speech-audio", "speech", "Example clips")
     with gr.Row(equal_height=False):
-        with gr.Column():
-            e2e_run, e2e_state = run_picker("End-to-end (speech → class)", "E2E run", "e2e-run", "e2e-state")
-            e2e_probs = gr.Label(label="E2E class probabilities", elem_id="e2e-probs")
-            e2e_latency = gr.Textbox(label="E2E latency", elem_id="e2e-latency")
-        with gr.Column():
-            texts = ("transcript", "Transcript", "Romanized transcript")
-            cascade_run, cascade_state, *cascade_outputs = cascade_column(
-                "Cascade (speech → text → romanized → class)",
-                "cascade",
-                "Cascade run",
-                "Language used by the cascade",
-                texts,
-            )
+        e2e_outputs = [(gr.Label, "E2E class probabilities", "e2e-probs"), (gr.Textbox, "E2E latency", "e2e-latency")]
+        e2e_run, e2e_state, e2e_probs, e2e_latency = path_column(
+            "End-to-end (speech → class)", "E2E run", ("e2e-run", "e2e-state"), e2e_outputs
+        )
+        texts = ("transcript", "Transcript", "Romanized transcript")
+        cascade_run, cascade_state, *cascade_outputs = cascade_column(
+            "Cascade (speech → text → romanized → class)",
+            "cascade",
+            "Cascade run",
+            "Language used by the cascade",
+            texts,
+        )
     button.click(
         friendly(functools.partial(classify_speech, service)),
         inputs=[audio, language, e2e_run, cascade_run],
         outputs=[e2e_probs, e2e_latency, *cascade_outputs],
         api_name="classify_speech",
     )  # fmt: skip
-    examples.click(lambda sample: tuple(sample), inputs=examples, outputs=[audio, language], api_visibility="private")
     return {
         "e2e": (e2e_run, e2e_state),
         "cascade": (cascade_run, cascade_state),
@@ -236,31 +240,26 @@ def speech_tab(service: Service) -> dict:
 
 def vision_tab(service: Service) -> dict:
     """Build the Vision tab; returns the components the page's timer updates."""
-    gr.Markdown(
-        "Upload an image with text in it (or pick an example), pick its language or leave **auto**, and "
-        "compare the two paths: the E2E image model's class probabilities (its class prompts written in "
-        "the language, natively and romanized) beside the OCR cascade's text, romanized text and class "
-        "probabilities. With *auto*, the OCR reads the image with every language's model at once and the "
-        "language comes from the script of what it read; the E2E model then uses that language."
-    )
-    image, language, button, examples = input_row(IMAGE_INPUT, "vision-image", "vision", "Example images")
+    image, language, button, examples = input_row(VISION_HELP, IMAGE_INPUT, "vision-image", "vision", "Example images")
     with gr.Row(equal_height=False):
-        with gr.Column():
-            run, state = run_picker("End-to-end (image → class)", "Vision run", "vision-run-name", "vision-state")
-            prompt_language = gr.Textbox(label="Prompt language", elem_id="vision-prompt-language")
-            native = gr.Label(label="E2E probabilities, native-script prompts", elem_id="vision-native")
-            roman = gr.Label(label="E2E probabilities, romanized prompts", elem_id="vision-romanized")
-            native_prompts = gr.Textbox(label="Native prompts")
-            roman_prompts = gr.Textbox(label="Romanized prompts")
-            e2e_latency = gr.Textbox(label="E2E latency", elem_id="vision-latency")
-        with gr.Column():
-            ocr_run, ocr_state, *ocr_outputs = cascade_column(
-                "OCR cascade (image → text → romanized → class)",
-                "ocr",
-                "OCR cascade run",
-                "Language used by the OCR",
-                ("text", "OCR text", "Romanized OCR text"),
-            )
+        e2e_outputs = [
+            (gr.Textbox, "Prompt language", "vision-prompt-language"),
+            (gr.Label, "E2E probabilities, native-script prompts", "vision-native"),
+            (gr.Label, "E2E probabilities, romanized prompts", "vision-romanized"),
+            (gr.Textbox, "Native prompts", None),
+            (gr.Textbox, "Romanized prompts", None),
+            (gr.Textbox, "E2E latency", "vision-latency"),
+        ]
+        run, state, prompt_language, native, roman, native_prompts, roman_prompts, e2e_latency = path_column(
+            "End-to-end (image → class)", "Vision run", ("vision-run-name", "vision-state"), e2e_outputs
+        )
+        ocr_run, ocr_state, *ocr_outputs = cascade_column(
+            "OCR cascade (image → text → romanized → class)",
+            "ocr",
+            "OCR cascade run",
+            "Language used by the OCR",
+            ("text", "OCR text", "Romanized OCR text"),
+        )
     button.click(
         friendly(functools.partial(classify_image, service)),
         inputs=[image, language, run, ocr_run],
@@ -269,7 +268,6 @@ def vision_tab(service: Service) -> dict:
         ],
         api_name="classify_image",
     )  # fmt: skip
-    examples.click(lambda sample: tuple(sample), inputs=examples, outputs=[image, language], api_visibility="private")
     return {"vision": (run, state), "ocr": (ocr_run, ocr_state), "image_examples": examples}
 
 
