@@ -251,5 +251,9 @@ def test_pooled_targets_split_by_script_only_when_they_mix():
 
     mixed = pd.DataFrame({"language": ["deu", "rus", "tha", "spa"]})
     sets = {name: sorted(part["language"]) for name, part in target_sets(mixed)}
-    assert sets == {"all": ["deu", "rus", "spa", "tha"], "Latin script": ["deu", "spa"], "other scripts": ["rus", "tha"]}
+    assert sets == {
+        "all": ["deu", "rus", "spa", "tha"],
+        "Latin script": ["deu", "spa"],
+        "other scripts": ["rus", "tha"],
+    }
     assert [name for name, _ in target_sets(pd.DataFrame({"language": ["rus", "tha"]}))] == ["all"]
