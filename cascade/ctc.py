@@ -14,6 +14,13 @@ from torch import nn
 
 from cascade.asr_text import Vocabulary, error_rates
 from speech.encoders.base import SpeechEncoder
+from workbench.hparams import nest_flat
+from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
+
+# the recognizer's defaults (CTC wants a larger learning rate and a longer warm-up than a classifier)
+RECOGNIZER_OPTIM = Optim(lr=3e-3, weight_decay=1e-2, warmup=0.15)
+# checkpoints written before model.optim kept these flat hyper-parameters (old name -> optim field)
+FLAT_OPTIM_KEYS = {"lr": "lr", "weight_decay": "weight_decay", "pct_start": "warmup"}
 
 
 class CTCRecognizer(L.LightningModule):
@@ -21,10 +28,9 @@ class CTCRecognizer(L.LightningModule):
 
     Args:
         encoder: the speech encoder (e.g. ``speech.encoders.conv.ConvEncoder``).
-        lr: peak learning rate of the one-cycle schedule (AdamW).
-        weight_decay: AdamW weight decay.
+        optim: ``lr``, ``weight_decay``, ``warmup`` (:mod:`workbench.optim`: AdamW, warm-up
+            fraction + cosine); keys left out take :data:`RECOGNIZER_OPTIM`'s values.
         dropout: before the output layer.
-        pct_start: share of the steps spent warming up.
         script: what the targets are (``native``/``romanized``); set from the data module.
         symbols: the characters (without blank); set from the data module when None.
         signal: ignored (the encoder's ``signal``, saved so a checkpoint tells what it reads).
@@ -36,10 +42,8 @@ class CTCRecognizer(L.LightningModule):
     def __init__(
         self,
         encoder: SpeechEncoder,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-2,
+        optim: Optim | None = None,
         dropout: float = 0.1,
-        pct_start: float = 0.15,
         script: str | None = None,
         symbols: list[str] | None = None,
         signal: str | None = None,
@@ -51,6 +55,7 @@ class CTCRecognizer(L.LightningModule):
         if isinstance(self.hparams.get("encoder"), nn.Module):
             del self.hparams["encoder"]
         self.encoder = encoder
+        self.optim = as_optim(optim, RECOGNIZER_OPTIM)
         self.dropout = nn.Dropout(dropout)
         self.vocabulary: Vocabulary | None = None
         self.head: nn.Linear | None = None
@@ -82,10 +87,15 @@ class CTCRecognizer(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # runs before load_state_dict: the head must exist with the checkpoint's vocabulary
-        symbols = checkpoint.get("hyper_parameters", {}).get("symbols")
+        hparams = checkpoint.get("hyper_parameters", {})
+        symbols = hparams.get("symbols")
         if self.head is None and symbols:
             self._build_head(symbols)
-        self.script = checkpoint.get("hyper_parameters", {}).get("script", self.script)
+        self.script = hparams.get("script", self.script)
+        if "optim" not in hparams:  # written before model.optim: its flat lr, weight_decay, pct_start
+            optim = nest_flat(hparams, "optim", FLAT_OPTIM_KEYS).get("optim")
+            self.optim = as_optim(optim, RECOGNIZER_OPTIM)
+            self.hparams["optim"] = self.optim
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``waves (B, T)``, ``lengths (B,)`` samples -> log-probs ``(B, F, V)``, frames ``(B,)``."""
@@ -123,14 +133,5 @@ class CTCRecognizer(L.LightningModule):
             self.log("val/cer", error_rates(refs, hyps)["cer"], prog_bar=True)
 
     def configure_optimizers(self):
-        decay = [p for n, p in self.named_parameters() if p.ndim > 1]
-        no_decay = [p for n, p in self.named_parameters() if p.ndim <= 1]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr,
-        )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=self.hparams.lr, total_steps=total, pct_start=self.hparams.pct_start
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        params = [p for p in self.parameters() if p.requires_grad]
+        return adamw_warmup_cosine(decay_groups(params, self.optim.weight_decay), self.optim, self.trainer)

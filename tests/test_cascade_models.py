@@ -90,7 +90,8 @@ def test_ctc_recognizer_overfits_and_its_encoder_initialises_e2e(tiny_corpus, tm
     torch.set_num_threads(1)  # small convolutions: one thread is faster, and far faster on a busy CPU
     items, vocab, batch = ctc_batch(tiny_corpus)
     encoder = ConvEncoder(dim=64, num_blocks=2, dropout=0.0, specaugment=False)
-    model = CTCRecognizer(encoder, lr=1e-2, dropout=0.0, pct_start=0.1, symbols=vocab.symbols[1:], script="romanized")
+    optim = Optim(lr=1e-2, weight_decay=1e-2, warmup=0.1)
+    model = CTCRecognizer(encoder, optim=optim, dropout=0.0, symbols=vocab.symbols[1:], script="romanized")
     refs = [i.romanized for i in items]
     assert error_rates(refs, model.transcribe_batch(batch["waves"], batch["lengths"]))["cer"] > 0.8
     trainer = L.Trainer(
@@ -121,3 +122,30 @@ def test_ctc_recognizer_overfits_and_its_encoder_initialises_e2e(tiny_corpus, tm
     e2e = ConvEncoder(dim=64, num_blocks=2)
     loaded = load_prefixed(e2e, path)
     assert loaded and torch.equal(e2e.subsample.weight, model.encoder.subsample.weight)
+
+
+def test_a_ctc_checkpoint_written_before_model_optim_still_loads(tmp_path):
+    """Checkpoints from before model.optim hold flat lr, weight_decay, pct_start: they load, and
+    those values become the recognizer's optim (a refit from such a checkpoint trains as before)."""
+    from cascade.recognizers import CTCCheckpointRecognizer
+    from speech.encoders.conv import ConvEncoder
+
+    torch.manual_seed(0)
+    model = CTCRecognizer(ConvEncoder(dim=16, num_blocks=1), symbols=list("abc "), script="native")
+    # the hyper-parameters as fit_asr (LightningCLI) wrote them before model.optim
+    encoder = {"class_path": "speech.encoders.conv.ConvEncoder", "init_args": {"dim": 16, "num_blocks": 1}}
+    hparams = {"encoder": encoder, "lr": 0.02, "weight_decay": 0.0, "dropout": 0.1, "pct_start": 0.3}
+    hparams |= {"script": "native", "symbols": list("abc "), "signal": "audio"}
+    hparams["_instantiator"] = "lightning.pytorch.cli.instantiate_module"
+    state = {"state_dict": model.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": L.__version__}
+    path = tmp_path / "old.ckpt"
+    torch.save(state, path)
+    again = CTCRecognizer.load_from_checkpoint(str(path), weights_only=True)
+    assert again.optim == Optim(lr=0.02, weight_decay=0.0, warmup=0.3)
+    assert again.vocabulary.symbols == model.vocabulary.symbols and again.script == "native"
+    waves, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    model.eval()
+    expected = model.transcribe_batch(waves, lengths)
+    assert again.eval().transcribe_batch(waves, lengths) == expected
+    recognizer = CTCCheckpointRecognizer(str(path), device="cpu")  # how the cascade and the demo read it
+    assert recognizer.transcribe([w[:n].numpy() for w, n in zip(waves, lengths, strict=True)], [None, None]) == expected

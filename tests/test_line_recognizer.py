@@ -82,7 +82,7 @@ def overfitted(tiny_root, tmp_path_factory):
         "--model.encoder.init_args.stride=3",
         "--model.encoder.init_args.dropout=0",
         "--model.dropout=0",
-        "--model.lr=0.01",
+        "--model.optim.lr=0.01",
         "--trainer.max_steps=200",
         "--trainer.min_steps=0",
         "--trainer.limit_val_batches=0",  # no validation: best.ckpt holds the final weights

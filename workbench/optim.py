@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -40,9 +40,12 @@ class Optim:
 torch.serialization.add_safe_globals([Optim])
 
 
-def as_optim(value: Optim | dict | None) -> Optim:
-    """An :class:`Optim` from a config value (a dict when rebuilt from a checkpoint's hparams)."""
-    return value if isinstance(value, Optim) else Optim(**(value or {}))
+def as_optim(value: Optim | dict | None, default: Optim | None = None) -> Optim:
+    """An :class:`Optim` from a config value (a dict when rebuilt from a checkpoint's hparams);
+    keys a dict leaves out, or None, take ``default`` (the module's own defaults; :class:`Optim`'s)."""
+    if isinstance(value, Optim):
+        return value
+    return replace(default or Optim(), **(value or {}))
 
 
 def warmup_cosine(total_steps: int, warmup: float) -> Callable[[int], float]:
