@@ -5,7 +5,8 @@ Training modes:
 - ``full``: every weight trains (the from-scratch default; pretrained fine-tuning).
 - ``frozen``: the encoder is fixed and its outputs come from an on-disk cache
   (:class:`~speech.cache.EncoderCache`), so only the first epoch runs it.
-- ``lora``: low-rank adapters (``peft``) on the encoder's ``lora_targets`` modules; the
+- ``lora``: low-rank adapters (``peft``, ``model.lora``: :mod:`workbench.lora`) on the
+  encoder's ``lora_targets()`` modules unless ``model.lora.target_modules`` names others; the
   head, pooling and layer weights are ordinary trainable modules of this LightningModule, so
   they are always in its checkpoint (peft's ``modules_to_save`` trap does not arise), and
   :meth:`export_adapter` / :meth:`load_adapter` save and restore adapters + head together.
@@ -22,10 +23,14 @@ from torch import nn
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
 from speech.pooling import LayerWeightedSum, MeanMaxPooling, Pooling
+from workbench.hparams import nest_flat
+from workbench.lora import LoraSettings, as_lora, inject
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 
 Mode = Literal["full", "frozen", "lora"]
 ADAPTER_FILE = "adapter.safetensors"
+# checkpoints written before model.lora kept these flat hyper-parameters (old name -> lora field)
+FLAT_LORA_KEYS = {"lora_rank": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "lora_targets": "target_modules"}
 
 
 class SpeechClassifier(L.LightningModule):
@@ -40,8 +45,8 @@ class SpeechClassifier(L.LightningModule):
         init_from: checkpoint whose ``encoder.*`` weights initialise the encoder (e.g. the
             cascade's CTC recognizer); torch/Lightning ``.ckpt`` or ``.safetensors``.
         cache_dir: frozen mode: folder of the encoder-output cache (None: no cache).
-        lora_rank, lora_alpha, lora_dropout: LoRA settings.
-        lora_targets: module name patterns to adapt; default: the encoder's ``lora_targets()``.
+        lora: LoRA settings (``r``, ``alpha``, ``dropout``, ``target_modules``: module name
+            patterns to adapt; default: the encoder's ``lora_targets()``); lora mode only.
         head_hidden: width of a hidden layer in the head (0: a linear head).
         dropout: dropout before the head.
         optim: ``lr`` (of the head, and of the encoder unless ``encoder_lr`` is set),
@@ -59,10 +64,7 @@ class SpeechClassifier(L.LightningModule):
         mode: Mode = "full",
         init_from: str | None = None,
         cache_dir: str | None = "data/cache/encoder_outputs",
-        lora_rank: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.0,
-        lora_targets: list[str] | None = None,
+        lora: LoraSettings | None = None,
         head_hidden: int = 0,
         dropout: float = 0.1,
         optim: Optim | None = None,
@@ -92,17 +94,20 @@ class SpeechClassifier(L.LightningModule):
         if mode == "frozen":
             encoder.requires_grad_(False)
         elif mode == "lora":
-            self._add_lora(lora_targets or encoder.lora_targets(), lora_rank, lora_alpha, lora_dropout)
+            self._add_lora(as_lora(lora))
+
+    @staticmethod
+    def current_hparams(hparams: dict) -> dict:
+        """A checkpoint's hyper-parameters as this class takes them: written before ``model.lora``,
+        they held flat ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets``."""
+        return nest_flat(hparams, "lora", FLAT_LORA_KEYS)
 
     # -- modes ---------------------------------------------------------------------------
-    def _add_lora(self, targets: list[str], rank: int, alpha: int, dropout: float) -> None:
-        from peft import LoraConfig, inject_adapter_in_model
-
+    def _add_lora(self, lora: LoraSettings) -> None:
+        targets = list(lora.target_modules or self.encoder.lora_targets())
         if not targets:
-            raise ValueError(f"{type(self.encoder).__name__}: no LoRA target modules; set model.lora_targets")
-        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets)
-        # adapters go into the encoder in place: the head stays a plain trainable module
-        inject_adapter_in_model(config, self.encoder)
+            raise ValueError(f"{type(self.encoder).__name__}: no LoRA target modules; set model.lora.target_modules")
+        inject(self.encoder, lora, targets)  # in place: the head stays a plain trainable module
         for name, param in self.encoder.named_parameters():
             param.requires_grad_("lora_" in name)
 

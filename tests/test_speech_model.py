@@ -10,6 +10,7 @@ from speech.data import collate_waves, synthetic_wave
 from speech.encoders.conv import ConvEncoder
 from speech.model import SpeechClassifier
 from speech.pooling import AttentiveStatsPooling, LayerWeightedSum, MeanMaxPooling, MeanPooling
+from workbench.lora import LoraSettings
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -172,7 +173,9 @@ def test_frozen_mode_trains_the_head():
 def test_lora_trains_adapters_and_head_and_reloads(family, tmp_path):
     torch.manual_seed(0)
     batch = tone_batch()
-    model = SpeechClassifier(encoder_of(family, tmp_path), num_classes=4, mode="lora", lora_rank=4, dropout=0.0)
+    model = SpeechClassifier(
+        encoder_of(family, tmp_path), num_classes=4, mode="lora", lora=LoraSettings(r=4), dropout=0.0
+    )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert any("lora_" in n for n in trainable) and any(n.startswith("head.") for n in trainable)
     assert all("lora_" in n for n in trainable if n.startswith("encoder."))
@@ -188,7 +191,9 @@ def test_lora_trains_adapters_and_head_and_reloads(family, tmp_path):
     model.export_adapter(tmp_path / "adapter")
     # a fresh model over the same base weights, with another random head and adapters
     torch.manual_seed(123)
-    fresh = SpeechClassifier(encoder_of(family, tmp_path), num_classes=4, mode="lora", lora_rank=4, dropout=0.0)
+    fresh = SpeechClassifier(
+        encoder_of(family, tmp_path), num_classes=4, mode="lora", lora=LoraSettings(r=4), dropout=0.0
+    )
     if family == "conv":  # the from-scratch base is not on disk: copy it
         fresh.encoder.load_state_dict(model.encoder.state_dict())
         torch.nn.init.normal_(fresh.head[-1].weight)
@@ -197,3 +202,46 @@ def test_lora_trains_adapters_and_head_and_reloads(family, tmp_path):
         assert not torch.allclose(fresh(batch), expected, atol=1e-4)
         fresh.load_adapter(tmp_path / "adapter")
         assert torch.allclose(fresh(batch), expected, atol=1e-5)
+
+
+def test_a_lora_checkpoint_written_before_model_lora_still_loads(tmp_path):
+    """Checkpoints from before model.lora hold flat lora_rank, lora_alpha, lora_dropout,
+    lora_targets: load_run (the demo, the report) reads them as model.lora and predicts the same."""
+    import json
+
+    from workbench.predictor import load_run
+    from workbench.record import ProtocolRecord, RunRecord
+
+    torch.manual_seed(0)
+    settings = LoraSettings(r=4, alpha=8)
+    model = SpeechClassifier(
+        ConvEncoder(dim=32, num_blocks=2), num_classes=2, mode="lora", lora=settings, cache_dir=None
+    )
+    torch.nn.init.normal_(model.head[-1].weight)
+    for name, param in model.encoder.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero: give the adapters something to change
+            torch.nn.init.normal_(param, std=0.1)
+    # the hyper-parameters as speech.fit (LightningCLI) wrote them before model.lora
+    hparams = {k: v for k, v in model.hparams.items() if k not in ("lora", "optim")}
+    hparams |= {"lora_rank": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_targets": None}
+    hparams |= {"optim": {"lr": 0.001}, "_instantiator": "lightning.pytorch.cli.instantiate_module"}
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams}, run / "checkpoints" / "best.ckpt")
+    record = RunRecord("e2e", "e2e-lora", "speech", ProtocolRecord("in_language", ["eng"], ["eng"]), 0, ["a", "b"])
+    (run / "metrics.json").write_text(json.dumps({"record": record.to_dict()}))
+    encoder = {"class_path": "speech.encoders.conv.ConvEncoder", "init_args": {"dim": 32, "num_blocks": 2}}
+    (run / "config.yaml").write_text(json.dumps({"model": {"encoder": encoder}}))
+    predictor = load_run(run)
+    assert predictor.model.mode == "lora" and predictor.model.hparams.lora == {
+        "r": 4,
+        "alpha": 8,
+        "dropout": 0.0,
+        "target_modules": None,
+    }
+    wave = synthetic_wave(0.6, 1, np.random.default_rng(0))
+    model.eval()
+    with torch.no_grad():
+        batch = {"waves": torch.from_numpy(wave)[None], "lengths": torch.tensor([len(wave)]), "keys": [""]}
+        expected = torch.softmax(model(batch), -1)[0]
+    assert torch.allclose(torch.tensor(predictor.predict(wave)), expected, atol=1e-5)

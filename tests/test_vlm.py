@@ -18,7 +18,8 @@ from vlm_fixtures import save_tiny_qwen2_vl
 from vision.datamodule import ImageDataset
 from vision.digits import DIGIT_WORDS, Digits
 from vision.fit import main
-from vision.vlm import Questions, SquareImage, VisionVLM, VLMLora
+from vision.vlm import Questions, SquareImage, VisionVLM
+from workbench.lora import LoraSettings
 
 torch.set_num_threads(1)
 CONFIG = Path("configs/vision/qwen2_vl.yaml")
@@ -58,7 +59,7 @@ def batch(tmp_path_factory) -> dict:
 
 def make(stand_in: str, **kwargs) -> VisionVLM:
     torch.manual_seed(0)
-    kwargs.setdefault("lora", VLMLora(r=8, alpha=16, target_modules=EVERYWHERE))
+    kwargs.setdefault("lora", LoraSettings(r=8, alpha=16, target_modules=EVERYWHERE))
     return VisionVLM(stand_in, image_size=56, prompts=Questions(QUESTIONS), class_names=NAMES, **kwargs)
 
 

@@ -9,33 +9,16 @@ module calls ``F.multi_head_attention_forward`` with the raw weight, bypassing a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from torch import nn
 
 from workbench.errors import ConfigError
+from workbench.lora import LoraSettings, inject
 
+__all__ = ["CLIP_TARGETS", "LoraSettings", "add_lora", "target_names", "tower_of_module"]
 
-@dataclass
-class LoraSettings:
-    """LoRA hyper-parameters.
-
-    Args:
-        r: rank of the update.
-        alpha: scaling numerator (update scaled by alpha / r).
-        dropout: dropout on the adapter input.
-        target_modules: names of the linear layers (last name component) that get adapters.
-    """
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(
-        default_factory=lambda: (
-            ["c_fc", "c_proj", "query", "key", "value", "dense"]
-            + ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
-        )
-    )
+# the linear layers (last name component) that get adapters when model.lora.target_modules is null
+CLIP_TARGETS = ["c_fc", "c_proj", "query", "key", "value", "dense"]  # open_clip's own, xlm-roberta
+CLIP_TARGETS += ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]  # NLLB
 
 
 def target_names(model: nn.Module, towers: list[str], leaves: list[str]) -> list[str]:
@@ -58,14 +41,12 @@ def target_names(model: nn.Module, towers: list[str], leaves: list[str]) -> list
 
 def add_lora(model: nn.Module, towers: list[str], settings: LoraSettings) -> nn.Module:
     """Inject LoRA adapters in place into the given towers (``image``, ``text``); returns the model."""
-    from peft import LoraConfig, inject_adapter_in_model
-
-    targets = target_names(model, towers, list(settings.target_modules))
+    leaves = list(settings.target_modules or CLIP_TARGETS)
+    targets = target_names(model, towers, leaves)
     for tower in towers:
         if not any(tower_of_module(name) == tower for name in targets):
-            raise ConfigError(f"model.lora: no linear layer named {settings.target_modules} in the {tower} tower")
-    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
-    inject_adapter_in_model(config, model)
+            raise ConfigError(f"model.lora: no linear layer named {leaves} in the {tower} tower")
+    inject(model, settings, targets)
     return model
 
 

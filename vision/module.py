@@ -64,14 +64,40 @@ class Prompts:
     script: Script = "native"
 
 
-# modules built in code keep these in their hyper-parameters: checkpoints read with weights_only=True
-torch.serialization.add_safe_globals([Prompts, LoraSettings])
+# modules built in code keep prompts in their hyper-parameters: checkpoints read with weights_only=True
+torch.serialization.add_safe_globals([Prompts])
 
 
 class ClassScorer:
     """What every image classifier of :mod:`vision` shares, given its ``logits(images, languages)``
-    ``[B, C]`` and ``optim``: validation (``val/loss``, ``val/acc``), the probabilities
-    :mod:`workbench.program` collects, and AdamW with warm-up + cosine on the trainable parameters."""
+    ``[B, C]``: its settings and class names checked (``__init__``), validation
+    (``val/loss``, ``val/acc``), the probabilities :mod:`workbench.program` collects, and AdamW
+    with warm-up + cosine on the trainable parameters."""
+
+    names_key = "model.class_names"  # where the class names are set, for errors
+    family = "vis"  # the system names' prefix
+
+    def __init__(
+        self,
+        loss: str,
+        lora: LoraSettings | None,
+        optim: Optim | None,
+        class_names: dict[str, list[str]] | None,
+        num_classes: int | None,
+        needs_names: str,
+    ):
+        """The settings every classifier keeps, and its class names checked: ``needs_names``
+        (what scores class names; empty: nothing does) makes them required, and each
+        language's list must have ``num_classes`` names."""
+        super().__init__()
+        self.loss_name, self.lora, self.optim = loss, lora, as_optim(optim)
+        if not class_names and needs_names:
+            raise ConfigError(f"model.class_names: {needs_names} needs class names per language")
+        self.class_names = dict(class_names or {})
+        self.num_classes = num_classes or len(next(iter(self.class_names.values())))
+        for language, names in self.class_names.items():
+            if len(names) != self.num_classes:
+                raise ConfigError(f"{self.names_key}.{language}: {len(names)} names for {self.num_classes} classes")
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self.logits(batch["image"], batch["language"])
@@ -82,6 +108,15 @@ class ClassScorer:
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(index (B,), probabilities (B, C))``: the softmax over the class logits."""
         return batch["index"].cpu(), self.logits(batch["image"], batch["language"]).softmax(-1).float().cpu()
+
+    def system_name(self, fitted: bool) -> str:
+        """``model.system``, else ``<family>-zeroshot-<script>`` evaluated without training, else
+        :meth:`fitted_name` (``self.family``: ``vis``, ``vlm``; ``script``: of the prompts)."""
+        if self.hparams.system:
+            return self.hparams.system
+        if not fitted:
+            return f"{self.family}-zeroshot-{self.prompt_cfg.script}"
+        return self.fitted_name(self.prompt_cfg.script)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -133,15 +168,11 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         class_names: dict[str, list[str]] | None = None,
         system: str | None = None,
     ):
-        super().__init__()
+        needs_names = "" if loss == "head" else "classification by prompts"
+        super().__init__(loss, lora, optim, class_names, num_classes, needs_names)
         self.save_hyperparameters()
         self.prompt_cfg = prompts or Prompts()
-        self.optim = as_optim(optim)
-        self.loss_name, self.freeze, self.lora = loss, list(freeze or []), lora
-        if not class_names and loss != "head":
-            raise ConfigError("model.class_names: classification by prompts needs class names per language")
-        self.class_names = class_names or {}
-        self.num_classes = num_classes or len(next(iter(self.class_names.values())))
+        self.freeze = list(freeze or [])
         bundle = load_clip(model_name, pretrained, tokenizer, context_length, aug_cfg, architecture=architecture)
         self.clip = bundle.model
         self.preprocess_train, self.preprocess_val = bundle.preprocess_train, bundle.preprocess_val
@@ -184,12 +215,7 @@ class VisionCLIP(ClassScorer, L.LightningModule):
             texts = [romanize(text, language) for text in texts]
         return texts
 
-    def system_name(self, fitted: bool) -> str:
-        if self.hparams.system:
-            return self.hparams.system
-        script = self.prompt_cfg.script
-        if not fitted:
-            return f"vis-zeroshot-{script}"
+    def fitted_name(self, script: str) -> str:
         if self.loss_name == "head":
             return "vis-finetune-head"
         return "vis-finetune" if script == "native" else "vis-finetune-romanized"

@@ -28,7 +28,8 @@ from PIL import Image
 
 from vision.module import ClassScorer, Script
 from workbench.errors import ConfigError
-from workbench.optim import Optim, as_optim
+from workbench.lora import LoraSettings, inject
+from workbench.optim import Optim
 
 Score = Literal["sum", "mean"]
 DType = Literal["float32", "bfloat16", "float16"]
@@ -51,17 +52,11 @@ class Questions:
     script: Script = "native"
 
 
-@dataclass
-class VLMLora:
-    """LoRA on the language model: rank, scaling numerator, dropout, linear layers by last name."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-
-
-torch.serialization.add_safe_globals([Questions, VLMLora])  # hyper-parameters read with weights_only=True
+# the language model's attention projections get adapters when model.lora.target_modules is null
+VLM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+torch.serialization.add_safe_globals([Questions])  # hyper-parameters read with weights_only=True
+# checkpoints written before workbench.lora name the settings' class vision.vlm.VLMLora
+torch.serialization.add_safe_globals([(LoraSettings, "vision.vlm.VLMLora")])
 
 
 class SquareImage:
@@ -90,12 +85,15 @@ class VisionVLM(ClassScorer, L.LightningModule):
             category word when the data's texts are the images' contents).
         loss: ``lm`` (gold answer likelihood) or ``classes`` (softmax over the class scores).
         score: ``sum`` or ``mean`` of the answer tokens' log-probabilities.
-        lora: adapters on the language model; None trains every parameter.
+        lora: adapters (:mod:`workbench.lora`; default targets: the language model's attention
+            projections); None trains every parameter.
         optim: ``lr``, ``weight_decay``, ``warmup`` (:mod:`workbench.optim`).
         num_classes: number of classes (linked from the data).
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vlm-lora[-romanized]`` or ``vlm-zeroshot-<script>``.
     """
+
+    names_key, family = "model.answers", "vlm"
 
     def __init__(
         self,
@@ -107,25 +105,18 @@ class VisionVLM(ClassScorer, L.LightningModule):
         answers: dict[str, list[str]] | None = None,
         loss: Literal["lm", "classes"] = "lm",
         score: Score = "sum",
-        lora: VLMLora | None = None,
+        lora: LoraSettings | None = None,
         optim: Optim | None = None,
         num_classes: int | None = None,
         class_names: dict[str, list[str]] | None = None,
         system: str | None = None,
     ):
-        super().__init__()
+        needs_names = "scoring class names (or model.answers)"
+        super().__init__(loss, lora, optim, answers or class_names, num_classes, needs_names)
         self.save_hyperparameters()
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.prompt_cfg = prompts or Questions()
-        self.optim, self.loss_name, self.lora = as_optim(optim), loss, lora
-        self.class_names = answers or class_names or {}
-        if not self.class_names:
-            raise ConfigError("model.class_names: scoring class names needs them per language (or model.answers)")
-        self.num_classes = num_classes or len(next(iter(self.class_names.values())))
-        for language, names in self.class_names.items():
-            if len(names) != self.num_classes:
-                raise ConfigError(f"model.answers.{language}: {len(names)} names for {self.num_classes} classes")
         try:
             self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
             self.vlm = AutoModelForImageTextToText.from_pretrained(
@@ -144,14 +135,9 @@ class VisionVLM(ClassScorer, L.LightningModule):
         self.strict_loading = not lora  # LoRA checkpoints hold the adapters only
         self._answer_cache: dict[str, list[list[int]]] = {}
 
-    def _add_lora(self, lora: VLMLora) -> None:
-        from peft import LoraConfig, inject_adapter_in_model
-
-        config = LoraConfig(
-            r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules)
-        )
+    def _add_lora(self, lora: LoraSettings) -> None:
         try:
-            inject_adapter_in_model(config, self.vlm)
+            inject(self.vlm, lora, list(lora.target_modules or VLM_TARGETS))
         except ValueError as err:  # peft: no module matched
             raise ConfigError(f"model.lora.target_modules: {err}") from None
         for name, param in self.vlm.named_parameters():
@@ -248,12 +234,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         images = [image.cpu() for image in batch["image"]]
         return -self.answer_log_probs(images, batch["language"], answers).sum() / sum(len(a) for a in answers)
 
-    def system_name(self, fitted: bool) -> str:
-        if self.hparams.system:
-            return self.hparams.system
-        script = self.prompt_cfg.script
-        if not fitted:
-            return f"vlm-zeroshot-{script}"
+    def fitted_name(self, script: str) -> str:
         return "vlm-lora" + ("" if script == "native" else "-romanized") if self.lora else "vlm-finetune"
 
     # -- steps -----------------------------------------------------------------------------

@@ -103,6 +103,7 @@ class SpeechPredictor(Predictor):
         config = read_config(self.run_dir)["model"]
         state = load_state(self.checkpoint)
         hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
+        hparams = SpeechClassifier.current_hparams(hparams)
         hparams["init_from"] = None  # the checkpoint's weights replace any initialisation
         hparams["cache_dir"] = None  # serving never reads or writes the frozen-encoder cache
         encoder, pooling = instantiate(config["encoder"]), instantiate(config.get("pooling"))

@@ -1,0 +1,56 @@
+"""One LoRA vocabulary for every module with adapters (peft): ``model.lora``.
+
+In config, speech (``model.mode: lora``) and vision (``model.lora`` set) take the same keys::
+
+    model:
+      lora:
+        r: 8                # rank of the update
+        alpha: 16           # scaling numerator (update scaled by alpha / r)
+        dropout: 0.0        # dropout on the adapter input
+        target_modules: null  # module names to adapt; null: the model's own default
+
+The default targets belong to the model: a speech encoder's ``lora_targets()``, the open_clip
+towers' linear layers (:mod:`vision.lora`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class LoraSettings:
+    """LoRA hyper-parameters.
+
+    Args:
+        r: rank of the update.
+        alpha: scaling numerator (update scaled by alpha / r).
+        dropout: dropout on the adapter input.
+        target_modules: names of the modules that get adapters; None: the model's default.
+    """
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] | None = None
+
+
+# modules built in code keep settings in their hyper-parameters (checkpoints read with
+# weights_only=True); vision checkpoints written before this module name the class vision.lora's
+torch.serialization.add_safe_globals([LoraSettings, (LoraSettings, "vision.lora.LoraSettings")])
+
+
+def as_lora(value: LoraSettings | dict | None) -> LoraSettings:
+    """:class:`LoraSettings` from a config value (a dict when rebuilt from a checkpoint's hparams)."""
+    return value if isinstance(value, LoraSettings) else LoraSettings(**(value or {}))
+
+
+def inject(model: nn.Module, settings: LoraSettings, targets: list[str]) -> None:
+    """Adapters (peft) in place on ``model``'s modules named by ``targets`` (its trainable flags unchanged)."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
+    inject_adapter_in_model(config, model)
