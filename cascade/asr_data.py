@@ -9,8 +9,6 @@ transcripts of every training language.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from cascade.asr_text import Vocabulary
@@ -19,25 +17,24 @@ from workbench.data.sources import CorpusSource
 from workbench.errors import DataError
 from workbench.items import Item
 from workbench.protocols import Protocol
+from workbench.romanize import Script
 
-Target = Literal["native", "romanized"]
 
-
-def target_text(item: Item, target: Target) -> str:
-    """The transcript an item is trained/scored on."""
-    text = item.romanized if target == "romanized" else item.text
+def target_text(item: Item, script: Script) -> str:
+    """The transcript an item is trained/scored on, in ``script``."""
+    text = item.romanized if script == "romanized" else item.text
     if not text:
-        field = "romanized" if target == "romanized" else "text"
-        raise DataError(f"item '{item.id}'", field, f"a {target} transcript is needed to train/score a recognizer")
+        field = "romanized" if script == "romanized" else "text"
+        raise DataError(f"item '{item.id}'", field, f"a {script} transcript is needed to train/score a recognizer")
     return text
 
 
 class TranscriptDataset(AudioDataset):
     """``(index, wave, label, key, target ids)`` per item."""
 
-    def __init__(self, items: list[Item], vocabulary: Vocabulary, target: Target, max_seconds: float | None):
+    def __init__(self, items: list[Item], vocabulary: Vocabulary, script: Script, max_seconds: float | None):
         super().__init__(items, max_seconds)
-        self.targets = [vocabulary.encode(target_text(item, target)) for item in items]
+        self.targets = [vocabulary.encode(target_text(item, script)) for item in items]
 
     def __getitem__(self, index: int):
         return (*super().__getitem__(index), self.targets[index])
@@ -64,7 +61,7 @@ class ASRDataModule(SpeechDataModule):
     Args:
         source: where the corpus comes from (``class_path`` in config).
         protocol: usually ``all_languages`` (one recognizer for every language).
-        target: ``native`` (item.text) or ``romanized`` (item.romanized) transcripts.
+        script: ``native`` (item.text) or ``romanized`` (item.romanized) transcripts.
         batch_size: maximum items per batch.
         num_workers: DataLoader worker processes.
         max_batch_seconds: total audio per batch, for length bucketing.
@@ -77,7 +74,7 @@ class ASRDataModule(SpeechDataModule):
         self,
         source: CorpusSource,
         protocol: Protocol,
-        target: Target = "romanized",
+        script: Script = "romanized",
         batch_size: int = 32,
         num_workers: int = 0,
         max_batch_seconds: float = 120.0,
@@ -86,9 +83,9 @@ class ASRDataModule(SpeechDataModule):
         seed: int | None = None,
     ):
         super().__init__(source, protocol, batch_size, num_workers, max_batch_seconds, num_buckets, max_seconds, seed)
-        if target not in ("native", "romanized"):
-            raise DataError("asr data", "target", f"unknown target '{target}', expected native or romanized")
-        self.target = target
+        if script not in ("native", "romanized"):
+            raise DataError("asr data", "script", f"unknown script '{script}', expected native or romanized")
+        self.script = script
         self._vocabulary: Vocabulary | None = None
 
     @property
@@ -96,11 +93,11 @@ class ASRDataModule(SpeechDataModule):
         if self._vocabulary is None:
             if self.selection is None:
                 self.setup()
-            self._vocabulary = Vocabulary.from_texts(target_text(i, self.target) for i in self.selection["train"])
+            self._vocabulary = Vocabulary.from_texts(target_text(i, self.script) for i in self.selection["train"])
         return self._vocabulary
 
     def make_dataset(self, items: list[Item], train: bool) -> TranscriptDataset:
-        return TranscriptDataset(items, self.vocabulary, self.target, self.max_seconds)
+        return TranscriptDataset(items, self.vocabulary, self.script, self.max_seconds)
 
     def collate(self, batch: list) -> dict:
         return collate_transcripts(batch)

@@ -78,9 +78,9 @@ class CTCRecognizer(L.LightningModule):
             if data is None or not hasattr(data, "vocabulary"):
                 raise RuntimeError("CTCRecognizer needs symbols or a data module with a vocabulary")
             self._build_head(data.vocabulary.symbols[1:])
-        if data is not None and hasattr(data, "target"):
-            self.script = data.target
-            self.hparams["script"] = data.target
+        if data is not None and hasattr(data, "script"):
+            self.script = data.script
+            self.hparams["script"] = data.script
         if data is not None and hasattr(data, "use_front_end"):
             # images: the data module prepares them with the encoder's own front end
             data.use_front_end(self.encoder.prepare)

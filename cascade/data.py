@@ -3,7 +3,7 @@
 The stages run in ``setup`` before fitting, through their on-disk caches:
 
 1. recognize every evaluated item (and the training/dev items when ``train_on: asr``);
-2. romanize the transcripts (when ``text: romanized`` and the recognizer writes native
+2. romanize the transcripts (when ``script: romanized`` and the recognizer writes native
    script) and the gold texts (``item.romanized`` when the corpus has it, uroman else).
 
 Batches are ``{"texts": list[str], "labels": (B,), "index": (B,)}``. The predict dataloaders
@@ -27,10 +27,10 @@ from workbench.datamodule import CorpusDataModule
 from workbench.errors import ConfigError, DataError
 from workbench.items import Item
 from workbench.protocols import Protocol
+from workbench.romanize import Script
 
 log = logging.getLogger(__name__)
 
-TextKind = Literal["native", "romanized"]
 TrainOn = Literal["gold", "asr"]
 
 
@@ -64,7 +64,7 @@ class CascadeDataModule(CorpusDataModule):
         recognizer: the ASR stage (``class_path``: ``cascade.recognizers.WhisperRecognizer``,
             ``HFCTCRecognizer``, ``CTCCheckpointRecognizer``). None: no ASR, the gold text
             stands in for transcripts (a text-only run).
-        text: classify ``native`` script or ``romanized`` (uroman) text.
+        script: classify ``native`` script or ``romanized`` (uroman) text.
         train_on: train (and validate) on ``gold`` text or on the recognizer's output
             (``asr``; training audio is transcribed too).
         cache_dir: root of the transcript and romanization caches.
@@ -77,7 +77,7 @@ class CascadeDataModule(CorpusDataModule):
         source: CorpusSource,
         protocol: Protocol,
         recognizer: Recognizer | None = None,
-        text: TextKind = "native",
+        script: Script = "native",
         train_on: TrainOn = "gold",
         cache_dir: str = DEFAULT_CACHE_DIR,
         batch_size: int = 32,
@@ -85,13 +85,13 @@ class CascadeDataModule(CorpusDataModule):
     ):
         super().__init__(source, protocol)
         self.batch_size, self.num_workers = batch_size, num_workers
-        if text not in ("native", "romanized"):
-            raise ConfigError(f"data.text: '{text}' is neither native nor romanized")
+        if script not in ("native", "romanized"):
+            raise ConfigError(f"data.script: '{script}' is neither native nor romanized")
         if train_on not in ("gold", "asr"):
             raise ConfigError(f"data.train_on: '{train_on}' is neither gold nor asr")
-        if recognizer is not None and recognizer.script == "romanized" and text == "native":
-            raise ConfigError("data.text: native text asked of a recognizer that writes romanized text")
-        self.recognizer, self.text, self.train_on, self.cache_dir = recognizer, text, train_on, cache_dir
+        if recognizer is not None and recognizer.script == "romanized" and script == "native":
+            raise ConfigError("data.script: native text asked of a recognizer that writes romanized text")
+        self.recognizer, self.script, self.train_on, self.cache_dir = recognizer, script, train_on, cache_dir
         self.transcripts: dict[str, str] = {}  # item id -> recognizer output as written
         self.asr_text: dict[str, str] = {}  # item id -> what the classifier reads (romanized if asked)
         self.gold_text: dict[str, str] = {}
@@ -99,7 +99,7 @@ class CascadeDataModule(CorpusDataModule):
 
     @property
     def system(self) -> str:
-        return f"ca-{self.text}"
+        return f"ca-{self.script}"
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
@@ -122,7 +122,7 @@ class CascadeDataModule(CorpusDataModule):
         every = self._items(["train", "dev", *eval_splits])
         # dev too: its predictions on recognizer output calibrate the cascade (temperature scaling)
         recognized = self._items(["train", "dev", *eval_splits] if self.train_on == "asr" else [*eval_splits, "dev"])
-        romanizer = RomanizeStage(self.cache_dir) if self.text == "romanized" else None
+        romanizer = RomanizeStage(self.cache_dir) if self.script == "romanized" else None
         self.gold_text = dict(zip([i.id for i in every], self._gold(every, romanizer), strict=True))
         if self.recognizer is None:
             self.transcripts = {i.id: (i.text or "") for i in recognized}

@@ -30,11 +30,12 @@ class CascadeProgram(Program):
     """Recognize -> romanize -> classify: ``kind`` ``cascade``; records recognizer, text and classifier."""
 
     kind, fallback_name = "cascade", "cascade"
+    renamed = {"data.text": "data.script"}
     model_class, data_class = TextClassifier, CascadeDataModule
 
     def add_arguments_to_parser(self, parser) -> None:
         super().add_arguments_to_parser(parser)
-        parser.add_argument("--system", type=str | None, default=None, help="system name (default ca-<data.text>)")
+        parser.add_argument("--system", type=str | None, default=None, help="system name (default ca-<data.script>)")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
 
     @property
@@ -49,7 +50,7 @@ class CascadeProgram(Program):
         data = self.datamodule
         return {
             "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
-            "text": data.text,
+            "script": data.script,
             "train_on": data.train_on,
             "classifier": type(self.model.model).__name__,
         }
@@ -63,7 +64,7 @@ class CascadeProgram(Program):
             items = data.eval_items(split)
             probs = probs_in_order(part, len(items), f"split '{split}'")
             transcripts = [data.transcripts[i.id] for i in items]
-            romanized = data.texts_for(items, "asr") if data.text == "romanized" else None
+            romanized = data.texts_for(items, "asr") if data.script == "romanized" else None
             records += make_predictions(
                 items, probs, split, system, data.protocol.tag, self.seed, transcripts=transcripts, romanized=romanized
             )
@@ -97,7 +98,7 @@ def asr_scores(data: CascadeDataModule) -> dict:
     for split in data.eval_splits:
         items = data.eval_items(split)
         if data.recognizer.script == "romanized":
-            refs = [data.gold_text[i.id] if data.text == "romanized" else (i.romanized or "") for i in items]
+            refs = [data.gold_text[i.id] if data.script == "romanized" else (i.romanized or "") for i in items]
         else:
             refs = [i.text or "" for i in items]
         hyps = [data.transcripts[i.id] for i in items]

@@ -3,7 +3,7 @@
 A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
 (:mod:`workbench.program`). Trains :class:`~cascade.ctc.CTCRecognizer` on every training
 language (protocol ``all_languages``) with native-script or romanized targets
-(``data.target``), keeps ``checkpoints/best.ckpt`` (lowest dev CER; a Lightning checkpoint
+(``data.script``), keeps ``checkpoints/best.ckpt`` (lowest dev CER; a Lightning checkpoint
 whose ``encoder.*`` weights initialise the E2E encoder, and which
 ``cascade.recognizers.CTCCheckpointRecognizer`` loads), then transcribes every evaluated
 split with it and writes the run directory (``--run_dir``, default ``runs/<config stems>``):
@@ -43,17 +43,18 @@ class RecognizerProgram(Program):
     """A CTC recognizer: ``kind`` ``recognizer``; best checkpoint by lowest ``val/cer``."""
 
     kind, modality, fallback_name = "recognizer", "speech", "asr"
+    renamed = {"data.target": "data.script"}
     monitor, mode = "val/cer", "min"
     model_class, data_class = CTCRecognizer, ASRDataModule
     trainer_defaults = {"use_distributed_sampler": False, "log_every_n_steps": 10}
 
     def system(self) -> str:
-        return f"ctc-{self.datamodule.target}"
+        return f"ctc-{self.datamodule.script}"
 
     def model_identity(self) -> dict:
         return {
             "encoder": type(self.model.encoder).__name__,
-            "script": self.datamodule.target,
+            "script": self.datamodule.script,
             "symbols": len(self.model.vocabulary),
         }
 
@@ -66,7 +67,7 @@ class RecognizerProgram(Program):
         for split in data.eval_splits:
             items = data.eval_items(split)
             hyps = transcribe_split(model, data, split)
-            refs = [target_text(item, data.target) for item in items]
+            refs = [target_text(item, data.script) for item in items]
             scores[split] = error_rates_by_language(refs, hyps, [item.language for item in items])
             rows += [
                 {"id": i.id, "language": i.language, "split": split, "reference": r, "transcript": h}
@@ -76,7 +77,7 @@ class RecognizerProgram(Program):
             atomic_write_jsonl(self.run_dir / "transcripts.jsonl", rows)
         extra = {
             "system": self.system(),
-            "script": data.target,
+            "script": data.script,
             "symbols": len(model.vocabulary),
             "protocol_tag": data.protocol.tag,
             "seed": self.seed,

@@ -22,7 +22,7 @@ class LineRecognizerProgram(RecognizerProgram):
     data_class = LineImageDataModule
 
     def system(self) -> str:
-        return f"ocr-ctc-{self.datamodule.target}"
+        return f"ocr-ctc-{self.datamodule.script}"
 
 
 def main(args: list[str] | None = None) -> LineRecognizerProgram:

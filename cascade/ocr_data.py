@@ -25,13 +25,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cascade.asr_data import ASRDataModule, Target, target_text, with_targets
+from cascade.asr_data import ASRDataModule, target_text, with_targets
 from cascade.asr_text import Vocabulary
 from vision.lines import load_grey
 from workbench.data.sources import CorpusSource
 from workbench.errors import DataError
 from workbench.items import Item
 from workbench.protocols import Protocol
+from workbench.romanize import Script
 
 Prepare = Callable[[np.ndarray], np.ndarray]  # (H, W) uint8 grey -> (height, W') float32 strip
 
@@ -39,9 +40,9 @@ Prepare = Callable[[np.ndarray], np.ndarray]  # (H, W) uint8 grey -> (height, W'
 class LineDataset(Dataset):
     """Items -> ``(index, strip (H, W) uint8, label, id, target ids)``; strips prepared on first use."""
 
-    def __init__(self, items: list[Item], vocabulary: Vocabulary, target: Target, prepare: Prepare):
+    def __init__(self, items: list[Item], vocabulary: Vocabulary, script: Script, prepare: Prepare):
         self.items, self.prepare = items, prepare
-        self.targets = [vocabulary.encode(target_text(item, target)) for item in items]
+        self.targets = [vocabulary.encode(target_text(item, script)) for item in items]
         self._strips: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -87,7 +88,7 @@ class LineImageDataModule(ASRDataModule):
     Args:
         source: where the corpus comes from (e.g. ``vision.text_images.EmbeddedTextImages``).
         protocol: usually ``all_languages`` (one recognizer for every language).
-        target: ``native`` (item.text) or ``romanized`` (item.romanized) transcripts.
+        script: ``native`` (item.text) or ``romanized`` (item.romanized) transcripts.
         batch_size: maximum items per batch.
         num_workers: DataLoader worker processes.
         max_batch_columns: total strip width per batch (before padding), for width bucketing.
@@ -96,7 +97,7 @@ class LineImageDataModule(ASRDataModule):
     """
 
     def __init__(self, source: CorpusSource, protocol: Protocol, max_batch_columns: float = 16000.0, **kwargs):
-        # the speech module's other arguments (target, batch_size, ...) come through kwargs; the CLI
+        # the speech module's other arguments (script, batch_size, ...) come through kwargs; the CLI
         # finds them in its signature. Strips are never cut (max_seconds) and batch by width.
         super().__init__(source, protocol, max_batch_seconds=max_batch_columns, max_seconds=None, **kwargs)
         self.prepare_image: Prepare | None = None
@@ -116,7 +117,7 @@ class LineImageDataModule(ASRDataModule):
     def make_dataset(self, items: list[Item], train: bool) -> LineDataset:
         if self.prepare_image is None:
             raise RuntimeError("LineImageDataModule: no front end; CTCRecognizer.setup passes its encoder's prepare")
-        return LineDataset(items, self.vocabulary, self.target, self.prepare_image)
+        return LineDataset(items, self.vocabulary, self.script, self.prepare_image)
 
     def collate(self, batch: list) -> dict:
         return collate_lines(batch)

@@ -124,7 +124,7 @@ def test_the_count_reaches_the_cascade_asr_section(tiny_path):
         recognizer=WhisperRecognizer(str(tiny_path)),
         eval_splits=["test"],
         eval_items=lambda split: items,
-        text="native",
+        script="native",
         transcripts={i.id: "a b" for i in items},
     )
     scores = asr_scores(data)["test"]

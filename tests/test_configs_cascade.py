@@ -144,7 +144,7 @@ def check_run(run_dir: Path, text: str) -> dict:
 def test_embedded_cascade_runs(names, stand_ins, asr_checkpoints, tmp_path):
     args = config_args(EMBEDDED_BASE, CONFIGS, names)
     data = {**yaml.safe_load(EMBEDDED_BASE.read_text())["data"], **merged_data(args)}
-    text = data.get("text", "romanized")
+    text = data.get("script", "romanized")
     args += tiny_data(stand_ins) + [
         "--model.model.init_args.num_buckets=4096",
         f"--data.cache_dir={stand_ins['cache']}",
@@ -160,7 +160,7 @@ def test_embedded_cascade_runs(names, stand_ins, asr_checkpoints, tmp_path):
 def test_speechtaxi_cascade_runs(names, stand_ins, tmp_path):
     args = config_args(SPEECHTAXI_BASE, CONFIGS, names)
     recognizer = merged_data(args).get("recognizer", {}).get("class_path", "WhisperRecognizer")
-    text = merged_data(args).get("text", "romanized")
+    text = merged_data(args).get("script", "romanized")
     args += tiny_data(stand_ins) + [
         f"--model.model.init_args.model={stand_ins['xlmr']}",
         f"--data.cache_dir={stand_ins['cache']}",

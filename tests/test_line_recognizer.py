@@ -136,7 +136,7 @@ def test_ocr_config_parses(overlay, capsys):
     assert done.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["model"]["encoder"]["class_path"] == "vision.line_encoder.LineEncoder"
-    assert printed["data"]["target"] == (overlay or "romanized")
+    assert printed["data"]["script"] == (overlay or "romanized")
 
 
 def test_every_ocr_overlay_is_run():

@@ -106,7 +106,7 @@ def test_vision_cascade_config_runs_tiny(text, tiny_root, ocr_cache, tmp_path):
             "--data.source.init_args.tiny=true",
             "--data.source.init_args.languages=[eng, rus]",
             f"--data.cache_dir={ocr_cache}",
-            f"--data.text={text}",
+            f"--data.script={text}",
             "--model.model.init_args.num_buckets=4096",
             "--trainer.max_steps=2",
             "--trainer.limit_val_batches=1",

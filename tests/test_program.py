@@ -125,10 +125,10 @@ def test_entry_turns_workbench_errors_into_one_line_and_status_2(capsys, monkeyp
     assert err == "error: item 'eng-1' field 'audio': file is truncated (x.flac)\n"
     # --debug (or XLING_DEBUG=1) shows the traceback: the error propagates
     with pytest.raises(ConfigError):
-        entry(failing(ConfigError("data.text: 'x'")), ["--debug"])
+        entry(failing(ConfigError("data.script: 'x'")), ["--debug"])
     monkeypatch.setenv("XLING_DEBUG", "1")
     with pytest.raises(ConfigError):
-        entry(failing(ConfigError("data.text: 'x'")), [])
+        entry(failing(ConfigError("data.script: 'x'")), [])
     # other errors are bugs: never swallowed
     monkeypatch.delenv("XLING_DEBUG")
     with pytest.raises(ZeroDivisionError):
@@ -141,6 +141,21 @@ def test_a_program_names_the_bad_setting_in_one_line(root, tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: protocol.sources: unknown language(s) ['xxx']") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("program", ["fit", "fit_asr", "fit_ocr"])
+def test_a_renamed_key_is_refused_in_one_line_naming_the_new_one(program, tmp_path):
+    """data.text (cascade.fit) and data.target (fit_asr, fit_ocr) became data.script."""
+    import importlib
+
+    main = importlib.import_module(f"cascade.{program}").main
+    old = "data.text" if program == "fit" else "data.target"
+    with pytest.raises(ConfigError, match=rf"^--{old} is now --data.script \(same values\)$"):
+        main([f"--{old}=native", f"--run_dir={tmp_path / 'run'}"])
+    overlay = tmp_path / "old.yaml"
+    overlay.write_text(f"data:\n  {old.split('.')[1]}: native\n")
+    with pytest.raises(ConfigError, match=rf"old.yaml: {old} is now data.script"):
+        main(["-c", str(overlay), f"--run_dir={tmp_path / 'run'}"])
 
 
 @pytest.fixture(scope="module")

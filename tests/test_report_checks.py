@@ -71,7 +71,7 @@ def sweep(root, fault: str | None = None):
                 system=system,
                 sources=["eng"],
                 seed=seed,
-                text=text,
+                script=text,
                 asr={"test": asr},
                 gold={"test": {lang: 1.0 for lang in languages}},
             )

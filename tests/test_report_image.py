@@ -39,7 +39,7 @@ def report(tmp_path_factory):
                 rows += item_rows(lang, [k < right for k in range(N)], transcript="x" if cer else None)
             write_run(
                 root / modality / system / f"seed{seed}", rows, kind=kind, system=system, modality=modality,
-                sources=["eng"], seed=seed, text=text,
+                sources=["eng"], seed=seed, script=text,
                 asr={"test": {lang: (cer, 2 * cer) for lang in accuracy}} if cer else None,
                 gold={"test": {lang: 0.95 for lang in accuracy}} if cer else None,
             )  # fmt: skip

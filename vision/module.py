@@ -41,11 +41,11 @@ from vision.model import TokenizerName, load_clip, tower_of
 from vision.prompts import tokenize
 from workbench.errors import ConfigError
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
+from workbench.romanize import Script
 
 __all__ = ["ClassScorer", "Optim", "Prompts", "VisionCLIP"]
 
 Loss = Literal["captions", "prompts", "head"]
-Script = Literal["native", "romanized"]
 Tower = Literal["image", "text"]
 Contrast = Literal["auto", "softmax", "sigmoid"]
 

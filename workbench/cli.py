@@ -5,15 +5,19 @@
 - ``--threads``, torch's CPU threads; unset, the sweep's per-worker share
   (``XLING_NUM_THREADS``), else the cores this process may use. No shipped config sets
   it: on a CPU shared with other jobs, pass ``--threads 1``;
-- :class:`RunDirConfig`, which saves the resolved config as ``<run_dir>/config.yaml``.
+- :class:`RunDirConfig`, which saves the resolved config as ``<run_dir>/config.yaml``;
+- ``renamed``: config keys a program renamed, refused with one line naming the new key.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+from workbench.errors import ConfigError
 
 THREADS_ENV = "XLING_NUM_THREADS"  # set by workbench.sweep for each worker
 
@@ -31,6 +35,31 @@ def default_threads(threads: int | None = None) -> int:
     if os.environ.get(THREADS_ENV):
         return int(os.environ[THREADS_ENV])
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def nested_keys(tree: dict, prefix: str = "") -> set[str]:
+    """Every dotted key of a nested config: ``{"data": {"text": 1}}`` -> ``{"data", "data.text"}``."""
+    keys = set()
+    for key, value in tree.items() if isinstance(tree, dict) else ():
+        keys.add(prefix + str(key))
+        keys |= nested_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def check_renamed(args: list[str], renamed: dict[str, str]) -> None:
+    """ConfigError naming the new key when ``args`` or a config file they pass (``-c``, ``--config``)
+    set a key of ``renamed`` (old dotted key -> new)."""
+    import yaml
+
+    for i, arg in enumerate(str(a) for a in args):
+        key = arg[2:].split("=", 1)[0]
+        if arg.startswith("--") and key in renamed:
+            raise ConfigError(f"--{key} is now --{renamed[key]} (same values)")
+        path = args[i + 1] if arg in ("-c", "--config") and i + 1 < len(args) else arg.partition("--config=")[2]
+        if path and Path(str(path)).is_file():
+            old = sorted(nested_keys(yaml.safe_load(Path(str(path)).read_text(encoding="utf-8"))) & set(renamed))
+            if old:
+                raise ConfigError(f"{path}: {old[0]} is now {renamed[old[0]]} (same values)")
 
 
 class RunDirConfig(SaveConfigCallback):
@@ -53,6 +82,12 @@ class RunDirCLI(LightningCLI):
     """
 
     fallback_name = "run"
+    renamed: dict[str, str] = {}  # old config key -> its new name (refused with a clear error)
+
+    def parse_arguments(self, parser, args) -> None:
+        if isinstance(args, list | None):
+            check_renamed(sys.argv[1:] if args is None else list(args), self.renamed)
+        super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (default runs/<configs>)")

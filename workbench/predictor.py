@@ -179,7 +179,7 @@ class CascadePredictor(Predictor):
 
         config = read_config(self.run_dir)
         data = config.get("data") or {}
-        self.text_kind = data.get("text", "native")
+        self.script = data.get("script") or data.get("text") or "native"  # data.text: runs before data.script
         self.recognizer = instantiate(data.get("recognizer"))
         state = load_state(self.checkpoint)
         model_cfg = dict(config["model"])
@@ -211,7 +211,7 @@ class CascadePredictor(Predictor):
     def texts(self, transcripts: list[str], languages: list[str | None]) -> list[str]:
         """What the classifier reads: the transcripts, romanized when the run classifies romanized
         text and the recognizer writes native script."""
-        if self.text_kind != "romanized" or self.recognizer.script == "romanized":
+        if self.script != "romanized" or self.recognizer.script == "romanized":
             return transcripts
         from workbench.romanize import romanize
 
@@ -254,7 +254,7 @@ class CascadePredictor(Predictor):
             from workbench.romanize import romanize
 
             romanized = romanize(transcript, language) if transcript.strip() else ""
-        text = romanized if self.text_kind == "romanized" else transcript
+        text = romanized if self.script == "romanized" else transcript
         return CascadeResult(transcript, romanized, text, self.classify([text])[0], language, note)
 
     def predict(self, signal, language: str | None = None) -> list[float]:

@@ -32,6 +32,8 @@ from workbench.errors import ConfigError
 from workbench.languages import uroman_code, uroman_codes
 
 Engine = Literal["auto", "uroman", "uroman-fast"]
+# the text a system reads: as written, or romanized by uroman (data.script, model.prompts.script)
+Script = Literal["native", "romanized"]
 
 # uroman codes whose strings uroman-fast romanizes exactly as uroman: all 8061 distinct strings of
 # the embedded corpus (utterance texts and CLDR names, 8 languages, 5 scripts) identical, uroman

@@ -109,7 +109,7 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
         "checks_since_best": record.training.checks_since_best,
         "n_classes": n_classes,
         # the cascade's input text (native / romanized) orders the ladder's rungs
-        "text": record.model.get("text") or metrics.get("text") or "",
+        "text": record.model.get("script") or record.model.get("text") or metrics.get("text") or "",
     }
 
 

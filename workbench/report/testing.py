@@ -65,7 +65,7 @@ def write_run(
     classes: int = 3,
     stopped_by: str = "early_stopping",
     training: dict | None = None,
-    text: str | None = None,
+    script: str | None = None,
     asr: dict | None = None,
     gold: dict | None = None,
 ) -> Path:
@@ -79,7 +79,7 @@ def write_run(
         seed=seed,
         label_names=[f"class{k}" for k in range(classes)],
         data={"source": "hand-made", "digest": "0"},
-        model={"text": text} if text else {},
+        model={"script": script} if script else {},
         training=TrainingRecord(
             **{"stopped_by": stopped_by, "steps": 100, "epochs": 3, "monitor": "val/acc", "best_dev": 0.9}
             | (training or {})
