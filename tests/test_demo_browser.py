@@ -10,7 +10,6 @@ import re
 import signal
 import time
 
-import pytest
 from test_demo_app import CHROMIUM, CHROMIUM_ARGS, LABELS, free_port, need_chromium, tiny_extra, wait_for
 from test_demo_training import answers, start_demo, stop, train_args
 
@@ -26,11 +25,6 @@ RECORD_STATUS = """() => {
 }"""
 
 
-# Run after the rest of the suite in one pytest process, the demo's E2E training subprocess stopped
-# right after Lightning's model summary, three full runs out of three on 2026-12-01 (idle and busy);
-# in a process of its own it passes (47-107 s). Cause not found yet: the README's test command runs
-# it in its own process rather than skipping it.
-@pytest.mark.own_process
 def test_fresh_demo_serves_at_once_shows_progress_and_classifies(tmp_path, tiny_root, tiny_corpus):
     need_chromium()
     from playwright.sync_api import expect, sync_playwright

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 from cascade import fit
 from cascade.asr_text import error_rates
 from cascade.recognize import transcribe_items
-from cascade.recognizers.tesseract_ocr import TesseractRecognizer, tesseract_language
+from cascade.recognizers.tesseract_ocr import TesseractRecognizer, run_tesseract, tesseract_language
 from vision import text_images as ti
 from workbench.errors import ConfigError, DataError
 from workbench.io import read_json, read_jsonl
@@ -45,6 +46,31 @@ def test_batches_keep_the_order_and_the_language_of_each_image(tmp_path):
         recognizer = TesseractRecognizer(batch_size=batch_size, workers=2)
         reads = recognizer.transcribe(images, [lang for lang, _ in texts])
         assert error_rates([t for _, t in texts], reads)["cer"] <= 0.05, reads
+
+
+def test_reading_leaves_this_process_environment_alone(tmp_path, monkeypatch):
+    """The one-thread limit goes to each tesseract child only. Left in ``os.environ`` it was inherited
+    by the demo's training child, whose 2-thread torch then hung in its first backward pass."""
+    import subprocess
+
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    seen = []
+    real_run = subprocess.run
+
+    def spy(command, **kwargs):
+        seen.append(kwargs["env"].get("OMP_THREAD_LIMIT"))
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    image = _clean_image(tmp_path, "eng", "Monday", "NotoSans-Regular")
+    recognizer = TesseractRecognizer(workers=2)
+    assert recognizer.transcribe([recognizer.read(image, "test")], ["eng"]) == ["Monday"]
+    assert seen == ["1"] and "OMP_THREAD_LIMIT" not in os.environ
+
+
+def test_a_failing_tesseract_names_the_input_and_the_pack(tmp_path):
+    with pytest.raises(DataError, match=r"missing\.png.*tesseract -l eng failed"):
+        run_tesseract(str(tmp_path / "missing.png"), "eng", "--psm 6")
 
 
 def test_bad_languages_and_images_are_named(tmp_path):

@@ -18,3 +18,17 @@ def test_each_worker_gets_its_share_of_threads_and_one_gpu(monkeypatch):
     monkeypatch.delenv("XLING_GPUS")
     assert "CUDA_VISIBLE_DEVICES" not in worker_env(0, 4)  # no GPUs named: none chosen for the point
     assert worker_env(0, 16)["XLING_NUM_THREADS"] == "1"  # more workers than cores: never 0 threads
+
+
+def test_torch_threads_never_exceed_an_openmp_thread_limit(monkeypatch):
+    """A 2-thread torch under OMP_THREAD_LIMIT=1 hangs in its first backward (pytorch/pytorch#91547):
+    the programs ask for no more threads than the limit lets OpenMP start."""
+    from workbench.cli import default_threads
+
+    monkeypatch.setenv("XLING_NUM_THREADS", "2")
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    assert default_threads() == 2 and default_threads(4) == 4
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    assert default_threads() == 1 and default_threads(4) == 1
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "8")
+    assert default_threads(4) == 4

@@ -29,12 +29,17 @@ def default_run_dir(config_paths: list | None, fallback: str) -> str:
 
 
 def default_threads(threads: int | None = None) -> int:
-    """``threads`` if given, else the sweep worker's share (``XLING_NUM_THREADS``), else the usable cores."""
+    """``threads`` if given, else the sweep worker's share (``XLING_NUM_THREADS``), else the usable cores;
+    never more than ``OMP_THREAD_LIMIT``: torch asked for more OpenMP threads than that limit lets
+    start waits for them forever in its first convolution backward (pytorch/pytorch#91547)."""
     if threads:
-        return int(threads)
-    if os.environ.get(THREADS_ENV):
-        return int(os.environ[THREADS_ENV])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        wanted = int(threads)
+    elif os.environ.get(THREADS_ENV):
+        wanted = int(os.environ[THREADS_ENV])
+    else:
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = os.environ.get("OMP_THREAD_LIMIT", "")
+    return min(wanted, int(limit)) if limit.isdigit() and int(limit) > 0 else wanted
 
 
 def nested_keys(tree: dict, prefix: str = "") -> set[str]:

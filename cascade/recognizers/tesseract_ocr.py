@@ -3,8 +3,9 @@
 The vision counterpart of an ASR recognizer: items carry an ``image`` instead of ``audio``
 (``signal = "image"``), and each image is read in its item's language (Debian's
 ``tesseract-ocr-<code>`` language packs; ``scripts/setup.sh`` installs the embedded eight).
-Through ``pytesseract``; images of one language are read by one ``tesseract`` process from
-a list file, so the language model loads once per batch rather than once per image.
+``pytesseract`` finds the binary, its version and language packs; images of one language are
+read by one ``tesseract`` process from a list file, so the language model loads once per batch
+rather than once per image.
 
 Example (config)::
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -51,6 +54,22 @@ def _pytesseract():
     except pytesseract.TesseractNotFoundError:
         raise ConfigError("tesseract is not installed: apt-get install tesseract-ocr (scripts/setup.sh)") from None
     return pytesseract
+
+
+def run_tesseract(target: str, code: str, config: str) -> str:
+    """Text tesseract reads from ``target`` (an image, or a list file of images) in pack ``code``.
+
+    One OpenMP thread per tesseract process (the recognizer runs several at once), set in the
+    child's environment only: ``OMP_THREAD_LIMIT`` left in this process's ``os.environ`` would be
+    inherited by every later child, and a torch training child whose thread count exceeds it hangs
+    in its first convolution backward (pytorch/pytorch#91547; it hung the demo's training job).
+    """
+    command = [_pytesseract().pytesseract.tesseract_cmd, target, "stdout", "-l", code, *shlex.split(config)]
+    done = subprocess.run(command, capture_output=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        raise DataError(target, "image", f"tesseract -l {code} failed (exit {done.returncode}): {why[0]}")
+    return done.stdout.decode("utf-8", "replace")
 
 
 @cache
@@ -151,17 +170,15 @@ class TesseractRecognizer(Recognizer):
         with tempfile.TemporaryDirectory(prefix="ocr-") as folder:
             listing = Path(folder) / "images.txt"
             listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
-            out = _pytesseract().image_to_string(str(listing), lang=code, config=config)
+            out = run_tesseract(str(listing), code, config)
         pages = out.split(PAGE_SEPARATOR)
         if len(pages) >= len(paths) and all(not p.strip() for p in pages[len(paths) :]):
             return [clean(p) for p in pages[: len(paths)]]
         # a page separator lost (an unreadable page): read one by one rather than misalign
-        return [clean(_pytesseract().image_to_string(p, lang=code, config=config)) for p in paths]
+        return [clean(run_tesseract(p, code, config)) for p in paths]
 
     def transcribe(self, waves: list[str], languages: list[str | None]) -> list[str]:
         """Text of each image (``waves`` are image paths from :meth:`read`), in input order."""
-        # One thread per tesseract process: OpenMP threads inside each would only oversubscribe.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         codes = [tesseract_language(lang) for lang in languages]
         batches: list[tuple[str, list[int]]] = []
         for code in sorted(set(codes)):
