@@ -8,11 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
+from report_runs import item_rows, write_run
 
 from cascade.asr_text import error_rates
 from workbench.report.build import build_report
 from workbench.report.calibration import fit_temperature, scale
-from workbench.report.testing import item_rows, write_run
 
 N = 12  # items per language; 3 classes, chance 33.3%
 GOOD = {"eng": 12, "rus": 9, "tha": 8}  # items right per language

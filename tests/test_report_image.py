@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 
 import pytest
+from report_runs import item_rows, write_run
 
 from workbench.report.build import build_report
-from workbench.report.testing import item_rows, write_run
 
 # per system: (modality, kind, text, share right per language, OCR/ASR CER)
 SYSTEMS = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 
 import pytest
+from report_runs import item_rows, write_run
 
 from workbench.report import stats
 from workbench.report.build import build_report
-from workbench.report.testing import item_rows, write_run
 
 # per-item correctness on 12 items a language; E2E alone is right on rus items 6-9 and tha items 0-3
 # (8 different contents), CA is never alone right

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from report_runs import write_run
+
 from vision.report import main
-from workbench.report.testing import write_run
 
 
 def rows(correct: dict[str, bool]) -> list[dict]:
