@@ -87,7 +87,8 @@ def default_jobs(
 ) -> list[Job]:
     """The five default runs, in the order they are trained (the E2E model first: the Speech tab's
     first usable path; the cascade after the recognizer whose checkpoint it reads; the Vision tab's
-    E2E model, then its OCR cascade: Tesseract on the embedded text images, needs no training of its own).
+    E2E model on the embedded text images (``configs/embedded/vision_text.yaml``, every language), then
+    its OCR cascade: Tesseract on the same images, needs no training of its own).
 
     Args:
         base: folder of the runs (``<base>/e2e``, ``asr``, ``cascade``, ``vision``, ``ocr``).
@@ -112,7 +113,9 @@ def default_jobs(
             kind="cascade",
             needs=["asr"],
         ),
-        Job("vision", "vision.fit", [str(embedded / "vision.yaml"), every_language], base / "vision", kind="vision"),
+        Job(
+            "vision", "vision.fit", [str(embedded / "vision_text.yaml"), every_language], base / "vision", kind="vision"
+        ),
         Job(
             "ocr",
             "cascade.fit",

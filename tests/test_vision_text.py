@@ -45,6 +45,40 @@ def test_the_tower_overfits_a_few_text_images(tiny_images):
     assert right and loss < 0.2
 
 
+def test_channels_last_is_the_same_model_in_another_layout(tiny_images):
+    """``channels_last`` (configs/embedded/vision_text.yaml) changes the memory layout only: the same
+    weights give the same logits and gradients, and the checkpoint loads into either layout."""
+    from PIL import Image
+
+    models = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        models.append(
+            VisionCLIP(
+                model_name="wb-text-resnet",
+                tokenizer="bytes",
+                loss="head",
+                freeze=["text"],
+                num_classes=6,
+                channels_last=channels_last,
+            )
+        )
+    plain, fast = models
+    conv = next(p for p in fast.clip.visual.parameters() if p.ndim == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    fast.load_state_dict(plain.state_dict())
+    train = [i for i in tiny_images.items if i.split == "train"][:8]
+    images = torch.stack([plain.preprocess_val(Image.open(i.image).convert("RGB")) for i in train])
+    outputs = []
+    for model in (plain, fast):
+        model.train()
+        logits = model.logits(images, ["eng"] * len(train))
+        logits.sum().backward()
+        outputs.append((logits.detach(), next(p for p in model.clip.visual.parameters() if p.ndim == 4).grad))
+    assert torch.allclose(outputs[0][0], outputs[1][0], atol=1e-4)
+    assert torch.allclose(outputs[0][1], outputs[1][1], atol=1e-3, rtol=1e-3)
+
+
 @pytest.mark.parametrize("overlay", PROTOCOLS, ids=lambda p: Path(p).stem if p else "in_language")
 def test_configs_run_on_the_tiny_text_images(overlay, tiny_images, tiny_root, tmp_path):
     args = ["-c", BASE] + (["-c", overlay] if overlay else [])
