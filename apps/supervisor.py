@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 from apps.progress import COMMAND_MARK, building_corpus, error_line, last_line, read_progress
-from apps.training import STOP_GRACE, Job, JobStatus, _die_with_parent, estimate_seconds_left, time_left
+from apps.training import STOP_GRACE, Job, JobStatus, estimate_seconds_left, time_left
+from workbench.children import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # its own process group: stop() reaches its children too
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl bound before the fork
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl bound before the fork
             )
         self._child = child
         with self._lock:

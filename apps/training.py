@@ -12,10 +12,8 @@ demo dies any other way (``PR_SET_PDEATHSIG``). A run left unfinished resumes fr
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import logging
-import signal
 import subprocess
 import sys
 import time
@@ -29,17 +27,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = Path("runs/demo")
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the shipped configs, whatever the working directory
 STOP_GRACE = 5.0  # s: a child asked to stop (SIGTERM) is killed after this
-PR_SET_PDEATHSIG = 1
-try:  # bound before any fork: the child must not import or load libraries between fork and exec
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop the children
-    _PRCTL = None
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGKILL when the thread that started it (the supervisor) dies."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass

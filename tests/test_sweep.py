@@ -86,17 +86,17 @@ def test_runs_skips_finished_and_reports_failures(tmp_path, capsys):
 
 
 def running_points(runs: Path) -> list[Path]:
-    """Run directories under ``runs`` named by the command line of a live process (Linux /proc;
-    a zombie has an empty command line, so only processes that can still write are listed)."""
-    marker = f"--run_dir={runs}".encode()
+    """Run directories under ``runs`` whose ``run.log`` a live process holds open as its output
+    (Linux /proc): a point's process, however it was started (forked or a new interpreter); a
+    zombie has closed its files, so only processes that can still write are listed."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                args = (entry / "cmdline").read_bytes().split(b"\0")
+                targets = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
             except OSError:  # ended while we looked
                 continue
-            found += [Path(arg.split(b"=", 1)[1].decode()) for arg in args if arg.startswith(marker)]
+            found += [Path(t).parent for t in targets if t.startswith(f"{runs}/") and t.endswith("/run.log")]
     return found
 
 

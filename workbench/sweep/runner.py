@@ -1,7 +1,8 @@
 """Running a sweep: setup steps in order, then the grid in parallel worker processes.
 
-Each point is a subprocess running one LightningCLI program, so a crash, an OOM or a
-``kill -9`` of one point never takes down the others. A point is finished when its run
+Each point is a process of its own running one LightningCLI program, so a crash, an OOM or a
+``kill -9`` of one point never takes down the others (locally forked from a server that has
+imported the programs once, :mod:`workbench.sweep.launch`). A point is finished when its run
 directory holds ``metrics.json`` (written last, atomically) whose run record
 (:mod:`workbench.record`) is this point's: same protocol, sources and seed. A rerun skips
 it; an unfinished point (or one whose record says it is another run) is cleared and run
@@ -21,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -32,6 +32,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import atomic_write_json, read_json
 from workbench.record import RunRecord, read_record
 from workbench.runs import METRICS
+from workbench.sweep.launch import PRELOAD, ForkLauncher, fork_available, run_subprocess
 from workbench.sweep.schedule import dependencies, next_ready, priority_order, thread_share
 from workbench.sweep.spec import Point, Sweep
 
@@ -76,32 +77,22 @@ def worker_env(slot: int, workers: int) -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the sweep process dies, so a killed sweep leaves no orphans
-    that would race the rerun on the same run directory (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    except OSError:  # not Linux: orphans are possible, reruns still redo unfinished points
-        pass
-
-
-def run_point(point: Point, env: dict[str, str] | None = None) -> tuple[bool, str]:
-    """Run one point as a subprocess; returns (ok, tail of its log)."""
+def run_point(point: Point, env: dict | None = None, launcher: ForkLauncher | None = None) -> tuple[bool, str]:
+    """Run one point in a process of its own (forked by ``launcher``, else a new interpreter);
+    returns (ok, tail of its log)."""
     if point.run_dir.exists():  # a point that died half-way starts again from a clean directory
         shutil.rmtree(point.run_dir)
     point.run_dir.mkdir(parents=True)
     log_path = point.run_dir / "run.log"
     command = point.command(sys.executable)
-    with log_path.open("w") as handle:
-        handle.write(" ".join(command) + "\n")
-        handle.flush()
-        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
-    if result.returncode == 0 and point.protocol is None:
+    log_path.write_text(" ".join(command) + "\n")
+    if launcher is None:
+        returncode = run_subprocess(command, env, log_path)
+    else:
+        returncode = launcher.run(point.program, point.arguments(), env, log_path)
+    if returncode == 0 and point.protocol is None:
         (point.run_dir / "DONE").write_text("ok\n")
-    ok = result.returncode == 0 and is_finished(point)
+    ok = returncode == 0 and is_finished(point)
     tail = log_path.read_text(errors="replace")[-LOG_TAIL:]
     return ok, tail
 
@@ -134,10 +125,10 @@ class Status:
         return [tag for tag, e in self.entries.items() if e.get("stopped_by") == "max_time"]
 
 
-def _execute(point: Point, slot: int, workers: int, status: Status) -> bool:
+def _execute(point: Point, slot: int, workers: int, status: Status, launcher: ForkLauncher | None) -> bool:
     start = time.monotonic()
     try:
-        ok, tail = run_point(point, worker_env(slot, workers))
+        ok, tail = run_point(point, worker_env(slot, workers), launcher)
     except OSError as error:  # e.g. the disk is full: this point fails, the sweep goes on
         ok, tail = False, repr(error)
     status.record(point, "done" if ok else "failed", time.monotonic() - start, tail)
@@ -153,6 +144,8 @@ def run_local(points: list[Point], workers: int, status: Status, setup: list[Poi
     """
     slots = list(range(workers))
     setup = setup or []
+    # one forkserver that imports the programs' libraries once (workbench.sweep.launch)
+    launcher = ForkLauncher(PRELOAD) if points and fork_available() else None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
         pending = list(points)
@@ -160,7 +153,7 @@ def run_local(points: list[Point], workers: int, status: Status, setup: list[Poi
             while slots and (point := next_ready(pending, {*pending, *(p for _, p in futures.values())}, setup)):
                 slot = slots.pop()
                 pending.remove(point)
-                futures[pool.submit(_execute, point, slot, workers, status)] = (slot, point)
+                futures[pool.submit(_execute, point, slot, workers, status, launcher)] = (slot, point)
             done = next(as_completed(futures))
             slot, _ = futures.pop(done)
             slots.append(slot)

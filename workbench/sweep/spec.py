@@ -67,7 +67,11 @@ class Point:
 
     def command(self, python: str = "python") -> list[str]:
         """The exact command line of this run."""
-        cmd = [python, "-m", self.program]
+        return [python, "-m", self.program, *self.arguments()]
+
+    def arguments(self) -> list[str]:
+        """The program's arguments (the command line after ``python -m <program>``)."""
+        cmd = []
         for config in self.configs:
             cmd += ["-c", config]
         if self.protocol is not None:
