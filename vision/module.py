@@ -249,6 +249,14 @@ class VisionCLIP(ClassScorer, L.LightningModule):
             images = images.contiguous(memory_format=torch.channels_last)
         return self.clip.encode_image(images, normalize=normalize)
 
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """(height, width) the image tower reads (open_clip's ``visual.image_size``; PIXEL's too)."""
+        size = getattr(self.clip.visual, "image_size", None)
+        if size is None:
+            return None
+        return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
     def logits(self, images: torch.Tensor, languages: list[str], cached: bool = True) -> torch.Tensor:
         """Images ``[B, 3, H, W]`` of the given languages -> class logits ``[B, C]``."""
         if self.head is not None:

@@ -305,7 +305,8 @@ class VisionPredictor(Predictor):
     def predict_items(self, items: list[Item]) -> list[list[float]]:
         from vision.datamodule import open_image
 
-        images = [open_image(i.image, f"item '{i.id}'") for i in items]
+        size = getattr(self.model, "input_size", None)  # decoded as in training (vision.datamodule)
+        images = [open_image(i.image, f"item '{i.id}'", size) for i in items]
         return self.predict_images(images, [i.language for i in items])
 
     def predict(self, signal, language: str | None = None, script: str | None = None) -> list[float]:
