@@ -133,10 +133,12 @@ def test_the_vision_sweep_expands(tmp_path, monkeypatch):
     assert {p.protocol for p in sweep.points} == {"in_language", "zero_shot", "all_languages"}
     assert {p.seed for p in sweep.points} == {0, 1}
     assert len(sweep.points) == len(systems) * 3 * 2
-    if "ctc-native" in systems:  # with linerec: each CTC cascade reads its own recognizer's checkpoint
-        point = next(p for p in sweep.points if p.system == "ctc-native")
-        assert [s.system for s in sweep.setup if str(s.run_dir) in dict(point.args)[
-            "--data.recognizer.init_args.checkpoint"]] == ["ocr-native"]  # fmt: skip
+    # one line recognizer, native targets, read by both CTC cascades (romanized: uroman after it)
+    assert [step.system for step in sweep.setup] == ["ocr-native"]
+    for system, script in (("ctc-native", "native"), ("ctc-romanized", "romanized")):
+        args = dict(next(p for p in sweep.points if p.system == system).args)
+        assert args["--data.recognizer.init_args.checkpoint"].startswith(f"{sweep.setup[0].run_dir}/")
+        assert args["--data.script"] == script
 
 
 @pytest.mark.slow
