@@ -20,6 +20,8 @@ BENCHMARKS = [
     "cascade_recognition",
     "faster_whisper",
     "uroman_fast",
+    "sweep_launch",
+    "image_decode",
     "wall_time",
 ]
 

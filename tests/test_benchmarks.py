@@ -116,6 +116,25 @@ def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
 
 @pytest.mark.timeout(600)
 @pytest.mark.slow
+def test_sweep_launch_quick_runs_the_same_point_both_ways(data_root, tiny_corpus, tmp_path):
+    out = run("sweep_launch", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
+    assert "sweep_point_launch" in ratios(out)
+    assert "forkserver start + warm-up point" in out and "seconds saved a point" in out
+    assert not list(tmp_path.iterdir())  # every point's run directory was in the removed scratch folder
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.slow
+def test_image_decode_quick_compares_the_two_data_paths(data_root, tmp_path):
+    out = run("image_decode", "--quick", "--data-root", data_root)
+    assert "image_decode_train_path" in ratios(out)
+    assert "tower input (64, 128)" in out
+    difference = float(re.search(r"over 32 images: (\S+)", out).group(1))
+    assert difference < 0.1  # the same pictures, decoded at another scale: close, not equal
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_wall_time_quick_times_the_cut_down_main_job(data_root, tmp_path):
     out = run("wall_time", "--quick", "--data-root", data_root, "--out", str(tmp_path / "runs"))
     assert re.search(r"^WALL_TIME main: \d+\.\d s", out, re.MULTILINE)
