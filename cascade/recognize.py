@@ -18,6 +18,7 @@ from cascade.recognizers.base import Recognizer
 from workbench.audio import duration_seconds, load_audio
 from workbench.errors import DataError
 from workbench.items import Item
+from workbench.rng import preserved_rng
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,23 @@ def transcribe_items(
         if cache.get(keys[item.id]) is None:
             todo.setdefault(keys[item.id], item)
     if todo:
-        started = time.perf_counter()
-        # language then length order across chunks, so batches inside a chunk are homogeneous
-        size = duration_seconds if field == "audio" else lambda path: 0
-        pending = sorted(todo.items(), key=lambda kv: (kv[1].language, size(getattr(kv[1], field))))
-        for start in range(0, len(pending), chunk):
-            part = pending[start : start + chunk]
-            load = load_audio if field == "audio" else recognizer.read
-            waves = [load(getattr(item, field), where=f"item '{item.id}'") for _, item in part]
-            texts = recognizer.transcribe(waves, [item.language for _, item in part])
-            cache.put_many({key: text for (key, _), text in zip(part, texts, strict=True)})
-        log.info("transcribed %d clips in %.1f s (%d cached)", len(todo), time.perf_counter() - started, len(items))
+        with preserved_rng():  # a cold cache must not change what the seeded run does next
+            _transcribe_missing(recognizer, todo, cache, field, chunk)
     return {item.id: cache.get(keys[item.id]) for item in items}
+
+
+def _transcribe_missing(
+    recognizer: Recognizer, todo: dict[str, Item], cache: ShardedCache, field: str, chunk: int
+) -> None:
+    """Transcribe ``todo`` (cache key -> item), ``chunk`` at a time, into ``cache``."""
+    started = time.perf_counter()
+    # language then length order across chunks, so batches inside a chunk are homogeneous
+    size = duration_seconds if field == "audio" else lambda path: 0
+    pending = sorted(todo.items(), key=lambda kv: (kv[1].language, size(getattr(kv[1], field))))
+    load = load_audio if field == "audio" else recognizer.read
+    for start in range(0, len(pending), chunk):
+        part = pending[start : start + chunk]
+        waves = [load(getattr(item, field), where=f"item '{item.id}'") for _, item in part]
+        texts = recognizer.transcribe(waves, [item.language for _, item in part])
+        cache.put_many({key: text for (key, _), text in zip(part, texts, strict=True)})
+    log.info("transcribed %d clips in %.1f s", len(todo), time.perf_counter() - started)
