@@ -28,6 +28,13 @@ def probe_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def run_probe(how: str, launcher: ForkLauncher, args: list[str], tmp_path: Path, log: Path) -> int:
+    """The probe program started as a sweep point: forked, or in a new interpreter; its exit status."""
+    if how == "fork":
+        return launcher.run("launch_probe", args, probe_env(tmp_path), log)
+    return run_subprocess([sys.executable, "-m", "launch_probe", *args], probe_env(tmp_path), log)
+
+
 def read_log(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
@@ -39,10 +46,7 @@ def test_a_program_sees_what_python_m_gives_it(how, launcher, tmp_path, monkeypa
     monkeypatch.chdir(work)
     log = tmp_path / "run.log"
     args = ["-c", "a.yaml", "--run_dir=x", "--exit", "0"]
-    if how == "fork":
-        code = launcher.run("launch_probe", args, probe_env(tmp_path), log)
-    else:
-        code = run_subprocess([sys.executable, "-m", "launch_probe", *args], probe_env(tmp_path), log)
+    code = run_probe(how, launcher, args, tmp_path, log)
     seen = read_log(log)
     assert code == 0
     assert seen["name"] == "__main__" and seen["argv"] == str(args)
@@ -56,10 +60,7 @@ def test_a_program_sees_what_python_m_gives_it(how, launcher, tmp_path, monkeypa
 def test_exit_status_and_traceback_reach_the_sweep(how, launcher, tmp_path):
     def run(*args: str) -> tuple[int, str]:
         log = tmp_path / f"{len(list(tmp_path.iterdir()))}.log"
-        if how == "fork":
-            code = launcher.run("launch_probe", list(args), probe_env(tmp_path), log)
-        else:
-            code = run_subprocess([sys.executable, "-m", "launch_probe", *args], probe_env(tmp_path), log)
+        code = run_probe(how, launcher, list(args), tmp_path, log)
         return code, log.read_text()
 
     assert run("--exit", "3")[0] == 3

@@ -32,7 +32,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import atomic_write_json, read_json
 from workbench.record import RunRecord, read_record
 from workbench.runs import METRICS
-from workbench.sweep.launch import PRELOAD, ForkLauncher, fork_available, run_subprocess
+from workbench.sweep.launch import ForkLauncher, fork_available, run_subprocess
 from workbench.sweep.schedule import dependencies, next_ready, priority_order, thread_share
 from workbench.sweep.spec import Point, Sweep
 
@@ -145,7 +145,7 @@ def run_local(points: list[Point], workers: int, status: Status, setup: list[Poi
     slots = list(range(workers))
     setup = setup or []
     # one forkserver that imports the programs' libraries once (workbench.sweep.launch)
-    launcher = ForkLauncher(PRELOAD) if points and fork_available() else None
+    launcher = ForkLauncher() if points and fork_available() else None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
         pending = list(points)
