@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from benchmarks.common import Interleaved, base_parser, header, load_average
+from benchmarks.common import base_parser, header, interleave
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -49,11 +49,10 @@ def main(argv: list[str] | None = None) -> dict:
             module.preprocess_train(open_image(item.image, item.id, size if drafted else None))
         return (time.process_time() - began) / len(items) * 1000
 
-    result = Interleaved("image_decode_train_path", "at_tower_size", "whole")
-    for round_ in range(rounds):  # A, B, B, A, ...
-        result.loads.append(float(load_average().split()[0]))
-        for drafted in (True, False) if round_ % 2 == 0 else (False, True):
-            (result.times_a if drafted else result.times_b).append(path(drafted))
+    # each side returns its own CPU ms an image, which interleave records as the round's time
+    result = interleave(
+        "image_decode_train_path", "at_tower_size", "whole", lambda: path(True), lambda: path(False), rounds
+    )
     differences = [
         (module.preprocess_val(open_image(i.image, i.id, size)) - module.preprocess_val(open_image(i.image, i.id)))
         .abs()

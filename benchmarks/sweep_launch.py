@@ -12,12 +12,13 @@ engine does. Wall time per point, interleaved rounds; ``--quick``: the tiny buil
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Interleaved, base_parser, header, load_average
+from benchmarks.common import base_parser, header, interleave
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,16 +62,21 @@ def main(argv: list[str] | None = None) -> dict:
         if not ok:
             raise SystemExit(f"the warm-up point failed:\n{tail}")
         lines.append(f"forkserver start + warm-up point (not in the rounds): {time.perf_counter() - started:.1f} s")
-        result = Interleaved("sweep_point_launch", "forked", "new_interpreter")
-        for round_ in range(rounds):  # A, B, B, A, ...
-            result.loads.append(float(load_average().split()[0]))
-            order = [("forked", launcher), ("new_interpreter", None)]
-            for name, how in order if round_ % 2 == 0 else order[::-1]:
-                began = time.perf_counter()
-                ok, tail = run_point(point(work / f"{name}-{round_}", args.data_root, args.quick), env, how)
-                if not ok:
-                    raise SystemExit(f"a {name} point failed:\n{tail}")
-                (result.times_a if name == "forked" else result.times_b).append(time.perf_counter() - began)
+        runs = itertools.count()  # a fresh run directory for every point
+
+        def run(name: str, how) -> None:
+            ok, tail = run_point(point(work / f"{name}-{next(runs)}", args.data_root, args.quick), env, how)
+            if not ok:
+                raise SystemExit(f"a {name} point failed:\n{tail}")
+
+        result = interleave(
+            "sweep_point_launch",
+            "forked",
+            "new_interpreter",
+            lambda: run("forked", launcher),
+            lambda: run("new_interpreter", None),
+            rounds,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     saved = [b - a for a, b in zip(result.times_a, result.times_b, strict=True)]
