@@ -51,7 +51,7 @@ def source_from(config_file: Path, **overrides) -> CorpusSource:
 def test_speechtaxi_replica_loads_through_the_shipped_config(hub_cache, tmp_path, layout):
     speechtaxi_repo(hub_cache, layout=layout)
     languages = ["eng", "rus", "tw-akuapem"]
-    source = source_from(REPO / "configs/speech/speechtaxi.yaml", languages=languages, cache_dir=str(tmp_path / "c"))
+    source = source_from(REPO / "configs/speechtaxi.yaml", languages=languages, cache_dir=str(tmp_path / "c"))
     corpus = source.load()
     assert corpus.label_names == SPEECHTAXI_LABELS
     assert corpus.languages == sorted(languages)
@@ -136,7 +136,7 @@ def test_speechtaxi_configs_list_the_28_languages():
     from workbench.data.speechtaxi import LANGUAGES
 
     assert len(LANGUAGES) == 28 and "hin" not in LANGUAGES
-    for config in ("configs/speech/speechtaxi.yaml", "configs/cascade/speechtaxi.yaml"):
+    for config in ("configs/speechtaxi.yaml", "configs/cascade/speechtaxi.yaml"):
         data = yaml.safe_load((REPO / config).read_text())["data"]
         assert data["source"]["init_args"]["languages"] == LANGUAGES, config
     sweep = yaml.safe_load((REPO / "configs/sweeps/speechtaxi.yaml").read_text())
