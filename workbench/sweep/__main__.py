@@ -12,6 +12,7 @@ import sys
 import time
 
 from workbench.errors import WorkbenchError
+from workbench.sweep.estimate import summary
 from workbench.sweep.runner import is_finished, run_sweep
 from workbench.sweep.spec import load_sweep
 
@@ -29,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="--KEY=VALUE",
         help="extra argument for every run, e.g. --set=--trainer.max_epochs=1 (repeatable)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the commands, the number of points and the GPU hours; run nothing"
+    )
     parser.add_argument("--no-report", action="store_true", help="skip the report after the runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         for point in sweep.setup + sweep.points:
             mark = "done" if is_finished(point) else "todo"
             print(f"[{mark}] {point.tag}: {' '.join(point.command())}")
+        print("\n".join(summary(sweep)))  # points, estimated GPU hours and memory (workbench/sweep/estimate.py)
         return 0
     start = time.monotonic()
     status = run_sweep(sweep, args.workers, args.only)
