@@ -1,7 +1,7 @@
 """Command line for the embedded default dataset and for preparing real ones.
 
     python -m workbench.data build [--root data] [--languages eng deu ...] [--per-language 600] [--seed 0]
-    python -m workbench.data prepare speechtaxi [--languages eng tw-akuapem ...] [--revision REV]
+    python -m workbench.data prepare speechtaxi [--languages eng tw-akuapem ...] [--revision REV] [--processes N]
 
 Builds (or finds) the dataset and prints its folder, size on disk, build time and counts
 per language x split and per split x class.
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument(
         "--on-bad-item", choices=["raise", "skip"], default="raise", help="a bad row stops or is counted"
     )
+    prepare.add_argument("--processes", type=int, help="MP3 decoding processes (default: the usable cores)")
     return parser
 
 
@@ -58,7 +59,7 @@ def prepare_main(args: argparse.Namespace) -> None:
     from workbench.data.speechtaxi import prepare_speechtaxi
 
     prepared = prepare_speechtaxi(
-        args.path, args.languages, args.cache_dir, args.revision, args.token_env, args.on_bad_item
+        args.path, args.languages, args.cache_dir, args.revision, args.token_env, args.on_bad_item, args.processes
     )
     counts: dict[str, Counter] = {}
     for item in prepared.items:

@@ -8,8 +8,10 @@ A layout this code does not know fails with the archive and what was found in it
 
 Preparing decodes each MP3 with soundfile (libsndfile >= 1.1), makes it 16 kHz mono and
 writes it as FLAC, then writes one ``items.jsonl`` per language: the same local cached form
-every other source uses. It is idempotent (a prepared language is read back, with no hub
-call), resumable (each FLAC is written atomically and kept), and shows a progress bar.
+every other source uses. The clips are decoded in several processes (``processes``, default
+every usable core) behind one progress bar. It is idempotent (a prepared language is read back,
+with no hub call) and resumable: each FLAC is written atomically (a killed preparation leaves
+whole files only) and kept, so a rerun decodes only the clips still missing.
 
     python -m workbench.data prepare speechtaxi --languages eng tw-akuapem
 """
@@ -18,10 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from filelock import FileLock
 
 from workbench.data.validate import OnBadItem, SkipReport
 from workbench.errors import DataError
@@ -41,6 +47,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json", ".feather")
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 SPLIT_COLUMNS = ("split", "partition", "subset", "set")
 AUDIO_COLUMNS = ("audio", "audio_path", "path", "file", "file_name", "filename", "audio_file", "mp3")
+CLIPS_PER_PROCESS = 50  # a decoding process pays ~2 s of imports; a clip takes ~0.1 s
 FORMAT = 1  # bump when the prepared form changes: prepared folders of another format are rebuilt
 
 
@@ -177,22 +184,73 @@ def _text(value) -> str | None:
     return str(value) or None
 
 
-def _decode(archive: zipfile.ZipFile, member: str, target: Path, where: str) -> None:
+_ARCHIVES: dict[str, zipfile.ZipFile] = {}  # data.zip opened once per decoding process
+
+
+def decode_clip(data_zip: str, member: str, target: str) -> tuple[str, str] | None:
+    """Decode ``member`` of ``data_zip`` (an MP3) to 16 kHz mono FLAC at ``target``, atomically.
+
+    Runs in a worker process (one ``data.zip`` handle per process). Returns None, or the field
+    and problem of a clip that cannot be decoded (the caller names the item).
+    """
     import soundfile as sf
 
     from workbench.audio import SAMPLE_RATE, prepare
 
+    if data_zip not in _ARCHIVES:
+        _ARCHIVES[data_zip] = zipfile.ZipFile(data_zip)
     try:
-        samples, rate = sf.read(io.BytesIO(archive.read(member)), dtype="float32", always_2d=False)
+        samples, rate = sf.read(io.BytesIO(_ARCHIVES[data_zip].read(member)), dtype="float32", always_2d=False)
+        buffer = io.BytesIO()
+        sf.write(buffer, prepare(samples, rate, member, max_seconds=None), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-        raise DataError(where, "audio", f"undecodable audio '{member}' in {DATA_ARCHIVE}: {err}") from None
-    buffer = io.BytesIO()
-    sf.write(buffer, prepare(samples, rate, where, max_seconds=None), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    atomic_write_bytes(target, buffer.getvalue())
+        return "audio", f"undecodable audio '{member}' in {DATA_ARCHIVE}: {err}"
+    except DataError as err:
+        return err.field, err.problem
+    atomic_write_bytes(target, buffer.getvalue())  # a killed worker leaves the old state: no file, or a whole one
+    return None
 
 
-def _prepare_language(frame, language, folder, data: zipfile.ZipFile, index: AudioIndex, on_bad_item, report, bar):
-    items, seen = [], set()
+def decoding_processes(processes: int | None, clips: int) -> int:
+    """``processes`` as asked (at most one a clip); by default the usable cores, but one process per
+    :data:`CLIPS_PER_PROCESS` clips at most: a started process first imports torch (seconds)."""
+    if processes:
+        return max(1, min(processes, clips))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, clips // CLIPS_PER_PROCESS))
+
+
+def decode_all(data_zip: str, clips: dict[Path, str], processes: int | None, bar) -> dict[Path, tuple[str, str]]:
+    """Decode every ``target -> member`` of ``clips`` not yet on disk, in parallel (:func:`decoding_processes`).
+
+    Returns the clips that failed (target -> field, problem). Finished clips stay on disk
+    whatever happens after, so a killed preparation resumes where it stopped.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    todo = {target: member for target, member in clips.items() if not target.is_file()}
+    bar.update(len(clips) - len(todo))
+    failed, processes = {}, decoding_processes(processes, len(todo))
+    if processes == 1:  # in this process: no pool to start for a few clips or a single core
+        for target, member in todo.items():
+            if problem := decode_clip(data_zip, member, str(target)):
+                failed[target] = problem
+            bar.update(1)
+        return failed
+    # spawn, not fork: the caller may be a program that already started torch's threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = {pool.submit(decode_clip, data_zip, member, str(target)): target for target, member in todo.items()}
+        for future in as_completed(futures):
+            if problem := future.result():
+                failed[futures[future]] = problem
+            bar.update(1)
+    return failed
+
+
+def _items_of_language(frame, language, folder, index: AudioIndex, clips: dict[Path, str]):
+    """(item, where, target or a problem) for each row of one language; fills ``clips`` with what to decode."""
+    rows, seen = [], set()
     for position, row in enumerate(frame.itertuples(index=False)):
         verse = str(row.verse_ref)
         item_id = f"{language}-{verse}"
@@ -200,32 +258,41 @@ def _prepare_language(frame, language, folder, data: zipfile.ZipFile, index: Aud
             item_id += "+"
         seen.add(item_id)
         where = f"{TABLE_ARCHIVE} table '{row.wb_table}' language '{language}' row {position} item '{item_id}'"
+        member = index.find(row.wb_audio)
+        if member is None:
+            rows.append(
+                (row, item_id, where, ("audio", f"'{row.wb_audio}' not found (or ambiguous) in {DATA_ARCHIVE}"))
+            )
+            continue
+        target = folder / "audio" / f"{hashlib.sha1(member.encode()).hexdigest()[:16]}.flac"
+        clips[target] = member
+        rows.append((row, item_id, where, target))
+    return rows
+
+
+def _finish_language(rows, language, failed, on_bad_item, report) -> list[Item]:
+    items = []
+    for row, item_id, where, target in rows:
         try:
-            member = index.find(row.wb_audio)
-            if member is None:
-                raise DataError(where, "audio", f"'{row.wb_audio}' not found (or ambiguous) in {DATA_ARCHIVE}")
-            target = folder / "audio" / f"{hashlib.sha1(member.encode()).hexdigest()[:16]}.flac"
-            if not target.is_file():
-                _decode(data, member, target, where)
-            text = _text(getattr(row, "transcription", None))
-            romanized = _text(getattr(row, "transcription_romanized", None))
+            problem = target if isinstance(target, tuple) else failed.get(target)
+            if problem:
+                raise DataError(where, *problem)
             items.append(
                 Item(
                     id=item_id,
-                    content_id=verse,
+                    content_id=str(row.verse_ref),
                     language=language,
                     label=_label(row.label, where),
                     split=row.wb_split,
                     audio=str(target),
-                    text=text,
-                    romanized=romanized,
+                    text=_text(getattr(row, "transcription", None)),
+                    romanized=_text(getattr(row, "transcription_romanized", None)),
                 )
             )
         except DataError as error:
             if on_bad_item == "raise":
                 raise
             report.add(error)
-        bar.update(1)
     return items
 
 
@@ -236,6 +303,38 @@ def prepared_folder(cache_dir: str | Path, path: str, revision: str | None) -> P
     return Path(cache_dir) / "speechtaxi" / digest
 
 
+def _prepare_languages(path, revision, token_env, root: Path, todo, on_bad_item, processes, report) -> None:
+    """Decode the clips of ``todo`` and write each language's ``items.jsonl`` (under the folder's lock)."""
+    from tqdm.auto import tqdm
+
+    from workbench.data.hubfiles import repo_file
+
+    tables_zip = repo_file(path, TABLE_ARCHIVE, revision, token_env)
+    with zipfile.ZipFile(tables_zip) as tables:
+        frame = discover_tables(tables, f"archive '{TABLE_ARCHIVE}' of '{path}'")
+    found = sorted(set(frame["wb_language"]))
+    missing = [lang for lang in todo if lang not in found]
+    if missing:
+        raise DataError(f"archive '{TABLE_ARCHIVE}' of '{path}'", "language", f"no rows for {missing}; has {found}")
+    data_zip = repo_file(path, DATA_ARCHIVE, revision, token_env)
+    with zipfile.ZipFile(data_zip) as data:
+        index = AudioIndex(data.namelist())
+    clips: dict[Path, str] = {}
+    rows = {
+        lang: _items_of_language(frame[frame["wb_language"] == lang], lang, root / lang, index, clips) for lang in todo
+    }
+    for lang in todo:  # temporary files of a killed preparation (the lock says no one else is writing)
+        for stale in (root / lang / "audio").glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+    with tqdm(total=len(clips), desc="SpeechTaxi: decoding MP3", unit="clip") as bar:
+        failed = decode_all(str(data_zip), clips, processes, bar)
+    for lang in todo:
+        items = _finish_language(rows[lang], lang, failed, on_bad_item, report)
+        skipped = {w: r for w, r in report.skipped.items() if f"language '{lang}'" in w}
+        lines = [item.to_dict() for item in items] + [{"_skipped": w, "reason": r} for w, r in skipped.items()]
+        atomic_write_jsonl(root / lang / "items.jsonl", lines)  # last: its presence marks the language prepared
+
+
 def prepare_speechtaxi(
     path: str = REPO,
     languages: list[str] | None = None,
@@ -243,37 +342,22 @@ def prepare_speechtaxi(
     revision: str | None = None,
     token_env: str | None = "HF_TOKEN",
     on_bad_item: OnBadItem = "raise",
+    processes: int | None = None,
 ) -> Prepared:
-    """Prepare (once) and return the items of ``languages`` (default all 28); see the module doc."""
-    from tqdm.auto import tqdm
+    """Prepare (once) and return the items of ``languages`` (default all 28); see the module doc.
 
-    from workbench.data.hubfiles import repo_file
-
+    ``processes`` decode the MP3 in parallel (default: every usable core, see :func:`decoding_processes`).
+    """
     languages = list(languages or LANGUAGES)
     root = prepared_folder(cache_dir, path, revision)
     done = {lang: root / lang / "items.jsonl" for lang in languages}
-    todo = [lang for lang, marker in done.items() if not marker.is_file()]
     report = SkipReport()
-    if todo:
-        tables_zip = repo_file(path, TABLE_ARCHIVE, revision, token_env)
-        with zipfile.ZipFile(tables_zip) as tables:
-            frame = discover_tables(tables, f"archive '{TABLE_ARCHIVE}' of '{path}'")
-        found = sorted(set(frame["wb_language"]))
-        missing = [lang for lang in todo if lang not in found]
-        if missing:
-            raise DataError(f"archive '{TABLE_ARCHIVE}' of '{path}'", "language", f"no rows for {missing}; has {found}")
-        data_zip = repo_file(path, DATA_ARCHIVE, revision, token_env)
-        with (
-            zipfile.ZipFile(data_zip) as data,
-            tqdm(total=int(frame["wb_language"].isin(todo).sum()), desc="SpeechTaxi: decoding MP3", unit="clip") as bar,
-        ):
-            index = AudioIndex(data.namelist())
-            for lang in todo:
-                part = frame[frame["wb_language"] == lang]
-                items = _prepare_language(part, lang, root / lang, data, index, on_bad_item, report, bar)
-                skipped = {w: r for w, r in report.skipped.items() if f"language '{lang}'" in w}
-                rows = [item.to_dict() for item in items] + [{"_skipped": w, "reason": r} for w, r in skipped.items()]
-                atomic_write_jsonl(done[lang], rows)  # last: its presence marks the language prepared
+    if not all(marker.is_file() for marker in done.values()):
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(root / ".prepare.lock"):  # a second process (sweep worker, DDP rank) waits, then reads
+            todo = [lang for lang, marker in done.items() if not marker.is_file()]
+            if todo:
+                _prepare_languages(path, revision, token_env, root, todo, on_bad_item, processes, report)
     items = []
     for lang in languages:
         for row in read_jsonl(done[lang]):
