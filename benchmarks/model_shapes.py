@@ -134,6 +134,25 @@ def build(name: str, entry: dict, folder: Path | None = None) -> torch.nn.Module
     raise ValueError(f"configs/models.yaml: {name}: unknown builder '{entry['builder']}'")
 
 
+def save_speech_encoder(name: str, folder: Path) -> str:
+    """``name`` with random weights of its published shape, saved (with its family's feature extractor)
+    where :class:`speech.encoders.hf.HFEncoder` reads it; the base model only (heads dropped)."""
+    import transformers as tf
+
+    model = build(name, load_table()[name])
+    model = getattr(model, model.base_model_prefix, model)
+    model.save_pretrained(folder)
+    config = model.config
+    if config.model_type == "whisper":
+        extractor = tf.WhisperFeatureExtractor(feature_size=config.num_mel_bins)
+    elif config.model_type == "wav2vec2-bert":
+        extractor = tf.SeamlessM4TFeatureExtractor()
+    else:
+        extractor = tf.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
+    extractor.save_pretrained(folder)
+    return str(folder)
+
+
 def stored_count(model: torch.nn.Module) -> int:
     """What a checkpoint of ``model`` stores: parameters (tied ones once) and persistent buffers.
 
