@@ -35,7 +35,7 @@ SETTINGS = {
 }
 
 
-def per_file(model, waves: list, languages: list[str], sample_len: int) -> list[str]:
+def per_file(model, waves: list, languages: list[str], sample_len: int, fp16: bool = False) -> list[str]:
     """The reference: ``whisper.transcribe`` once per clip, with options equal to the batched decoder's."""
     import whisper
 
@@ -49,7 +49,7 @@ def per_file(model, waves: list, languages: list[str], sample_len: int) -> list[
             condition_on_previous_text=False,
             language=whisper_language(lang),
             without_timestamps=True,
-            fp16=False,
+            fp16=fp16,
             sample_len=sample_len,
             no_speech_threshold=None,
             verbose=None,

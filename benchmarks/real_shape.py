@@ -1,0 +1,261 @@
+"""One real step of the real program for each pretrained model at its published shape, on CPU.
+
+    flock /tmp/xling-heavy.lock nice -n 5 python -m benchmarks.real_shape [NAME ...] [--out FILE]
+
+For each model of ``configs/models.yaml`` (all, or the ``NAME``s given), two fresh processes:
+
+1. ``--build``: the model with random weights of its published shape
+   (:mod:`benchmarks.model_shapes`), saved where the program's loader reads it;
+2. ``--step``: the program (``speech.fit`` / ``cascade.fit``) through its own CLI, from the shipped
+   config that names the model (over its program's SpeechTaxi base), the pretrained name swapped for
+   the saved folder, SpeechTaxi for the tiny embedded corpus, the trainer on CPU at the shipped
+   precision (bf16-mixed autocast runs on CPU), one training step (``--trainer.max_steps=1``), then
+   the program's own evaluation. The step's wall time (:class:`StepClock`, a Lightning callback
+   given on the command line) and the process's peak RSS (``getrusage``) are reported, with the
+   GPU memory estimated for the shipped batch (:func:`gpu_memory_gb`).
+
+Models whose step is ``recognize`` (the cascade's recognizers) or ``lora`` and the vision models are
+listed with ``--list`` but not stepped yet (their parameter counts are checked by
+tests/test_real_shape.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+
+from benchmarks.model_shapes import REPO, load_table, named_models, published_count, save_speech_encoder
+
+SPEECH_BASE = "speech/speechtaxi.yaml"
+CASCADE_BASE = "cascade/speechtaxi.yaml"
+# where each shipped config's model name goes on the command line, by the config's folder
+ARGUMENT = {
+    "encoder": "--model.encoder.init_args.name_or_path",
+    "speech": "--model.encoder.init_args.name_or_path",
+    "classifier": "--model.model.init_args.model",
+    "cascade": "--model.model.init_args.model",
+}
+PROGRAM = {"encoder": ("speech.fit", SPEECH_BASE), "speech": ("speech.fit", SPEECH_BASE)}
+PROGRAM |= {"classifier": ("cascade.fit", CASCADE_BASE), "cascade": ("cascade.fit", CASCADE_BASE)}
+# the shipped batches the GPU memory is estimated for: 160 s of audio (50 encoder frames a second,
+# speech/speechtaxi.yaml max_batch_seconds) and 32 texts of 128 tokens (cascade/speechtaxi.yaml)
+SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
+
+
+class StepClock(L.Callback):
+    """Writes the wall seconds of each training step to ``out`` (JSON list) when training ends."""
+
+    def __init__(self, out: str):
+        self.out, self.seconds, self.started = out, [], 0.0
+
+    def on_train_batch_start(self, trainer, *_) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, *_) -> None:
+        self.seconds.append(time.perf_counter() - self.started)
+
+    def on_train_end(self, trainer, *_) -> None:
+        Path(self.out).write_text(json.dumps(self.seconds))
+
+
+def plan(name: str) -> tuple[str, list[str], str]:
+    """``(program, -c arguments, model argument)`` from the first shipped config naming ``name``."""
+    for config in named_models()[name]:
+        folder = config.split("/")[0]
+        if folder in PROGRAM:
+            program, base = PROGRAM[folder]
+            configs = [base] + ([config] if config != base else [])
+            if config.endswith("whisper_openai.yaml"):
+                return program, configs, "--model.encoder.init_args.name"
+            return program, configs, ARGUMENT[folder]
+    raise KeyError(f"{name}: no speech.fit / cascade.fit config names it (step: {load_table()[name]['step']})")
+
+
+def steppable() -> list[str]:
+    """Models with a real step here: trained in full by speech.fit or cascade.fit."""
+    table = load_table()
+    return [n for n, e in table.items() if e["step"] == "train" and _has_plan(n)]
+
+
+def _has_plan(name: str) -> bool:
+    try:
+        plan(name)
+        return True
+    except KeyError:
+        return False
+
+
+def build_stand_in(name: str, folder: Path) -> str:
+    """Save ``name`` at its published shape where its program reads it; returns what to pass."""
+    import torch
+
+    from benchmarks.model_shapes import build
+
+    entry = load_table()[name]
+    torch.manual_seed(0)
+    program, _, _ = plan(name)
+    if entry["builder"] == "openai-whisper":
+        from speech.testing import random_whisper_checkpoint
+
+        return str(random_whisper_checkpoint(folder / "whisper.pt", entry["config"], std=0.02))
+    if program == "speech.fit":
+        return save_speech_encoder(name, folder)
+    # a text classifier: its real-shape weights and a small tokenizer (ids within its vocabulary)
+    sys.path.insert(0, str(REPO / "tests"))
+    from cascade_testing import tiny_text_classifier
+
+    kind = "bert" if entry["class"].startswith("Bert") else "xlmr"
+    tiny_text_classifier(folder, ["a few words to train a tokenizer on"] * 4, kind=kind)
+    model = build(name, entry)
+    getattr(model, model.base_model_prefix).save_pretrained(folder)
+    return str(folder)
+
+
+def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str]:
+    program, configs, argument = plan(name)
+    args = [sys.executable, "-m", program]
+    for config in configs:
+        args += ["-c", str(REPO / "configs" / config)]
+    args += [
+        f"{argument}={model}",
+        "--data.source=workbench.data.sources.Embedded",
+        f"--data.source.init_args.root={data_root}",
+        "--data.source.init_args.tiny=true",
+        "--data.source.init_args.languages=null",
+        "--data.num_workers=0",
+        "--data.batch_size=4",
+        "--trainer.accelerator=cpu",
+        "--trainer.max_steps=1",
+        "--trainer.max_epochs=1",
+        "--trainer.limit_val_batches=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        "--trainer.callbacks+=benchmarks.real_shape.StepClock",
+        f"--trainer.callbacks.out={work / 'steps.json'}",
+        f"--run_dir={work / 'run'}",
+    ]
+    if program == "speech.fit":
+        args += ["--data.max_batch_seconds=20", f"--model.cache_dir={work / 'cache'}"]
+    else:
+        args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
+    return args
+
+
+def gpu_memory_gb(entry: dict, program: str, trainable: float) -> float:
+    """Estimated GPU memory (GB) of one training step on the shipped batch, bf16-mixed, AdamW.
+
+    ``16 P_trainable + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW moments 8) plus activations
+    by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without recomputation, attention
+    by a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer.
+    """
+    config = entry.get("config") or {}
+    total = published_count(entry["params"])
+    width = config.get("hidden_size") or config.get("d_model") or config.get("n_audio_state")
+    layers = config.get("num_hidden_layers") or config.get("encoder_layers") or config.get("n_audio_layer")
+    states = 16 * trainable + 4 * (total - trainable)
+    activations = 34 * SHIPPED_TOKENS[program] * width * layers
+    return (states + activations) / 1e9
+
+
+def run_step(name: str, work: Path, data_root: Path) -> dict:
+    """The ``--step`` process: the program on the saved model, then this process's peak RSS."""
+    model = (work / "stand_in.txt").read_text()
+    cmd = step_command(name, model, work, data_root)
+    started = time.perf_counter()
+    # the program in this process, so that getrusage(RUSAGE_SELF) is its peak; argv as typed
+    program = __import__(cmd[2], fromlist=["main"])
+    cli = program.main(cmd[3:])
+    seconds = json.loads((work / "steps.json").read_text())
+    module = cli.model
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {
+        "step_s": seconds[0],
+        "wall_s": time.perf_counter() - started,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,  # KiB on Linux
+        "params_m": sum(p.numel() for p in module.parameters()) / 1e6,
+        "trainable_m": trainable / 1e6,
+        "program": cmd[2],
+        "command": " ".join(cmd[1:]),
+    }
+
+
+def measure(name: str, root: Path, data_root: Path) -> dict:
+    """Build and step ``name`` in two fresh processes; the figures of the step."""
+    work = root / name.replace("/", "--").replace(":", "-")
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    base = [sys.executable, "-m", "benchmarks.real_shape", name, "--work-dir", str(work), "--data-root", str(data_root)]
+    for stage in ("--build", "--step"):
+        proc = subprocess.run([*base, stage], cwd=REPO, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return {"error": f"{stage}: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
+    result = json.loads((work / "result.json").read_text())
+    entry = load_table()[name]
+    result["gpu_gb"] = gpu_memory_gb(entry, result["program"], result["trainable_m"] * 1e6)
+    return result
+
+
+def table_lines(results: dict[str, dict]) -> list[str]:
+    table = load_table()
+    lines = [
+        "| model | published | built (in the program) | CPU step | peak RSS | est. GPU memory, shipped batch |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        if "error" in r:
+            lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | |")
+            continue
+        lines.append(
+            f"| `{name}` | {table[name]['params']} | {r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained) "
+            f"| {r['step_s']:.1f} s | {r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="models of configs/models.yaml (default: every steppable one)")
+    parser.add_argument("--list", action="store_true", help="print the steppable models and exit")
+    parser.add_argument("--out", default=None, help="also write the results as JSON here")
+    parser.add_argument("--work-dir", default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--data-root", default=None, help="tiny embedded corpus folder (built if missing)")
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)  # the child processes
+    parser.add_argument("--step", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(steppable()))
+        return 0
+    if args.build:
+        (Path(args.work_dir) / "stand_in.txt").write_text(build_stand_in(args.names[0], Path(args.work_dir)))
+        return 0
+    if args.step:
+        result = run_step(args.names[0], Path(args.work_dir), Path(args.data_root))
+        (Path(args.work_dir) / "result.json").write_text(json.dumps(result))
+        return 0
+    from workbench.data.embedded import load_embedded, tiny_settings
+
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
+        data_root = Path(args.data_root or Path(tmp) / "data")
+        load_embedded(tiny_settings(), data_root)
+        results = {}
+        for name in args.names or steppable():
+            results[name] = measure(name, Path(tmp), data_root)
+            print(f"{name}: {json.dumps(results[name])}", flush=True)
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("\n".join(table_lines(results)))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    return 0 if all("error" not in r for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

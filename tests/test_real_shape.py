@@ -1,0 +1,48 @@
+"""The pretrained models the shipped configs name, at their real shape (configs/models.yaml).
+
+Default suite: every model a config names is in the table (and nothing else is), configs/MODELS.md
+is the table's rendering, and each model built with random weights from the published values
+(on the meta device: no memory, no download) has its published parameter count within 1 %.
+
+``-m real_shape``: one real step of the real program per model on CPU (benchmarks/real_shape.py),
+each in a fresh process; minutes per model and up to ~14 GB, so not in the default run:
+
+    flock /tmp/xling-heavy.lock python -m pytest -q -m real_shape tests/test_real_shape.py
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.model_shapes import (
+    MODELS_MD,
+    TOLERANCE,
+    built_count,
+    load_table,
+    named_models,
+    published_count,
+    render,
+)
+
+TABLE = load_table()
+
+
+def test_every_named_model_is_in_the_table_and_only_those():
+    named = named_models()
+    missing = {name: files for name, files in named.items() if name not in TABLE}
+    assert not missing, f"add these to configs/models.yaml: {missing}"
+    assert not set(TABLE) - set(named), "configs/models.yaml lists models no config names"
+    # the SpeechTaxi path's own models are among them (a scanner that found nothing would pass above)
+    assert {"facebook/mms-300m", "large-v3", "FacebookAI/xlm-roberta-base"} <= set(named)
+
+
+def test_models_md_is_the_rendered_table():
+    expected = render(TABLE, named_models())
+    assert MODELS_MD.read_text(encoding="utf-8") == expected, "run: python -m benchmarks.model_shapes --write"
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_built_model_has_the_published_parameter_count(name):
+    entry = TABLE[name]
+    built, published = built_count(name, entry), published_count(entry["params"])
+    assert abs(built / published - 1) <= TOLERANCE, f"{name}: built {built:,} vs published {entry['params']}"
