@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,146 @@ def test_cluster_settings_are_submitits_own_keys(tmp_path):
     spec["slurm"] = {"slurm_partition": "gpu", "gpus_per_node": 1, "slurm_additional_parameters": {"qos": "high"}}
     path.write_text(yaml.safe_dump(spec))
     assert load_sweep(path).slurm["slurm_partition"] == "gpu"
+
+
+def speech_sweep(tmp_path: Path, root: Path, name: str, engine: str, **slurm) -> Path:
+    """One tiny E2E point (speech.fit on the tiny corpus, 12 short epochs), on this machine or the cluster."""
+    spec = {
+        "name": name,
+        "out_dir": str(tmp_path / name),
+        "engine": engine,
+        "slurm": {"timeout_min": 10, **slurm},
+        "systems": {"e2e-conv": {"program": "speech.fit", "configs": ["configs/embedded/speech.yaml"]}},
+        "protocols": {"in_language": [["eng"]]},
+        "seeds": [0],
+        "args": {
+            "--data.source.init_args.root": str(root),
+            "--data.source.init_args.tiny": True,
+            "--model.encoder.init_args.dim": 32,
+            "--model.encoder.init_args.num_blocks": 2,
+            "--data.batch_size": 6,
+            "--trainer.max_steps": -1,
+            "--trainer.min_steps": 0,
+            "--trainer.max_epochs": 12,
+            "--trainer.enable_progress_bar": False,
+            "--threads": 1,
+        },
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def results(run: Path) -> tuple[dict, list[str]]:
+    metrics = json.loads((run / "metrics.json").read_text())
+    return metrics["splits"], (run / "predictions.jsonl").read_text().splitlines()
+
+
+def start_sweep(path: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "workbench.sweep", "-c", str(path), "--no-report"]
+    return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())
+
+
+def interrupt_mid_training(path: Path, how: list[str]) -> tuple[subprocess.Popen, Path, str]:
+    """Start the sweep, and once its point's job has written ``last.ckpt`` (an epoch done, 11 to go)
+    interrupt that job with ``how + [job id]``; returns the sweep's process, the run and the job id."""
+    process = start_sweep(path)
+    run = load_sweep(path).points[0].run_dir
+    status = path.parent / load_sweep(path).name / "status.json"
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "last.ckpt").is_file() and process.poll() is None:
+        assert time.monotonic() < deadline, "the point never wrote last.ckpt"
+        time.sleep(0.2)
+    job_id = json.loads(status.read_text())["e2e-conv/in_language-eng/seed0"]["job_id"]
+    subprocess.run([*how, job_id], check=True)
+    assert not (run / "metrics.json").exists(), "the point had finished before it was interrupted"
+    return process, run, job_id
+
+
+@pytest.mark.slow
+def test_a_requeued_or_cancelled_point_resumes_from_last_ckpt(
+    slurm_cluster, tiny_corpus, tiny_root, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(ROOT)
+    assert not run_sweep(load_sweep(speech_sweep(tmp_path, tiny_root, "here", "local"))).failed()
+    uninterrupted = results(load_sweep(tmp_path / "here.yaml").points[0].run_dir)
+
+    # requeued mid-training: SLURM kills the job and starts it again; the point resumes from last.ckpt
+    process, run, job_id = interrupt_mid_training(
+        speech_sweep(tmp_path, tiny_root, "requeued", "submitit"), ["scontrol", "requeue"]
+    )
+    assert process.wait(timeout=600) == 0
+    assert job_info(job_id)["Restarts"] == "1"
+    log = (run / "run.log").read_text()
+    assert f"--ckpt_path={run}/checkpoints/last.ckpt" in log and "Restoring states from the checkpoint" in log
+    assert results(run) == uninterrupted
+
+    # cancelled mid-training: final in SLURM; the sweep reports it, a resubmitted sweep resumes the point
+    path = speech_sweep(tmp_path, tiny_root, "cancelled", "submitit")
+    process, run, job_id = interrupt_mid_training(path, ["scancel"])
+    assert process.wait(timeout=600) == 1
+    entry = json.loads((tmp_path / "cancelled" / "status.json").read_text())["e2e-conv/in_language-eng/seed0"]
+    assert entry["state"] == "failed" and entry["job_state"] == "CANCELLED" and "speech.fit" in entry["log_tail"]
+    assert start_sweep(path).wait(timeout=600) == 0
+    log = (run / "run.log").read_text()
+    assert f"--ckpt_path={run}/checkpoints/last.ckpt" in log and "Restoring states from the checkpoint" in log
+    assert results(run) == uninterrupted
+
+
+@pytest.mark.slow
+def test_a_two_device_point_is_a_two_task_ddp_job(slurm_cluster, tiny_corpus, tiny_root, tmp_path, monkeypatch):
+    from speech.data import SpeechDataModule
+    from workbench.data.sources import Embedded
+    from workbench.protocols import Protocol
+
+    monkeypatch.chdir(ROOT)
+    path = speech_sweep(tmp_path, tiny_root, "ddp", "submitit", cpus_per_task=1)
+    spec = yaml.safe_load(path.read_text())
+    spec["args"].update({"--trainer.devices": 2, "--trainer.strategy": "ddp", "--trainer.max_epochs": 1})
+    path.write_text(yaml.safe_dump(spec))
+    sweep = load_sweep(path)
+    assert sweep.points[0].devices == 2
+    status = run_sweep(sweep)
+    entry = json.loads((tmp_path / "ddp" / "status.json").read_text())["e2e-conv/in_language-eng/seed0"]
+    assert not status.failed(), entry.get("log_tail")
+    assert job_info(entry["job_id"])["NumTasks"] == "2"
+    data = SpeechDataModule(Embedded(root=str(tiny_root), tiny=True), Protocol("in_language", ["eng"]), 6, 0, 120.0)
+    data.setup()
+    batches = len(data.train_dataloader())  # one process, one epoch
+    metrics = json.loads((sweep.points[0].run_dir / "metrics.json").read_text())
+    # two ranks, each on half of the batches: half the optimizer steps of one process
+    assert batches >= 2 and metrics["global_step"] == batches // 2
+    assert (sweep.points[0].run_dir / "run.rank1.log").is_file()
+
+
+@pytest.mark.slow
+def test_the_embedded_sweep_on_the_cluster_predicts_as_the_local_engine(
+    slurm_cluster, tiny_corpus, tiny_root, tmp_path, monkeypatch
+):
+    from workbench.sweep.schedule import thread_share
+
+    monkeypatch.chdir(ROOT)
+    tiny = {
+        "--data.source.init_args.tiny": "true",
+        "--data.source.init_args.root": str(tiny_root),
+        "--trainer.max_epochs": "1",
+        "--trainer.limit_train_batches": "2",
+    }
+    predictions, sweeps = {}, {}
+    for engine in ("local", "submitit"):
+        sweep = sweeps[engine] = load_sweep(ROOT / "configs" / "sweeps" / "embedded.yaml", tmp_path / engine, tiny)
+        # the same threads a point: the local engine's share of 2 workers, as many CPUs a job
+        sweep.engine, sweep.slurm = engine, {"timeout_min": 15, "cpus_per_task": thread_share(2)}
+        status = run_sweep(sweep, workers=2, only="zero_shot-eng/seed0")
+        assert not status.failed(), {tag: status.entries[tag].get("log_tail", "")[-800:] for tag in status.failed()}
+        ran = [p for p in sweep.setup + sweep.points if (p.run_dir / "predictions.jsonl").is_file()]
+        predictions[engine] = {p.tag: (p.run_dir / "predictions.jsonl").read_text() for p in ran}
+    assert len(predictions["local"]) == 5 and predictions["submitit"] == predictions["local"]
+    entries = json.loads((tmp_path / "submitit" / "status.json").read_text())
+    for step in ("asr-native", "asr-romanized"):
+        system = f"ca-{step.removeprefix('asr-')}/zero_shot-eng/seed0"
+        # the cascade point's job started after its recognizer's job had ended (afterok)
+        assert (
+            job_info(entries[system]["job_id"])["StartTime"] >= job_info(entries[f"setup/{step}"]["job_id"])["EndTime"]
+        )
+    assert all(Path(e["job_log"]).is_file() for e in entries.values() if "job_id" in e)
