@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # fonts-noto-core: glyphs for every embedded script (Thai, Devanagari, Georgian...) in the demo
-# and the text-image set; tesseract-ocr + one pack per embedded language: the OCR cascade
+# and the text-image set; tesseract-ocr + one pack per embedded language: the OCR cascade;
+# slurm-wlm + munge: the one-node SLURM cluster of scripts/slurm-local.sh (sweeps with engine: submitit)
 APT_PACKAGES="espeak-ng chromium chromium-driver fonts-noto-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu
-  tesseract-ocr-spa tesseract-ocr-rus tesseract-ocr-ell tesseract-ocr-hin tesseract-ocr-kat tesseract-ocr-tha"
+  tesseract-ocr-spa tesseract-ocr-rus tesseract-ocr-ell tesseract-ocr-hin tesseract-ocr-kat tesseract-ocr-tha
+  slurm-wlm munge"
 missing=""
 for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then

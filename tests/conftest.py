@@ -58,3 +58,18 @@ def tiny_corpus(tiny_root):
     from workbench.data.embedded import load_embedded, tiny_settings
 
     return load_embedded(tiny_settings(), tiny_root)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The one-node SLURM cluster of ``scripts/slurm-local.sh`` (real slurmctld, slurmd, munge), up for
+    the session; stopped afterwards when the session started it. Fails (never skips) when it cannot start."""
+    import subprocess
+    from pathlib import Path
+
+    script = str(Path(__file__).resolve().parents[1] / "scripts" / "slurm-local.sh")
+    was_up = subprocess.run(["bash", script, "status"], capture_output=True).returncode == 0
+    subprocess.run(["bash", script, "start"], check=True)
+    yield
+    if not was_up:
+        subprocess.run(["bash", script, "stop"], check=True)

@@ -1,7 +1,8 @@
 """A minimal run program for testing the sweep engine's mechanics (scheduling, skip, failure, kill).
 
 It takes the same arguments a sweep passes to a LightningCLI program and writes a real run
-directory through ``workbench.runs``; ``--fail_seed`` makes one seed fail, ``--sleep`` slows it.
+directory through ``workbench.runs``; ``--fail_seed`` makes one seed fail, ``--sleep`` slows it,
+``--needs`` makes it read a file a setup step wrote.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from workbench.items import Item
 from workbench.predictions import make_predictions
@@ -26,8 +28,14 @@ parser.add_argument("--run_dir")
 parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--fail_seed", type=int, default=-1)
 parser.add_argument("--system", default="e2e-test")
+parser.add_argument("--needs", help="a file an earlier (setup) run wrote: fail when it is not there yet")
 args = parser.parse_args()
 time.sleep(args.sleep)
+if args.needs and not Path(args.needs).is_file():
+    print(f"needs {args.needs}, which is not there", file=sys.stderr)
+    sys.exit(4)
+if args.name is None:  # a setup step: nothing to write (the sweep marks it done)
+    sys.exit(0)
 if args.seed == args.fail_seed:
     print("failing on purpose", file=sys.stderr)
     sys.exit(3)

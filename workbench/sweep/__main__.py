@@ -1,4 +1,4 @@
-"""``python -m workbench.sweep -c configs/sweeps/<name>.yaml [--workers N] [--out DIR] [--dry-run]``.
+"""``python -m workbench.sweep -c configs/sweeps/<name>.yaml [--workers N] [--out DIR] [--engine E] [--dry-run]``.
 
 Runs every unfinished point of the grid, then (unless ``--no-report``) writes the report.
 Exit status 1 when any point failed; the others' results are kept.
@@ -14,7 +14,7 @@ import time
 from workbench.errors import WorkbenchError
 from workbench.sweep.estimate import summary
 from workbench.sweep.runner import is_finished, run_sweep
-from workbench.sweep.spec import load_sweep
+from workbench.sweep.spec import ENGINES, load_sweep
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="--KEY=VALUE",
         help="extra argument for every run, e.g. --set=--trainer.max_epochs=1 (repeatable)",
     )
+    parser.add_argument("--engine", choices=ENGINES, help="local or submitit (default: the file's engine)")
     parser.add_argument(
         "--dry-run", action="store_true", help="print the commands, the number of points and the GPU hours; run nothing"
     )
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         extra = dict(item.split("=", 1) for item in args.set)
         sweep = load_sweep(args.config, args.out, extra)
+        sweep.engine = args.engine or sweep.engine
     except (WorkbenchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,8 +13,10 @@ Engines:
 
 - ``local``: a pool of worker processes on this machine; CPU threads are divided among
   workers, and with GPUs each worker sees one (``CUDA_VISIBLE_DEVICES``).
-- ``submitit``: SLURM through submitit (its ``local`` cluster runs the same code on this
-  machine, which is how the tests exercise it).
+- ``submitit``: SLURM through submitit; the submitting host only submits and waits. Setup
+  steps and points are job arrays, a cascade point's job depends (``afterok``) on the setup
+  jobs it reads; each job runs :func:`run_point`, so a cancelled or requeued point resumes from
+  its ``last.ckpt`` (``scripts/slurm-local.sh`` starts a one-node cluster here for the tests).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +41,7 @@ from workbench.sweep.spec import Point, Sweep
 
 log = logging.getLogger(__name__)
 LOG_TAIL = 3000  # characters of a failed point's log kept in status.json
+POINT_FILE = "point.json"  # in a run directory: the arguments it was started with (a resume must match them)
 
 
 def point_record(point: Point) -> RunRecord | None:
@@ -77,24 +81,79 @@ def worker_env(slot: int, workers: int) -> dict[str, str]:
     return env
 
 
+def cluster_rank() -> int:
+    """This process's task in its cluster job (``SLURM_PROCID``): a point of N devices is N tasks, 0 outside SLURM."""
+    return int(os.environ.get("SLURM_PROCID", "0"))
+
+
+def attempt() -> str:
+    """This start of the point: its job and how often SLURM requeued it (one value for all its tasks)."""
+    return f"{os.environ.get('SLURM_JOB_ID', 'here')}.{os.environ.get('SLURM_RESTART_COUNT', '0')}"
+
+
+def resumable_checkpoint(point: Point) -> Path | None:
+    """``last.ckpt`` of an earlier, unfinished start of this very point (same arguments), else None."""
+    try:
+        started = read_json(point.run_dir / POINT_FILE)
+    except (OSError, ValueError):
+        return None
+    from workbench.program import LAST  # only when a run was started before: torch's import costs seconds
+
+    last = point.run_dir / "checkpoints" / f"{LAST}.ckpt"
+    return last if started.get("arguments") == point.arguments() and last.is_file() else None
+
+
 def run_point(point: Point, env: dict | None = None, launcher: ForkLauncher | None = None) -> tuple[bool, str]:
     """Run one point in a process of its own (forked by ``launcher``, else a new interpreter);
-    returns (ok, tail of its log)."""
-    if point.run_dir.exists():  # a point that died half-way starts again from a clean directory
-        shutil.rmtree(point.run_dir)
-    point.run_dir.mkdir(parents=True)
+    returns (ok, tail of its log).
+
+    A point that was stopped after writing ``last.ckpt`` (a cancelled, requeued or killed job, a
+    killed sweep) resumes from it (``--ckpt_path``), which ends as an uninterrupted run would
+    (:class:`workbench.resume.ExactResume`); any other leftover directory is cleared first.
+    On a cluster, task 0 of a multi-task (DDP) job prepares the directory and the other tasks
+    start the same command once it has (:func:`follow_point`).
+    """
+    if cluster_rank() > 0:
+        return follow_point(point, env)
+    checkpoint = resumable_checkpoint(point)
+    if checkpoint is None:
+        if point.run_dir.exists():
+            shutil.rmtree(point.run_dir)
+        point.run_dir.mkdir(parents=True)
+    args = [*point.arguments(), *([f"--ckpt_path={checkpoint}"] if checkpoint else [])]
+    launch = {"arguments": point.arguments(), "launch": args, "attempt": attempt()}
+    atomic_write_json(point.run_dir / POINT_FILE, launch)
     log_path = point.run_dir / "run.log"
-    command = point.command(sys.executable)
-    log_path.write_text(" ".join(command) + "\n")
+    with log_path.open("a") as handle:  # a resumed point's log keeps its earlier attempts
+        handle.write(" ".join([sys.executable, "-m", point.program, *args]) + "\n")
     if launcher is None:
-        returncode = run_subprocess(command, env, log_path)
+        returncode = run_subprocess([sys.executable, "-m", point.program, *args], env, log_path)
     else:
-        returncode = launcher.run(point.program, point.arguments(), env, log_path)
+        returncode = launcher.run(point.program, args, env, log_path)
     if returncode == 0 and point.protocol is None:
         (point.run_dir / "DONE").write_text("ok\n")
     ok = returncode == 0 and is_finished(point)
     tail = log_path.read_text(errors="replace")[-LOG_TAIL:]
     return ok, tail
+
+
+def follow_point(point: Point, env: dict | None, wait_s: float = 600.0) -> tuple[bool, str]:
+    """Task k > 0 of a point's job: once task 0 has written this attempt's launch, run the same
+    command (Lightning's SLURM environment makes it rank k), its output in ``run.rank<k>.log``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            started = read_json(point.run_dir / POINT_FILE)
+            if started.get("attempt") == attempt():
+                break
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            return False, f"task {cluster_rank()}: task 0 did not start {point.tag} in {wait_s:.0f} s"
+        time.sleep(0.5)
+    log_path = point.run_dir / f"run.rank{cluster_rank()}.log"
+    returncode = run_subprocess([sys.executable, "-m", point.program, *started["launch"]], env, log_path)
+    return returncode == 0, log_path.read_text(errors="replace")[-LOG_TAIL:]
 
 
 class Status:
@@ -105,8 +164,9 @@ class Status:
         self.entries: dict[str, dict] = read_json(path) if path.is_file() else {}
         self._lock = threading.Lock()  # worker threads record concurrently
 
-    def record(self, point: Point, state: str, seconds: float = 0.0, tail: str = "") -> None:
-        entry = {"state": state, "run_dir": str(point.run_dir), "seconds": round(seconds, 1)}
+    def record(self, point: Point, state: str, seconds: float = 0.0, tail: str = "", job: dict | None = None) -> None:
+        """``job``: a cluster job's id, state and log files, linked from the entry."""
+        entry = {"state": state, "run_dir": str(point.run_dir), "seconds": round(seconds, 1), **(job or {})}
         record = point_record(point) if state == "done" else None
         if record is not None:  # why each run stopped, visible without opening it (a max_time cut, ...)
             entry.update(kind=record.kind, stopped_by=record.training.stopped_by, steps=record.training.steps)
@@ -160,20 +220,131 @@ def run_local(points: list[Point], workers: int, status: Status, setup: list[Poi
             done.result()
 
 
-def run_submitit(points: list[Point], sweep: Sweep, status: Status) -> None:
-    """Submit each point as a job (SLURM, or submitit's ``local`` cluster) and wait for all."""
+#: SLURM job states from which a job still runs (again): every other state is final
+STILL_QUEUED = {
+    "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+    "RESIZING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "PREEMPTED", "RESV_DEL_HOLD",
+}  # fmt: skip
+
+
+def cluster_env() -> dict[str, str]:
+    """A cluster job's environment for its point: as many CPU threads as SLURM gave each task."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = env["XLING_NUM_THREADS"] = os.environ.get("SLURM_CPUS_PER_TASK", "1")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class PointFailed(RuntimeError):
+    """A point's program failed in its cluster job: the job fails, so jobs after it (``afterok``) never start."""
+
+
+def run_cluster_point(point: Point) -> tuple[bool, str]:
+    """What a cluster job runs: its point, in a new interpreter, with the job's CPUs."""
+    ok, tail = run_point(point, cluster_env())
+    if not ok:
+        raise PointFailed(f"{point.tag} failed; its log ends:\n{tail}")
+    return ok, tail
+
+
+def cluster_executor(sweep: Sweep, **parameters):
+    """A submitit executor for the sweep's ``slurm`` section, ``parameters`` on top."""
     import submitit
 
-    executor = submitit.AutoExecutor(folder=str(sweep.out_dir / "submitit"), cluster=sweep.slurm.get("cluster"))
-    params = {k: v for k, v in sweep.slurm.items() if k != "cluster"}
-    executor.update_parameters(timeout_min=params.pop("timeout_min", 240), **params)
-    jobs = [(point, executor.submit(run_point, point, None)) for point in points]
-    for point, job in jobs:
-        try:
-            ok, tail = job.result()
-        except Exception as error:  # the job itself died (preempted, killed): record and go on
-            ok, tail = False, repr(error)
-        status.record(point, "done" if ok else "failed", 0.0, tail)
+    section = dict(sweep.slurm)
+    executor = submitit.AutoExecutor(folder=str(sweep.out_dir / "submitit"), cluster=section.pop("cluster", None))
+    section.setdefault("timeout_min", 240)
+    executor.update_parameters(**section, **parameters)
+    return executor
+
+
+def submit(sweep: Sweep, points: list[Point], after: dict[Point, object]) -> dict[Point, object]:
+    """Submit ``points`` as job arrays, one per set of setup jobs they read (``afterok``) and per task
+    count (a point of N ``trainer.devices`` is N tasks: Lightning's SLURM environment joins them)."""
+    groups: dict[tuple[tuple[str, ...], int], list[Point]] = {}
+    for point in points:
+        needs = tuple(after[step].job_id for step in dependencies(point, list(after)))
+        groups.setdefault((needs, point.devices), []).append(point)
+    jobs = {}
+    for (needs, devices), group in groups.items():
+        parameters = {}
+        if needs:  # a failed setup job cancels its dependants instead of leaving them pending forever
+            extra = {**sweep.slurm.get("slurm_additional_parameters", {}), "kill-on-invalid-dep": "yes"}
+            parameters = {"slurm_dependency": "afterok:" + ":".join(needs), "slurm_additional_parameters": extra}
+        executor = cluster_executor(sweep, tasks_per_node=devices, **parameters)
+        with executor.batch():
+            submitted = [executor.submit(run_cluster_point, point) for point in group]
+        jobs.update(zip(group, submitted, strict=True))
+        log.info("submitted %d point(s) as job %s, after %s", len(group), submitted[0].job_id.split("_")[0], needs)
+    return jobs
+
+
+def job_links(job, state: str) -> dict:
+    """A job's entry in status.json: its id, last state and its log files (task 0)."""
+    paths = job.paths
+    return {"job_id": job.job_id, "job_state": state, "job_log": str(paths.stdout), "job_err": str(paths.stderr)}
+
+
+def queue_states() -> dict[str, str]:
+    """State of every job of this user the controller knows (array elements as ``<id>_<index>``)."""
+    lines = subprocess.run(
+        ["squeue", "--me", "--states=all", "--array", "--noheader", "--format=%i|%T"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    return dict(line.split("|", 1) for line in lines)
+
+
+def job_outcome(point: Point, job, state: str) -> tuple[bool, str]:
+    """(ok, log tail) of an ended job: ok when it completed and its point's run is finished."""
+    if state in ("COMPLETED", "GONE") and is_finished(point):
+        return True, ""
+    run_log = point.run_dir / "run.log"
+    tail = run_log.read_text(errors="replace")[-LOG_TAIL:] if run_log.is_file() else ""
+    return False, f"{tail}\njob {job.job_id} ended {state} (its own log: {job.paths.stderr})"
+
+
+def wait_for_jobs(jobs: dict[Point, object], status: Status, poll_s: float = 1.0) -> None:
+    """Record each point as its job ends, polling the controller (``squeue``)."""
+    pending = dict(jobs)
+    started = time.monotonic()
+    while pending:
+        states = queue_states()
+        for point, job in list(pending.items()):
+            state = states.get(job.job_id, "GONE")  # GONE: purged by the controller (MinJobAge) after it ended
+            if state in STILL_QUEUED:
+                continue
+            del pending[point]
+            ok, tail = job_outcome(point, job, state)
+            status.record(point, "done" if ok else "failed", time.monotonic() - started, tail, job_links(job, state))
+            log.info("%s %s (job %s %s)", "finished" if ok else "FAILED", point.tag, job.job_id, state)
+        if pending:
+            time.sleep(poll_s)
+
+
+def run_submitit(setup: list[Point], points: list[Point], sweep: Sweep, status: Status) -> None:
+    """Submit the setup steps, then the points (job arrays; a cascade point's job starts once the
+    setup jobs it reads have ended well), record every job's id and logs, and wait for all.
+
+    With submitit's ``local`` cluster (no dependencies) the setup steps run here first.
+    """
+    if sweep.slurm.get("cluster") == "local":
+        run_local(setup, 1, status)
+        log_failed_setup(setup)
+        executor = cluster_executor(sweep)
+        jobs = [(point, executor.submit(run_cluster_point, point)) for point in points]
+        for point, job in jobs:
+            try:
+                ok, tail = job.result()
+            except Exception as error:  # the job itself died (killed): record and go on
+                ok, tail = False, repr(error)
+            status.record(point, "done" if ok else "failed", 0.0, tail)
+        return
+    setup_jobs = submit(sweep, setup, {})
+    jobs = {**setup_jobs, **submit(sweep, points, setup_jobs)}
+    for point, job in jobs.items():
+        status.record(point, "submitted", job=job_links(job, "PENDING"))
+    wait_for_jobs(jobs, status)
+    log_failed_setup(setup)
 
 
 def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None) -> Status:
@@ -191,9 +362,7 @@ def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None)
             status.record(point, "done")
     log.info("sweep %s: %d of %d points to run, %d workers", sweep.name, len(todo), len(sweep.points), workers)
     if sweep.engine == "submitit":
-        run_local(setup, workers, status)  # before the grid: the cluster does not know the dependencies
-        log_failed_setup(setup)
-        run_submitit(todo, sweep, status)
+        run_submitit(setup, todo, sweep, status)
     else:
         # one pool: the setup steps (recognizers) first, the grid's free points beside them, the
         # points that read a setup step once it has ended (workbench.sweep.schedule)

@@ -23,6 +23,12 @@ Example (see ``configs/sweeps/embedded.yaml``)::
       all_languages: [null]
     seeds: [0, 1]
     args: {--trainer.max_epochs: 20}   # for every point
+    engine: submitit            # or local (the default)
+    slurm: {timeout_min: 60, cpus_per_task: 2, slurm_partition: gpu}   # submitit's own keys
+
+The ``slurm`` section is what submitit's ``AutoExecutor.update_parameters`` takes (its shared
+keys, and ``slurm_``-prefixed keys of its SLURM executor), plus ``cluster`` (``slurm``, the
+default, or ``local``); an unknown key is an error naming the accepted ones.
 
 Every point is one LightningCLI run in ``<out_dir>/runs/<system>/<protocol tag>/seed<k>``.
 The protocol and seed reach the program as ordinary CLI arguments
@@ -42,6 +48,7 @@ import yaml
 from workbench.errors import ConfigError
 
 PROTOCOLS = ("in_language", "all_languages", "zero_shot")
+ENGINES = ("local", "submitit")
 KNOWN_KEYS = {"name", "out_dir", "workers", "engine", "setup", "systems", "protocols", "seeds", "args", "slurm"}
 
 
@@ -82,6 +89,21 @@ class Point:
         cmd += [f"--run_dir={self.run_dir}"]
         return cmd
 
+    @property
+    def devices(self) -> int:
+        """Processes this run starts (``trainer.devices``: the last of its configs, then its args); 1 unless
+        a count or a list of devices is given. On a cluster each is a task of the point's job."""
+        value = None
+        for config in self.configs:
+            trainer = (yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}).get("trainer") or {}
+            value = trainer.get("devices", value)
+        for key, text in self.args:
+            if key == "--trainer.devices":
+                value = yaml.safe_load(text)
+        if isinstance(value, list):
+            return len(value)
+        return value if isinstance(value, int) and value > 0 else 1
+
 
 @dataclass
 class Sweep:
@@ -112,6 +134,25 @@ def _system(name: str, spec: dict, where: str) -> tuple[str, tuple[str, ...]]:
         if not Path(config).is_file():
             raise ConfigError(f"{where} '{name}': config file not found: {config}")
     return spec["program"], configs
+
+
+def slurm_keys() -> set[str]:
+    """The keys a sweep file's ``slurm`` section accepts: submitit's own (its AutoExecutor's shared
+    parameters and its SLURM executor's, ``slurm_``-prefixed), and ``cluster``."""
+    from submitit import AutoExecutor, SlurmExecutor
+
+    return {"cluster", *AutoExecutor._valid_parameters(), *(f"slurm_{k}" for k in SlurmExecutor._valid_parameters())}
+
+
+def _slurm(section, path: Path) -> dict:
+    if not isinstance(section, dict):
+        raise ConfigError(f"sweep file {path}: 'slurm' must be a mapping of submitit parameters")
+    unknown = sorted(set(section) - slurm_keys())
+    if unknown:
+        raise ConfigError(
+            f"sweep file {path}: slurm: unknown key(s) {unknown}; submitit accepts: {', '.join(sorted(slurm_keys()))}"
+        )
+    return dict(section)
 
 
 def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: dict | None = None) -> Sweep:
@@ -146,6 +187,9 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
         if name not in PROTOCOLS:
             raise ConfigError(f"sweep file {path}: unknown protocol '{name}', expected one of {PROTOCOLS}")
     seeds = spec.get("seeds") or [0]
+    engine = spec.get("engine", "local")
+    if engine not in ENGINES:
+        raise ConfigError(f"sweep file {path}: unknown engine '{engine}', expected one of {ENGINES}")
 
     points = []
     for (system, sys_spec), (protocol, source_sets), seed in itertools.product(
@@ -165,6 +209,6 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
         setup=setup,
         points=points,
         workers=int(spec.get("workers", 1)),
-        engine=spec.get("engine", "local"),
-        slurm=dict(spec.get("slurm") or {}),
+        engine=engine,
+        slurm=_slurm(spec.get("slurm") or {}, path),
     )
