@@ -68,6 +68,7 @@ def write_run(
     script: str | None = None,
     asr: dict | None = None,
     gold: dict | None = None,
+    tuning: dict | None = None,
 ) -> Path:
     """Write one finished run. ``asr``: ``{split: {lang: (cer, wer)}}``; ``gold``: ``{split: {lang: accuracy}}``."""
     run_dir = Path(run_dir)
@@ -84,6 +85,7 @@ def write_run(
             **{"stopped_by": stopped_by, "steps": 100, "epochs": 3, "monitor": "val/acc", "best_dev": 0.9}
             | (training or {})
         ),
+        tuning=tuning,
         version="test",
     )
     full = [{**r, "system": system, "protocol": record.protocol.tag, "seed": seed} for r in rows]

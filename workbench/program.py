@@ -100,6 +100,9 @@ class Program(RunDirCLI):
     def add_arguments_to_parser(self, parser) -> None:
         super().add_arguments_to_parser(parser)
         parser.add_argument("--test", type=bool, default=True, help="predict with the best checkpoint after fitting")
+        parser.add_argument(
+            "--tuning", type=dict | None, default=None, help="set by workbench.tune: the run record's tuning budget"
+        )
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -268,6 +271,7 @@ class Program(RunDirCLI):
             data={"source": f"{type(source).__module__}.{type(source).__qualname__}", "digest": items_digest(every)},
             model=self.model_identity(),
             training=self.fit_end,
+            tuning=self.config.get("tuning"),
             version=package_version(),
             commit=git_commit(),
         )

@@ -90,6 +90,10 @@ class RunRecord:
     data: dict[str, Any] = field(default_factory=dict)  # {"source": ..., "digest": ...}
     model: dict[str, Any] = field(default_factory=dict)  # identity of the model (encoder, recognizer, ...)
     training: TrainingRecord = field(default_factory=TrainingRecord)
+    # how this run's settings were chosen: None when hand-set; set by ``python -m workbench.tune``:
+    # {"trials": finished trials, "search_space": {...}, "study": "<studies.db>#<name>",
+    #  "best_trial": k, "best_params": {...}, "best_dev": dev score of the winning trial}
+    tuning: dict[str, Any] | None = None
     version: str = ""
     commit: str | None = None
     schema: int = SCHEMA

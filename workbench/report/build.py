@@ -5,7 +5,8 @@ Writes ``<root>/report/`` (or ``out``):
 - ``report.md``: "Check these runs" first, then per evaluated split the SpeechTaxi tables,
   the headroom ladder, E2E vs each cascade (per language and pooled over zero-shot
   targets), calibration, and the figures;
-- CSV files: ``table_<split>.csv``, ``ladder_<split>.csv``, ``significance_<split>.csv``
+- CSV files: ``tuning.csv`` (each system's tuning budget), ``table_<split>.csv``, ``ladder_<split>.csv``,
+  ``significance_<split>.csv``
   (per-language tests, with the agreement counts), ``agreement_<split>.csv``,
   ``pooled_<split>.csv``, ``unpaired_<split>.csv``, ``calibration.csv``, ``warnings.csv``;
 - figures (each with a chance line): ``ladder_<group>.png``, ``reliability_<system>.png``,
@@ -23,6 +24,11 @@ from workbench.io import atomic_write_json, atomic_write_text
 from workbench.report import calibration, checks, compare, plots, tables
 from workbench.report.document import Document
 from workbench.report.frame import load_runs
+
+TUNING_NOTE = (
+    "Optuna trials per system and protocol (`python -m workbench.tune`), each judged on `dev`; "
+    "`untuned`: hand-set settings. Systems compare fairly only with equal budgets (see Check these runs)."
+)
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
@@ -75,6 +81,10 @@ def build_report(root: str | Path, out: str | Path | None = None, run_dirs: list
     write_csv(out / "warnings.csv", warnings)
 
     doc = Document(root, runs, warnings)
+    budget = tables.tuning_budget(runs.runs)
+    write_csv(out / "tuning.csv", budget)
+    if budget["trials"].notna().any():  # some system was tuned: say how much each one was
+        doc.add("", "## Tuning budget", "", TUNING_NOTE, "", tables.tuning_markdown(budget))
     summary: dict = {
         "warnings": warnings.to_dict("records"),
         "skipped": [{"run_dir": p, "reason": r} for p, r in runs.skipped],

@@ -15,7 +15,9 @@ Every check is a query of the report's tables and returns rows ``check, run_dir,
 - ``language sets``: systems of one table averaged over different languages;
 - ``seeds``: a system with fewer seeds than the others of its table;
 - ``duplicate``: two runs of one system, protocol and seed (both would count as seeds);
-- ``not read``: a ``metrics.json`` the report could not use (no run record, unreadable).
+- ``not read``: a ``metrics.json`` the report could not use (no run record, unreadable);
+- ``tuning``: a system tuned with fewer trials than another of its table, or not tuned while
+  another was (``python -m workbench.tune`` gives every system the same budget).
 """
 
 from __future__ import annotations
@@ -146,8 +148,29 @@ def check_runs(runs, scores: pd.DataFrame | None) -> pd.DataFrame:
     rows += stopped(runs.runs)
     rows += budget(runs.runs)
     rows += duplicates(runs.runs)
+    rows += tuning(runs.runs)
     if scores is not None and not scores.empty:
         rows += near_chance(scores)
         rows += language_sets(scores)
         rows += seeds(scores)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def tuning(runs: pd.DataFrame) -> list[dict]:
+    """``tuning``: where any system of a table was tuned, a system tuned with fewer trials than the
+    most-tuned one, or not tuned at all (its hand-set settings compete with searched ones)."""
+    rows = []
+    systems = runs[runs["kind"] != "recognizer"]
+    for (_modality, group), part in systems.groupby(["modality", "group"]):
+        most = part["tuning_trials"].max()
+        if most != most:  # nothing tuned here: an equal (zero) budget
+            continue
+        for r in part.itertuples():
+            if r.tuning_trials != r.tuning_trials:
+                detail = f"{r.system} in {group} was not tuned; others had {int(most)} trials: unequal budgets"
+            elif r.tuning_trials < most:
+                detail = f"{r.system} in {group} was tuned with {int(r.tuning_trials)} trials, others {int(most)}"
+            else:
+                continue
+            rows.append({"check": "tuning", "run_dir": r.run_dir, "detail": detail})
+    return rows

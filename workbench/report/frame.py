@@ -53,6 +53,8 @@ RUN_COLUMNS = [
     "epochs",
     "best_dev",
     "checks_since_best",
+    "tuning_trials",
+    "tuning_space",
     "n_classes",
     "text",
 ]
@@ -107,6 +109,9 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
         "epochs": record.training.epochs,
         "best_dev": record.training.best_dev,
         "checks_since_best": record.training.checks_since_best,
+        # the tuning budget (workbench.tune): trials and searched keys; None / "" when hand-set
+        "tuning_trials": record.tuning["trials"] if record.tuning else None,
+        "tuning_space": ", ".join(sorted(record.tuning["search_space"])) if record.tuning else "",
         "n_classes": n_classes,
         # the cascade's input text (native / romanized) orders the ladder's rungs
         "text": record.model.get("script") or record.model.get("text") or metrics.get("text") or "",

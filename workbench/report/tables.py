@@ -199,3 +199,47 @@ def protocol_averages(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     averages = averages.assign(value=value)
     out = averages.groupby(["modality", "protocol", "system", "path"])["value"].agg(["mean", "std", "count"])
     return out.fillna({"std": 0.0}).reset_index()
+
+
+UNTUNED = "untuned"  # a run whose settings were set by hand (its record's tuning is None)
+
+
+def tuning_budget(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per modality, protocol group and system: how its settings were chosen.
+
+    Columns ``modality, group, system, trials`` (Optuna trials of ``python -m workbench.tune``;
+    the fewest over the system's runs, NaN when any run is untuned), ``search_space`` (the keys
+    searched) and ``runs``. Recognizers are set-up steps, not compared systems: left out.
+    """
+    columns = ["modality", "group", "system", "trials", "search_space", "runs"]
+    systems = runs[runs["kind"] != "recognizer"] if not runs.empty else runs
+    rows = []
+    for (modality, group, system), part in systems.groupby(["modality", "group", "system"]):
+        trials = part["tuning_trials"]
+        rows.append(
+            {
+                "modality": modality,
+                "group": group,
+                "system": system,
+                "trials": float("nan") if trials.isna().any() else int(trials.min()),
+                "search_space": "; ".join(sorted({s for s in part["tuning_space"] if s})),
+                "runs": len(part),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def tuning_markdown(budget: pd.DataFrame) -> str:
+    """The tuning budget as a markdown table, one row per system and protocol group."""
+    rows = [
+        [
+            r.group,
+            r.modality,
+            r.system,
+            UNTUNED if r.trials != r.trials else int(r.trials),
+            r.search_space or "–",
+            r.runs,
+        ]
+        for r in budget.itertuples()
+    ]
+    return markdown(["protocol", "modality", "system", "trials", "search space", "runs"], rows)

@@ -50,6 +50,7 @@ from workbench.errors import ConfigError
 PROTOCOLS = ("in_language", "all_languages", "zero_shot")
 ENGINES = ("local", "submitit")
 KNOWN_KEYS = {"name", "out_dir", "workers", "engine", "setup", "systems", "protocols", "seeds", "args", "slurm"}
+KNOWN_KEYS |= {"tune"}  # read by workbench.tune (budget, tuned protocols); a sweep ignores it
 
 
 @dataclass(frozen=True)
