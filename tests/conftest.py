@@ -58,3 +58,16 @@ def tiny_corpus(tiny_root):
     from workbench.data.embedded import load_embedded, tiny_settings
 
     return load_embedded(tiny_settings(), tiny_root)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty hub cache (``hub_replicas.py`` writes replicas into it), read offline, for this test only."""
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
