@@ -73,3 +73,16 @@ def slurm_cluster():
     yield
     if not was_up:
         subprocess.run(["bash", script, "stop"], check=True)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty hub cache (``hub_replicas.py`` writes replicas into it), read offline, for this test only."""
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache

@@ -145,7 +145,8 @@ def test_minds14_config_column_map_and_resplit(tmp_path):
     )
     corpus = source.load()
     assert corpus.label_names == ["abroad", "address", "balance"]
-    assert corpus.languages == ["en-US"]  # the ClassLabel index of lang_id is mapped to its name
+    assert corpus.languages == ["eng"]  # the ClassLabel index of lang_id -> its name (en-US) -> ISO 639-3
+    assert {i.hub_language for i in corpus.items} == {"en-US"}
     assert len(corpus.items) == 9 and {i.split for i in corpus.items} <= {"train", "dev", "test"}
     assert corpus.items[0].text == "utterance 0"
     assert len(load_audio(corpus.items[0].audio)) == int(0.4 * SAMPLE_RATE)  # 8 kHz resampled to 16 kHz
@@ -156,14 +157,14 @@ def test_speech_massive_config(tmp_path):
     corpus = source_from_config(
         "speech_massive", path=str(tmp_path / "massive"), configs=["de-DE", "fr-FR"], cache_dir=str(tmp_path / "cache")
     ).load()
-    assert corpus.languages == ["de-DE", "fr-FR"] and len(corpus.items) == 24
+    assert corpus.languages == ["deu", "fra"] and len(corpus.items) == 24
     # translations share content ids (each content in both languages: fails if ids were unique per language),
     # and re-splitting by content keeps them together
     languages_of, split_of = {}, {}
     for item in corpus.items:
         languages_of.setdefault(item.content_id, set()).add(item.language)
         assert split_of.setdefault(item.content_id, item.split) == item.split
-    assert len(languages_of) == 12 and all(langs == {"de-DE", "fr-FR"} for langs in languages_of.values())
+    assert len(languages_of) == 12 and all(langs == {"deu", "fra"} for langs in languages_of.values())
 
 
 def test_sib_fleurs_config_language_from_config_name(tmp_path):
@@ -171,8 +172,8 @@ def test_sib_fleurs_config_language_from_config_name(tmp_path):
     corpus = source_from_config(
         "sib_fleurs", path=str(tmp_path / "sib"), configs=["eng_Latn", "deu_Latn"], cache_dir=str(tmp_path / "cache")
     ).load()
-    assert corpus.languages == ["deu_Latn", "eng_Latn"]
-    assert corpus.counts()["eng_Latn"] == {"dev": 2, "test": 2, "train": 7}
+    assert corpus.languages == ["deu", "eng"]
+    assert corpus.counts()["eng"] == {"dev": 2, "test": 2, "train": 7}
     assert corpus.label_names[corpus.items[1].label] == "travel"
 
 

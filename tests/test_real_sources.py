@@ -24,19 +24,6 @@ from workbench.errors import DataError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch) -> Path:
-    """An empty hub cache that ``huggingface_hub`` reads, offline, for this test only."""
-    import huggingface_hub.constants as constants
-
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return cache
-
-
 def source_from(config_file: Path, **overrides) -> CorpusSource:
     """The data source (``data.source``) of a shipped config, built as the program builds it."""
     config = yaml.safe_load(config_file.read_text())["data"]["source"]
@@ -156,15 +143,17 @@ def test_sib_fleurs_replica_one_item_per_recording(hub_cache, tmp_path):
     corpus = source.load()
     assert corpus.label_names == SIB_TOPICS  # from the files' ClassLabel, in its order
     recordings = {split: sum(1 + i % 3 for i in ids) for split, ids in SIB_SPLITS.items()}
-    assert corpus.counts()["rus_Cyrl"] == {
+    assert corpus.languages == ["eng", "rus"]  # ISO 639-3, whatever the hub calls them
+    assert corpus.counts()["rus"] == {
         "train": recordings["train"],
         "dev": recordings["validation"],
         "test": recordings["test"],
     }
     # sentence 5 has three recordings: three items, one content id, ids suffixed per recording
     five = sorted((i for i in corpus.items if i.content_id == "705"), key=lambda i: i.id)
-    assert [i.id for i in five if i.language == "eng_Latn"] == [f"eng_Latn-train-1005-r{k}" for k in range(3)]
-    assert {i.language for i in five} == {"eng_Latn", "rus_Cyrl"} and {i.label for i in five} == {5 % 7}
+    assert [i.id for i in five if i.language == "eng"] == [f"eng_Latn-train-1005-r{k}" for k in range(3)]
+    assert {(i.language, i.hub_language) for i in five} == {("eng", "eng_Latn"), ("rus", "rus_Cyrl")}
+    assert {i.label for i in five} == {5 % 7}
     assert five[0].text == "eng_Latn sentence 5" and five[0].romanized == "eng_Latn sentence 5"  # derived (uroman)
     assert len({i.audio for i in five}) == 6  # every recording its own clip
     clip = load_audio(five[1].audio)
@@ -180,12 +169,13 @@ def test_speech_massive_replica_split_map_and_test_repository(hub_cache, tmp_pat
     assert corpus.label_names == MASSIVE_SCENARIOS
     # de-DE trains on the full train split, ko-KR on train_115; validation -> dev; test from the second repository
     assert corpus.counts() == {
-        "de-DE": {"dev": 3, "test": 3, "train": 10},
-        "ko-KR": {"dev": 3, "test": 3, "train": 4},
+        "deu": {"dev": 3, "test": 3, "train": 10},
+        "kor": {"dev": 3, "test": 3, "train": 4},
     }
+    assert {i.hub_language for i in corpus.items} == {"de-DE", "ko-KR"}  # the locale, kept for traceability
     # translations share content ids: every content of ko-KR is also a content of de-DE, in the same split
     by_language = {lang: {(i.content_id, i.split) for i in corpus.where(None, [lang])} for lang in corpus.languages}
-    assert by_language["ko-KR"] <= by_language["de-DE"] and len(by_language["ko-KR"]) == 10
+    assert by_language["kor"] <= by_language["deu"] and len(by_language["kor"]) == 10
 
 
 def test_speech_massive_gated_test_repository_not_available_is_explained(hub_cache, tmp_path):
@@ -207,10 +197,10 @@ def test_minds14_replica_8khz_and_class_labels_from_the_files(hub_cache, tmp_pat
     source = source_from(DATA / "minds14.yaml", configs=["en-US", "fr-FR"], cache_dir=str(tmp_path))
     corpus = source.load()
     assert corpus.label_names == MINDS_INTENTS
-    assert corpus.languages == ["en-US", "fr-FR"]  # lang_id's ClassLabel index mapped to its name
+    assert corpus.languages == ["eng", "fra"]  # lang_id's ClassLabel index -> its name -> ISO 639-3
     assert len(corpus.items) == 24 and {i.split for i in corpus.items} <= {"train", "dev", "test"}
     first = next(i for i in corpus.items if i.id == "fr-FR-train-3")
-    assert first.label == 3 and first.text == "fr-FR words 3"
+    assert first.label == 3 and first.text == "fr-FR words 3" and first.hub_language == "fr-FR"
     assert len(load_audio(first.audio)) == int(0.4 * SAMPLE_RATE)  # 8 kHz resampled to 16 kHz
 
 

@@ -43,7 +43,8 @@ class ItemKey:
     Attributes:
         id: unique within the corpus.
         content_id: the same for all translations of one content (across languages).
-        language: ISO 639-3 or BCP-47 code.
+        language: the workbench's code (ISO 639-3, or SpeechTaxi's ``tw-akuapem``); hub sources map
+            their own ids to it through :mod:`workbench.languages`.
         label: index into the corpus' ``label_names``.
     """
 
@@ -63,6 +64,8 @@ class Item(ItemKey):
         image: path to an image file (vision corpora).
         text: gold transcript or caption in native script, when known.
         romanized: gold romanization of ``text`` (uroman), when known.
+        hub_language: the corpus's own id of the language (``uk-UA``, ``ukr_Cyrl``) where it differs
+            from ``language`` (the workbench's code, :func:`workbench.languages.hub_language`).
     """
 
     split: str
@@ -70,6 +73,7 @@ class Item(ItemKey):
     image: str | None = None
     text: str | None = None
     romanized: str | None = None
+    hub_language: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

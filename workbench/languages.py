@@ -217,6 +217,44 @@ def iso3(code: str) -> str:
     return resolve(code).code
 
 
+def hub_language(code: object) -> tuple[str, str | None]:
+    """A corpus's own language id -> ``(workbench code, the id as the hub wrote it, or None when they agree)``.
+
+    Items carry the workbench's code (``eng``, ``ukr``) whatever the hub calls the language
+    (``eng_Latn``, ``en-US``, ``uk-UA``); the hub's id stays beside it for traceability. Two hub ids
+    of one language (``en-GB``, ``en-US``) become that one language.
+
+    Raises:
+        ConfigError: the id names no language the table knows.
+
+    Example:
+        >>> hub_language("uk-UA"), hub_language("eng")
+        (('ukr', 'uk-UA'), ('eng', None))
+    """
+    given = str(code).strip()
+    canonical = iso3(given)
+    return canonical, (given if given != canonical else None)
+
+
+def language_in(code: str, languages: Collection[str]) -> str | None:
+    """The language of ``languages`` (a corpus's codes) that ``code`` names, or None.
+
+    ``code`` may be the code itself or any form of the table naming it: the hub's own id that
+    the items keep (``uk-UA``, ``ukr_Cyrl``), ISO 639-1 (``uk``).
+
+    Example:
+        >>> language_in("eng_Latn", ["eng", "rus"]), language_in("uk-UA", ["eng", "ukr"]), language_in("de", ["eng"])
+        ('eng', 'ukr', None)
+    """
+    if code in languages:
+        return code
+    try:
+        canonical = iso3(code)
+    except ConfigError:
+        return None
+    return canonical if canonical in languages else None
+
+
 def uroman_code(code: str) -> str | None:
     """The code uroman's rules are keyed by, or None when uroman has no rules for a known language.
 

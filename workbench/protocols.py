@@ -18,6 +18,7 @@ from typing import Literal
 
 from workbench.errors import ConfigError
 from workbench.items import SPLITS, Corpus, Item
+from workbench.languages import language_in
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,19 @@ class Protocol:
         return self.name if not self.sources else f"{self.name}-{'+'.join(self.sources)}"
 
     def languages(self, corpus: Corpus) -> tuple[list[str], list[str]]:
+        """``(train, test)`` languages as the corpus's codes: a source or target may also be named by the hub's
+        own id (``ukr_Cyrl``, ``uk-UA``) or any form of the language table (:func:`workbench.languages.language_in`).
+        """
         available = corpus.languages
+        named = {}
         for role, langs in (("sources", self.sources), ("targets", self.targets)):
-            unknown = sorted(set(langs or []) - set(available))
+            named[role] = [language_in(lang, available) for lang in langs or []]
+            unknown = sorted(lang for lang, found in zip(langs or [], named[role], strict=True) if found is None)
             if unknown:
                 raise ConfigError(f"protocol.{role}: unknown language(s) {unknown}; the corpus has {available}")
-        train = list(self.sources) if self.sources else available
+        train = named["sources"] if self.sources else available
         if self.targets is not None:
-            test = list(self.targets)
+            test = named["targets"]
         elif self.name == "in_language":
             test = train
         else:
@@ -90,8 +96,16 @@ class Protocol:
         return train, test
 
     def select(self, corpus: Corpus) -> Selection:
-        """Split the corpus for this protocol, disjoint by ``content_id`` across languages."""
+        """Split the corpus for this protocol, disjoint by ``content_id`` across languages.
+
+        Sources and targets named by another form of their code are replaced by the corpus's codes, so the
+        protocol's tag and the run record name the languages as the items do.
+        """
         train_langs, test_langs = self.languages(corpus)
+        if self.sources:
+            self.sources = train_langs
+        if self.targets is not None:
+            self.targets = test_langs
         splits = {"train": corpus.where("train", train_langs), "dev": corpus.where("dev", train_langs)}
         for split in self.eval_splits:
             splits[split] = corpus.where(split, test_langs)

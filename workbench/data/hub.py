@@ -17,6 +17,7 @@ import soundfile as sf
 from workbench.audio import SAMPLE_RATE, prepare
 from workbench.errors import ConfigError, DataError
 from workbench.items import Item
+from workbench.languages import hub_language
 
 SPEECHTAXI_COLUMNS = {
     "id": "id",
@@ -72,6 +73,18 @@ def class_names(dataset, column: str) -> list[str] | None:
     """The names of a ClassLabel column, or None for plain columns."""
     feature = dataset.features.get(column)
     return list(feature.names) if hasattr(feature, "names") else None
+
+
+def item_language(value: object, where: str) -> tuple[str, str | None]:
+    """A row's language id as the hub writes it -> ``(workbench code, hub id)`` (:func:`hub_language`).
+
+    Raises:
+        DataError: naming the row, when the language table does not know the id.
+    """
+    try:
+        return hub_language(value)
+    except ConfigError as error:
+        raise DataError(where, "language", str(error)) from None
 
 
 def cache_audio(value, where: str, cache_dir: Path, item_id: str, max_seconds: float | None) -> str:
@@ -130,6 +143,7 @@ def rows_to_items(
                 lang = language_names[lang]
         if not lang:
             raise DataError(row_where, "language", "missing language (set a language column or a constant language)")
+        lang, hub_id = item_language(lang, row_where)
         label = row[columns["label"]]
         if label is None or label == "":
             raise DataError(row_where, "label", "missing label")
@@ -150,6 +164,7 @@ def rows_to_items(
                 audio=audio,
                 text=row.get(columns["text"]) if "text" in columns else None,
                 romanized=row.get(columns["romanized"]) if "romanized" in columns else None,
+                hub_language=hub_id,
             )
         )
     return items

@@ -15,14 +15,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from workbench.data.hub import cache_audio
+from workbench.data.hub import cache_audio, item_language
 from workbench.data.hubfiles import repo_glob
 from workbench.data.validate import SkipReport
 from workbench.errors import ConfigError, DataError
 from workbench.io import atomic_write_jsonl, read_jsonl
 from workbench.items import Item, canonical_split
 
-FORMAT = 1  # bump when the prepared form changes
+FORMAT = 2  # bump when the prepared form changes
 
 
 def features_of(path: Path) -> dict:
@@ -119,6 +119,7 @@ def _row_items(
         language = language_names[language]
     if not language:
         raise DataError(where, "language", "missing language (map a language column or set language)")
+    language, hub_id = item_language(language, where)
     label = _label(row[columns["label"]], names, where)
     recordings = _recordings(row[columns["audio"]])
     if not recordings:
@@ -138,6 +139,7 @@ def _row_items(
                 audio=audio,
                 text=row.get(columns["text"]) if "text" in columns else None,
                 romanized=row.get(columns["romanized"]) if "romanized" in columns else None,
+                hub_language=hub_id,
             )
         )
     return out
