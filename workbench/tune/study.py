@@ -52,6 +52,7 @@ from workbench.record import read_record
 from workbench.sweep.launch import ForkLauncher, fork_available
 from workbench.sweep.runner import is_finished, point_record, run_point, run_sweep, worker_env
 from workbench.sweep.spec import Point, Sweep, load_sweep
+from workbench.tune.pruning import PRUNED_AT
 from workbench.tune.space import as_arguments, read_space, suggest
 
 log = logging.getLogger(__name__)
@@ -248,8 +249,6 @@ class Tuner:
             run.study.tell(trial, state=TrialState.FAIL)
             log.error("study %s: trial %d FAILED (%s/run.log):\n%s", run.name, trial.number, point.run_dir, tail[-800:])
             return
-        from workbench.tune.pruning import PRUNED_AT
-
         if PRUNED_AT in run.study.get_trials(deepcopy=False)[trial.number].user_attrs:
             run.study.tell(trial, state=TrialState.PRUNED)
             log.info("study %s: trial %d pruned", run.name, trial.number)
