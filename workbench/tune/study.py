@@ -11,8 +11,9 @@ file's ``tune`` section says which protocols are tuned and the default budget::
 Layout under the tuned sweep's folder (``--out``; default ``<out_dir>-tuned``)::
 
     setup/...                       the sweep's setup steps (recognizers), as a sweep has them
-    tune/studies.db                 one Optuna study per system and protocol (SQLite, shared by
-                                    parallel workers, other tune processes and SLURM jobs)
+    tune/studies.db                 one Optuna study per system and protocol (SQLite: the parallel
+                                    workers and every trial's own process, whose pruning callback
+                                    reports to it, share the file)
     tune/<system>/<protocol>/trial<k>/   a trial: an ordinary run directory
     runs/<system>/<protocol>/seed<k>/    the best settings, run with every seed of the sweep
     report/                         the report of setup + runs (not the trials)
@@ -23,6 +24,10 @@ the sweep's first seed. Its objective is the run record's ``training.best_dev`` 
 ``best.ckpt`` was chosen by): no test prediction is ever read. A trial the pruner stops
 (:mod:`workbench.tune.pruning`) is told "pruned". Each study stops at ``trials`` finished
 (complete or pruned) trials, so every system gets the same budget.
+
+One tune process drives a sweep folder: its workers run trials in parallel; two tune
+processes on one folder could each ask for the last trial of a budget and would both run the
+final points (not supported).
 
 Resuming: a killed tune run leaves its trials ``RUNNING`` in the study; the next run marks
 those of dead processes on this host failed, enqueues their settings again, and asks only
