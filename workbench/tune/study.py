@@ -25,7 +25,9 @@ the sweep's first seed. Its objective is the run record's ``training.best_dev`` 
 (:mod:`workbench.tune.pruning`) is told "pruned". Each study stops at ``trials`` finished
 (complete or pruned) trials, so every system gets the same budget.
 
-One tune process drives a sweep folder: its workers run trials in parallel; two tune
+Trials run on this machine (the sweep's fork launcher) whatever the sweep's ``engine``; the
+final points run as the sweep's engine runs points. One tune process drives a sweep folder:
+its workers run trials in parallel; two tune
 processes on one folder could each ask for the last trial of a budget and would both run the
 final points (not supported).
 
