@@ -248,3 +248,12 @@ def test_a_real_trial_below_the_median_is_pruned_stops_and_records_its_tuning(ro
     assert sorted(reported.intermediate_values) == [0, 1]  # one dev check an epoch, then it stopped
     record = read_record(run)
     assert record.training.epochs == 2 and record.tuning == tuning
+
+
+def test_the_shipped_embedded_sweep_declares_an_equal_budget(monkeypatch):
+    root = TESTS.parent
+    monkeypatch.chdir(root)  # sweep files name configs relative to the repository root
+    plan = load_plan(root / "configs" / "sweeps" / "embedded.yaml", None, None, None)
+    assert set(plan.spaces) == {p.system for p in plan.sweep.points} and all(plan.spaces.values())
+    assert plan.protocols == ["in_language", "zero_shot"] and plan.trials >= 1
+    assert plan.sweep.out_dir == Path("sweeps/embedded-tuned")  # beside the untuned sweep, not inside it

@@ -15,7 +15,7 @@ import time
 
 from workbench.errors import WorkbenchError
 from workbench.sweep.runner import is_finished
-from workbench.tune.study import load_plan, tune
+from workbench.tune.study import counts, load_plan, tune
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for study in studies:
-        best = study.study.best_trial
-        print(f"{study.name}: best of {plan.trials} trials: dev {best.value:.4f} with {best.params}")
+        best, (spent, _) = study.study.best_trial, counts(study)
+        print(f"{study.name}: best of {spent} trials: dev {best.value:.4f} with {best.params}")
     print(f"tuned sweep {plan.sweep.name}: {time.monotonic() - start:.0f} s, results in {plan.sweep.out_dir}")
     if not args.no_report:
         from workbench.report.build import build_report

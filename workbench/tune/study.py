@@ -11,8 +11,9 @@ file's ``tune`` section says which protocols are tuned and the default budget::
 Layout under the tuned sweep's folder (``--out``; default ``<out_dir>-tuned``)::
 
     setup/...                       the sweep's setup steps (recognizers), as a sweep has them
-    tune/studies.db                 one Optuna study per system and protocol (SQLite, shared by
-                                    parallel workers, other tune processes and SLURM jobs)
+    tune/studies.db                 one Optuna study per system and protocol (SQLite: the parallel
+                                    workers and every trial's own process, whose pruning callback
+                                    reports to it, share the file)
     tune/<system>/<protocol>/trial<k>/   a trial: an ordinary run directory
     runs/<system>/<protocol>/seed<k>/    the best settings, run with every seed of the sweep
     report/                         the report of setup + runs (not the trials)
@@ -23,6 +24,12 @@ the sweep's first seed. Its objective is the run record's ``training.best_dev`` 
 ``best.ckpt`` was chosen by): no test prediction is ever read. A trial the pruner stops
 (:mod:`workbench.tune.pruning`) is told "pruned". Each study stops at ``trials`` finished
 (complete or pruned) trials, so every system gets the same budget.
+
+Trials run on this machine (the sweep's fork launcher) whatever the sweep's ``engine``; the
+final points run as the sweep's engine runs points. One tune process drives a sweep folder:
+its workers run trials in parallel; two tune
+processes on one folder could each ask for the last trial of a budget and would both run the
+final points (not supported).
 
 Resuming: a killed tune run leaves its trials ``RUNNING`` in the study; the next run marks
 those of dead processes on this host failed, enqueues their settings again, and asks only
@@ -52,6 +59,7 @@ from workbench.record import read_record
 from workbench.sweep.launch import ForkLauncher, fork_available
 from workbench.sweep.runner import is_finished, point_record, run_point, run_sweep, worker_env
 from workbench.sweep.spec import Point, Sweep, load_sweep
+from workbench.tune.pruning import PRUNED_AT
 from workbench.tune.space import as_arguments, read_space, suggest
 
 log = logging.getLogger(__name__)
@@ -248,8 +256,6 @@ class Tuner:
             run.study.tell(trial, state=TrialState.FAIL)
             log.error("study %s: trial %d FAILED (%s/run.log):\n%s", run.name, trial.number, point.run_dir, tail[-800:])
             return
-        from workbench.tune.pruning import PRUNED_AT
-
         if PRUNED_AT in run.study.get_trials(deepcopy=False)[trial.number].user_attrs:
             run.study.tell(trial, state=TrialState.PRUNED)
             log.info("study %s: trial %d pruned", run.name, trial.number)
