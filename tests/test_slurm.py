@@ -111,7 +111,7 @@ def test_cluster_settings_are_submitits_own_keys(tmp_path):
 
 
 def speech_sweep(tmp_path: Path, root: Path, name: str, engine: str, **slurm) -> Path:
-    """One tiny E2E point (speech.fit on the tiny corpus, 12 short epochs), on this machine or the cluster."""
+    """One tiny E2E point (speech.fit on the tiny corpus, 6 short epochs), on this machine or the cluster."""
     spec = {
         "name": name,
         "out_dir": str(tmp_path / name),
@@ -128,7 +128,7 @@ def speech_sweep(tmp_path: Path, root: Path, name: str, engine: str, **slurm) ->
             "--data.batch_size": 6,
             "--trainer.max_steps": -1,
             "--trainer.min_steps": 0,
-            "--trainer.max_epochs": 12,
+            "--trainer.max_epochs": 6,
             "--trainer.enable_progress_bar": False,
             "--threads": 1,
         },
@@ -149,7 +149,7 @@ def start_sweep(path: Path) -> subprocess.Popen:
 
 
 def interrupt_mid_training(path: Path, how: list[str]) -> tuple[subprocess.Popen, Path, str]:
-    """Start the sweep, and once its point's job has written ``last.ckpt`` (an epoch done, 11 to go)
+    """Start the sweep, and once its point's job has written ``last.ckpt`` (an epoch done, 5 to go)
     interrupt that job with ``how + [job id]``; returns the sweep's process, the run and the job id."""
     process = start_sweep(path)
     run = load_sweep(path).points[0].run_dir
@@ -161,6 +161,10 @@ def interrupt_mid_training(path: Path, how: list[str]) -> tuple[subprocess.Popen
     job_id = json.loads(status.read_text())["e2e-conv/in_language-eng/seed0"]["job_id"]
     subprocess.run([*how, job_id], check=True)
     assert not (run / "metrics.json").exists(), "the point had finished before it was interrupted"
+    if how[-1] == "requeue":  # SLURM holds a requeued job for 2 minutes; an operator may let it start at once
+        while subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"]).returncode:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
     return process, run, job_id
 
 
@@ -187,7 +191,8 @@ def test_a_requeued_or_cancelled_point_resumes_from_last_ckpt(
     process, run, job_id = interrupt_mid_training(path, ["scancel"])
     assert process.wait(timeout=600) == 1
     entry = json.loads((tmp_path / "cancelled" / "status.json").read_text())["e2e-conv/in_language-eng/seed0"]
-    assert entry["state"] == "failed" and entry["job_state"] == "CANCELLED" and "speech.fit" in entry["log_tail"]
+    assert entry["state"] == "failed" and entry["job_state"] == "CANCELLED"
+    assert (run / "run.log").read_text()[-1000:] in entry["log_tail"]  # reported with its log's tail
     assert start_sweep(path).wait(timeout=600) == 0
     log = (run / "run.log").read_text()
     assert f"--ckpt_path={run}/checkpoints/last.ckpt" in log and "Restoring states from the checkpoint" in log
