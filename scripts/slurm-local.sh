@@ -18,7 +18,7 @@ MUNGE_SOCKET_DIR=/run/munge
 
 die() { echo "slurm-local: $*" >&2; exit 1; }
 
-node_state() { sinfo -h -N -o %T 2>/dev/null | head -1; }
+node_state() { sinfo -h -N -o %T 2>/dev/null | head -1 || true; }  # empty while slurmctld is down
 
 write_conf() {
   local node cpus memory
