@@ -204,6 +204,8 @@ class Program(RunDirCLI):
         self.datamodule.setup("predict")
         loaders = self.datamodule.predict_dataloader()
         loaders = [rank_share(loader, rank, world) for loader in (loaders if isinstance(loaders, list) else [loaders])]
+        # a split of fewer batches than ranks leaves some rank without any: nothing to predict there
+        self.model.allow_zero_length_dataloader_with_multiple_devices = True
         outputs = self.trainer.predict(
             self.model, dataloaders=loaders, ckpt_path=self.best_checkpoint(), weights_only=True
         )
