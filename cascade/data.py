@@ -1,6 +1,7 @@
 """The cascade's data module: corpus + protocol -> (recognize -> romanize) -> text batches.
 
-The stages run in ``setup`` before fitting, through their on-disk caches:
+The stages run in the trainer's ``setup`` before fitting, through their on-disk caches (under
+DDP each rank does its share of what the caches lack and gets the others' results):
 
 1. recognize every evaluated item (and the training/dev items when ``train_on: asr``);
 2. romanize the transcripts (when ``script: romanized`` and the recognizer writes native
@@ -100,6 +101,15 @@ class CascadeDataModule(CorpusDataModule):
     @property
     def system(self) -> str:
         return f"ca-{self.script}"
+
+    @property
+    def label_names(self) -> list[str]:
+        # the corpus only: the stages wait for the trainer's setup, where DDP's ranks are known
+        # and share the work (asked for earlier, when the CLI links num_classes, every rank
+        # that a cluster starts at once would transcribe the whole corpus)
+        if self.corpus is None:
+            super().setup()
+        return self.corpus.label_names
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)

@@ -16,6 +16,7 @@ from pathlib import Path
 from cascade.cache import ShardedCache, config_digest, file_digest
 from cascade.recognizers.base import Recognizer
 from workbench.audio import duration_seconds, load_audio
+from workbench.distributed import compute_once
 from workbench.errors import DataError
 from workbench.items import Item
 from workbench.rng import preserved_rng
@@ -61,17 +62,18 @@ def transcribe_items(
     for item in items:
         if cache.get(keys[item.id]) is None:
             todo.setdefault(keys[item.id], item)
-    if todo:
-        with preserved_rng():  # a cold cache must not change what the seeded run does next
-            _transcribe_missing(recognizer, todo, cache, field, chunk)
-    return {item.id: cache.get(keys[item.id]) for item in items}
+    # under DDP each missing clip is transcribed by one rank only, and every rank gets its text
+    with preserved_rng():  # a cold cache must not change what the seeded run does next
+        fresh = compute_once(todo, lambda mine: _transcribe_missing(recognizer, mine, cache, field, chunk))
+    return {item.id: fresh[key] if (key := keys[item.id]) in fresh else cache.get(key) for item in items}
 
 
 def _transcribe_missing(
     recognizer: Recognizer, todo: dict[str, Item], cache: ShardedCache, field: str, chunk: int
-) -> None:
-    """Transcribe ``todo`` (cache key -> item), ``chunk`` at a time, into ``cache``."""
+) -> dict[str, str]:
+    """Transcribe ``todo`` (cache key -> item), ``chunk`` at a time, into ``cache``; returns key -> text."""
     started = time.perf_counter()
+    done: dict[str, str] = {}
     # language then length order across chunks, so batches inside a chunk are homogeneous
     size = duration_seconds if field == "audio" else lambda path: 0
     pending = sorted(todo.items(), key=lambda kv: (kv[1].language, size(getattr(kv[1], field))))
@@ -80,5 +82,8 @@ def _transcribe_missing(
         part = pending[start : start + chunk]
         waves = [load(getattr(item, field), where=f"item '{item.id}'") for _, item in part]
         texts = recognizer.transcribe(waves, [item.language for _, item in part])
-        cache.put_many({key: text for (key, _), text in zip(part, texts, strict=True)})
+        fresh = {key: text for (key, _), text in zip(part, texts, strict=True)}
+        cache.put_many(fresh)
+        done.update(fresh)
     log.info("transcribed %d clips in %.1f s", len(todo), time.perf_counter() - started)
+    return done

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from cascade.cache import ShardedCache
+from workbench.distributed import compute_once
 from workbench.romanize import Romanizer, default_romanizer
 
 
@@ -48,13 +49,13 @@ class RomanizeStage:
     def __call__(self, texts: list[str], languages: list[str | None]) -> list[str]:
         """The romanizations of ``texts`` (one language code per text), in order."""
         keys = [self.key(t, lang) for t, lang in zip(texts, languages, strict=True)]
-        new: dict[str, str] = {}
-        out = []
-        for key, text, lang in zip(keys, texts, languages, strict=True):
-            cached = new.get(key) or self.cache.get(key)
-            if cached is None:
-                cached = self.romanizer.romanize(text, lang)
-                new[key] = cached
-            out.append(cached)
+        known = {key: self.cache.get(key) for key in set(keys)}
+        todo = {key: (text, lang) for key, text, lang in zip(keys, texts, languages, strict=True) if known[key] is None}
+        # under DDP each missing string is romanized by one rank only, and every rank gets it
+        known.update(compute_once(todo, self._romanize))
+        return [known[key] for key in keys]
+
+    def _romanize(self, todo: dict[str, tuple[str, str | None]]) -> dict[str, str]:
+        new = {key: self.romanizer.romanize(text, lang) for key, (text, lang) in todo.items()}
         self.cache.put_many(new)
-        return out
+        return new

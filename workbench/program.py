@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from workbench.cli import RunDirCLI, RunDirConfig
+from workbench.distributed import gathered, program_scope, rank_and_world, rank_share
 from workbench.early_stopping import checks_since_best, stopped_by
 from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
@@ -108,18 +109,19 @@ class Program(RunDirCLI):
     @classmethod
     def main(cls, args: list[str] | None = None, **kwargs) -> Program:
         """Parse ``args``, build model, data and trainer, then :meth:`run`."""
-        cli = cls(
-            cls.model_class,
-            cls.data_class,
-            run=False,
-            args=args,
-            save_config_callback=RunDirConfig,
-            seed_everything_default=0,
-            trainer_defaults=dict(cls.trainer_defaults),
-            auto_configure_optimizers=False,
-            **kwargs,
-        )
-        cli.run()
+        with program_scope():
+            cli = cls(
+                cls.model_class,
+                cls.data_class,
+                run=False,
+                args=args,
+                save_config_callback=RunDirConfig,
+                seed_everything_default=0,
+                trainer_defaults=dict(cls.trainer_defaults),
+                auto_configure_optimizers=False,
+                **kwargs,
+            )
+            cli.run()
         return cli
 
     def monitored(self) -> str:
@@ -191,12 +193,31 @@ class Program(RunDirCLI):
         return str(self.best_path) if self.fitted and self.best_path.is_file() else None
 
     def predict(self) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """The data module's predict loaders through the module's ``predict_step`` with ``best.ckpt``."""
+        """The data module's predict loaders through the module's ``predict_step`` with ``best.ckpt``.
+
+        Under DDP each rank predicts its share of every loader's batches and every rank gets
+        all the outputs (:mod:`workbench.distributed`): each item is predicted once.
+        """
+        rank, world = rank_and_world()
+        if world == 1:
+            outputs = self.trainer.predict(
+                self.model, datamodule=self.datamodule, ckpt_path=self.best_checkpoint(), weights_only=True
+            )
+            return [outputs] if len(self.trainer.num_predict_batches) == 1 else list(outputs)
+        self.datamodule.setup("predict")
+        loaders = self.datamodule.predict_dataloader()
+        loaders = [rank_share(loader, rank, world) for loader in (loaders if isinstance(loaders, list) else [loaders])]
+        # a split of fewer batches than ranks leaves some rank without any: nothing to predict there
+        self.model.allow_zero_length_dataloader_with_multiple_devices = True
         outputs = self.trainer.predict(
-            self.model, datamodule=self.datamodule, ckpt_path=self.best_checkpoint(), weights_only=True
+            self.model, dataloaders=loaders, ckpt_path=self.best_checkpoint(), weights_only=True
         )
-        loaders = self.trainer.num_predict_batches
-        return [outputs] if len(loaders) == 1 else list(outputs)
+        if outputs is None:  # no batch at all on this rank
+            outputs = [[] for _ in loaders]
+        elif len(loaders) == 1:
+            outputs = [outputs]
+        mine = [[(index.cpu(), probs.cpu()) for index, probs in part] for part in outputs]
+        return [sum(parts, []) for parts in zip(*gathered(mine), strict=True)]
 
     def evaluate(self) -> tuple[list[Prediction], dict]:
         """Prediction records of ``data.predict_splits`` (evaluated splits, then dev) and extra sections."""
