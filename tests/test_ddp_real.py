@@ -27,7 +27,7 @@ from workbench.audio import load_audio
 from workbench.protocols import Protocol
 
 REPO = Path(__file__).resolve().parents[1]
-SPEECHTAXI = REPO / "configs" / "speech" / "speechtaxi.yaml"
+SPEECHTAXI = REPO / "configs" / "speechtaxi.yaml"
 EMBEDDED_CASCADE = REPO / "configs" / "embedded" / "cascade.yaml"
 LAYERDROP = 0.5  # of 2 layers: a step skips none with probability 1/4, so some step skips one
 # what an in-process DDP run of another test leaves in os.environ must not reach these processes
