@@ -15,6 +15,9 @@ new command, a moved config or a renamed program fails here. How each is run, an
   repository in a local hub cache (``HF_HUB_CACHE``, ``HF_HUB_OFFLINE=1``: the hub id is the real one);
 - ``workbench.report``: run in full, as printed, on an (empty) sweep folder of that name;
 - ``apps.demo``: its argument parser only (serving: ``tests/test_demo_*.py``);
+- the mission's command, ``python -m speech.fit -c configs/speechtaxi.yaml``, and its resume: also
+  trained whole in a fresh process on the replica, with a tiny random wav2vec2 saved in the hub
+  cache under the real id ``facebook/mms-300m`` (plus ``--trainer.accelerator=cpu`` without a GPU);
 - ``NOT_RUN``: the installer, the suite itself and the linter, which CI (``.ci/run``) runs.
 """
 
@@ -191,3 +194,41 @@ def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch
         parse_args(args)
     else:
         pytest.fail(f"README command not covered by this test: {command.text}")
+
+
+def hub_model(cache: Path, repo_id: str, folder: Path) -> None:
+    """``folder``'s files as the cached ``main`` snapshot of model ``repo_id``, which ``from_pretrained`` reads."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = "0" * 40
+    for file in folder.iterdir():
+        (repo / "snapshots" / commit).mkdir(parents=True, exist_ok=True)
+        (repo / "snapshots" / commit / file.name).write_bytes(file.read_bytes())
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+
+
+@pytest.mark.slow  # two real trainings in fresh processes (about a minute on 2 idle cores)
+def test_the_mission_command_trains_and_resumes(sandbox, speechtaxi_hub, tmp_path):
+    """``python -m speech.fit -c configs/speechtaxi.yaml`` run whole, then resumed, as the README prints them.
+
+    Only the hub differs: ``HF_HUB_CACHE`` holds SpeechTaxi's replica (28 languages) and a tiny random
+    wav2vec2 (``speech/testing.py``) under the real id ``facebook/mms-300m``, offline. Without a GPU one
+    argument is added, ``--trainer.accelerator=cpu`` (bf16-mixed stays: CPU autocast runs it).
+    """
+    import os
+    import subprocess
+    import sys
+
+    from speech.testing import tiny_hf
+
+    hub_model(speechtaxi_hub, "facebook/mms-300m", Path(tiny_hf(tmp_path / "mms", "wav2vec2")))
+    env = {**os.environ, "HF_HUB_CACHE": str(speechtaxi_hub), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    import torch
+
+    cpu = [] if torch.cuda.is_available() else ["--trainer.accelerator=cpu"]
+    resume = next(c.argv for c in COMMANDS if "--ckpt_path" in c.argv and c.argv[:5] == MISSION)
+    for argv in (MISSION, resume):
+        result = subprocess.run([sys.executable, *argv[1:], *cpu], cwd=sandbox, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+    metrics = yaml.safe_load((sandbox / "runs" / "speechtaxi" / "metrics.json").read_text())
+    assert metrics["record"]["system"] == "e2e-mms" and metrics["splits"]["test"]["overall"]["n"] > 0
