@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=None, help="side A's processes (default: usable cores)")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)  # side B's one process gets the one thread each of side A's has
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-speechtaxi-"))
     hub = work / "hub"
     os.environ.update(HF_HUB_CACHE=str(hub), HF_HUB_OFFLINE="1")  # before huggingface_hub reads its constants
