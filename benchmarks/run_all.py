@@ -22,6 +22,7 @@ BENCHMARKS = [
     "uroman_fast",
     "sweep_launch",
     "image_decode",
+    "speechtaxi_prepare",
     "wall_time",
 ]
 

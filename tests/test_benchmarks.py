@@ -145,3 +145,8 @@ def test_wall_time_dry_run_prints_both_commands():
     out = run("wall_time", "--job", "both", "--dry-run")
     assert "speech.fit -c configs/embedded/speech.yaml" in out
     assert "workbench.sweep -c configs/sweeps/embedded.yaml --out" in out
+
+
+def test_speechtaxi_prepare_quick_compares_processes_with_one():
+    out = run("speechtaxi_prepare", "--quick")
+    assert "speechtaxi_prepare" in ratios(out) and "16 clips" in out

@@ -47,7 +47,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json", ".feather")
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 SPLIT_COLUMNS = ("split", "partition", "subset", "set")
 AUDIO_COLUMNS = ("audio", "audio_path", "path", "file", "file_name", "filename", "audio_file", "mp3")
-CLIPS_PER_PROCESS = 50  # a decoding process pays ~2 s of imports; a clip takes ~0.1 s
+CLIPS_PER_PROCESS = 20  # a few clips per decoding process at least, or starting the pool costs more than it saves
 FORMAT = 1  # bump when the prepared form changes: prepared folders of another format are rebuilt
 
 
@@ -184,7 +184,9 @@ def _text(value) -> str | None:
     return str(value) or None
 
 
-_ARCHIVES: dict[str, zipfile.ZipFile] = {}  # data.zip opened once per decoding process
+# data.zip opened once per decoding process; keyed by pid too: a forked child must not read through its
+# parent's handle, whose file offset the two would share (interleaved reads fail their CRC)
+_ARCHIVES: dict[tuple[int, str], zipfile.ZipFile] = {}
 
 
 def decode_clip(data_zip: str, member: str, target: str) -> tuple[str, str] | None:
@@ -197,10 +199,11 @@ def decode_clip(data_zip: str, member: str, target: str) -> tuple[str, str] | No
 
     from workbench.audio import SAMPLE_RATE, prepare
 
-    if data_zip not in _ARCHIVES:
-        _ARCHIVES[data_zip] = zipfile.ZipFile(data_zip)
+    key = (os.getpid(), data_zip)
+    if key not in _ARCHIVES:
+        _ARCHIVES[key] = zipfile.ZipFile(data_zip)
     try:
-        samples, rate = sf.read(io.BytesIO(_ARCHIVES[data_zip].read(member)), dtype="float32", always_2d=False)
+        samples, rate = sf.read(io.BytesIO(_ARCHIVES[key].read(member)), dtype="float32", always_2d=False)
         buffer = io.BytesIO()
         sf.write(buffer, prepare(samples, rate, member, max_seconds=None), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
@@ -211,9 +214,15 @@ def decode_clip(data_zip: str, member: str, target: str) -> tuple[str, str] | No
     return None
 
 
+def one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def decoding_processes(processes: int | None, clips: int) -> int:
     """``processes`` as asked (at most one a clip); by default the usable cores, but one process per
-    :data:`CLIPS_PER_PROCESS` clips at most: a started process first imports torch (seconds)."""
+    :data:`CLIPS_PER_PROCESS` clips at most."""
     if processes:
         return max(1, min(processes, clips))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -237,9 +246,10 @@ def decode_all(data_zip: str, clips: dict[Path, str], processes: int | None, bar
                 failed[target] = problem
             bar.update(1)
         return failed
-    # spawn, not fork: the caller may be a program that already started torch's threads
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+    # forked, as a DataLoader's workers are: they start at once with torch imported (a spawned process
+    # spends seconds importing it); one torch thread each, the processes being the parallelism
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=one_torch_thread) as pool:
         futures = {pool.submit(decode_clip, data_zip, member, str(target)): target for target, member in todo.items()}
         for future in as_completed(futures):
             if problem := future.result():
