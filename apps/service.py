@@ -129,6 +129,10 @@ class Service:
     def _own(self, run: Path) -> bool:
         return Path(run).resolve().is_relative_to(self.base.resolve())
 
+    def _tier(self, run: Path) -> str | None:
+        """``quick`` or ``full``: the recipe of the demo's job that trains ``run``; None for any other run."""
+        return next((job.tier for job in self.jobs if job.run_dir.resolve() == Path(run).resolve()), None)
+
     def _on_ready(self, job) -> None:
         if job.kind:
             name = self.registry.add(job.run_dir, job.kind)
@@ -146,7 +150,7 @@ class Service:
         if not self._own(served_dir):
             return  # a run the person asked for (--runs, a sweep) stays served
         (monitor, old), (_, new) = dev_score(served_dir), dev_score(new_dir)
-        new_is_full = not new_dir.name.endswith("-quick")
+        new_is_full = self._tier(new_dir) == "full"
         if old is None or new is None or new == old:
             better = new_is_full  # the full recipe is the reference: it wins unless its dev score is worse
         else:
@@ -198,11 +202,12 @@ class Service:
             run_dir = self.registry.run_dir(kind, served)
             monitor, best = dev_score(run_dir)
             parts = [f"ready ({len(self.registry.names(kind))} run(s)) · serving {served}"]
-            if self._own(run_dir):
-                parts.append("quick recipe" if run_dir.name.endswith("-quick") else "full recipe")
+            tier = self._tier(run_dir)
+            if tier:
+                parts.append(f"{tier} recipe")
             parts.append(f"dev {monitor} {best:.3f}" if best is not None else "no dev score")
             full = next((j for j in self.jobs_status() if j["kind"] == kind and j["tier"] == "full"), None)
-            if full is not None and full["state"] in ("queued", "running") and run_dir.name.endswith("-quick"):
+            if full is not None and full["state"] in ("queued", "running") and tier == "quick":
                 parts.append(f"full recipe {describe(full)}")
             return " · ".join(parts)
         if self.searching:

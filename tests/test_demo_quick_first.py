@@ -112,7 +112,6 @@ class FakeRegistry:
 
 
 def test_the_full_recipe_replaces_the_quick_one_only_when_not_worse(tmp_path):
-    service = Service([], base=tmp_path, train=False, say=lambda line: None)
     cases = [  # quick's dev, full's dev, monitor, served afterwards
         (0.50, 0.70, "val/acc", "e2e"),
         (0.70, 0.50, "val/acc", "e2e-quick"),
@@ -123,6 +122,7 @@ def test_the_full_recipe_replaces_the_quick_one_only_when_not_worse(tmp_path):
     ]
     for number, (quick, full, monitor, served) in enumerate(cases):
         folder = tmp_path / str(number)
+        service = Service([], base=folder, train=False, say=lambda line: None)  # its jobs' run dirs: folder/<name>
         runs = [finished_run(folder / "e2e-quick", quick, monitor), finished_run(folder / "e2e", full, monitor)]
         service.registry = FakeRegistry(runs)
         service._serve_better("e2e", str(runs[1]))
