@@ -45,6 +45,7 @@ from apps.training import DEFAULT_BASE  # noqa: E402
 log = logging.getLogger(__name__)
 
 TITLES = {"e2e": "E2E", "cascade": "Cascade", "vision": "Vision E2E", "ocr": "OCR cascade"}
+JOB_NAMES = ("all", "e2e", "asr", "cascade", "vision", "ocr", "e2e-quick", "asr-quick", "cascade-quick")
 SERVED = tuple(TITLES)  # the kinds whose run dropdowns and states the page keeps up to date
 
 
@@ -95,7 +96,8 @@ def page_refresh(service: Service, components: dict):
         out = [service.status_markdown(), version]
         for kind, current in zip(SERVED, chosen, strict=True):
             names = service.registry.names(kind)
-            value = current if current in names else (names[0] if names else "")
+            # a change of the runs serves the kind's served run (a full recipe replacing its quick one)
+            value = (names[0] if names else "") if version != seen or current not in names else current
             out += [gr.update(choices=names, value=value) if version != seen else gr.skip()]
             out += [f"**{TITLES[kind]}:** {service.path_status(kind)}"]
         for key in ("audio", "image"):
@@ -129,6 +131,7 @@ def build_demo(
     extra: dict[str, list[str]] | None = None,
     poll: float = 1.0,
     say=print,
+    quick_first: bool = True,
 ) -> App:
     """The page and its :class:`~apps.service.Service` (started by :meth:`App.launch`: finding, loading and
     training models in the background).
@@ -136,14 +139,15 @@ def build_demo(
     Args:
         runs: run directories or folders of runs to serve (searched before the defaults).
         report: a report folder or a dir holding ``report/`` (default: the newest ``sweeps/*/report``).
-        base, train, quick, extra: where and how the missing default models are trained
-            (:func:`apps.training.default_jobs`); ``train=False`` serves what is found only.
+        base, train, quick, extra, quick_first: where and how the missing default models are trained
+            (:func:`apps.training.default_jobs`); ``train=False`` serves what is found only; ``quick_first``:
+            quick speech recipes first, replaced by the full ones when better.
         poll: seconds between refreshes of the page and looks at the training child.
         say: the console.
     """
     from apps.results import load_report
 
-    service = Service(runs, base, train=train, quick=quick, extra=extra, say=say, poll=poll)
+    service = Service(runs, base, train=train, quick=quick, extra=extra, say=say, poll=poll, quick_first=quick_first)
     with gr.Blocks(title="xling-workbench: E2E vs cascade") as blocks:
         gr.Markdown("# xling-workbench — end-to-end vs cascade, across languages and scripts")
         status = gr.Markdown(service.status_markdown(), elem_id="training-status")
@@ -180,10 +184,8 @@ def parse_extra(values: list[str] | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for value in values or []:
         name, sep, arg = value.partition("=")
-        if not sep or name not in ("all", "e2e", "asr", "cascade", "vision", "ocr"):
-            raise SystemExit(
-                f"--train-arg {value}: expected NAME=ARG with NAME one of all, e2e, asr, cascade, vision, ocr"
-            )
+        if not sep or name not in JOB_NAMES:
+            raise SystemExit(f"--train-arg {value}: expected NAME=ARG with NAME one of {', '.join(JOB_NAMES)}")
         out.setdefault(name, []).append(arg)
     return out
 
@@ -196,11 +198,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="shortened training of the default models (2-3 epochs)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="serve the runs found, train nothing")
     parser.add_argument(
+        "--full-only",
+        dest="quick_first",
+        action="store_false",
+        help="train only the full recipes (no quick speech recipes first)",
+    )
+    parser.add_argument(
         "--train-arg",
         action="append",
         metavar="NAME=ARG",
-        help="one more argument for a default model's training program (NAME: e2e, asr, cascade, vision, ocr "
-        "or all), "
+        help="one more argument for a default model's training program (NAME: e2e, asr, cascade, vision, ocr, "
+        "all, or e2e-quick, asr-quick, cascade-quick for a quick recipe only; e2e also reaches e2e-quick), "
         "e.g. e2e=--trainer.max_epochs=4; repeatable",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -224,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         args.base,
         train=args.train,
         quick=args.quick,
+        quick_first=args.quick_first,
         extra=parse_extra(args.train_arg),
         say=lambda line: print(line, flush=True),  # a console or a log file: each line as it comes
     )

@@ -37,6 +37,7 @@ class Progress:
         step: optimizer steps taken, as last logged (0 before any).
         epoch: the epoch being trained, counted from 1 (0 before any).
         max_epochs: ``trainer.max_epochs`` (None when unbounded).
+        max_steps: ``trainer.max_steps``, the step budget (None when unbounded: ``-1``).
         epochs_done: epochs whose validation was logged.
         steps_per_epoch: optimizer steps per epoch, known once the first epoch has been validated.
         monitor: the dev metric (``val/acc``, ``val/cer`` ...), None when none was logged yet.
@@ -49,6 +50,7 @@ class Progress:
     step: int = 0
     epoch: int = 0
     max_epochs: int | None = None
+    max_steps: int | None = None
     epochs_done: int = 0
     steps_per_epoch: int | None = None
     monitor: str | None = None
@@ -65,16 +67,18 @@ class Progress:
 
     @property
     def total_steps(self) -> int | None:
-        """Steps of the whole fit, once the length of an epoch is known."""
-        if self.steps_per_epoch and self.max_epochs:
-            return self.steps_per_epoch * self.max_epochs
-        return None
+        """Steps of the whole fit: the step budget, or the epoch budget's steps once an epoch's length is
+        known, whichever ends the fit first (early stopping may end it sooner)."""
+        by_epochs = self.steps_per_epoch * self.max_epochs if self.steps_per_epoch and self.max_epochs else None
+        budgets = [b for b in (self.max_steps, by_epochs) if b]
+        return min(budgets) if budgets else None
 
     def describe(self) -> str:
-        """``epoch 2/8 · step 130/520 · dev val/acc 0.412 (best 0.450)``; '' before training."""
+        """``epoch 2 · step 130/900 · dev val/acc 0.412 (best 0.450)`` (``epoch 2/8`` with an epoch budget);
+        '' before training."""
         if not self.started or not self.epoch:
             return ""
-        parts = [f"epoch {self.epoch}/{self.max_epochs or '?'}"]
+        parts = [f"epoch {self.epoch}/{self.max_epochs}" if self.max_epochs else f"epoch {self.epoch}"]
         parts.append(f"step {self.step}/{self.total_steps}" if self.total_steps else f"step {self.step}")
         if self.dev:
             parts.append(f"dev {self.monitor} {self.dev[-1]:.3f} (best {self.best_dev:.3f})")
@@ -130,6 +134,8 @@ def read_progress(run_dir: str | Path) -> Progress:
     progress.started = bool(config)
     max_epochs = trainer.get("max_epochs")
     progress.max_epochs = int(max_epochs) if isinstance(max_epochs, int) and max_epochs > 0 else None
+    max_steps = trainer.get("max_steps")
+    progress.max_steps = int(max_steps) if isinstance(max_steps, int) and max_steps > 0 else None
     progress.max_seconds = parse_max_time(trainer.get("max_time"))
     rows = read_rows(run_dir)
     columns = set().union(*(row.keys() for row in rows)) if rows else set()

@@ -57,6 +57,16 @@ def display_name(run_dir: Path, kind: str) -> str:
     return f"{system} ({'/'.join(run_dir.parts[-2:])})"
 
 
+def dev_score(run_dir: Path) -> tuple[str | None, float | None]:
+    """``(monitor, best dev score)`` of a finished run, from its run record (``(None, None)`` when unknown)."""
+    try:
+        training = (json.loads((Path(run_dir) / "metrics.json").read_text()).get("record") or {}).get("training")
+    except (OSError, ValueError):
+        return None, None
+    training = training or {}
+    return training.get("monitor"), training.get("best_dev")
+
+
 @dataclass
 class Entry:
     """One registered run; ``model`` once loaded, ``error`` when loading failed."""
@@ -122,6 +132,22 @@ class Registry:
         if entry.model is None:
             raise KeyError(f"{kind} run {name} could not be loaded: {entry.error}")
         return entry.model
+
+    def served(self, kind: str) -> str | None:
+        """The display name of the run ``kind`` serves (the first usable one), None when there is none."""
+        names = self.names(kind)
+        return names[0] if names else None
+
+    def run_dir(self, kind: str, name: str) -> Path:
+        with self._lock:
+            return self._entries[kind][name].run_dir
+
+    def promote(self, kind: str, name: str) -> None:
+        """Serve run ``name`` for ``kind`` from now on (it becomes the kind's first run)."""
+        with self._lock:
+            entries = self._entries[kind]
+            self._entries[kind] = {name: entries[name], **{n: e for n, e in entries.items() if n != name}}
+            self.version += 1
 
     def errors(self) -> list[str]:
         """``run dir: error`` of every run that failed to load."""

@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 
 from apps.examples import Example, collect, ready, source_of
-from apps.registry import KINDS, Registry, finished_runs, search_places
+from apps.progress import DEV_METRICS
+from apps.registry import KINDS, Registry, dev_score, finished_runs, search_places
 from apps.supervisor import Supervisor
 from apps.training import default_jobs, jobs_for
 
@@ -25,6 +26,9 @@ LABELS = {
     "vision": "vision model",
     "ocr": "OCR cascade",
     "asr": "cascade recognizer",
+    "e2e-quick": "E2E speech model (quick recipe)",
+    "asr-quick": "cascade recognizer (quick recipe)",
+    "cascade-quick": "cascade (quick recipe)",
 }
 
 
@@ -36,6 +40,8 @@ class Service:
         base: where the default models are trained (``runs/demo``); searched too.
         train: train the default model of each kind no finished run was found for.
         quick: shortened training; ``extra``: more CLI arguments per job (see :func:`apps.training.default_jobs`).
+        quick_first: train the quick speech recipes first (both speech paths answer within minutes); a full
+            recipe's run replaces its quick one when its dev score is better.
         say: the console.
         poll: seconds between looks at a training child.
     """
@@ -49,9 +55,10 @@ class Service:
         extra: dict[str, list[str]] | None = None,
         say=print,
         poll: float = 1.0,
+        quick_first: bool = True,
     ):
         self.runs, self.base, self.train, self.say, self.poll = runs, Path(base), train, say, poll
-        self.jobs = default_jobs(self.base, quick=quick, extra=extra)
+        self.jobs = default_jobs(self.base, quick=quick, extra=extra, quick_first=quick_first)
         self.registry = Registry()
         self.supervisor: Supervisor | None = None
         self.examples: dict[str, list[Example]] = {"audio": [], "image": []}
@@ -100,7 +107,8 @@ class Service:
         # the first run of each kind first, then the training, then the other runs (a sweep may have many)
         self._load([(kind, runs[0]) for kind, runs in found.items() if runs])
         self.searching = False
-        missing = {kind for kind in KINDS if not found.get(kind)}
+        # the demo's own runs do not count: a quick run served while its full recipe is to come is trained on
+        missing = {kind for kind in KINDS if not [run for run in found.get(kind, []) if not self._own(run)]}
         where = ", ".join(map(str, places)) or "nothing to search"
         self.say(f"[demo] finished runs in {where}: " + ", ".join(f"{k} {len(v)}" for k, v in found.items()))
         if self.train and missing and not self._stop.is_set():
@@ -118,11 +126,40 @@ class Service:
             if not self._stop.is_set():
                 self.registry.add(run, kind)
 
+    def _own(self, run: Path) -> bool:
+        return Path(run).resolve().is_relative_to(self.base.resolve())
+
+    def _tier(self, run: Path) -> str | None:
+        """``quick`` or ``full``: the recipe of the demo's job that trains ``run``; None for any other run."""
+        return next((job.tier for job in self.jobs if job.run_dir.resolve() == Path(run).resolve()), None)
+
     def _on_ready(self, job) -> None:
         if job.kind:
-            self.registry.add(job.run_dir, job.kind)
-            self.say(f"[demo] {LABELS[job.kind]} ready: {job.run_dir}")
+            name = self.registry.add(job.run_dir, job.kind)
+            self.say(f"[demo] {LABELS[job.name]} ready: {job.run_dir}")
+            self._serve_better(job.kind, name)
         self._gather_examples()
+
+    def _serve_better(self, kind: str, name: str) -> None:
+        """Serve ``name`` instead of the kind's served run when that is the demo's own and ``name`` is a full
+        recipe's run with a dev score at least as good (or a quick one whose full run scored worse)."""
+        served = self.registry.served(kind)
+        if served is None or served == name or name not in self.registry.names(kind):
+            return
+        served_dir, new_dir = self.registry.run_dir(kind, served), self.registry.run_dir(kind, name)
+        if not self._own(served_dir):
+            return  # a run the person asked for (--runs, a sweep) stays served
+        (monitor, old), (_, new) = dev_score(served_dir), dev_score(new_dir)
+        new_is_full = self._tier(new_dir) == "full"
+        if old is None or new is None or new == old:
+            better = new_is_full  # the full recipe is the reference: it wins unless its dev score is worse
+        else:
+            better = (new > old) == DEV_METRICS.get(monitor or "", True)
+        if better:
+            self.registry.promote(kind, name)
+            self.say(f"[demo] {kind} now serves {name} (dev {monitor} {new}; was {served}: {old})")
+        else:
+            self.say(f"[demo] {kind} keeps serving {served} (dev {monitor} {old}; {name}: {new})")
 
     def _gather_examples(self) -> None:
         with self._examples_lock:  # the service thread and the supervisor's may both look
@@ -158,18 +195,31 @@ class Service:
         return self.supervisor.snapshot() if self.supervisor else []
 
     def path_status(self, kind: str) -> str:
-        """One line on a path's model: ready, training (how far), failed, or how to get one."""
-        if self.registry.names(kind):
-            return f"ready ({len(self.registry.names(kind))} run(s))"
+        """One line on a path's model: ready (which run it serves, which recipe, its dev score, and how far a
+        full recipe still training is), training (how far), failed, or how to get one."""
+        served = self.registry.served(kind)
+        if served:
+            run_dir = self.registry.run_dir(kind, served)
+            monitor, best = dev_score(run_dir)
+            parts = [f"ready ({len(self.registry.names(kind))} run(s)) · serving {served}"]
+            tier = self._tier(run_dir)
+            if tier:
+                parts.append(f"{tier} recipe")
+            parts.append(f"dev {monitor} {best:.3f}" if best is not None else "no dev score")
+            full = next((j for j in self.jobs_status() if j["kind"] == kind and j["tier"] == "full"), None)
+            if full is not None and full["state"] in ("queued", "running") and tier == "quick":
+                parts.append(f"full recipe {describe(full)}")
+            return " · ".join(parts)
         if self.searching:
             return "looking for trained runs ..."
         jobs = {job["name"]: job for job in self.jobs_status()}
-        job = next((j for j in jobs.values() if j["kind"] == kind), None)
+        job = next((j for j in jobs.values() if j["kind"] == kind and j["state"] not in ("failed", "skipped")), None)
+        job = job or next((j for j in jobs.values() if j["kind"] == kind), None)
         if job is None:
             return "no run: pass one with --runs" + ("" if self.train else " (training is off: --no-train)")
         if job["state"] in ("failed", "skipped"):
             return f"training failed: {job['error']} (log: {job['log']})"
-        blocking = [jobs[name] for name in ("asr",) if kind == "cascade" and name in jobs]
+        blocking = [jobs[name] for name in job.get("needs", []) if name in jobs]
         current = next((j for j in blocking if j["state"] not in ("ready",)), job)
         return f"not ready yet: {LABELS.get(current['name'], current['name'])} {describe(current)}"
 
@@ -194,21 +244,26 @@ class Service:
 
 
 def describe(job: dict) -> str:
-    """``(training · epoch 2/8 · step 40/160 · ~3 min left)``."""
+    """``(training · step 40/160 · ~3 min left)``."""
     parts = [job["stage"]]
     if job["epoch"]:
-        parts.append(f"epoch {job['epoch']}/{job['max_epochs'] or '?'}")
+        parts.append(steps_of(job))
     if job["time_left"]:
         parts.append(f"{job['time_left']} left")
     return "(" + " · ".join(parts) + ")"
+
+
+def steps_of(job: dict) -> str:
+    """``step 40/160``: the steps taken of the budget (``step 40`` while it is unknown)."""
+    return f"step {job['step']}/{job['total_steps']}" if job["total_steps"] else f"step {job['step']}"
 
 
 def job_row(job: dict) -> str:
     """A markdown table row of one training job."""
     progress = ""
     if job["epoch"]:
-        steps = f"{job['step']}/{job['total_steps']}" if job["total_steps"] else f"{job['step']}"
-        progress = f"epoch {job['epoch']}/{job['max_epochs'] or '?'} · step {steps}"
+        epochs = f"epoch {job['epoch']}/{job['max_epochs']}" if job["max_epochs"] else f"epoch {job['epoch']}"
+        progress = f"{epochs} · {steps_of(job)}"
     elif job["state"] == "running" and job["detail"]:
         progress = job["detail"].replace("|", "/")
     dev = f"{job['monitor']} {job['dev']:.3f} (best {job['best_dev']:.3f})" if job["dev"] is not None else ""

@@ -44,6 +44,7 @@ class Job:
     args: list[str] = field(default_factory=list)
     kind: str | None = None
     needs: list[str] = field(default_factory=list)
+    tier: str = "full"  # "quick": a small recipe that serves within minutes, replaced by the full one when better
 
     def argv(self) -> list[str]:
         out = []
@@ -70,9 +71,12 @@ class Job:
 
 
 def default_jobs(
-    base: str | Path = DEFAULT_BASE, quick: bool = False, extra: dict[str, list[str]] | None = None
+    base: str | Path = DEFAULT_BASE,
+    quick: bool = False,
+    extra: dict[str, list[str]] | None = None,
+    quick_first: bool = False,
 ) -> list[Job]:
-    """The five default runs, in the order they are trained (the E2E model first: the Speech tab's
+    """The default runs, in the order they are trained (the E2E model first: the Speech tab's
     first usable path; the cascade after the recognizer whose checkpoint it reads; the Vision tab's
     E2E model on the embedded text images (``configs/embedded/vision_text.yaml``, every language), then
     its OCR cascade: Tesseract on the same images, needs no training of its own).
@@ -81,7 +85,11 @@ def default_jobs(
         base: folder of the runs (``<base>/e2e``, ``asr``, ``cascade``, ``vision``, ``ocr``).
         quick: a shortened training (2-3 epochs each) for a first look.
         extra: more CLI arguments per job name (``e2e``, ``asr``, ``cascade``, ``vision``, ``ocr``, or
-            ``all``), e.g. a tiny corpus and model for tests.
+            ``all``), e.g. a tiny corpus and model for tests; a name's arguments go to its quick recipe too,
+            ``<name>-quick`` to the quick recipe only.
+        quick_first: first the quick speech recipes (``e2e-quick``, ``asr-quick``, ``cascade-quick``:
+            ``configs/embedded/demo/``), so both speech paths answer within minutes; the full recipes follow
+            and replace them in the demo when their dev score is better.
     """
     base, extra = Path(base), extra or {}
     asr_ckpt = base / "asr" / "checkpoints" / "best.ckpt"
@@ -115,6 +123,28 @@ def default_jobs(
     for job in jobs:
         job.args += ([f"--trainer.max_epochs={short[job.name]}"] if quick else []) + extra.get("all", [])
         job.args += extra.get(job.name, [])
+    return (quick_jobs(base, extra) if quick_first else []) + jobs
+
+
+def quick_jobs(base: Path, extra: dict[str, list[str]]) -> list[Job]:
+    """The quick speech recipes: the full ones' configs plus a ``configs/embedded/demo/<name>_quick.yaml``
+    overlay (smaller models, step budgets sized to serve within minutes on 2 cores)."""
+    embedded, every_language = CONFIGS / "embedded", str(CONFIGS / "protocol" / "all_languages.yaml")
+    demo = CONFIGS / "embedded" / "demo"
+    asr_ckpt = base / "asr-quick" / "checkpoints" / "best.ckpt"
+    cascade_args = [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"]
+    jobs = [
+        Job("e2e-quick", "speech.fit", [str(embedded / "speech.yaml"), every_language, str(demo / "e2e_quick.yaml")],
+            base / "e2e-quick", kind="e2e", tier="quick"),
+        Job("asr-quick", "cascade.fit_asr", [str(embedded / "asr.yaml"), str(demo / "asr_quick.yaml")],
+            base / "asr-quick", tier="quick"),
+        Job("cascade-quick", "cascade.fit",
+            [str(embedded / "cascade.yaml"), every_language, str(demo / "cascade_quick.yaml")],
+            base / "cascade-quick", cascade_args, kind="cascade", needs=["asr-quick"], tier="quick"),
+    ]  # fmt: skip
+    for job in jobs:
+        recipe = job.name.removesuffix("-quick")
+        job.args += extra.get("all", []) + extra.get(recipe, []) + extra.get(job.name, [])
     return jobs
 
 
@@ -192,6 +222,8 @@ class JobStatus:
             return "preparing data and model"
         if progress.max_epochs and progress.epochs_done >= progress.max_epochs:
             return "testing"
+        if progress.max_steps and progress.step >= progress.max_steps:
+            return "testing"
         return "training"
 
     def as_dict(self) -> dict:
@@ -205,6 +237,9 @@ class JobStatus:
             "pid": self.pid,
             "epoch": p.epoch,
             "max_epochs": p.max_epochs,
+            "max_steps": p.max_steps,
+            "tier": self.job.tier,
+            "needs": list(self.job.needs),
             "step": p.step,
             "total_steps": p.total_steps,
             "monitor": p.monitor,

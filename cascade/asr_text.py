@@ -1,9 +1,9 @@
 """Transcript text for recognizers: normalisation, character vocabularies, CER/WER.
 
-Targets and references are normalised the same way (lowercase, letters/marks/digits
-kept, everything else a word boundary), so a recognizer is scored on what it can hear,
-not on punctuation. The romanized (uroman) targets of the embedded default come out as
-26 letters + space (+ CTC blank = 28 symbols); the native ones as a few hundred.
+Targets and references are normalised the same way (NFC, lowercase, letters / combining
+marks / digits kept, everything else a word boundary), so a recognizer is scored on what it
+can hear, not on punctuation; a missing accent is an error. The romanized (uroman) targets
+of the embedded default come out as 26 letters + space (+ CTC blank = 28 symbols); the native ones as a few hundred.
 """
 
 from __future__ import annotations
@@ -78,7 +78,12 @@ class Vocabulary:
 
 
 def error_rates(references: Sequence[str], hypotheses: Sequence[str]) -> dict:
-    """``{"cer", "wer", "n"}`` over normalised texts (torchmetrics CharErrorRate/WordErrorRate)."""
+    """``{"cer", "wer", "n"}`` over normalised texts (torchmetrics CharErrorRate/WordErrorRate).
+
+    WER counts space-separated words: for a language written without spaces between words (Thai,
+    :func:`workbench.languages.written_without_spaces`) it is close to a phrase error rate, which the
+    report says; CER is the measure to read there.
+    """
     from torchmetrics.text import CharErrorRate, WordErrorRate
 
     if not references:

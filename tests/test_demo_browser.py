@@ -38,7 +38,7 @@ def test_fresh_demo_serves_at_once_shows_progress_and_classifies(tmp_path, tiny_
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     started = time.monotonic()
-    demo = start_demo(tmp_path, port, train_args(extra))
+    demo = start_demo(tmp_path, port, ["--full-only", *train_args(extra)])  # quick recipes: test_demo_quick_first
     try:
         wait_for(lambda: answers(url) or demo.poll() is not None, timeout=180, what="the page")
         seconds = time.monotonic() - started

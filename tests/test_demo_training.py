@@ -183,7 +183,7 @@ def test_training_child_dies_with_the_demo(tmp_path, tiny_root, tiny_corpus, sig
     extra["e2e"] += ["--trainer.max_epochs=100000", "--trainer.max_time=null"]  # trains until stopped
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    demo = start_demo(tmp_path, port, train_args(extra))
+    demo = start_demo(tmp_path, port, ["--full-only", *train_args(extra)])  # quick recipes: test_demo_quick_first
     try:
         wait_for(lambda: answers(url) or demo.poll() is not None, timeout=180, what="the page")
         assert demo.poll() is None, (tmp_path / "demo.log").read_text()

@@ -68,6 +68,9 @@ WHISPER_EXCEPTIONS = {"jav": "jw", "nob": "no", "nor": "no", "nno": "nn", "yue":
 # MMS adapter suffixes (``xxx-script_<name>``) where CLDR's English script name differs
 MMS_SCRIPT_NAMES = {"Beng": "bengali", "Orya": "oriya", "Hans": "simplified", "Hant": "traditional"}
 
+# scripts written without spaces between words: a WER over space-separated words is close to a phrase error rate
+SPACELESS_SCRIPTS = {"Thai", "Laoo", "Khmr", "Mymr", "Tibt", "Hans", "Hant", "Jpan"}
+
 NOT_LANGUAGES = {"und", "mul", "mis", "zxx"}  # ISO 639's "undetermined", "multiple", ... : no language
 
 _UROMAN_LINE = re.compile(r"::lang-code\s+([a-z]{3})\b(?:.*?::deprecated-lang-codes\s+([^:]*))?")
@@ -253,6 +256,20 @@ def language_in(code: str, languages: Collection[str]) -> str | None:
     except ConfigError:
         return None
     return canonical if canonical in languages else None
+
+
+def written_without_spaces(code: str) -> bool:
+    """Whether the language is written without spaces between words (Thai, Lao, Khmer, Burmese, Chinese,
+    Japanese, Tibetan), by its script; False for a code the table does not know.
+
+    Example:
+        >>> written_without_spaces("tha"), written_without_spaces("tha_Thai"), written_without_spaces("rus")
+        (True, True, False)
+    """
+    try:
+        return resolve(code).script in SPACELESS_SCRIPTS
+    except ConfigError:
+        return False
 
 
 def uroman_code(code: str) -> str | None:

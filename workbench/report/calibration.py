@@ -18,6 +18,8 @@ from scipy.optimize import minimize_scalar
 
 BINS = 15  # equal-width confidence bins for ECE and the reliability diagram
 EPS = 1e-12
+LOG_T_BOUNDS = (-4.0, 4.0)  # the search interval of log T: T from 0.018 to 54.6
+AT_BOUND = 1e-3  # a fitted log T this close to a bound stopped there: the optimum may lie beyond it
 
 
 def _log_probs(probs) -> np.ndarray:
@@ -32,8 +34,8 @@ def scale(probs, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(probs, labels) -> float:
-    """The temperature minimising the NLL of the labels (searched on log T in [-4, 4])."""
+def _nll(probs, labels):
+    """The NLL of the labels under ``softmax(log p / exp(log_t))``, as a function of ``log_t``."""
     log_p = _log_probs(probs)
     labels = np.asarray(labels, dtype=int)
     rows = np.arange(len(labels))
@@ -44,7 +46,43 @@ def fit_temperature(probs, labels) -> float:
         log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return float(-log_softmax[rows, labels].mean())
 
-    return float(math.exp(minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded").x))
+    return nll
+
+
+def fit_temperature(probs, labels) -> float:
+    """The temperature minimising the NLL of the labels (searched on log T in ``LOG_T_BOUNDS``).
+
+    A fit that ends at a bound (:func:`stopped_at_bound`: e.g. dev predictions all right, so ever sharper
+    probabilities keep lowering the NLL) is named in the report's "Check these runs".
+    """
+    return float(math.exp(minimize_scalar(_nll(probs, labels), bounds=LOG_T_BOUNDS, method="bounded").x))
+
+
+def stopped_at_bound(probs, labels, temperature: float) -> bool:
+    """Whether a fitted temperature sits at an end of its search interval, or the NLL is as low at that end
+    as at the fit (a monotone NLL whose optimum lies beyond the interval: the fit stopped where it went flat).
+
+    Example:
+        >>> probs = [[0.6, 0.4], [0.3, 0.7], [0.8, 0.2], [0.7, 0.3]]
+        >>> stopped_at_bound(probs, [0, 1, 0, 0], fit_temperature(probs, [0, 1, 0, 0]))  # all right
+        True
+        >>> stopped_at_bound(probs, [0, 1, 0, 1], fit_temperature(probs, [0, 1, 0, 1]))  # T = 0.86
+        False
+    """
+    log_t = math.log(temperature)
+    nearest = min(LOG_T_BOUNDS, key=lambda bound: abs(bound - log_t))
+    nll = _nll(probs, labels)
+    return abs(log_t - nearest) < AT_BOUND or nll(nearest) <= nll(log_t) + 1e-12
+
+
+def bound_fits(items: pd.DataFrame) -> dict[str, float]:
+    """``run_dir -> T`` of the runs whose temperature fit on dev stopped at its search bound."""
+    fits = {}
+    for run, part in items[items["split"] == "dev"].groupby("run_dir"):
+        t = fit_temperature(part["probs"], part["label"])
+        if stopped_at_bound(part["probs"], part["label"], t):
+            fits[run] = t
+    return fits
 
 
 def temperatures(items: pd.DataFrame) -> pd.Series:

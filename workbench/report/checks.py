@@ -18,9 +18,13 @@ Every check is a query of the report's tables and returns rows ``check, run_dir,
 - ``not read``: a ``metrics.json`` the report could not use (no run record, unreadable);
 - ``tuning``: a system tuned with fewer trials than another of its table, or not tuned while
   another was (``python -m workbench.tune`` gives every system the same budget).
+- ``temperature``: a run whose temperature fit on dev stopped at its search bound (its
+  calibrated probabilities, and the calibrated hybrid, rest on a fit that did not converge).
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
@@ -141,6 +145,25 @@ def duplicates(runs: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def temperature_bounds(items: pd.DataFrame) -> list[dict]:
+    """Runs whose temperature, fitted on their dev predictions, stopped at its search bound."""
+    from workbench.report import calibration
+
+    if items.empty:
+        return []
+    low, high = (math.exp(b) for b in calibration.LOG_T_BOUNDS)
+    systems = items.drop_duplicates("run_dir").set_index("run_dir")["system"]
+    rows = []
+    for run_dir, t in calibration.bound_fits(items).items():
+        detail = (
+            f"{systems[run_dir]}: temperature T = {t:.3g} fitted on dev stopped at its search bound "
+            f"(T in [{low:.3g}, {high:.3g}]; e.g. dev all right): calibrated probabilities and hybrid-cal "
+            "rest on an unconverged fit"
+        )
+        rows.append({"check": "temperature", "run_dir": run_dir, "detail": detail})
+    return rows
+
+
 def check_runs(runs, scores: pd.DataFrame | None) -> pd.DataFrame:
     """Every warning for :class:`workbench.report.frame.Runs` and its per-language ``scores``."""
     rows = [{"check": "not read", "run_dir": path, "detail": reason} for path, reason in runs.skipped]
@@ -149,6 +172,7 @@ def check_runs(runs, scores: pd.DataFrame | None) -> pd.DataFrame:
     rows += budget(runs.runs)
     rows += duplicates(runs.runs)
     rows += tuning(runs.runs)
+    rows += temperature_bounds(runs.items)
     if scores is not None and not scores.empty:
         rows += near_chance(scores)
         rows += language_sets(scores)

@@ -117,17 +117,22 @@ def target_sets(targets: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def pooled_test(paired: pd.DataFrame, base: dict) -> list[dict]:
-    """ONE test pooled over every zero-shot target item (sources left out), clustered by content;
-    then the same over the Latin-script and the other-script targets when both are there."""
+    """A test pooled over every zero-shot target item (sources left out), clustered by content; then the
+    same over the Latin-script and the other-script targets when both are there. The tests of this
+    comparison are Holm-corrected together (``p_holm``): up to three looks at one pair of systems."""
     targets = paired[(paired["protocol"] == "zero_shot") & ~paired["is_source"].astype(bool)]
-    return [pooled_row(part, base, name) for name, part in target_sets(targets) if not part.empty]
+    rows = [pooled_row(part, base, name) for name, part in target_sets(targets) if not part.empty]
+    adjusted = stats.holm_bounded([r["p"] for r in rows], [r["p_at_floor"] for r in rows])
+    for row, (p_holm, bound) in zip(rows, adjusted, strict=True):
+        row["p_holm"], row["p_holm_bound"] = float(f"{p_holm:.4g}"), bound
+    return rows
 
 
 def pooled_row(targets: pd.DataFrame, base: dict, name: str) -> dict:
     d = targets["d"].to_numpy(float)
     better_e, better_c, _ = stats.sign_test(d)
     low, high = stats.bootstrap_interval(d, targets["content_id"])
-    p = stats.permutation_test(d, targets["content_id"])
+    test = stats.permutation(d, targets["content_id"])
     return {
         **base,
         "target_set": name,
@@ -143,7 +148,10 @@ def pooled_row(targets: pd.DataFrame, base: dict, name: str) -> dict:
         "e2e_better": better_e,
         "ca_better": better_c,
         "cohens_dz": round(stats.cohens_dz(d), 4),
-        "p": float(f"{p:.4g}"),
+        "p": float(f"{test.p:.4g}"),
+        "resamples": test.resamples,
+        "exact": test.exact,
+        "p_at_floor": test.at_floor,  # no resample reached the observed statistic: p <= 1/(resamples + 1)
     }
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.report import tables
+from workbench.languages import written_without_spaces
+from workbench.report import calibration, stats, tables
 from workbench.report.frame import Runs
 
 UNPAIRED_SHOWN = 20  # the full list is in unpaired_<split>.csv
@@ -18,6 +19,48 @@ def _p(value) -> str:
 
 def _pct(value) -> str:
     return f"{100 * value:.1f}" if value == value else "–"
+
+
+def _p_bounded(value, bound) -> str:
+    """A p-value, or ``≤ value`` when it is only an upper bound (a Monte-Carlo floor 1/(B+1), or Holm of one)."""
+    return f"≤ {_p(value)}" if bool(bound) else _p(value)
+
+
+def _resamples(row) -> str:
+    return f"exact ({row['resamples']})" if bool(row["exact"]) else f"{row['resamples']}"
+
+
+def conventions(spaceless: list[str]) -> list[str]:
+    """The report's conventions, stated with the values the code uses (the README says the same)."""
+    floor = 1 / (stats.PERMUTATIONS + 1)
+    low, high = calibration.LOG_T_BOUNDS
+    words = (
+        f" WER counts space-separated words: {', '.join(spaceless)} "
+        f"{'is' if len(spaceless) == 1 else 'are'} written without spaces between words, so "
+        f"{'its' if len(spaceless) == 1 else 'their'} WER is close to a phrase error rate; read the CER there."
+        if spaceless
+        else " WER counts space-separated words (a language written without spaces would get a phrase error rate)."
+    )
+    return [
+        "How to read the numbers:",
+        "",
+        "- **std** is the sample standard deviation (n − 1) over seeds; one seed shows no ±.",
+        "- **macro-F1** (`metrics.json`) averages per-class F1 over the classes present in that language's labels "
+        "or predictions (a class absent from both is not counted as 0).",
+        "- **Per language**: exact sign test on per-item differences (McNemar's exact test with one seed each), "
+        f"Holm-corrected across the languages of a protocol; intervals: 95% percentile bootstrap, "
+        f"{stats.BOOTSTRAP_SAMPLES} resamples.",
+        f"- **Pooled zero-shot tests**: sign-flip permutation test clustered by content, exact up to "
+        f"{stats.EXACT_UP_TO} contents, else B = {stats.PERMUTATIONS} random sign patterns with p = (1 + hits) / "
+        f"(B + 1); when no pattern reached the observed statistic p is printed as `≤ {floor:.2g}` (= 1/(B+1), an "
+        "upper bound). Every pooled test that runs (all targets; Latin-script and other-script targets when both "
+        "are there) is shown, Holm-corrected across the tests of one E2E/CA pair (`p_holm`).",
+        "- **CER / WER** compare texts after NFC, lowercasing, keeping letters, combining marks (a missing accent "
+        "is an error) and digits, every other character a word boundary." + words,
+        f"- **Calibration**: ECE over {calibration.BINS} equal-width confidence bins (each bin (low, high]); "
+        f"temperature fitted on each run's `dev` predictions by NLL over log T in [{low:g}, {high:g}]; a fit "
+        "stopped at that bound is named under `temperature` below.",
+    ]
 
 
 def _interval(row) -> str:
@@ -34,6 +77,8 @@ class Document:
             "",
             f"{len(predicting)} runs with predictions, {len(runs.runs) - len(predicting)} recognizer runs, "
             f"{len(runs.skipped)} skipped. Modalities: {', '.join(sorted(set(runs.runs['modality']))) or '–'}.",
+            "",
+            *conventions(sorted({lang for lang in runs.asr.get("language", []) if written_without_spaces(lang)})),
             "",
             "## Check these runs",
             "",
@@ -90,21 +135,23 @@ class Document:
         header = ["protocol", "language", "E2E", "CA", "n", "seeds E/C", "E2E %", "CA %", "diff [95% CI]"]
         self.add("", tables.markdown(header + ["E>C", "C>E", "g", "p", "p_holm", "agreement"], rows))
         if not pooled.empty:
-            self.add("", "### Pooled over all zero-shot targets (one test per pair)", "")
+            self.add("", "### Pooled over the zero-shot targets", "")
             self.add(
                 "Paired sign-flip permutation test on the mean per-item difference; the signs of all "
                 "translations of one content flip together, and the bootstrap resamples contents. "
-                "`all` is the one test; when the targets mix scripts, the Latin-script targets and the "
-                "others follow (romanization can only help the latter)."
+                "`all` pools every target; when the targets mix scripts, the Latin-script targets and the "
+                "others follow (romanization can only help the latter). The tests of one pair are "
+                "Holm-corrected together (`p_holm`); `resamples`: the sign patterns drawn (B), or all of them "
+                "(exact); `≤`: no pattern reached the observed statistic, so p is the floor 1/(B+1)."
             )
             rows = [
                 [r["e2e"], r["cascade"], r["target_set"], r["groups"], r["languages"], r["n"], r["contents"]]
-                + [_pct(r["acc_e2e"])]
-                + [_pct(r["acc_cascade"]), _interval(r), f"{r['cohens_dz']:+.2f}", _p(r["p"])]
+                + [_pct(r["acc_e2e"]), _pct(r["acc_cascade"]), _interval(r), f"{r['cohens_dz']:+.2f}"]
+                + [_resamples(r), _p_bounded(r["p"], r["p_at_floor"]), _p_bounded(r["p_holm"], r["p_holm_bound"])]
                 for r in pooled.to_dict("records")
             ]
             header = ["E2E", "CA", "set", "protocols", "targets", "items", "contents", "E2E %", "CA %", "diff [95% CI]"]
-            self.add("", tables.markdown(header + ["d_z", "p"], rows))
+            self.add("", tables.markdown(header + ["d_z", "resamples", "p", "p_holm"], rows))
         if not unpaired.empty:
             self.add("", f"### Unpaired items on `{split}` ({len(unpaired)}, left out of the tests above)", "")
             shown = unpaired.head(UNPAIRED_SHOWN)

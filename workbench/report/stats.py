@@ -19,7 +19,11 @@ Choices, per question:
   ``d``. It uses the size of each difference, not only its sign. Translations of one
   content (``content_id``) in several target languages are correlated, so signs are
   flipped per content (all its items together), and the bootstrap resamples contents;
-  with unique content ids both reduce to the item-level versions.
+  with unique content ids both reduce to the item-level versions. Up to ``EXACT_UP_TO``
+  contents every sign pattern is enumerated; above, ``PERMUTATIONS`` random patterns give
+  ``(1 + hits) / (1 + B)``, whose floor ``1 / (B + 1)`` (no pattern reached the observed
+  statistic) is an upper bound and reported as ``p <= 1/(B+1)``. The pooled tests of one
+  comparison (all targets, Latin-script, other-script targets) are Holm-corrected together.
 - **Intervals: percentile bootstrap** of the mean difference, resampling clusters
   (items, or contents for the pooled test) with replacement.
 - **Effect sizes**: the mean difference in accuracy points (with its interval), Cohen's
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import binomtest
@@ -79,6 +84,26 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [round(float(x), 12) for x in adjusted]
 
 
+def holm_bounded(p_values: Sequence[float], bounds: Sequence[bool]) -> list[tuple[float, bool]]:
+    """:func:`holm` where some p-values are only upper bounds (a Monte-Carlo floor): ``(adjusted, bound)``
+    per input, ``bound`` when the adjusted value comes from a bound (then it is one too: Holm is monotone).
+
+    Example:
+        >>> holm_bounded([0.0001, 0.02], [True, False])
+        [(0.0002, True), (0.02, False)]
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    out: list[tuple[float, bool]] = [(1.0, False)] * m
+    running, from_bound = 0.0, False
+    for rank, index in enumerate(np.argsort(p, kind="stable")):
+        value = min(1.0, (m - rank) * p[index])
+        if value > running:
+            running, from_bound = value, bool(bounds[index])
+        out[index] = (round(float(running), 12), from_bound)
+    return out
+
+
 def _cluster_sums(diffs: Sequence[float], clusters: Sequence | None) -> tuple[np.ndarray, np.ndarray]:
     """Per cluster: the sum of ``d`` and the number of items (each item alone without clusters)."""
     d = np.asarray(diffs, dtype=float)
@@ -113,25 +138,54 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
-def permutation_test(
+class Permutation(NamedTuple):
+    """A sign-flip permutation test's result.
+
+    Attributes:
+        p: the p-value.
+        resamples: sign patterns drawn (Monte Carlo), or all ``2^clusters`` of them (exact).
+        exact: every sign pattern was enumerated.
+        at_floor: Monte Carlo and no resample reached the observed statistic, so ``p`` is its floor
+            ``1 / (resamples + 1)`` and only an upper bound: report it as ``p <= 1/(B+1)``.
+    """
+
+    p: float
+    resamples: int
+    exact: bool
+    at_floor: bool
+
+
+def permutation(
     diffs: Sequence[float], clusters: Sequence | None = None, permutations: int = PERMUTATIONS, seed: int = 0
-) -> float:
-    """Two-sided paired sign-flip permutation p-value of ``mean(diffs) = 0``, flipping whole clusters.
+) -> Permutation:
+    """Two-sided paired sign-flip permutation test of ``mean(diffs) = 0``, flipping whole clusters.
 
     Exact (all sign patterns) up to ``EXACT_UP_TO`` clusters, else Monte Carlo with
-    ``(1 + hits) / (1 + permutations)``, which is never 0.
+    ``(1 + hits) / (1 + permutations)``, which is never 0: with no hit it is the floor
+    ``1 / (permutations + 1)`` (``at_floor``).
+
+    Example:
+        >>> permutation([1.0] * 40).at_floor, permutation([1.0] * 40).p == 1 / (PERMUTATIONS + 1)
+        (True, True)
     """
     sums, _ = _cluster_sums(diffs, clusters)
     if len(sums) == 0 or not np.any(sums):
-        return 1.0
+        return Permutation(1.0, 0, True, False)
     observed = abs(sums.sum()) - 1e-9  # tolerance: equal statistics count as "at least as extreme"
     if len(sums) <= EXACT_UP_TO:
         signs = 1 - 2 * ((np.arange(2 ** len(sums))[:, None] >> np.arange(len(sums))) & 1)
-        return float(np.mean(np.abs(signs @ sums) >= observed))
+        return Permutation(float(np.mean(np.abs(signs @ sums) >= observed)), len(signs), True, False)
     rng = np.random.default_rng(seed)
     signs = rng.choice([-1.0, 1.0], size=(permutations, len(sums)))
     hits = int(np.sum(np.abs(signs @ sums) >= observed))
-    return (1 + hits) / (1 + permutations)
+    return Permutation((1 + hits) / (1 + permutations), permutations, False, hits == 0)
+
+
+def permutation_test(
+    diffs: Sequence[float], clusters: Sequence | None = None, permutations: int = PERMUTATIONS, seed: int = 0
+) -> float:
+    """The p-value of :func:`permutation` (two-sided sign flips of whole clusters)."""
+    return permutation(diffs, clusters, permutations, seed).p
 
 
 def cohens_g(positive: int, negative: int) -> float:

@@ -1,0 +1,109 @@
+"""Time from ``python -m apps.demo`` on a fresh clone to the first answer of each speech path.
+
+    python -m benchmarks.demo_first_answer               # the shipped quick recipes, then stop
+    python -m benchmarks.demo_first_answer --keep tmp/x  # keep the fresh tree (its runs/ and data/)
+
+The tree as a fresh clone has it (what git tracks or would track: no ``runs/``, no ``data/``, no feature
+cache) is copied to a temporary folder and the demo started there with its defaults: the embedded corpus is
+built, the quick recipes (``configs/embedded/demo/``) train one after the other. ``/progress`` is polled;
+as soon as a path's model is served, an example clip (Russian) is classified through the page's
+``/classify_speech`` API, and the seconds from the demo's start to that answer are printed per path, with the
+load average. Run it under the shared lock: ``flock /tmp/xling-heavy.lock nice -n 5 python -m
+benchmarks.demo_first_answer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PATHS = ("e2e", "cascade")
+
+
+def fresh_copy(target: Path) -> Path:
+    """The tree as a fresh clone has it (plus uncommitted new files): what git tracks or would, nothing ignored."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def first_answers(tree: Path, timeout: float, say=print) -> dict[str, float]:
+    """Seconds from the demo's start to each speech path's first answer on an example clip."""
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(tree), "GRADIO_ANALYTICS_ENABLED": "False"}
+    started = time.monotonic()
+    with (tree / "demo.log").open("w") as log:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "apps.demo", "--port", str(port)], cwd=tree, env=env, stdout=log, stderr=log
+        )
+    answered: dict[str, float] = {}
+    client = None
+    try:
+        while len(answered) < len(PATHS) and time.monotonic() - started < timeout and demo.poll() is None:
+            time.sleep(2)
+            try:
+                client = client or Client(f"http://127.0.0.1:{port}/", verbose=False)
+                ready = client.predict(api_name="/progress")["ready"]
+            except Exception:  # noqa: BLE001 - the page is not up yet
+                continue
+            clips = sorted((tree / "runs" / "demo" / "examples").glob("*rus*"))
+            waiting = [path for path in PATHS if path not in answered and ready.get(path)]
+            if not waiting or not clips:
+                continue
+            result = client.predict(handle_file(str(clips[0])), "rus", api_name="/classify_speech")
+            seconds = time.monotonic() - started
+            for path, probs in (("e2e", result[0]), ("cascade", result[5])):
+                if path in waiting and isinstance(probs, dict) and probs.get("confidences"):
+                    answered[path] = seconds
+                    say(f"{path}: first answer {seconds:.1f} s after the start ({ready[path][0]})")
+    finally:
+        demo.terminate()
+        try:
+            demo.wait(60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+    return answered
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.demo_first_answer", description=__doc__.split("\n")[0])
+    parser.add_argument("--keep", help="copy the fresh tree here and keep it (default: a temporary folder)")
+    parser.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds")
+    args = parser.parse_args(argv)
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="demo-first-answer-"))
+    tree = fresh_copy(folder)
+    print(f"fresh tree: {tree}; load average before: {os.getloadavg()}", flush=True)
+    answered = first_answers(tree, args.timeout, say=lambda line: print(line, flush=True))
+    print(f"load average after: {os.getloadavg()}; answered: {answered}", flush=True)
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    if len(answered) < len(PATHS):
+        raise SystemExit(f"not every path answered within {args.timeout} s: see the log above and demo.log")
+
+
+if __name__ == "__main__":
+    main()

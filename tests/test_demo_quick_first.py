@@ -1,0 +1,152 @@
+"""The demo's first minutes: quick speech recipes serve both speech paths, then the full recipes replace them.
+
+The browser test starts ``python -m apps.demo`` in a fresh copy of the tree (tracked and new files, no
+``runs/``, no ``data/``) with every recipe made tiny through ``--train-arg`` (the quick ones without a dev
+check, so the full recipe's run, which has one, is the better), and checks in Chromium that both speech paths
+classify an example clip with the quick models, then serve the full ones once they are trained. The time to
+the first answer on the real quick recipes is a benchmark (``benchmarks/README.md``), not an assertion here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from test_demo_app import CHROMIUM, CHROMIUM_ARGS, LABELS, free_port, need_chromium, tiny_extra, wait_for
+from test_demo_training import answers, stop, train_args
+
+from apps.progress import read_progress
+from apps.service import Service
+from apps.training import default_jobs
+from benchmarks.demo_first_answer import fresh_copy
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = ("e2e-quick", "asr-quick", "cascade-quick")
+
+
+def start_in(tree: Path, port: int, args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(tree), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (tree / "demo.log").open("w")
+    command = [sys.executable, "-m", "apps.demo", "--port", str(port), *args]
+    return subprocess.Popen(command, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def classify_rus(page, expect) -> None:
+    page.get_by_text("rus: ").first.click()
+    expect(page.locator("#speech-language input")).to_have_value("rus", timeout=30_000)
+    page.locator("#speech-run").click()
+    for probs in ("#e2e-probs", "#cascade-probs"):
+        for label in LABELS:
+            expect(page.locator(probs)).to_contain_text(label, timeout=60_000)
+    expect(page.locator("#cascade-latency textarea")).to_have_value(re.compile(r"^\d+ ms$"), timeout=60_000)
+
+
+def test_quick_recipes_serve_both_speech_paths_then_the_full_ones_replace_them(tmp_path, tiny_root, tiny_corpus):
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    tree = fresh_copy(tmp_path / "clone")
+    assert not (tree / "runs").exists() and not (tree / "data").exists()
+    extra = tiny_extra(tmp_path / "corpus", tmp_path / "digits")
+    for name in QUICK:  # no dev check in the quick recipes: the full recipe's run (dev score known) replaces it
+        extra[name] = ["--trainer.val_check_interval=1.0", "--trainer.limit_val_batches=0"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    demo = start_in(tree, port, train_args(extra))
+    try:
+        wait_for(lambda: answers(url) or demo.poll() is not None, timeout=180, what="the page")
+        assert demo.poll() is None, (tree / "demo.log").read_text()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(url)
+                for kind, run in (("e2e", "e2e-quick"), ("cascade", "cascade-quick")):
+                    state = page.locator(f"#{kind}-state")
+                    expect(state).to_contain_text(re.compile(rf"serving .*demo/{run}\).*quick recipe"), timeout=600_000)
+                expect(page.locator("#speech-examples")).to_contain_text("rus: ", timeout=60_000)
+                classify_rus(page, expect)
+                # the full recipes are trained next and replace the quick ones
+                for kind in ("e2e", "cascade"):
+                    state = page.locator(f"#{kind}-state")
+                    expect(state).to_contain_text(re.compile(rf"serving .*demo/{kind}\).*full recipe"), timeout=600_000)
+                    expect(page.locator(f"#{kind}-run input")).to_have_value(re.compile(rf"demo/{kind}\)$"))
+                classify_rus(page, expect)
+            finally:
+                browser.close()
+        log = (tree / "demo.log").read_text()
+        assert "e2e now serves" in log and "cascade now serves" in log, log[-3000:]
+    finally:
+        stop(demo)
+
+
+def finished_run(run_dir: Path, best_dev: float | None, monitor: str = "val/acc") -> Path:
+    """A run directory as far as the demo's choice reads it: metrics.json's record.training."""
+    run_dir.mkdir(parents=True)
+    record = {"system": "e2e-conv", "training": {"monitor": monitor, "best_dev": best_dev}}
+    (run_dir / "metrics.json").write_text(json.dumps({"record": record}))
+    return run_dir
+
+
+class FakeRegistry:
+    """The registry's order of runs, without loading models (the choice of the served run is under test)."""
+
+    def __init__(self, runs: list[Path]):
+        self.order = [str(run) for run in runs]
+
+    def served(self, kind):
+        return self.order[0]
+
+    def names(self, kind):
+        return list(self.order)
+
+    def run_dir(self, kind, name):
+        return Path(name)
+
+    def promote(self, kind, name):
+        self.order = [name] + [n for n in self.order if n != name]
+
+
+def test_the_full_recipe_replaces_the_quick_one_only_when_not_worse(tmp_path):
+    cases = [  # quick's dev, full's dev, monitor, served afterwards
+        (0.50, 0.70, "val/acc", "e2e"),
+        (0.70, 0.50, "val/acc", "e2e-quick"),
+        (0.60, 0.60, "val/acc", "e2e"),  # a tie: the full recipe is the reference
+        (None, 0.40, "val/acc", "e2e"),  # the quick one has no dev score
+        (0.30, 0.20, "val/cer", "e2e"),  # lower is better
+        (0.20, 0.30, "val/cer", "e2e-quick"),
+    ]
+    for number, (quick, full, monitor, served) in enumerate(cases):
+        folder = tmp_path / str(number)
+        service = Service([], base=folder, train=False, say=lambda line: None)  # its jobs' run dirs: folder/<name>
+        runs = [finished_run(folder / "e2e-quick", quick, monitor), finished_run(folder / "e2e", full, monitor)]
+        service.registry = FakeRegistry(runs)
+        service._serve_better("e2e", str(runs[1]))
+        assert Path(service.registry.served("e2e")).name == served, (quick, full, monitor)
+
+
+def test_progress_counts_steps_of_the_step_budget(tmp_path):
+    run = tmp_path / "run"
+    (run / "logs").mkdir(parents=True)
+    (run / "config.yaml").write_text("trainer:\n  max_steps: 900\n  max_epochs: null\n")
+    rows = ["epoch,step,val/acc", "0,9,", "0,19,", "0,29,0.5"]
+    (run / "logs" / "metrics.csv").write_text("\n".join(rows) + "\n")
+    progress = read_progress(run)
+    assert progress.total_steps == 900 and progress.describe().startswith("epoch 1 · step 30/900")
+
+
+def test_quick_recipes_come_first_and_take_the_quick_overlays(tmp_path):
+    jobs = default_jobs(tmp_path, quick_first=True, extra={"e2e": ["--x=1"], "e2e-quick": ["--y=2"]})
+    assert [job.name for job in jobs][:4] == [*QUICK, "e2e"]
+    quick = {job.name: job for job in jobs[:3]}
+    assert all(Path(job.configs[-1]).name == f"{job.name.replace('-', '_')}.yaml" for job in quick.values())
+    assert all(Path(job.configs[-1]).is_file() for job in quick.values())
+    assert quick["e2e-quick"].args[-2:] == ["--x=1", "--y=2"] and "--y=2" not in jobs[3].args
+    assert f"checkpoint={tmp_path / 'asr-quick'}" in " ".join(quick["cascade-quick"].args)
+    assert sorted(p.name for p in (REPO / "configs/embedded/demo").glob("*.yaml")) == sorted(
+        f"{name.replace('-', '_')}.yaml" for name in QUICK
+    )  # every shipped quick overlay is one of the demo's recipes
