@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def run_training_parser(module: str, args: list[str], capsys) -> dict:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.text[:110])
-def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch, capsys):
+def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch, capsys, request):
     monkeypatch.chdir(sandbox)
     for key, value in command.env.items():
         monkeypatch.setenv(key, value)
@@ -162,6 +163,10 @@ def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch
         return
     if command.heredoc is not None:
         assert argv[:2] == ["cat", ">"] and (sandbox / argv[2]).read_text() == command.heredoc
+        return
+    if argv[:2] == ["bash", "scripts/slurm-local.sh"]:  # the real one-node cluster, started as printed
+        request.getfixturevalue("slurm_cluster")  # stopped after the session if the session started it
+        assert subprocess.run([*argv[:1], str(REPO / argv[1]), *argv[2:]]).returncode == 0
         return
     assert argv[:2] == ["python", "-m"], f"README command not covered by this test: {command.text}"
     module, args = argv[2], argv[3:]
