@@ -7,8 +7,9 @@ loader's memory)::
 
 It iterates ``SpeechDataModule.train_dataloader()`` (persistent workers, length buckets) for
 ``--epochs`` epochs and prints one JSON line: the largest summed PSS at an epoch's end (the
-workers still alive, no batch in flight), the clips and audio seconds delivered. PSS (proportional set size, ``/proc/<pid>/smaps_rollup``) divides each shared page
-among the processes mapping it, so the sum over processes counts shared pages once.
+workers still alive, no batch in flight), the clips and audio seconds delivered. PSS
+(proportional set size, ``/proc/<pid>/smaps_rollup``) divides each shared page among the
+processes mapping it, so the sum over processes counts shared pages once.
 """
 
 from __future__ import annotations
