@@ -286,7 +286,7 @@ def whisper_log_mel(
     """Whisper's log-mel of a whole batch: each clip zero-padded to ``samples``, as the extractors do per clip.
 
     Centered STFT (reflect padding, periodic Hann window of ``n_fft`` = ``(filters.shape[1] - 1) * 2``
-    samples), power spectrum without its last frame, mel ``filters (n_mels, n_fft / 2 + 1)``, log10
+    samples, ``hop``), power spectrum without its last frame, mel ``filters (n_mels, n_fft / 2 + 1)``, log10
     floored at 1e-10, then each clip floored at its own peak - 8 and scaled: ``(x + 4) / 4``.
 
     Returns:
@@ -296,9 +296,11 @@ def whisper_log_mel(
     x = waves.float()[:, :samples]
     keep = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
     x = torch.nn.functional.pad(x * keep, (0, samples - x.shape[1]))
-    window = torch.hann_window(n_fft, device=x.device)
-    stft = torch.stft(x, n_fft, hop, window=window, return_complex=True)
-    power = stft[..., :-1].abs() ** 2
-    log_spec = torch.clamp(filters.to(x.device, torch.float32) @ power, min=1e-10).log10()
+    # torch.stft(center=True) framed by hand: on the CPU its batched form is slower than one clip at a time
+    x = torch.nn.functional.pad(x[:, None], (n_fft // 2, n_fft // 2), mode="reflect")[:, 0]
+    frames = x.unfold(1, n_fft, hop)[:, :-1]  # (B, samples // hop, n_fft): the last frame is dropped
+    spectrum = torch.fft.rfft(frames * torch.hann_window(n_fft, device=x.device))
+    power = spectrum.real**2 + spectrum.imag**2
+    log_spec = torch.clamp(power @ filters.to(x.device, torch.float32).T, min=1e-10).log10().transpose(1, 2)
     peak = log_spec.amax(dim=(1, 2), keepdim=True)
     return (torch.maximum(log_spec, peak - 8.0) + 4.0) / 4.0

@@ -119,3 +119,11 @@ def test_loader_memory_at_speechtaxi_scale(tmp_path, tiny_corpus):
     """20,000 clips, 30 h of audio, 4 workers, 2 epochs (~10 min of CPU on 2 cores)."""
     # the shipped SpeechTaxi loader: 4 workers, 160 s of audio per batch
     check_growth(tmp_path, tiny_corpus, clips=5000, mean_seconds=5.4, workers=4, batch_seconds=160.0)
+
+
+@pytest.mark.slow
+def test_audio_reading_benchmark_quick(tiny_corpus, tiny_root):
+    from test_benchmarks import ratios, run
+
+    output = run("audio_reading", "--quick", "--data-root", str(tiny_root))
+    assert set(ratios(output)) == {"training clips/s, 0 workers, epochs 2-2"}

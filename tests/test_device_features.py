@@ -124,3 +124,15 @@ def test_whisper_encoders_equal_the_model_on_extractor_features(speech_clips, fa
         expected = expected.last_hidden_state if family == "whisper" else expected
     assert ours.shape == expected.shape
     assert (ours - expected).abs().max() < TOLERANCE
+
+
+@pytest.mark.slow
+def test_device_features_benchmark_quick(tiny_corpus, tiny_root):
+    from test_benchmarks import ratios, run
+
+    output = run("device_features", "--quick", "--data-root", str(tiny_root))
+    assert set(ratios(output)) == {
+        "w2v-BERT fbank",
+        "Whisper log-mel (transformers)",
+        "Whisper log-mel (openai-whisper)",
+    }
