@@ -121,7 +121,7 @@ def main() -> None:
     }
     counted = len(items) * (epochs - 1)
     result = interleave(
-        f"training clips/s, {args.workers} workers, epochs 2-{epochs}",
+        "training_throughput",
         "reading",
         "in-memory",
         sides["reading"].epochs,
@@ -129,7 +129,10 @@ def main() -> None:
         args.rounds or settings["rounds"],
     )
     lines = header("audio reading", args)
-    lines.append(f"{len(items)} training clips, {epochs} epochs a fit, {counted} clips timed per round")
+    lines.append(
+        f"{len(items)} training clips, {args.workers} DataLoader workers, {epochs} epochs a fit, "
+        f"{counted} clips timed per round (epochs 2-{epochs})"
+    )
     for name, times in (("reading", result.times_a), ("in-memory", result.times_b)):
         lines.append(f"  {name}: {', '.join(f'{counted / t:.1f}' for t in times)} clips/s")
     lines += result.lines(target=TARGET, quick=args.quick)

@@ -100,17 +100,17 @@ def main() -> None:
     openai_filters = whisper.audio.mel_filters("cpu", 80)
     times, rounds = settings["repeat"], args.rounds or settings["rounds"]
     sides = {
-        "w2v-BERT fbank": (
+        "fbank_w2v_bert": (
             lambda: seamless_features(waves, lengths),
             lambda: extractor_fbank(seamless, waves, lengths),
             "SeamlessM4TFeatureExtractor",
         ),
-        "Whisper log-mel (transformers)": (
+        "logmel_whisper_transformers": (
             lambda: whisper_log_mel(waves, lengths, WHISPER_SAMPLES, hf_filters),
             lambda: extractor_whisper(hf_whisper, waves, lengths),
             "WhisperFeatureExtractor",
         ),
-        "Whisper log-mel (openai-whisper)": (
+        "logmel_whisper_openai": (
             lambda: whisper_log_mel(waves, lengths, WHISPER_SAMPLES, openai_filters),
             lambda: openai_per_clip(waves, lengths),
             "log_mel_spectrogram per clip",
