@@ -1,13 +1,14 @@
-"""Pretrained encoders' front ends on the CPU: batched torch (ours) vs the feature extractors clip by clip.
+"""Pretrained encoders' front ends on the CPU: ours in torch vs the feature extractors over numpy clips.
 
     python -m benchmarks.device_features [--quick | --full]
 
 The same padded batch of real speech (embedded corpus utterances joined into clips of
-2-12 s) goes through, interleaved round by round:
+2-12 s: a wider spread than a length bucket's) goes through, interleaved round by round:
 
-- w2v-BERT 2.0's stacked fbank: :func:`speech.features.seamless_features` vs what
+- w2v-BERT 2.0's stacked fbank: :func:`speech.features.seamless_features` (on the CPU clip by
+  clip in torch, where a clip's frames stay in cache; a whole batch at once on an accelerator) vs what
   ``HFEncoder`` did before, ``SeamlessM4TFeatureExtractor`` over the clips as numpy arrays;
-- Whisper's 30 s log-mel: :func:`speech.features.whisper_log_mel` (one batched STFT) vs
+- Whisper's 30 s log-mel: :func:`speech.features.whisper_log_mel` (the same split) vs
   ``WhisperFeatureExtractor`` over numpy clips (``HFEncoder``'s former path) and vs
   openai-whisper's ``log_mel_spectrogram(pad_or_trim(clip))`` clip by clip
   (``WhisperEncoder``'s former path).
@@ -121,7 +122,7 @@ def main() -> None:
     lines.append(f"one batch: {len(lengths)} clips, {seconds:.0f} s of speech; {times} batches per timed call")
     with torch.no_grad():
         for name, (ours, theirs, baseline) in sides.items():
-            result = interleave(name, "batched torch", baseline, repeated(ours, times), repeated(theirs, times), rounds)
+            result = interleave(name, "torch", baseline, repeated(ours, times), repeated(theirs, times), rounds)
             lines += result.lines(quick=args.quick)
     print("\n".join(lines))
 

@@ -222,6 +222,22 @@ def kaldi_fbank(
         ``(B,)`` valid frames.
     """
     frames = fbank_frames(lengths)
+    parts = [fbank_part(w[:, : int(n.max())], n, num_mel_bins) for w, n in batch_parts(waves, lengths)]
+    total = max(part.shape[1] for part in parts)
+    return torch.cat([torch.nn.functional.pad(part, (0, 0, 0, total - part.shape[1])) for part in parts]), frames
+
+
+def batch_parts(waves: torch.Tensor, lengths: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The pieces a batch's front end is computed in: the whole batch on an accelerator, clip by clip
+    on the CPU, where one clip's frames stay in cache and a batch's do not (twice as fast measured)."""
+    if waves.device.type != "cpu":
+        return [(waves, lengths)]
+    return list(zip(waves.split(1), lengths.split(1), strict=True))
+
+
+def fbank_part(waves: torch.Tensor, lengths: torch.Tensor, num_mel_bins: int) -> torch.Tensor:
+    """:func:`kaldi_fbank`'s log energies ``(B, F, num_mel_bins)`` of one piece of a batch."""
+    frames = fbank_frames(lengths)
     samples = waves.double() * KALDI_SCALE
     needed = FBANK_WINDOW + FBANK_HOP * (int(frames.max()) - 1)
     samples = torch.nn.functional.pad(samples, (0, max(0, needed - samples.shape[1])))[:, :needed]
@@ -233,7 +249,7 @@ def kaldi_fbank(
     window = torch.hann_window(FBANK_WINDOW, periodic=False, dtype=torch.float64, device=waves.device)
     power = torch.fft.rfft(strided * window**FBANK_POVEY_POWER, n=FBANK_FFT).abs() ** 2  # (B, F, FFT/2 + 1)
     energies = torch.clamp(power @ kaldi_mel_banks(num_mel_bins).to(waves.device).T, min=FBANK_FLOOR)
-    return energies.log().float(), frames
+    return energies.log().float()
 
 
 @functools.cache
@@ -292,6 +308,14 @@ def whisper_log_mel(
     Returns:
         ``(B, n_mels, samples // hop)``.
     """
+    parts = batch_parts(waves, lengths)
+    return torch.cat([whisper_log_mel_part(w, n, samples, filters, hop) for w, n in parts])
+
+
+def whisper_log_mel_part(
+    waves: torch.Tensor, lengths: torch.Tensor, samples: int, filters: torch.Tensor, hop: int
+) -> torch.Tensor:
+    """:func:`whisper_log_mel` of one piece of a batch."""
     n_fft = (filters.shape[1] - 1) * 2
     x = waves.float()[:, :samples]
     keep = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]

@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from speech import features
 from speech.features import seamless_features, whisper_log_mel
 from speech.testing import stand_in
 
@@ -22,6 +23,14 @@ TOLERANCE = 1e-4
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
 # samples kept of each clip: odd and even frame counts, a clip shorter than its batch mates, one of 0.3 s
 CUTS = [None, 12345, 4011, 48000, 16161]
+
+
+@pytest.fixture(params=["by device", "whole batch"])
+def parts(request, monkeypatch):
+    """The CPU computes clip by clip (cache); "whole batch" forces the accelerator's one piece here too."""
+    if request.param == "whole batch":
+        monkeypatch.setattr(features, "batch_parts", lambda waves, lengths: [(waves, lengths)])
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +52,7 @@ def padded(clips: list[np.ndarray], device: str = "cpu", extra: int = 0) -> tupl
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("extra", [0, 777])
-def test_fbank_equals_seamless_extractor(speech_clips, device, extra):
+def test_fbank_equals_seamless_extractor(speech_clips, device, extra, parts):
     from transformers import SeamlessM4TFeatureExtractor
 
     extractor = SeamlessM4TFeatureExtractor()
@@ -59,7 +68,7 @@ def test_fbank_equals_seamless_extractor(speech_clips, device, extra):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("seconds", [30, 7])
-def test_whisper_log_mel_equals_both_extractors(speech_clips, device, seconds):
+def test_whisper_log_mel_equals_both_extractors(speech_clips, device, seconds, parts):
     import whisper
     from transformers import WhisperFeatureExtractor
 
