@@ -54,10 +54,11 @@ class AudioDataset(Dataset):
     Nothing decoded is kept: a DataLoader worker lives as long as the run (persistent
     workers), and one that kept its clips would hold a copy of the corpus (SpeechTaxi's ~80 h
     are ~18 GB of float32, per worker). Sources store their audio prepared as 16 kHz mono
-    FLAC, which decodes at hundreds of times real time, so reading a batch again costs
-    little beside a training step (``benchmarks/audio_reading.py``). What a worker reads
-    per item (path, label) sits in numpy arrays, not Python objects, so a forked worker
-    does not copy the pages holding them when it touches their reference counts.
+    FLAC, which decodes at hundreds of times real time: DataLoader workers overlap it with the
+    training step; with no worker it costs a share of the step (~20 % for the tiny embedded
+    model on 2 loaded cores, ``benchmarks/audio_reading.py``). What a worker reads per item
+    (path, label) sits in numpy arrays, not Python objects, so a forked worker does not copy
+    the pages holding them when it touches their reference counts.
     """
 
     def __init__(self, items: list[Item], max_seconds: float | None = MAX_SECONDS):
@@ -142,7 +143,7 @@ class SpeechDataModule(CorpusDataModule):
         return collate_waves(batch)
 
     def dataset(self, split: str, train: bool = False) -> AudioDataset:
-        # one dataset per split whatever the mode: its durations are read once for both
+        # one dataset per split whatever the mode: training and validation read the same files
         return super().dataset(split, False)
 
     def batch_sampler(self, dataset: AudioDataset, train: bool) -> LengthBucketBatchSampler:
