@@ -116,7 +116,7 @@ def test_loader_memory_does_not_grow_with_the_corpus(tmp_path, tiny_corpus):
 @pytest.mark.scale
 @pytest.mark.timeout(3600)
 def test_loader_memory_at_speechtaxi_scale(tmp_path, tiny_corpus):
-    """20,000 clips, 30 h of audio, 4 workers, 2 epochs (~10 min of CPU on 2 cores)."""
+    """20,000 clips, 30 h of audio, 4 workers, 2 epochs (~5 min of decoding on 2 free cores, estimated)."""
     # the shipped SpeechTaxi loader: 4 workers, 160 s of audio per batch
     check_growth(tmp_path, tiny_corpus, clips=5000, mean_seconds=5.4, workers=4, batch_seconds=160.0)
 
