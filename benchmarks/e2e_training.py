@@ -10,7 +10,7 @@ with the same number of clips per batch, learning rate and torch threads:
 - ours: :class:`speech.model.SpeechClassifier` (``HFEncoder`` + mean/max pooling + linear
   head) in a Lightning ``Trainer``, batches from :class:`speech.data.SpeechDataModule`
   (:class:`workbench.sampling.LengthBucketBatchSampler`: clips of similar duration together,
-  decoded clips kept in memory, normalisation on the padded tensor inside the model).
+  each clip decoded when its batch is read, normalisation on the padded tensor inside the model).
 - baseline: the ``run_audio_classification`` recipe: ``AutoModelForAudioClassification``
   + ``Trainer``, random batches, each clip decoded on access and run through the
   ``Wav2Vec2FeatureExtractor`` in the collator every epoch, padding to the longest clip of

@@ -11,6 +11,8 @@ A training batch is a dict::
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import os
 
@@ -26,13 +28,44 @@ from workbench.items import Item
 from workbench.protocols import Protocol
 from workbench.sampling import LengthBucketBatchSampler
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's default threshold, kept fixed
+
+
+@functools.cache
+def fix_mmap_threshold() -> None:
+    """Keep glibc from moving large freed buffers (decoded clips, batches) into the heap.
+
+    glibc raises its mmap threshold whenever an mmapped block is freed; clips and batches are
+    then allocated from the heap, which keeps what is freed: each persistent worker grew by
+    ~120 MiB over 2 epochs of 2,000 clips (160 s batches), with the threshold fixed it stayed at
+    ~107 MiB. Set in the main process, before the workers fork (they inherit it). No-op off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
 
 class AudioDataset(Dataset):
-    """Items -> ``(index, wave (T,), label, content hash)``; decoded clips are kept in memory."""
+    """Items -> ``(index, wave (T,), label, content hash)``, each clip read from its file when a batch needs it.
 
-    def __init__(self, items: list[Item], max_seconds: float | None = MAX_SECONDS, keep_in_memory: bool = True):
-        self.items, self.max_seconds, self.keep = items, max_seconds, keep_in_memory
-        self._waves: dict[int, tuple[np.ndarray, str]] = {}
+    Nothing decoded is kept: a DataLoader worker lives as long as the run (persistent
+    workers), and one that kept its clips would hold a copy of the corpus (SpeechTaxi's ~80 h
+    are ~18 GB of float32, per worker). Sources store their audio prepared as 16 kHz mono
+    FLAC, which decodes at hundreds of times real time: DataLoader workers overlap it with the
+    training step; with no worker it costs a share of the step (~20 % for the tiny embedded
+    model on 2 loaded cores, ``benchmarks/audio_reading.py``). What a worker reads per item
+    (path, label) sits in numpy arrays, not Python objects, so a forked worker does not copy
+    the pages holding them when it touches their reference counts.
+    """
+
+    def __init__(self, items: list[Item], max_seconds: float | None = MAX_SECONDS):
+        self.items, self.max_seconds = items, max_seconds
+        fix_mmap_threshold()
+        self.paths = np.array([str(item.audio) for item in items])
+        self.labels = np.array([item.label for item in items], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -48,18 +81,13 @@ class AudioDataset(Dataset):
         return out
 
     def load(self, index: int) -> tuple[np.ndarray, str]:
-        if index in self._waves:
-            return self._waves[index]
-        item = self.items[index]
-        wave = load_audio(item.audio, where=f"item '{item.id}'", max_seconds=self.max_seconds)
-        entry = (wave, hashlib.sha1(wave.tobytes()).hexdigest())
-        if self.keep:
-            self._waves[index] = entry
-        return entry
+        """The clip's ``(wave (T,) float32 16 kHz, sha1 of its samples)``, decoded now."""
+        wave = load_audio(str(self.paths[index]), where=f"item '{self.items[index].id}'", max_seconds=self.max_seconds)
+        return wave, hashlib.sha1(wave.tobytes()).hexdigest()
 
     def __getitem__(self, index: int):
         wave, key = self.load(index)
-        return index, wave, self.items[index].label, key
+        return index, wave, int(self.labels[index]), key
 
 
 def collate_waves(batch: list) -> dict:
@@ -115,7 +143,7 @@ class SpeechDataModule(CorpusDataModule):
         return collate_waves(batch)
 
     def dataset(self, split: str, train: bool = False) -> AudioDataset:
-        # one dataset per split whatever the mode: decoded clips are shared by training and validation
+        # one dataset per split whatever the mode: training and validation read the same files
         return super().dataset(split, False)
 
     def batch_sampler(self, dataset: AudioDataset, train: bool) -> LengthBucketBatchSampler:

@@ -86,3 +86,17 @@ def hub_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     return cache
+
+
+#: markers of runs too long for the default suite: collected only when ``-m`` names them
+#: (``python -m pytest -m scale ...``), so neither the full run nor the quick part starts them
+OPT_IN_MARKERS = ("scale",)
+
+
+def pytest_collection_modifyitems(config, items):
+    chosen = config.getoption("markexpr") or ""
+    left_out = [m for m in OPT_IN_MARKERS if m not in chosen]
+    deselected = [item for item in items if any(item.get_closest_marker(m) for m in left_out)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]

@@ -1,6 +1,8 @@
 """Any ``transformers`` speech encoder, by hub id or local path.
 
-Families and their front ends (each model's own feature extractor, read from its folder):
+Families and their front ends (each model's own feature extractor, read from its folder; the
+fbank and the log-mel are computed for the whole batch in torch on its device, with the
+extractors' math: :mod:`speech.features`):
 
 - wav2vec2 / XLS-R / MMS, HuBERT, WavLM: raw 16 kHz waves, per-utterance normalised over
   the valid samples when the extractor says ``do_normalize``, attention mask when the
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
+from speech.features import seamless_features, whisper_log_mel
 from workbench.audio import SAMPLE_RATE
 
 WHISPER_HOP = 160  # samples per mel frame
@@ -94,6 +97,7 @@ class HFEncoder(SpeechEncoder):
             self.model.gradient_checkpointing_enable()
         self.extractor = load_feature_extractor(name_or_path, self.model_type, revision)
         self.trim = trim
+        self._mel_filters: torch.Tensor | None = None  # Whisper: the extractor's, as a tensor
         self.per_clip_front_end = getattr(config, "feat_extract_norm", None) == "group" and hasattr(
             self.model, "feature_extractor"
         )
@@ -155,13 +159,8 @@ class HFEncoder(SpeechEncoder):
         return EncoderOutput(out.last_hidden_state, frames.long(), tuple(out.hidden_states))
 
     def _fbank_model(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
-        with torch.autocast(device_type=waves.device.type, enabled=False):
-            feats = self.extractor(
-                clips, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True, return_attention_mask=True
-            )
-        features = feats["input_features"].to(waves.device)
-        mask = feats["attention_mask"].to(waves.device)
+        with torch.autocast(device_type=waves.device.type, enabled=False):  # the fbank needs float precision
+            features, mask = seamless_features(waves, lengths, self.extractor.num_mel_bins, self.extractor.stride)
         out = self.model(features, attention_mask=mask, output_hidden_states=True)
         frames = mask.sum(1)
         hidden = out.last_hidden_state
@@ -172,20 +171,15 @@ class HFEncoder(SpeechEncoder):
     def whisper_mel(self, waves: torch.Tensor, lengths: torch.Tensor, samples: int = WHISPER_WINDOW) -> torch.Tensor:
         """Stock log-mel ``(B, n_mels, samples // 160)``, every clip zero-padded to ``samples`` (30 s).
 
-        A shorter ``samples`` leaving a window of zeros after the frames kept gives the same
-        values on them (see :meth:`speech.encoders.whisper_openai.WhisperEncoder.mel`).
+        The WhisperFeatureExtractor's computation, for the whole batch on its device, with the
+        extractor's own mel filters. A shorter ``samples`` leaving a window of zeros after the
+        frames kept gives the same values on them (see
+        :meth:`speech.encoders.whisper_openai.WhisperEncoder.mel`).
         """
-        clips = [w[: int(n)].float().cpu().numpy() for w, n in zip(waves, lengths, strict=True)]
-        with torch.autocast(device_type=waves.device.type, enabled=False):  # the extractor's STFT needs float32
-            feats = self.extractor(
-                clips,
-                sampling_rate=SAMPLE_RATE,
-                return_tensors="pt",
-                padding="max_length",
-                max_length=samples,
-                truncation=True,
-            )
-        return feats["input_features"].to(waves.device)
+        if self._mel_filters is None:
+            self._mel_filters = torch.from_numpy(self.extractor.mel_filters).T.float()
+        with torch.autocast(device_type=waves.device.type, enabled=False):  # the STFT needs float32
+            return whisper_log_mel(waves, lengths, samples, self._mel_filters, self.extractor.hop_length)
 
     def _whisper(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         frames, mel = whisper_input(self.whisper_mel, waves, lengths, self.trim)

@@ -22,6 +22,7 @@ from torch import nn
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
 from speech.encoders.hf import WHISPER_WINDOW, whisper_input
+from speech.features import whisper_log_mel
 
 
 class WhisperEncoder(SpeechEncoder):
@@ -49,20 +50,19 @@ class WhisperEncoder(SpeechEncoder):
         return ["query", "value"]
 
     def mel(self, waves: torch.Tensor, lengths: torch.Tensor, samples: int = WHISPER_WINDOW) -> torch.Tensor:
-        """Stock log-mel ``(B, n_mels, samples // 160)``: each clip alone, zero-padded to ``samples``.
+        """Stock log-mel ``(B, n_mels, samples // 160)``: each clip zero-padded to ``samples``, the whole batch at once.
 
-        With the default 30 s this is exactly Whisper's input. A shorter ``samples`` that still
-        leaves a window (400 samples) of zeros after the frames kept gives the same values on
-        them: STFT frames are local and the clip's peak sets the normalisation either way.
+        With the default 30 s this is exactly Whisper's input (``log_mel_spectrogram`` of
+        ``pad_or_trim`` per clip, with each clip's own peak; whisper's own function would take
+        the peak over the whole batch). A shorter ``samples`` that still leaves a window (400
+        samples) of zeros after the frames kept gives the same values on them: STFT frames are
+        local and the clip's peak sets the normalisation either way.
         """
         import whisper
 
-        mels = []
+        filters = whisper.audio.mel_filters(waves.device, self.n_mels)
         with torch.autocast(device_type=waves.device.type, enabled=False):  # the STFT needs float32
-            for wave, n in zip(waves, lengths, strict=True):
-                clip = whisper.pad_or_trim(wave[: int(n)].float(), samples)
-                mels.append(whisper.log_mel_spectrogram(clip, n_mels=self.n_mels))
-        return torch.stack(mels)
+            return whisper_log_mel(waves, lengths, samples, filters, whisper.audio.HOP_LENGTH)
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         frames, mel = whisper_input(self.mel, waves, lengths, self.trim)
