@@ -130,7 +130,7 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         "--data.source=workbench.data.sources.Embedded",
         f"--data.source.init_args.root={data_root}",
         "--data.source.init_args.tiny=true",
-        "--data.source.init_args.languages=null",
+        "--data.source.init_args.languages=[eng]",  # in_language eng, as shipped: evaluation stays short
         "--data.num_workers=0",
         "--data.batch_size=4",
         "--trainer.accelerator=cpu",
@@ -168,7 +168,7 @@ def gpu_memory_gb(entry: dict, program: str, trainable: float) -> float:
 
 def run_step(name: str, work: Path, data_root: Path) -> dict:
     """The ``--step`` process: the program on the saved model, then this process's peak RSS."""
-    model = (work / "stand_in.txt").read_text()
+    model = (work / "stand_in.txt").read_text().strip()
     cmd = step_command(name, model, work, data_root)
     started = time.perf_counter()
     # the program in this process, so that getrusage(RUSAGE_SELF) is its peak; argv as typed
@@ -188,9 +188,14 @@ def run_step(name: str, work: Path, data_root: Path) -> dict:
     }
 
 
+def work_name(name: str) -> str:
+    """The scratch folder of ``name`` (under ``--work-dir``)."""
+    return name.replace("/", "--").replace(":", "-")
+
+
 def measure(name: str, root: Path, data_root: Path) -> dict:
     """Build and step ``name`` in two fresh processes; the figures of the step."""
-    work = root / name.replace("/", "--").replace(":", "-")
+    work = root / work_name(name)
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     base = [sys.executable, "-m", "benchmarks.real_shape", name, "--work-dir", str(work), "--data-root", str(data_root)]
