@@ -37,15 +37,16 @@ from benchmarks.model_shapes import REPO, load_table, named_models, published_co
 
 SPEECH_BASE = "speech/speechtaxi.yaml"
 CASCADE_BASE = "cascade/speechtaxi.yaml"
-# where each shipped config's model name goes on the command line, by the config's folder
+# the program of a model named by a config of these folders (over that program's SpeechTaxi base)
+PROGRAM = {"encoder": "speech.fit", "speech": "speech.fit", "classifier": "cascade.fit", "cascade": "cascade.fit"}
+PROGRAM |= {"recognizer": "cascade.fit"}
+BASE = {"speech.fit": SPEECH_BASE, "cascade.fit": CASCADE_BASE}
+# where the model's name goes on the command line: by program and step (configs/models.yaml)
 ARGUMENT = {
-    "encoder": "--model.encoder.init_args.name_or_path",
-    "speech": "--model.encoder.init_args.name_or_path",
-    "classifier": "--model.model.init_args.model",
-    "cascade": "--model.model.init_args.model",
+    ("speech.fit", "train"): "--model.encoder.init_args.name_or_path",
+    ("cascade.fit", "train"): "--model.model.init_args.model",
+    ("cascade.fit", "recognize"): "--data.recognizer.init_args.model",
 }
-PROGRAM = {"encoder": ("speech.fit", SPEECH_BASE), "speech": ("speech.fit", SPEECH_BASE)}
-PROGRAM |= {"classifier": ("cascade.fit", CASCADE_BASE), "cascade": ("cascade.fit", CASCADE_BASE)}
 # the shipped batches the GPU memory is estimated for: 160 s of audio (50 encoder frames a second,
 # speech/speechtaxi.yaml max_batch_seconds) and 32 texts of 128 tokens (cascade/speechtaxi.yaml)
 SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
@@ -68,22 +69,27 @@ class StepClock(L.Callback):
 
 
 def plan(name: str) -> tuple[str, list[str], str]:
-    """``(program, -c arguments, model argument)`` from the first shipped config naming ``name``."""
-    for config in named_models()[name]:
-        folder = config.split("/")[0]
-        if folder in PROGRAM:
-            program, base = PROGRAM[folder]
-            configs = [base] + ([config] if config != base else [])
-            if config.endswith("whisper_openai.yaml"):
-                return program, configs, "--model.encoder.init_args.name"
-            return program, configs, ARGUMENT[folder]
-    raise KeyError(f"{name}: no speech.fit / cascade.fit config names it (step: {load_table()[name]['step']})")
+    """``(program, -c arguments, model argument)`` from the first shipped config naming ``name``.
+
+    A recognizer runs over the cascade base as shipped unless a recognizer overlay names it.
+    """
+    entry = load_table()[name]
+    configs = named_models()[name]
+    for config in sorted(configs, key=lambda c: not c.startswith("recognizer/whisper.yaml")):
+        program = PROGRAM.get(config.split("/")[0])
+        if program is None or (program, entry["step"]) not in ARGUMENT:
+            continue
+        base = BASE[program]
+        argument = ARGUMENT[program, entry["step"]]
+        if entry["builder"] == "openai-whisper" and program == "speech.fit":
+            argument = "--model.encoder.init_args.name"  # configs/encoder/whisper_openai.yaml
+        return program, [base] + ([config] if config != base else []), argument
+    raise KeyError(f"{name}: no speech.fit / cascade.fit config names it (step: {entry['step']})")
 
 
 def steppable() -> list[str]:
-    """Models with a real step here: trained in full by speech.fit or cascade.fit."""
-    table = load_table()
-    return [n for n, e in table.items() if e["step"] == "train" and _has_plan(n)]
+    """Models with a real step here: trained by speech.fit or cascade.fit, or the cascade's recognizers."""
+    return [name for name in load_table() if _has_plan(name)]
 
 
 def _has_plan(name: str) -> bool:
@@ -94,25 +100,54 @@ def _has_plan(name: str) -> bool:
         return False
 
 
+def save_ctc_recognizer(name: str, entry: dict, folder: Path) -> str:
+    """An MMS recognizer folder: the real-shape Wav2Vec2ForCTC, its processor files and, for MMS-1b-all,
+    a nested vocab.json and an English adapter with the model's vocabulary size (tests/test_mms.py's layout)."""
+    from safetensors.torch import save_file
+    from test_mms import SPECIALS, ZEROSHOT_TOKENS, write_processor_files
+
+    from benchmarks.model_shapes import build
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = build(name, entry)
+    size = entry["config"]["vocab_size"]
+    if entry["config"].get("adapter_attn_dim"):
+        tokens = ["<s>", "<pad>", "</s>", "<unk>", "|"]
+        tokens += [chr(0x61 + i) if i < 26 else chr(0x400 + i) for i in range(size - len(tokens))]
+        (folder / "vocab.json").write_text(json.dumps({"eng": {t: i for i, t in enumerate(tokens)}}))
+        write_processor_files(folder, target_lang="eng")
+        save_file({k: v.contiguous() for k, v in model._get_adapters().items()}, folder / "adapter.eng.safetensors")
+    else:
+        assert len(ZEROSHOT_TOKENS) == size and SPECIALS
+        (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(ZEROSHOT_TOKENS)}))
+        write_processor_files(folder, target_lang=None)
+    model.save_pretrained(folder)
+    return str(folder)
+
+
 def build_stand_in(name: str, folder: Path) -> str:
     """Save ``name`` at its published shape where its program reads it; returns what to pass."""
     import torch
 
     from benchmarks.model_shapes import build
 
+    sys.path.insert(0, str(REPO / "tests"))  # the stand-ins' tokenizer and processor files live with the tests
+    from cascade_testing import tiny_text_classifier
+
     entry = load_table()[name]
     torch.manual_seed(0)
     program, _, _ = plan(name)
+    if entry["step"] == "recognize":  # the cascade's classifier: a small stand-in, the recognizer is measured
+        tiny_text_classifier(folder / "classifier", ["a few words to train a tokenizer on"] * 4)
     if entry["builder"] == "openai-whisper":
         from speech.testing import random_whisper_checkpoint
 
         return str(random_whisper_checkpoint(folder / "whisper.pt", entry["config"], std=0.02))
+    if entry["step"] == "recognize":
+        return save_ctc_recognizer(name, entry, folder / "recognizer")
     if program == "speech.fit":
         return save_speech_encoder(name, folder)
     # a text classifier: its real-shape weights and a small tokenizer (ids within its vocabulary)
-    sys.path.insert(0, str(REPO / "tests"))
-    from cascade_testing import tiny_text_classifier
-
     kind = "bert" if entry["class"].startswith("Bert") else "xlmr"
     tiny_text_classifier(folder, ["a few words to train a tokenizer on"] * 4, kind=kind)
     model = build(name, entry)
@@ -145,25 +180,32 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
     ]
     if program == "speech.fit":
         args += ["--data.max_batch_seconds=20", f"--model.cache_dir={work / 'cache'}"]
+    elif load_table()[name]["step"] == "recognize":  # the recognizer on the eval splits, a stand-in classifier
+        args += [f"--data.cache_dir={work / 'cache'}", f"--model.model.init_args.model={work / 'classifier'}"]
+        if "whisper" in " ".join(configs):
+            args += ["--data.recognizer.init_args.fp16=false"]  # half precision is for the GPU
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
     return args
 
 
 def gpu_memory_gb(entry: dict, program: str, trainable: float) -> float:
-    """Estimated GPU memory (GB) of one training step on the shipped batch, bf16-mixed, AdamW.
+    """Estimated GPU memory (GB) for the shipped batch.
 
-    ``16 P_trainable + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW moments 8) plus activations
-    by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without recomputation, attention
-    by a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer.
+    Training (bf16-mixed, AdamW): ``16 P_trained + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW
+    moments 8) plus activations by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without
+    recomputation, attention in a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width``
+    bytes per layer. Recognition (fp16, no backward): ``2 P`` bytes of weights plus one layer's working
+    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each).
     """
     config = entry.get("config") or {}
     total = published_count(entry["params"])
     width = config.get("hidden_size") or config.get("d_model") or config.get("n_audio_state")
     layers = config.get("num_hidden_layers") or config.get("encoder_layers") or config.get("n_audio_layer")
+    if entry["step"] == "recognize":
+        return (2 * total + 20 * 16 * 1500 * width) / 1e9
     states = 16 * trainable + 4 * (total - trainable)
-    activations = 34 * SHIPPED_TOKENS[program] * width * layers
-    return (states + activations) / 1e9
+    return (states + 34 * SHIPPED_TOKENS[program] * width * layers) / 1e9
 
 
 def run_step(name: str, work: Path, data_root: Path) -> dict:
@@ -177,10 +219,12 @@ def run_step(name: str, work: Path, data_root: Path) -> dict:
     seconds = json.loads((work / "steps.json").read_text())
     module = cli.model
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "step_s": seconds[0],
         "wall_s": time.perf_counter() - started,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,  # KiB on Linux
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # the whole run's CPU seconds: steadier than wall on a busy machine
+        "peak_rss_gb": usage.ru_maxrss / 1e6,  # KiB on Linux
         "params_m": sum(p.numel() for p in module.parameters()) / 1e6,
         "trainable_m": trainable / 1e6,
         "program": cmd[2],
@@ -219,10 +263,12 @@ def table_lines(results: dict[str, dict]) -> list[str]:
         if "error" in r:
             lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | |")
             continue
-        lines.append(
-            f"| `{name}` | {table[name]['params']} | {r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained) "
-            f"| {r['step_s']:.1f} s | {r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB |"
-        )
+        if table[name]["step"] == "recognize":  # the stand-in classifier's step is not the point: the run's wall
+            built, step = "recognizer (inference)", f"whole run (recognition of the eval clips): {r['cpu_s']:.0f} CPU s"
+        else:
+            built, step = f"{r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained)", f"{r['step_s']:.1f} s"
+        memory = f"{r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB"
+        lines.append(f"| `{name}` | {table[name]['params']} | {built} | {step} | {memory} |")
     return lines
 
 
