@@ -39,14 +39,16 @@ SPEECH_BASE = "speech/speechtaxi.yaml"
 CASCADE_BASE = "cascade/speechtaxi.yaml"
 # the program of a model named by a config of these folders (over that program's SpeechTaxi base)
 PROGRAM = {"encoder": "speech.fit", "speech": "speech.fit", "classifier": "cascade.fit", "cascade": "cascade.fit"}
-PROGRAM |= {"recognizer": "cascade.fit"}
-BASE = {"speech.fit": SPEECH_BASE, "cascade.fit": CASCADE_BASE}
+PROGRAM |= {"recognizer": "cascade.fit", "vision": "vision.fit"}
+BASE = {"speech.fit": SPEECH_BASE, "cascade.fit": CASCADE_BASE, "vision.fit": "vision/cifar10_xlmr.yaml"}
 # where the model's name goes on the command line: by program and step (configs/models.yaml)
 ARGUMENT = {
     ("speech.fit", "train"): "--model.encoder.init_args.name_or_path",
     ("cascade.fit", "train"): "--model.model.init_args.model",
     ("cascade.fit", "recognize"): "--data.recognizer.init_args.model",
+    ("vision.fit", "lora"): "--model.pretrained",  # a weights file of the architecture given with it
 }
+OPEN_CLIP_NAME = "real-shape"  # the architecture registered from the saved one (vision.model.load_clip)
 # the shipped batches the GPU memory is estimated for: 160 s of audio (50 encoder frames a second,
 # speech/speechtaxi.yaml max_batch_seconds) and 32 texts of 128 tokens (cascade/speechtaxi.yaml)
 SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
@@ -78,6 +80,8 @@ def plan(name: str) -> tuple[str, list[str], str]:
     for config in sorted(configs, key=lambda c: not c.startswith("recognizer/whisper.yaml")):
         program = PROGRAM.get(config.split("/")[0])
         if program is None or (program, entry["step"]) not in ARGUMENT:
+            continue
+        if program == "vision.fit" and entry["builder"] != "open_clip":  # qwen2_vl.yaml is the VLM program's
             continue
         base = BASE[program]
         argument = ARGUMENT[program, entry["step"]]
@@ -125,6 +129,30 @@ def save_ctc_recognizer(name: str, entry: dict, folder: Path) -> str:
     return str(folder)
 
 
+def save_open_clip(name: str, entry: dict, folder: Path) -> str:
+    """open_clip's architecture with its text tower's published config (a small tokenizer: ids within its
+    vocabulary), random weights saved through the program's own loader, and a tiny CIFAR-shaped dataset."""
+    import torch
+    from vision_fixtures import save_tiny_image_dataset, tiny_hf_text_architecture
+
+    from benchmarks.model_shapes import open_clip_architecture
+    from vision.model import load_clip
+
+    architecture = open_clip_architecture(name, entry, folder / "text")
+    architecture["text_cfg"]["hf_tokenizer_name"] = tiny_hf_text_architecture(folder / "tokenizer")["text_cfg"][
+        "hf_tokenizer_name"
+    ]
+    architecture["text_cfg"].pop("tokenizer_kwargs", None)  # SigLIP's text cleaning is its own tokenizer's
+    if "text_tower" in entry:  # open_clip builds an untrained model's HF tower from_pretrained: random weights there
+        from transformers import AutoConfig, AutoModel
+
+        AutoModel.from_config(AutoConfig.from_pretrained(folder / "text")).save_pretrained(folder / "text")
+    (folder / "architecture.json").write_text(json.dumps(architecture))
+    torch.save(load_clip(OPEN_CLIP_NAME, architecture=architecture).model.state_dict(), folder / "weights.pt")
+    save_tiny_image_dataset(folder / "images", per_split=20)
+    return str(folder / "weights.pt")
+
+
 def build_stand_in(name: str, folder: Path) -> str:
     """Save ``name`` at its published shape where its program reads it; returns what to pass."""
     import torch
@@ -145,6 +173,8 @@ def build_stand_in(name: str, folder: Path) -> str:
         return str(random_whisper_checkpoint(folder / "whisper.pt", entry["config"], std=0.02))
     if entry["step"] == "recognize":
         return save_ctc_recognizer(name, entry, folder / "recognizer")
+    if entry["builder"] == "open_clip":
+        return save_open_clip(name, entry, folder)
     if program == "speech.fit":
         return save_speech_encoder(name, folder)
     # a text classifier: its real-shape weights and a small tokenizer (ids within its vocabulary)
@@ -162,12 +192,6 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         args += ["-c", str(REPO / "configs" / config)]
     args += [
         f"{argument}={model}",
-        "--data.source=workbench.data.sources.Embedded",
-        f"--data.source.init_args.root={data_root}",
-        "--data.source.init_args.tiny=true",
-        "--data.source.init_args.languages=[eng]",  # in_language eng, as shipped: evaluation stays short
-        "--data.num_workers=0",
-        "--data.batch_size=4",
         "--trainer.accelerator=cpu",
         "--trainer.max_steps=1",
         "--trainer.max_epochs=1",
@@ -177,6 +201,24 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         "--trainer.callbacks+=benchmarks.real_shape.StepClock",
         f"--trainer.callbacks.out={work / 'steps.json'}",
         f"--run_dir={work / 'run'}",
+        "--data.num_workers=0",
+        "--data.batch_size=4",
+    ]
+    if program == "vision.fit":
+        return args + [
+            f"--model.model_name={OPEN_CLIP_NAME}",
+            f"--model.architecture={(work / 'architecture.json').read_text()}",
+            f"--data.source.init_args.path={work / 'images'}",
+            "--data.source.init_args.max_per_split=10",
+            "--data.source.init_args.dev_fraction=0.2",
+            f"--data.source.init_args.cache_dir={work / 'cache'}",
+            "--trainer.precision=bf16-mixed",  # the shipped 16-mixed has no CPU autocast in Lightning
+        ]
+    args += [
+        "--data.source=workbench.data.sources.Embedded",
+        f"--data.source.init_args.root={data_root}",
+        "--data.source.init_args.tiny=true",
+        "--data.source.init_args.languages=[eng]",  # in_language eng, as shipped: evaluation stays short
     ]
     if program == "speech.fit":
         args += ["--data.max_batch_seconds=20", f"--model.cache_dir={work / 'cache'}"]
