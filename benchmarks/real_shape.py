@@ -231,23 +231,32 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
     return args
 
 
-def gpu_memory_gb(entry: dict, program: str, trainable: float) -> float:
+def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> float:
     """Estimated GPU memory (GB) for the shipped batch.
 
     Training (bf16-mixed, AdamW): ``16 P_trained + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW
     moments 8) plus activations by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without
     recomputation, attention in a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width``
-    bytes per layer. Recognition (fp16, no backward): ``2 P`` bytes of weights plus one layer's working
+    bytes per layer; open_clip: the image tower's patches of a batch of 128 images (an upper bound: the
+    tower is frozen as shipped, so its activations need not be kept). Recognition (fp16,
+    no backward): ``2 P`` bytes of weights plus one layer's working
     set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each).
     """
     config = entry.get("config") or {}
     total = published_count(entry["params"])
     width = config.get("hidden_size") or config.get("d_model") or config.get("n_audio_state")
     layers = config.get("num_hidden_layers") or config.get("encoder_layers") or config.get("n_audio_layer")
+    tokens = SHIPPED_TOKENS.get(program, 0)
+    if entry["builder"] == "open_clip":  # the image tower's patches dominate: batch 128 (cifar10_xlmr.yaml)
+        import open_clip
+
+        vision = open_clip.get_model_config(name.split("/")[0])["vision_cfg"]
+        width, layers = vision.get("width", 768), vision.get("layers", 12)  # timm's ViT-B: 768 x 12
+        tokens = 128 * (vision["image_size"] // vision.get("patch_size", 16)) ** 2
     if entry["step"] == "recognize":
         return (2 * total + 20 * 16 * 1500 * width) / 1e9
     states = 16 * trainable + 4 * (total - trainable)
-    return (states + 34 * SHIPPED_TOKENS[program] * width * layers) / 1e9
+    return (states + 34 * tokens * width * layers) / 1e9
 
 
 def run_step(name: str, work: Path, data_root: Path) -> dict:
@@ -291,7 +300,7 @@ def measure(name: str, root: Path, data_root: Path) -> dict:
             return {"error": f"{stage}: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
     result = json.loads((work / "result.json").read_text())
     entry = load_table()[name]
-    result["gpu_gb"] = gpu_memory_gb(entry, result["program"], result["trainable_m"] * 1e6)
+    result["gpu_gb"] = gpu_memory_gb(name, entry, result["program"], result["trainable_m"] * 1e6)
     return result
 
 
