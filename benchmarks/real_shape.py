@@ -37,15 +37,18 @@ from benchmarks.model_shapes import REPO, load_table, named_models, published_co
 
 SPEECH_BASE = "speech/speechtaxi.yaml"
 CASCADE_BASE = "cascade/speechtaxi.yaml"
-# where each shipped config's model name goes on the command line, by the config's folder
+# the program of a model named by a config of these folders (over that program's SpeechTaxi base)
+PROGRAM = {"encoder": "speech.fit", "speech": "speech.fit", "classifier": "cascade.fit", "cascade": "cascade.fit"}
+PROGRAM |= {"recognizer": "cascade.fit", "vision": "vision.fit"}
+BASE = {"speech.fit": SPEECH_BASE, "cascade.fit": CASCADE_BASE, "vision.fit": "vision/cifar10_xlmr.yaml"}
+# where the model's name goes on the command line: by program and step (configs/models.yaml)
 ARGUMENT = {
-    "encoder": "--model.encoder.init_args.name_or_path",
-    "speech": "--model.encoder.init_args.name_or_path",
-    "classifier": "--model.model.init_args.model",
-    "cascade": "--model.model.init_args.model",
+    ("speech.fit", "train"): "--model.encoder.init_args.name_or_path",
+    ("cascade.fit", "train"): "--model.model.init_args.model",
+    ("cascade.fit", "recognize"): "--data.recognizer.init_args.model",
+    ("vision.fit", "lora"): "--model.pretrained",  # a weights file of the architecture given with it
 }
-PROGRAM = {"encoder": ("speech.fit", SPEECH_BASE), "speech": ("speech.fit", SPEECH_BASE)}
-PROGRAM |= {"classifier": ("cascade.fit", CASCADE_BASE), "cascade": ("cascade.fit", CASCADE_BASE)}
+OPEN_CLIP_NAME = "real-shape"  # the architecture registered from the saved one (vision.model.load_clip)
 # the shipped batches the GPU memory is estimated for: 160 s of audio (50 encoder frames a second,
 # speech/speechtaxi.yaml max_batch_seconds) and 32 texts of 128 tokens (cascade/speechtaxi.yaml)
 SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
@@ -68,22 +71,29 @@ class StepClock(L.Callback):
 
 
 def plan(name: str) -> tuple[str, list[str], str]:
-    """``(program, -c arguments, model argument)`` from the first shipped config naming ``name``."""
-    for config in named_models()[name]:
-        folder = config.split("/")[0]
-        if folder in PROGRAM:
-            program, base = PROGRAM[folder]
-            configs = [base] + ([config] if config != base else [])
-            if config.endswith("whisper_openai.yaml"):
-                return program, configs, "--model.encoder.init_args.name"
-            return program, configs, ARGUMENT[folder]
-    raise KeyError(f"{name}: no speech.fit / cascade.fit config names it (step: {load_table()[name]['step']})")
+    """``(program, -c arguments, model argument)`` from the first shipped config naming ``name``.
+
+    A recognizer runs over the cascade base as shipped unless a recognizer overlay names it.
+    """
+    entry = load_table()[name]
+    configs = named_models()[name]
+    for config in sorted(configs, key=lambda c: not c.startswith("recognizer/whisper.yaml")):
+        program = PROGRAM.get(config.split("/")[0])
+        if program is None or (program, entry["step"]) not in ARGUMENT:
+            continue
+        if program == "vision.fit" and entry["builder"] != "open_clip":  # qwen2_vl.yaml is the VLM program's
+            continue
+        base = BASE[program]
+        argument = ARGUMENT[program, entry["step"]]
+        if entry["builder"] == "openai-whisper" and program == "speech.fit":
+            argument = "--model.encoder.init_args.name"  # configs/encoder/whisper_openai.yaml
+        return program, [base] + ([config] if config != base else []), argument
+    raise KeyError(f"{name}: no speech.fit / cascade.fit config names it (step: {entry['step']})")
 
 
 def steppable() -> list[str]:
-    """Models with a real step here: trained in full by speech.fit or cascade.fit."""
-    table = load_table()
-    return [n for n, e in table.items() if e["step"] == "train" and _has_plan(n)]
+    """Models with a real step here: trained by speech.fit or cascade.fit, or the cascade's recognizers."""
+    return [name for name in load_table() if _has_plan(name)]
 
 
 def _has_plan(name: str) -> bool:
@@ -94,25 +104,80 @@ def _has_plan(name: str) -> bool:
         return False
 
 
+def save_ctc_recognizer(name: str, entry: dict, folder: Path) -> str:
+    """An MMS recognizer folder: the real-shape Wav2Vec2ForCTC, its processor files and, for MMS-1b-all,
+    a nested vocab.json and an English adapter with the model's vocabulary size (tests/test_mms.py's layout)."""
+    from safetensors.torch import save_file
+    from test_mms import SPECIALS, ZEROSHOT_TOKENS, write_processor_files
+
+    from benchmarks.model_shapes import build
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = build(name, entry)
+    size = entry["config"]["vocab_size"]
+    if entry["config"].get("adapter_attn_dim"):
+        tokens = ["<s>", "<pad>", "</s>", "<unk>", "|"]
+        tokens += [chr(0x61 + i) if i < 26 else chr(0x400 + i) for i in range(size - len(tokens))]
+        (folder / "vocab.json").write_text(json.dumps({"eng": {t: i for i, t in enumerate(tokens)}}))
+        write_processor_files(folder, target_lang="eng")
+        save_file({k: v.contiguous() for k, v in model._get_adapters().items()}, folder / "adapter.eng.safetensors")
+    else:
+        assert len(ZEROSHOT_TOKENS) == size and SPECIALS
+        (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(ZEROSHOT_TOKENS)}))
+        write_processor_files(folder, target_lang=None)
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def save_open_clip(name: str, entry: dict, folder: Path) -> str:
+    """open_clip's architecture with its text tower's published config (a small tokenizer: ids within its
+    vocabulary), random weights saved through the program's own loader, and a tiny CIFAR-shaped dataset."""
+    import torch
+    from vision_fixtures import save_tiny_image_dataset, tiny_hf_text_architecture
+
+    from benchmarks.model_shapes import open_clip_architecture
+    from vision.model import load_clip
+
+    architecture = open_clip_architecture(name, entry, folder / "text")
+    architecture["text_cfg"]["hf_tokenizer_name"] = tiny_hf_text_architecture(folder / "tokenizer")["text_cfg"][
+        "hf_tokenizer_name"
+    ]
+    architecture["text_cfg"].pop("tokenizer_kwargs", None)  # SigLIP's text cleaning is its own tokenizer's
+    if "text_tower" in entry:  # open_clip builds an untrained model's HF tower from_pretrained: random weights there
+        from transformers import AutoConfig, AutoModel
+
+        AutoModel.from_config(AutoConfig.from_pretrained(folder / "text")).save_pretrained(folder / "text")
+    (folder / "architecture.json").write_text(json.dumps(architecture))
+    torch.save(load_clip(OPEN_CLIP_NAME, architecture=architecture).model.state_dict(), folder / "weights.pt")
+    save_tiny_image_dataset(folder / "images", per_split=20)
+    return str(folder / "weights.pt")
+
+
 def build_stand_in(name: str, folder: Path) -> str:
     """Save ``name`` at its published shape where its program reads it; returns what to pass."""
     import torch
 
     from benchmarks.model_shapes import build
 
+    sys.path.insert(0, str(REPO / "tests"))  # the stand-ins' tokenizer and processor files live with the tests
+    from cascade_testing import tiny_text_classifier
+
     entry = load_table()[name]
     torch.manual_seed(0)
     program, _, _ = plan(name)
+    if entry["step"] == "recognize":  # the cascade's classifier: a small stand-in, the recognizer is measured
+        tiny_text_classifier(folder / "classifier", ["a few words to train a tokenizer on"] * 4)
     if entry["builder"] == "openai-whisper":
         from speech.testing import random_whisper_checkpoint
 
         return str(random_whisper_checkpoint(folder / "whisper.pt", entry["config"], std=0.02))
+    if entry["step"] == "recognize":
+        return save_ctc_recognizer(name, entry, folder / "recognizer")
+    if entry["builder"] == "open_clip":
+        return save_open_clip(name, entry, folder)
     if program == "speech.fit":
         return save_speech_encoder(name, folder)
     # a text classifier: its real-shape weights and a small tokenizer (ids within its vocabulary)
-    sys.path.insert(0, str(REPO / "tests"))
-    from cascade_testing import tiny_text_classifier
-
     kind = "bert" if entry["class"].startswith("Bert") else "xlmr"
     tiny_text_classifier(folder, ["a few words to train a tokenizer on"] * 4, kind=kind)
     model = build(name, entry)
@@ -127,12 +192,6 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         args += ["-c", str(REPO / "configs" / config)]
     args += [
         f"{argument}={model}",
-        "--data.source=workbench.data.sources.Embedded",
-        f"--data.source.init_args.root={data_root}",
-        "--data.source.init_args.tiny=true",
-        "--data.source.init_args.languages=null",
-        "--data.num_workers=0",
-        "--data.batch_size=4",
         "--trainer.accelerator=cpu",
         "--trainer.max_steps=1",
         "--trainer.max_epochs=1",
@@ -142,33 +201,67 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         "--trainer.callbacks+=benchmarks.real_shape.StepClock",
         f"--trainer.callbacks.out={work / 'steps.json'}",
         f"--run_dir={work / 'run'}",
+        "--data.num_workers=0",
+        "--data.batch_size=4",
+    ]
+    if program == "vision.fit":
+        return args + [
+            f"--model.model_name={OPEN_CLIP_NAME}",
+            f"--model.architecture={(work / 'architecture.json').read_text()}",
+            f"--data.source.init_args.path={work / 'images'}",
+            "--data.source.init_args.max_per_split=10",
+            "--data.source.init_args.dev_fraction=0.2",
+            f"--data.source.init_args.cache_dir={work / 'cache'}",
+            "--trainer.precision=bf16-mixed",  # the shipped 16-mixed has no CPU autocast in Lightning
+        ]
+    args += [
+        "--data.source=workbench.data.sources.Embedded",
+        f"--data.source.init_args.root={data_root}",
+        "--data.source.init_args.tiny=true",
+        "--data.source.init_args.languages=[eng]",  # in_language eng, as shipped: evaluation stays short
     ]
     if program == "speech.fit":
         args += ["--data.max_batch_seconds=20", f"--model.cache_dir={work / 'cache'}"]
+    elif load_table()[name]["step"] == "recognize":  # the recognizer on the eval splits, a stand-in classifier
+        args += [f"--data.cache_dir={work / 'cache'}", f"--model.model.init_args.model={work / 'classifier'}"]
+        if "whisper" in " ".join(configs):
+            args += ["--data.recognizer.init_args.fp16=false"]  # half precision is for the GPU
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
     return args
 
 
-def gpu_memory_gb(entry: dict, program: str, trainable: float) -> float:
-    """Estimated GPU memory (GB) of one training step on the shipped batch, bf16-mixed, AdamW.
+def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> float:
+    """Estimated GPU memory (GB) for the shipped batch.
 
-    ``16 P_trainable + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW moments 8) plus activations
-    by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without recomputation, attention
-    by a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer.
+    Training (bf16-mixed, AdamW): ``16 P_trained + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW
+    moments 8) plus activations by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without
+    recomputation, attention in a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width``
+    bytes per layer; open_clip: the image tower's patches of a batch of 128 images (an upper bound: the
+    tower is frozen as shipped, so its activations need not be kept). Recognition (fp16,
+    no backward): ``2 P`` bytes of weights plus one layer's working
+    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each).
     """
     config = entry.get("config") or {}
     total = published_count(entry["params"])
     width = config.get("hidden_size") or config.get("d_model") or config.get("n_audio_state")
     layers = config.get("num_hidden_layers") or config.get("encoder_layers") or config.get("n_audio_layer")
+    tokens = SHIPPED_TOKENS.get(program, 0)
+    if entry["builder"] == "open_clip":  # the image tower's patches dominate: batch 128 (cifar10_xlmr.yaml)
+        import open_clip
+
+        vision = open_clip.get_model_config(name.split("/")[0])["vision_cfg"]
+        width, layers = vision.get("width", 768), vision.get("layers", 12)  # timm's ViT-B: 768 x 12
+        tokens = 128 * (vision["image_size"] // vision.get("patch_size", 16)) ** 2
+    if entry["step"] == "recognize":
+        return (2 * total + 20 * 16 * 1500 * width) / 1e9
     states = 16 * trainable + 4 * (total - trainable)
-    activations = 34 * SHIPPED_TOKENS[program] * width * layers
-    return (states + activations) / 1e9
+    return (states + 34 * tokens * width * layers) / 1e9
 
 
 def run_step(name: str, work: Path, data_root: Path) -> dict:
     """The ``--step`` process: the program on the saved model, then this process's peak RSS."""
-    model = (work / "stand_in.txt").read_text()
+    model = (work / "stand_in.txt").read_text().strip()
     cmd = step_command(name, model, work, data_root)
     started = time.perf_counter()
     # the program in this process, so that getrusage(RUSAGE_SELF) is its peak; argv as typed
@@ -177,10 +270,12 @@ def run_step(name: str, work: Path, data_root: Path) -> dict:
     seconds = json.loads((work / "steps.json").read_text())
     module = cli.model
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "step_s": seconds[0],
         "wall_s": time.perf_counter() - started,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,  # KiB on Linux
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # the whole run's CPU seconds: steadier than wall on a busy machine
+        "peak_rss_gb": usage.ru_maxrss / 1e6,  # KiB on Linux
         "params_m": sum(p.numel() for p in module.parameters()) / 1e6,
         "trainable_m": trainable / 1e6,
         "program": cmd[2],
@@ -188,9 +283,14 @@ def run_step(name: str, work: Path, data_root: Path) -> dict:
     }
 
 
+def work_name(name: str) -> str:
+    """The scratch folder of ``name`` (under ``--work-dir``)."""
+    return name.replace("/", "--").replace(":", "-")
+
+
 def measure(name: str, root: Path, data_root: Path) -> dict:
     """Build and step ``name`` in two fresh processes; the figures of the step."""
-    work = root / name.replace("/", "--").replace(":", "-")
+    work = root / work_name(name)
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     base = [sys.executable, "-m", "benchmarks.real_shape", name, "--work-dir", str(work), "--data-root", str(data_root)]
@@ -200,7 +300,7 @@ def measure(name: str, root: Path, data_root: Path) -> dict:
             return {"error": f"{stage}: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
     result = json.loads((work / "result.json").read_text())
     entry = load_table()[name]
-    result["gpu_gb"] = gpu_memory_gb(entry, result["program"], result["trainable_m"] * 1e6)
+    result["gpu_gb"] = gpu_memory_gb(name, entry, result["program"], result["trainable_m"] * 1e6)
     return result
 
 
@@ -214,10 +314,12 @@ def table_lines(results: dict[str, dict]) -> list[str]:
         if "error" in r:
             lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | |")
             continue
-        lines.append(
-            f"| `{name}` | {table[name]['params']} | {r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained) "
-            f"| {r['step_s']:.1f} s | {r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB |"
-        )
+        if table[name]["step"] == "recognize":  # the stand-in classifier's step is not the point: the run's wall
+            built, step = "recognizer (inference)", f"whole run (recognition of the eval clips): {r['cpu_s']:.0f} CPU s"
+        else:
+            built, step = f"{r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained)", f"{r['step_s']:.1f} s"
+        memory = f"{r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB"
+        lines.append(f"| `{name}` | {table[name]['params']} | {built} | {step} | {memory} |")
     return lines
 
 

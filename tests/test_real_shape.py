@@ -12,6 +12,8 @@ each in a fresh process; minutes per model and up to ~14 GB, so not in the defau
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from benchmarks.model_shapes import (
@@ -23,6 +25,7 @@ from benchmarks.model_shapes import (
     published_count,
     render,
 )
+from benchmarks.real_shape import measure, steppable, work_name
 
 TABLE = load_table()
 
@@ -46,3 +49,17 @@ def test_built_model_has_the_published_parameter_count(name):
     entry = TABLE[name]
     built, published = built_count(name, entry), published_count(entry["params"])
     assert abs(built / published - 1) <= TOLERANCE, f"{name}: built {built:,} vs published {entry['params']}"
+
+
+@pytest.mark.real_shape
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("name", steppable())
+def test_one_real_step_of_the_program(name, request, tiny_corpus, tiny_root, tmp_path):
+    """The program trains one step of the real-shape model and evaluates it (benchmarks/real_shape.py)."""
+    if "real_shape" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("minutes and GBs per model: flock /tmp/xling-heavy.lock python -m pytest -m real_shape ...")
+    result = measure(name, tmp_path, tiny_root)
+    assert "error" not in result, result.get("error")
+    assert abs(result["params_m"] * 1e6 / published_count(TABLE[name]["params"]) - 1) < 0.5  # the real size ran
+    metrics = json.loads((tmp_path / work_name(name) / "run" / "metrics.json").read_text())
+    assert metrics["global_step"] == 1 and metrics["splits"]["test"]["overall"]["n"] > 0
