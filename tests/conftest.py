@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 _PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("fast", max_examples=200, **_PROFILE)
 settings.register_profile("thorough", max_examples=5000, **_PROFILE)
+settings.register_profile("mutation", max_examples=50, **_PROFILE)  # python -m tests.mutation: per mutant
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
