@@ -1,7 +1,8 @@
 """A minimal run program for testing the sweep engine's mechanics (scheduling, skip, failure, kill).
 
 It takes the same arguments a sweep passes to a LightningCLI program and writes a real run
-directory through ``workbench.runs``; ``--fail_seed`` makes one seed fail, ``--sleep`` slows it.
+directory through ``workbench.runs``; ``--fail_seed`` makes one seed fail, ``--sleep`` slows it,
+``--starts_file`` counts its starts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ parser.add_argument("--run_dir")
 parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--fail_seed", type=int, default=-1)
 parser.add_argument("--system", default="e2e-test")
+parser.add_argument("--starts_file", help="append this run directory to the file at each start (tests count runs)")
 args = parser.parse_args()
+if args.starts_file:
+    with open(args.starts_file, "a") as handle:
+        handle.write(f"{args.run_dir}\n")
 time.sleep(args.sleep)
 if args.seed == args.fail_seed:
     print("failing on purpose", file=sys.stderr)
