@@ -84,3 +84,21 @@ def test_version_and_commit_of_the_checkout():
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     commit = git_commit()
     assert commit is not None and commit.removesuffix("+dirty") == head
+
+
+def test_a_record_without_schema_is_schema_one_and_errors_name_metrics_json_by_default():
+    written = record().to_dict()
+    del written["schema"]  # the first writers left it out
+    assert RunRecord.from_dict(written).schema == SCHEMA == 1
+    with pytest.raises(DataError, match=r"^metrics\.json.*malformed"):
+        RunRecord.from_dict(written | {"colour": "red"})
+
+
+def test_version_outside_an_installed_package_is_unknown(monkeypatch):
+    import importlib.metadata
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert package_version() == "unknown"
