@@ -69,7 +69,7 @@ def test_untrustworthy_records_are_refused_naming_file_and_field(tmp_path):
     with pytest.raises(DataError, match=r"run record.*kind.*'speech' is not one of"):
         record("speech")
     newer = record().to_dict() | {"schema": SCHEMA + 1}
-    with pytest.raises(DataError, match=rf"runs/x/metrics.json.*record.schema.*schema {SCHEMA + 1} is newer"):
+    with pytest.raises(DataError, match=rf"runs/x/metrics.json.*'record\.schema'.*schema {SCHEMA + 1} is newer"):
         RunRecord.from_dict(newer, where="runs/x/metrics.json")
     assert RunRecord.from_dict(record().to_dict() | {"schema": SCHEMA}) == record()
     with pytest.raises(DataError, match=r"m.json.*'record'.*malformed run record.*colour"):
