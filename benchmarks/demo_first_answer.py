@@ -8,8 +8,7 @@ cache) is copied to a temporary folder and the demo started there with its defau
 built, the quick recipes (``configs/embedded/demo/``) train one after the other. ``/progress`` is polled;
 as soon as a path's model is served, an example clip (Russian) is classified through the page's
 ``/classify_speech`` API, and the seconds from the demo's start to that answer are printed per path, with the
-load average. Run it under the shared lock: ``flock /tmp/xling-heavy.lock nice -n 5 python -m
-benchmarks.demo_first_answer``.
+load average. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations

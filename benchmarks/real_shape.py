@@ -1,6 +1,6 @@
 """One real step of the real program for each pretrained model at its published shape, on CPU.
 
-    flock /tmp/xling-heavy.lock nice -n 5 python -m benchmarks.real_shape [NAME ...] [--out FILE]
+    python -m benchmarks.real_shape [NAME ...] [--out FILE]
 
 For each model of ``configs/models.yaml`` (all, or the ``NAME``s given), two fresh processes:
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 _PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("fast", max_examples=200, **_PROFILE)
 settings.register_profile("thorough", max_examples=5000, **_PROFILE)
+settings.register_profile("mutation", max_examples=50, **_PROFILE)  # python -m tests.mutation: per mutant
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
@@ -90,7 +91,7 @@ def hub_cache(tmp_path, monkeypatch):
 
 #: markers of runs too long for the default suite: collected only when ``-m`` names them
 #: (``python -m pytest -m scale ...``), so neither the full run nor the quick part starts them
-OPT_IN_MARKERS = ("scale",)
+OPT_IN_MARKERS = ("scale", "real_shape")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,7 @@
 
 It takes the same arguments a sweep passes to a LightningCLI program and writes a real run
 directory through ``workbench.runs``; ``--fail_seed`` makes one seed fail, ``--sleep`` slows it,
-``--needs`` makes it read a file a setup step wrote.
+``--needs`` makes it read a file a setup step wrote, ``--starts_file`` counts its starts.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--fail_seed", type=int, default=-1)
 parser.add_argument("--system", default="e2e-test")
 parser.add_argument("--needs", help="a file an earlier (setup) run wrote: fail when it is not there yet")
+parser.add_argument("--starts_file", help="append this run directory to the file at each start (tests count runs)")
 args = parser.parse_args()
+if args.starts_file:
+    with open(args.starts_file, "a") as handle:
+        handle.write(f"{args.run_dir}\n")
 time.sleep(args.sleep)
 if args.needs and not Path(args.needs).is_file():
     print(f"needs {args.needs}, which is not there", file=sys.stderr)

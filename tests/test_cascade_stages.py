@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from cascade.asr_text import Vocabulary, error_rates_by_language, normalize
+from cascade.asr_text import Vocabulary, error_rates, error_rates_by_language, normalize
 from cascade.cache import ShardedCache, file_digest
 from cascade.languages import whisper_language
 from cascade.recognize import recognizer_cache, transcribe_items
@@ -156,6 +156,19 @@ def test_error_rates_per_language():
     assert scores["per_language"]["eng"]["cer"] == pytest.approx(1 / 3)
     assert scores["per_language"]["rus"] == {"cer": 0.0, "wer": 0.0, "n": 1}
     assert normalize("Март, Май!") == "март май"
+
+
+def test_error_rates_are_edits_over_reference_length():
+    """Hypotheses shorter and longer than their references: normalising by the hypothesis (or
+    averaging per utterance) gives other numbers."""
+    short = error_rates(["abcd"], ["ab"])  # 2 deletions over 4 reference characters
+    assert short["cer"] == pytest.approx(0.5) and error_rates(["ab"], ["abxy"])["cer"] == pytest.approx(1.0)
+    assert error_rates(["one two three"], ["one"])["wer"] == pytest.approx(2 / 3)
+    assert error_rates(["one"], ["one two three"])["wer"] == pytest.approx(2.0)
+    # the corpus rate: all edits over all reference characters (2 + 2) / (4 + 8), not a mean of rates
+    pooled = error_rates_by_language(["abcd", "abcdefgh"], ["ab", "abcdef"], ["eng", "eng"])["per_language"]["eng"]
+    assert pooled == {"cer": pytest.approx(4 / 12), "wer": 1.0, "n": 2}
+    assert error_rates([], [])["n"] == 0
 
 
 def test_whisper_language_codes():

@@ -171,7 +171,9 @@ def tiny_runs(root, tmp_path_factory):
     extra = {
         "asr": source + steps + encoder,
         "cascade": source + steps + text_model,
-        "e2e": source + steps + encoder,
+        # 3 epochs, whose best dev accuracy is not the last one (checked below): best and last differ, so
+        # predictions written or reloaded from last.ckpt cannot pass for the best checkpoint's
+        "e2e": source + steps + encoder + ["--trainer.max_epochs=3", "--monitor=val/acc"],
         "vision": digits + steps,
         "ocr": [*source, "--data.source.init_args.languages=[eng, rus]", *steps, *text_model],
     }
@@ -182,9 +184,17 @@ def tiny_runs(root, tmp_path_factory):
 
 def test_load_run_predicts_what_each_run_wrote(tiny_runs, tiny_corpus):
     """The predictor of each kind, chosen by the record, gives back the run's own test predictions."""
+    import torch
+
     from workbench.io import read_jsonl
     from workbench.predictor import PREDICTORS, load_run
 
+    checkpoints = tiny_runs / "e2e" / "checkpoints"
+    best, last = (
+        torch.load(checkpoints / f"{n}.ckpt", map_location="cpu", weights_only=True) for n in ("best", "last")
+    )
+    assert best["global_step"] < last["global_step"]
+    assert any(not torch.equal(t, last["state_dict"][k]) for k, t in best["state_dict"].items())
     items = {item.id: item for item in tiny_corpus.items}
     for kind, name in (("e2e", "e2e"), ("cascade", "cascade"), ("recognizer", "asr")):
         predictor = load_run(tiny_runs / name)
@@ -215,6 +225,8 @@ def test_load_run_of_an_image_cascade_reads_items_images_and_paths(tiny_runs):
     from workbench.predictor import CascadePredictor, load_run
 
     predictor = load_run(tiny_runs / "ocr")
+    # the record's script is the text the classifier reads (romanized), not what Tesseract writes (native)
+    assert predictor.record.model["script"] == "romanized" and predictor.recognizer.script == "native"
     assert type(predictor) is CascadePredictor and predictor.record.modality == "image" and predictor.signal == "image"
     rows = read_jsonl(tiny_runs / "ocr" / "predictions.jsonl")[::7]
     items = {item.id: item for item in vision_items(tiny_runs / "ocr")}

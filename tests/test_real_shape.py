@@ -7,7 +7,7 @@ is the table's rendering, and each model built with random weights from the publ
 ``-m real_shape``: one real step of the real program per model on CPU (benchmarks/real_shape.py),
 each in a fresh process; minutes per model and up to ~14 GB, so not in the default run:
 
-    flock /tmp/xling-heavy.lock python -m pytest -q -m real_shape tests/test_real_shape.py
+    python -m pytest -q -m real_shape tests/test_real_shape.py
 """
 
 from __future__ import annotations
@@ -54,10 +54,8 @@ def test_built_model_has_the_published_parameter_count(name):
 @pytest.mark.real_shape
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("name", steppable())
-def test_one_real_step_of_the_program(name, request, tiny_corpus, tiny_root, tmp_path):
+def test_one_real_step_of_the_program(name, tiny_corpus, tiny_root, tmp_path):
     """The program trains one step of the real-shape model and evaluates it (benchmarks/real_shape.py)."""
-    if "real_shape" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("minutes and GBs per model: flock /tmp/xling-heavy.lock python -m pytest -m real_shape ...")
     result = measure(name, tmp_path, tiny_root)
     assert "error" not in result, result.get("error")
     assert abs(result["params_m"] * 1e6 / published_count(TABLE[name]["params"]) - 1) < 0.5  # the real size ran

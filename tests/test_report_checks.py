@@ -25,11 +25,18 @@ def flags(right: int) -> list[bool]:
 
 
 def rows(right: dict[str, int], confidence: float, transcript: str | None = None) -> list[dict]:
+    """Test rows right on ``right[lang]`` items; dev rows on one more (so a fit on test differs from one on dev)."""
     out = []
     for lang, r in right.items():
         out += item_rows(lang, flags(r), confidence=confidence, transcript=transcript)
-        out += item_rows(lang, flags(r), split="dev", confidence=confidence, transcript=transcript)
+        out += item_rows(lang, flags(min(N, r + 1)), split="dev", confidence=confidence, transcript=transcript)
     return out
+
+
+def fitted(right: dict[str, int], confidence: float, split: str) -> float:
+    """The temperature fitted by hand on one split of :func:`rows`."""
+    chosen = [r for r in rows(right, confidence) if r["split"] == split]
+    return fit_temperature([r["probs"] for r in chosen], [r["label"] for r in chosen])
 
 
 def sweep(root, fault: str | None = None):
@@ -164,6 +171,9 @@ def test_calibration_fitted_on_dev_and_hybrid_scored_raw_and_calibrated(clean):
     calibration = {(r["system"], r["language"]): r for r in read_csv(clean / "calibration.csv")}
     e2e = calibration[("e2e-conv", "rus")]  # says 0.95, right on 75%: over-confident
     assert float(e2e["temperature"]) > 1 and float(e2e["ece_cal"]) < float(e2e["ece_raw"])
+    # fitted on the runs' dev rows, not on their test rows
+    on_dev, on_test = fitted(GOOD, 0.95, "dev"), fitted(GOOD, 0.95, "test")
+    assert float(e2e["temperature"]) == pytest.approx(on_dev, abs=1e-3) and abs(on_dev - on_test) > 0.05
     cascade = calibration[("ca-text-a", "rus")]  # says 0.5, right on 67%: under-confident
     assert float(cascade["temperature"]) < 1 and float(cascade["ece_cal"]) < float(cascade["ece_raw"])
     systems = {r["system"] for r in read_csv(clean / "table_test.csv")}

@@ -45,36 +45,80 @@ def python_files(folders=PACKAGES):
             yield path.relative_to(ROOT), ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
+LOADER_MODULES = ("torch", "torch.serialization")  # each has a ``load`` that unpickles
+
+
 def load_aliases(tree: ast.Module) -> set[str]:
-    """Names a module binds to ``torch.load`` (``from torch import load as L``, ``L = torch.load``,
-    ``import torch as T`` -> ``T.load``)."""
+    """Every name a module can call ``torch.load`` by: ``torch.load``, a module alias
+    (``import torch as T`` -> ``T.load``; ``import torch.serialization as S``, ``from torch import
+    serialization``), an imported name (``from torch import load as L``) and any chain of
+    assignments from those (``L = T.load``, ``M: Any = L``)."""
+    modules = set(LOADER_MODULES)
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module in ("torch", "torch.serialization"):
+        if isinstance(node, ast.Import):
+            modules |= {a.asname for a in node.names if a.name in LOADER_MODULES and a.asname}
+        elif isinstance(node, ast.ImportFrom) and node.module in LOADER_MODULES:
             names |= {a.asname or a.name for a in node.names if a.name == "load"}
-        elif isinstance(node, ast.Import):
-            names |= {f"{a.asname}.load" for a in node.names if a.name == "torch" and a.asname}
-        elif isinstance(node, ast.Assign) and ast.unparse(node.value) in ("torch.load", "torch.serialization.load"):
-            names |= {ast.unparse(t) for t in node.targets}
-    return names
+            modules |= {a.asname or a.name for a in node.names if f"{node.module}.{a.name}" in LOADER_MODULES}
+    names |= {f"{module}.load" for module in modules}
+    assignments = [n for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign) and n.value is not None]
+    while True:  # until no assignment adds a name: aliases of aliases
+        found = {
+            ast.unparse(target)
+            for n in assignments
+            if ast.unparse(n.value) in names
+            for target in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        }
+        if found <= names:
+            return names
+        names |= found
+
+
+def unsafe_reads(path: Path, tree: ast.Module) -> list[str]:
+    """Calls passing ``weights_only`` other than True, and checkpoint reads without it (outside tests/)."""
+    offenders = []
+    aliases = load_aliases(tree)
+    for node in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        callee = ast.unparse(node.func)
+        value = keyword(node, "weights_only")
+        reads = callee in aliases or callee.split(".")[-1] == "load_from_checkpoint"
+        trainer_call = callee.split(".")[-1] in ("fit", "test", "validate", "predict")
+        reads = reads or (trainer_call and keyword(node, "ckpt_path") is not None)
+        if (value is not None or (reads and path.parts[0] != "tests")) and not is_true(value):
+            offenders.append(f"{path}:{node.lineno} {callee}")
+    return offenders
 
 
 def test_every_weights_only_is_true_and_every_checkpoint_read_sets_it():
     """Any call passing ``weights_only`` passes True (anywhere in the tree, tests included); every
     call to torch.load (by any alias), ``load_from_checkpoint`` and a Trainer method given a
     ``ckpt_path`` passes ``weights_only=True``."""
-    offenders = []
-    for path, tree in python_files(TREE):
-        aliases = load_aliases(tree) | {"torch.load", "torch.serialization.load"}
-        for node in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-            callee = ast.unparse(node.func)
-            value = keyword(node, "weights_only")
-            reads = callee in aliases or callee.split(".")[-1] == "load_from_checkpoint"
-            trainer_call = callee.split(".")[-1] in ("fit", "test", "validate", "predict")
-            reads = reads or (trainer_call and keyword(node, "ckpt_path") is not None)
-            if (value is not None or (reads and path.parts[0] != "tests")) and not is_true(value):
-                offenders.append(f"{path}:{node.lineno} {callee}")
+    offenders = [offender for path, tree in python_files(TREE) for offender in unsafe_reads(path, tree)]
     assert not offenders, f"checkpoint reads without weights_only=True: {offenders}"
+
+
+ALIASED_LOADS = {
+    "plain": "import torch\ntorch.load(p)",
+    "module alias": "import torch as T\nT.load(p)",
+    "imported name": "from torch import load as read\nread(p)",
+    "assigned": "import torch\nread = torch.load\nread(p)",
+    "assigned from a module alias": "import torch as T\nread = T.load\nread(p)",
+    "alias of an alias": "from torch import load\nfirst = load\nsecond: object = first\nsecond(p)",
+    "serialization module": "import torch.serialization as S\nS.load(p)",
+    "serialization imported": "from torch import serialization\nserialization.load(p)",
+    "serialization's load": "from torch.serialization import load as L\nL(p)",
+    "attribute target": "import torch\nself.read = torch.load\nself.read(p)",
+}
+
+
+@pytest.mark.parametrize("source", ALIASED_LOADS.values(), ids=ALIASED_LOADS.keys())
+def test_the_static_check_sees_through_aliases(source):
+    """The checker itself: each way of reaching ``torch.load`` is a read, flagged without
+    ``weights_only=True`` and accepted with it."""
+    path = Path("workbench/x.py")
+    assert len(unsafe_reads(path, ast.parse(source))) == 1
+    assert unsafe_reads(path, ast.parse(source.replace("(p)", "(p, weights_only=True)"))) == []
 
 
 def test_no_weights_only_false_anywhere():

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,17 @@ def test_grid_expansion_and_commands(tmp_path):
     )
 
 
+def starts(path: Path) -> Counter:
+    """Run directory -> how many times a point's program started in it."""
+    return Counter(Path(line) for line in path.read_text().splitlines())
+
+
 def test_runs_skips_finished_and_reports_failures(tmp_path, capsys):
-    path = sweep_file(tmp_path, **{"--fail_seed": 1})
+    started = tmp_path / "starts.txt"
+    path = sweep_file(tmp_path, **{"--fail_seed": 1, "--starts_file": str(started)})
     assert sweep_main(["-c", str(path), "--no-report"]) == 1  # seed 1 fails everywhere
+    points = load_sweep(path).points
+    assert starts(started) == {p.run_dir: 1 for p in points}
     status = json.loads((tmp_path / "out" / "status.json").read_text())
     assert sum(e["state"] == "done" for e in status.values()) == 6
     failed = [e for e in status.values() if e["state"] == "failed"]
@@ -81,6 +90,9 @@ def test_runs_skips_finished_and_reports_failures(tmp_path, capsys):
     path.write_text(path.read_text().replace("--fail_seed: 1", "--fail_seed: -1"))
     assert sweep_main(["-c", str(path)]) == 0
     assert done.stat().st_mtime_ns == stamp
+    # the runs themselves, not only the status file: every finished point was not started again,
+    # every failed one was started once more
+    assert starts(started) == {p.run_dir: 1 + (p.seed == 1) for p in points}
     assert (tmp_path / "out/report/report.md").is_file()
     assert all(e["state"] == "done" for e in json.loads((tmp_path / "out" / "status.json").read_text()).values())
 

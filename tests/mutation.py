@@ -1,0 +1,150 @@
+"""Mutation testing, one module at a time: ``python -m tests.mutation [--before] [MODULE ...]``.
+
+The modules are those whose bugs change a conclusion without an error (issue 26). Each runs
+mutmut (settings: ``[tool.mutmut]`` in pyproject.toml) in a scratch folder of its own,
+``.mutation/<module>/``, with only the tests that cover it, so that a mutant costs seconds;
+mutmut further narrows each mutant to the tests that call the mutated function.
+
+- ``--before``: only the tests that existed before issue 26 (``.mutation/<module>-before/``).
+- without it: every covering test. When a ``--before`` run exists, only its survivors are run
+  again (a mutant killed by fewer tests stays killed by more) and the scores are merged.
+
+Prints per module: mutants killed (a test failed, or the run timed out), survived, not
+covered by any selected test, not run yet, and the score ``killed / (killed + survived +
+not covered)``; then every survivor. Equivalent mutants are listed with their reason in
+tests/README.md. One child process at a time (``--max-children 1``): the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRATCH = ROOT / ".mutation"
+LINKED = ["workbench", "cascade", "speech", "vision", "apps", "configs", "tests"]
+# module -> (tests before issue 26, tests it added); smallest modules first
+MODULES = {
+    "workbench/early_stopping.py": (["tests/test_early_stopping.py"], []),
+    "workbench/record.py": (
+        ["tests/test_sweep_schedule.py", "tests/test_security.py::test_load_run_refuses_a_pickle_payload"],
+        ["tests/test_record.py"],
+    ),
+    "workbench/protocols.py": (["tests/test_protocols.py"], ["tests/test_leakage_properties.py"]),
+    "speech/cache.py": (
+        ["tests/test_speech_model.py::test_frozen_cache_skips_the_encoder_and_survives_truncation"],
+        ["tests/test_cache_keys.py"],
+    ),
+    "cascade/asr_text.py": (["tests/test_cascade_stages.py"], []),
+    "cascade/cache.py": (["tests/test_cascade_stages.py"], []),
+    "speech/feature_cache.py": (["tests/test_feature_cache.py"], []),
+    "workbench/report/stats.py": (["tests/test_report_stats.py"], ["tests/test_report_properties.py"]),
+    "workbench/report/calibration.py": (["tests/test_report_checks.py"], ["tests/test_report_properties.py"]),
+    "workbench/report/checks.py": (["tests/test_report_checks.py"], []),
+    "workbench/report/compare.py": (
+        ["tests/test_report_stats.py", "tests/test_report.py"],
+        ["tests/test_report_properties.py"],
+    ),
+    "workbench/report/tables.py": (["tests/test_report.py", "tests/test_report_checks.py"], []),
+}
+KILLED = {"killed", "timeout"}
+MISSED = {"survived", "no tests"}
+RESULT = re.compile(r"^\s*(?P<name>\S+__mutmut_\d+): (?P<status>.+)$")
+
+
+def scratch(module: str, before: bool) -> Path:
+    """``.mutation/<module>[-before]/``: links to the code and tests, a pyproject naming the module and its tests."""
+    original, added = MODULES[module]
+    folder = SCRATCH / (Path(module).stem + ("-before" if before else ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    config = (ROOT / "pyproject.toml").read_text()
+    assert "\n[" not in config[config.index("[tool.mutmut]") :], "[tool.mutmut] must be the last section"
+    selection = original if before else original + added
+    config += f"only_mutate = [{module!r}]\npytest_add_cli_args_test_selection = {selection!r}\n".replace("'", '"')
+    (folder / "pyproject.toml").write_text(config)
+    return folder
+
+
+def results(folder: Path) -> dict[str, str]:
+    """``mutant name -> status`` of the module's mutants (empty before any run)."""
+    if not (folder / "mutants").is_dir():
+        return {}
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=folder, capture_output=True, text=True
+    ).stdout
+    return {m["name"]: m["status"].strip() for m in map(RESULT.match, out.splitlines()) if m}
+
+
+def mutate(folder: Path, names: list[str] | None = None) -> None:
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
+    env.pop("PYTHONPATH", None)  # the mutants must be imported, not the checkout
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", "1", *(names or [])]
+    subprocess.run(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, check=False)
+
+
+def score(statuses: dict[str, str]) -> tuple[Counter, str]:
+    counts = Counter(statuses.values())
+    killed = sum(counts[s] for s in KILLED)
+    judged = killed + sum(counts[s] for s in MISSED)
+    return counts, f"{100 * killed / judged:.1f}%" if judged else "-"
+
+
+def merged(module: str) -> dict[str, str]:
+    """The after statuses: the before run's kills stand, its survivors get the after run's verdict."""
+    before, after = results(scratch(module, True)), results(scratch(module, False))
+    if not before:
+        return after
+    return {name: status if status in KILLED else after.get(name, "not checked") for name, status in before.items()}
+
+
+def run_module(module: str, before: bool) -> dict[str, str]:
+    """Mutate one module (after a before run: only its survivors); its statuses."""
+    if before:
+        mutate(scratch(module, True))
+        return results(scratch(module, True))
+    earlier = results(scratch(module, True))
+    survivors = [name for name, status in earlier.items() if status not in KILLED]
+    if survivors or not earlier:
+        mutate(scratch(module, False), survivors)
+    return merged(module)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"paths, default all: {', '.join(MODULES)}")
+    parser.add_argument("--before", action="store_true", help="only the tests that existed before issue 26")
+    parser.add_argument("--report", action="store_true", help="print the scores of earlier runs, run nothing")
+    args = parser.parse_args(argv)
+    modules = args.modules or list(MODULES)
+    unknown = sorted(set(modules) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; known: {list(MODULES)}")
+    rows, survivors = [], []
+    for module in modules:
+        if args.report:
+            statuses = results(scratch(module, True)) if args.before else merged(module)
+        else:
+            statuses = run_module(module, args.before)
+        counts, percent = score(statuses)
+        rows.append((module, counts, percent))
+        survivors += [f"  {status}: {name}" for name, status in sorted(statuses.items()) if status in MISSED]
+    print(f"{'module':34} {'mutants':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'not run':>7} {'score':>6}")
+    for module, c, percent in rows:
+        killed = sum(c[s] for s in KILLED)
+        total = sum(c.values())
+        line = f"{module:34} {total:7} {killed:7} {c['survived']:8} {c['no tests']:8} {c['not checked']:7} {percent:>6}"
+        print(line)
+    print("\n".join(["", "survivors (killed by a new test, or equivalent: tests/README.md):", *survivors]))
+
+
+if __name__ == "__main__":
+    main()
