@@ -99,6 +99,7 @@ def test_every_config_is_planned():
     """A new config file cannot slip past CI: each is mapped to a base and its stand-ins."""
     names = {p.relative_to(CONFIGS).as_posix() for p in shipped()}
     assert "speechtaxi.yaml" in names and "embedded/speech.yaml" in names
-    assert {p.name for p in CONFIGS.glob("*.yaml")} == {SPEECHTAXI.name}  # a new top-level base needs a plan
+    top_level = {p.name for p in CONFIGS.glob("*.yaml")} - {"models.yaml"}  # the model table, not a run config
+    assert top_level == {SPEECHTAXI.name}  # a new top-level base needs a plan
     encoders = {p.stem for p in (CONFIGS / "encoder").glob("*.yaml")}
     assert encoders - {"whisper_openai"} == set(FAMILY)
