@@ -9,26 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import soundfile as sf
 from speechtaxi_replica import speechtaxi_sized
 
 from workbench.data.speechtaxi import prepare_speechtaxi
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch) -> Path:
-    """An empty hub cache that ``huggingface_hub`` reads, offline, for this test only."""
-    import huggingface_hub.constants as constants
-
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return cache
 
 
 def flac_bytes(prepared) -> dict[str, bytes]:
