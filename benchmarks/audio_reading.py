@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import base_parser, header, interleave, load_clips, size_of
+from benchmarks.common import base_parser, header, interleave, load_clips, size_of, timing_trainer
 from speech.data import AudioDataset, SpeechDataModule
 
 SETTINGS = {
@@ -87,19 +87,7 @@ class Side:
             def on_train_epoch_end(self, trainer, module):
                 marks.append(time.perf_counter())
 
-        trainer = L.Trainer(
-            max_epochs=self.epochs_per_fit,
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-            use_distributed_sampler=False,
-            callbacks=[Timer()],
-        )
+        trainer = timing_trainer(Timer(), max_epochs=self.epochs_per_fit)
         trainer.fit(self.model(), datamodule=self.data)
         self.data._datasets.clear()  # the next fit starts from fresh datasets (nothing decoded yet)
         return marks[-1] - marks[0]

@@ -169,3 +169,24 @@ def load_clips(root: str | Path, tiny: bool, languages: list[str] | None, split:
 
 def header(title: str, args) -> list[str]:
     return [f"== {title} [{size_of(args)}] ==", machine_line()]
+
+
+def timing_trainer(callback, max_epochs: int = 1, **overrides):
+    """A CPU Trainer that trains only, with nothing beside the step to time: no logger, checkpoint,
+    progress bar, summary or validation, and the data module's own sampler (``callback`` reads the clock)."""
+    import lightning as L
+
+    settings = dict(
+        max_epochs=max_epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+        callbacks=[callback],
+    )
+    return L.Trainer(**{**settings, **overrides})

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import base_parser, header, interleave, load_clips
+from benchmarks.common import base_parser, header, interleave, load_clips, timing_trainer
 from benchmarks.models import save_wav2vec2
 from benchmarks.profiling import profiled
 from workbench.optim import Optim
@@ -109,20 +109,7 @@ class Ours:
             def on_train_epoch_end(self, trainer, module):
                 timer["end"] = time.perf_counter()
 
-        trainer = self.L.Trainer(
-            max_epochs=1,
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-            limit_train_batches=limit_batches or 1.0,
-            use_distributed_sampler=False,
-            callbacks=[Timer()],
-        )
+        trainer = timing_trainer(Timer(), limit_train_batches=limit_batches or 1.0)
         trainer.fit(self.model, datamodule=self.data)
         return timer["end"] - timer["start"]
 
