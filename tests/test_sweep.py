@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kill_mid_point import kill_mid_point, running_points
 
 from workbench.errors import ConfigError
 from workbench.sweep import load_sweep, run_sweep
@@ -97,41 +96,14 @@ def test_runs_skips_finished_and_reports_failures(tmp_path, capsys):
     assert all(e["state"] == "done" for e in json.loads((tmp_path / "out" / "status.json").read_text()).values())
 
 
-def running_points(runs: Path) -> list[Path]:
-    """Run directories under ``runs`` whose ``run.log`` a live process holds open as its output
-    (Linux /proc): a point's process, however it was started (forked or a new interpreter); a
-    zombie has closed its files, so only processes that can still write are listed."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                targets = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
-            except OSError:  # ended while we looked
-                continue
-            found += [Path(t).parent for t in targets if t.startswith(f"{runs}/") and t.endswith("/run.log")]
-    return found
-
-
 def test_killed_sweep_keeps_finished_points(tmp_path):
     path = sweep_file(tmp_path, **{"--sleep": 1.5})
     spec = yaml.safe_load(path.read_text())
     spec["systems"].pop("ca-test")  # 6 points are enough to kill a sweep half-way
     path.write_text(yaml.safe_dump(spec))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.sweep", "-c", str(path), "--workers", "1", "--no-report"],
-        env=os.environ.copy(),
-    )
     runs = tmp_path / "out" / "runs"
-    deadline = time.monotonic() + 120
-    # kill mid-point: 2 points are done and the next one's process is running (not merely exiting)
-    while time.monotonic() < deadline and not (
-        len(list(runs.rglob("metrics.json"))) >= 2
-        and any(not (run / "metrics.json").exists() for run in running_points(runs))
-    ):
-        time.sleep(0.1)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    finished = {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")}
+    command = [sys.executable, "-m", "workbench.sweep", "-c", str(path), "--workers", "1", "--no-report"]
+    finished = kill_mid_point(command, runs)
     assert 2 <= len(finished) < 6
     # wait until no point process of this sweep is left: an orphan would run on and finish its
     # point (a new metrics.json); a child that dies with the sweep leaves the set as it was

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,9 +13,9 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from kill_mid_point import kill_mid_point, running_points
 from report_runs import item_rows, write_run
 from test_speech_fit import tiny_args
-from test_sweep import running_points
 
 from workbench.errors import ConfigError
 from workbench.record import read_record
@@ -116,18 +114,9 @@ def test_killed_tune_run_resumes_without_repeating_finished_trials(tmp_path):
     spec["tune"]["protocols"] = ["in_language"]  # one study of 4 trials
     path.write_text(yaml.safe_dump(spec))
     command = [sys.executable, "-m", "workbench.tune", "-c", str(path), "--workers", "1", "--no-report"]
-    process = subprocess.Popen(command, env=os.environ.copy())
     trials = tmp_path / "out-tuned" / "tune"
+    done = kill_mid_point(command, trials)  # 2 trials done, the next one's process running
     deadline = time.monotonic() + 120
-    # kill mid-trial: 2 trials are done and the next one's process is running
-    while time.monotonic() < deadline and not (
-        len(list(trials.rglob("metrics.json"))) >= 2
-        and any(not (run / "metrics.json").exists() for run in running_points(trials))
-    ):
-        time.sleep(0.1)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done = {p: p.stat().st_mtime_ns for p in trials.rglob("metrics.json")}
     assert 2 <= len(done) < 4
     while running_points(trials) and time.monotonic() < deadline:  # the killed trial's process ends with it
         time.sleep(0.05)
