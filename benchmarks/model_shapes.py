@@ -21,25 +21,14 @@ from pathlib import Path
 import torch
 import yaml
 
+from workbench.model_table import TABLE, load_table, published_count
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-TABLE = CONFIGS / "models.yaml"
 MODELS_MD = CONFIGS / "MODELS.md"
 TOLERANCE = 0.01  # built vs published parameter count
-UNITS = {"K": 1e3, "M": 1e6, "B": 1e9}
 # config keys whose string value names a pretrained model (the shipped configs' vocabulary)
 NAME_KEYS = ("name_or_path", "model", "model_id")
-
-
-def load_table(path: Path = TABLE) -> dict[str, dict]:
-    """``{name: entry}``; keys starting with ``_`` only hold YAML anchors."""
-    table = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {name: entry for name, entry in table.items() if not name.startswith("_")}
-
-
-def published_count(text: str) -> int:
-    """``"317M"`` -> 317000000, ``"2.21B"`` -> 2210000000."""
-    return round(float(text[:-1]) * UNITS[text[-1]])
 
 
 # -- the names the configs use -------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from workbench.model_table import load_table, published_count
 from workbench.sweep import load_sweep
 from workbench.sweep.__main__ import main as sweep_main
-from workbench.sweep.estimate import get, point_cost, resolved
+from workbench.sweep.estimate import get, model_cost, point_cost, resolved
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = REPO / "configs" / "sweeps" / "speechtaxi.yaml"
@@ -101,3 +102,18 @@ def test_a_system_without_a_cost_is_named(tmp_path, capsys, monkeypatch):
     assert re.search(
         r"^estimated GPU hours: \d+ on H100s at \d+% MFU \(without 1 systems that have no cost\)$", out, re.M
     )
+
+
+def test_model_costs_come_from_the_one_model_table():
+    # hand-computed: a base-size layer is 4 x 768^2 attention + 2 x 768 x 3072 feed-forward weights
+    base_layers = 12 * (4 * 768 * 768 + 2 * 768 * 3072)
+    assert base_layers == 84_934_656
+    for text in ("FacebookAI/xlm-roberta-base", "cis-lmu/glot500-base"):  # embeddings are lookups, not FLOPs
+        assert (model_cost(text).params, model_cost(text).frames) == (base_layers, 0)
+    assert model_cost("small").params == model_cost("openai/whisper-small").params == base_layers  # encoder only
+    xlsr = load_table()["facebook/wav2vec2-xls-r-300m"]
+    assert model_cost("facebook/wav2vec2-xls-r-300m").params == published_count(xlsr["params"])
+    assert model_cost("facebook/wav2vec2-xls-r-300m").layers == xlsr["config"]["num_hidden_layers"]
+    large = model_cost("large-v3")  # a recognizer: the encoder per frame, the rest of the model per token
+    assert large.params + large.decoder == published_count(load_table()["large-v3"]["params"])
+    assert model_cost("someone/not-in-the-table") is None

@@ -16,8 +16,8 @@ Every figure is derived from a stated cost per model and per data set, never mea
   weights, gradients and two moments) plus ``ACTIVATION_BYTES x width x layers`` bytes for
   each frame of a batch (``data.max_batch_seconds`` of audio; no attention matrix: SDPA).
 
-Parameter counts are the published ones (rounded; configs/MODELS.md holds the exact table
-and its sources). A system whose model has no cost here is named, not guessed.
+Sizes come from ``configs/models.yaml`` (:func:`model_cost`), the one table of the models the
+configs name. A system whose model is not in it is named, not guessed.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from workbench.model_table import load_table, published_count
 from workbench.sweep.spec import Point, Sweep
 
 H100_BF16_FLOPS = 989e12  # dense bf16 peak of an H100 SXM (NVIDIA's datasheet), FLOP/s
@@ -53,22 +54,38 @@ class ModelCost:
     decoder: float = 0.0
 
 
-#: Published sizes (model cards / papers), rounded; keyed by the id a config names.
-MODELS = {
-    "facebook/wav2vec2-xls-r-300m": ModelCost(315e6, 24, 1024),
-    "facebook/mms-300m": ModelCost(315e6, 24, 1024),
-    "mms-meta/mms-zeroshot-300m": ModelCost(315e6, 24, 1024),
-    "facebook/mms-1b-all": ModelCost(965e6, 48, 1280),
-    "facebook/hubert-large-ll60k": ModelCost(316e6, 24, 1024),
-    "microsoft/wavlm-large": ModelCost(316e6, 24, 1024),
-    "facebook/w2v-bert-2.0": ModelCost(580e6, 24, 1024),  # 50 frames/s: 100 Hz fbank stacked by 2
-    "openai/whisper-small": ModelCost(88e6, 12, 768),  # the encoder alone (speech.fit uses only it)
-    "small": ModelCost(88e6, 12, 768),  # openai-whisper's name for the same encoder
-    "large-v3": ModelCost(635e6, 32, 1280, decoder=907e6),  # openai-whisper large-v3: encoder + decoder
-    "FacebookAI/xlm-roberta-base": ModelCost(86e6, 12, 768, frames=0),  # 278 M with its 250 k embeddings
-    "cis-lmu/glot500-base": ModelCost(86e6, 12, 768, frames=0),  # 395 M with its 401 k embeddings
-    "google-bert/bert-base-multilingual-cased": ModelCost(86e6, 12, 768, frames=0),  # 178 M with embeddings
-}
+def layer_params(width: int, ffn: int) -> float:
+    """Weights of one transformer layer: the attention projections (4 d^2) and the feed-forward block
+    (2 d ffn); norms and biases are below 1 %."""
+    return 4 * width * width + 2 * width * ffn
+
+
+@functools.cache  # a grid asks for the same few models thousands of times
+def model_cost(name: str) -> ModelCost | None:
+    """The cost of ``name`` derived from its row of ``configs/models.yaml`` (None when it has none).
+
+    Speech encoders compute with every published parameter at 50 frames a second. A text
+    classifier's embedding table is a lookup, so it counts only its layers. Whisper trained as an
+    encoder (``step: train``) counts its encoder's layers; as a recognizer the encoder runs on its
+    window and the rest of the published count (decoder and its embeddings) once per token.
+    """
+    entry = load_table().get(name)
+    if entry is None:
+        return None
+    config, published = entry["config"], published_count(entry["params"])
+    if entry["builder"] == "openai-whisper":
+        width, layers = config["n_audio_state"], config["n_audio_layer"]
+        encoder = layers * layer_params(width, 4 * width)
+        if entry["step"] == "recognize":
+            return ModelCost(encoder, layers, width, decoder=published - encoder)
+        return ModelCost(encoder, layers, width)
+    if "d_model" in config:  # transformers' Whisper: speech.fit keeps the encoder
+        width, layers = config["d_model"], config["encoder_layers"]
+        return ModelCost(layers * layer_params(width, config["encoder_ffn_dim"]), layers, width)
+    width, layers = config["hidden_size"], config["num_hidden_layers"]
+    if "max_position_embeddings" in config and "type_vocab_size" in config:  # a BERT-family text encoder
+        return ModelCost(layers * layer_params(width, config["intermediate_size"]), layers, width, frames=0)
+    return ModelCost(published, layers, width)
 
 
 @dataclass(frozen=True)
@@ -164,7 +181,7 @@ def point_cost(point: Point) -> PointCost:
     dev_items = corpus.dev * len(trained) * epochs
     if point.program == "speech.fit":
         encoder = get(config, "model.encoder.init_args.name_or_path") or get(config, "model.encoder.init_args.name")
-        model = MODELS.get(str(encoder))
+        model = model_cost(str(encoder))
         if model is None:
             cost.missing = f"encoder '{encoder}' has no cost"
             return cost
@@ -178,10 +195,10 @@ def point_cost(point: Point) -> PointCost:
         classifier = str(get(config, "model.model.init_args.model"))
         recognizer = str(get(config, "data.recognizer.init_args.model"))
         for name in (classifier, recognizer):
-            if name not in MODELS:
+            if model_cost(name) is None:
                 cost.missing = f"model '{name}' has no cost"
                 return cost
-        flops = MODELS[classifier].params * TOKENS_PER_ITEM * (6 * train_items + 2 * (dev_items + eval_items))
+        flops = model_cost(classifier).params * TOKENS_PER_ITEM * (6 * train_items + 2 * (dev_items + eval_items))
         cost.hours, cost.recognizer = flops_hours(flops, TRAIN_MFU) + STARTUP_HOURS, recognizer
     else:
         cost.missing = f"program {point.program} has no cost model"
@@ -190,7 +207,7 @@ def point_cost(point: Point) -> PointCost:
 
 def recognition_hours(recognizer: str, corpus: Corpus, languages: int) -> float:
     """Transcribing every dev and test clip of ``languages`` once with ``recognizer``."""
-    model, clips = MODELS[recognizer], (corpus.dev + corpus.test) * languages
+    model, clips = model_cost(recognizer), (corpus.dev + corpus.test) * languages
     if model.decoder:  # Whisper: the encoder on a 30-s window, then token by token
         encode = 2 * model.params * WINDOW_SECONDS * model.frames * clips
         decode = 2 * model.decoder * DECODED_TOKENS_PER_CLIP * clips
