@@ -47,6 +47,31 @@ def pytest_runtest_setup(item):
     _drop_unimportable_speechbrain_redirects()
 
 
+#: XLING_TEST_TIMES=FILE appends one line per test: wall seconds, CPU seconds of the test process and of
+#: the child processes it waited for (load-independent, unlike the wall time), node id. Used to find what
+#: makes the suite long (tests/README.md, "How long").
+_TIMES = os.environ.get("XLING_TEST_TIMES")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not _TIMES:
+        yield
+        return
+    import resource
+    import time
+
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    wall, used = time.perf_counter(), cpu()
+    yield
+    line = f"{time.perf_counter() - wall:.2f}\t{cpu() - used:.2f}\t{item.nodeid}\n"
+    with open(_TIMES, "a") as out:  # one short append per test: whole lines even from parallel workers
+        out.write(line)
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory):
     """A folder holding the tiny embedded corpus, built once per test session."""
@@ -94,7 +119,17 @@ def hub_cache(tmp_path, monkeypatch):
 OPT_IN_MARKERS = ("scale", "real_shape")
 
 
+#: tests sharing one machine-wide resource run in one xdist worker (``-n 2 --dist loadgroup``): the
+#: session's SLURM cluster is started and stopped by the worker that holds it
+SHARED_RESOURCE_FIXTURES = ("slurm_cluster",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in SHARED_RESOURCE_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
     chosen = config.getoption("markexpr") or ""
     left_out = [m for m in OPT_IN_MARKERS if m not in chosen]
     deselected = [item for item in items if any(item.get_closest_marker(m) for m in left_out)]
