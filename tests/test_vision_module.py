@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vision.bundle import ByteTokenizer
 from vision.datamodule import ImageDataset, class_names_by_language
 from vision.digits import Digits
 from vision.lora import LoraSettings
-from vision.model import ByteTokenizer, load_clip, save_local_dir
+from vision.model import load_clip, save_local_dir
 from vision.module import Optim, Prompts, VisionCLIP
 from workbench.errors import ConfigError
 
