@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     from ct2_testing import ct2_whisper, openai_clip_window
 
     from cascade.languages import whisper_language
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
 
     items, _ = load_clips(args.data_root, preset["tiny"], preset["langs"], "test", args.clips or preset["clips"])
     waves = [load_audio(i.audio, where=i.id) for i in items]

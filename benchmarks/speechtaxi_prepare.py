@@ -2,7 +2,7 @@
 
     python -m benchmarks.speechtaxi_prepare [--quick | --full] [--rounds N] [--processes N]
 
-Both sides run :func:`workbench.data.speechtaxi.prepare_speechtaxi` on the same local replica
+Both sides run :func:`speech.speechtaxi.prepare_speechtaxi` on the same local replica
 of the repository (real MP3, 22.05 kHz stereo, ``tables.zip`` + ``data.zip``, read through
 ``huggingface_hub`` offline from a temporary hub cache), each round into a fresh cache folder:
 side A with ``processes=N`` (default: the usable cores), side B with one process. Wall time
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from speechtaxi_replica import speechtaxi_sized
 
-    from workbench.data.speechtaxi import decoding_processes, prepare_speechtaxi
+    from speech.speechtaxi import decoding_processes, prepare_speechtaxi
 
     languages = ["eng", "rus", "tel", "yor"][: 4 if args.full else 2]
     verses, seconds = (8, 1.0) if args.quick else (150, 9.5) if args.full else (100, 9.5)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from workbench.audio import MAX_SECONDS, SAMPLE_RATE, duration_seconds, load_audio
+from speech.audio import MAX_SECONDS, SAMPLE_RATE, duration_seconds, load_audio
 from workbench.data.sources import CorpusSource
 from workbench.datamodule import CorpusDataModule
 from workbench.errors import DataError

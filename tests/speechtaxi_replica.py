@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from hub_replicas import mp3, speechtaxi_recording, write_hub_repo, zipped
 
-from workbench.data.speechtaxi import SPEECHTAXI_LABELS
+from speech.speechtaxi import SPEECHTAXI_LABELS
 
 SPLIT_CYCLE = ("train", "train", "train", "dev", "test")
 

@@ -22,8 +22,8 @@ import torch
 import yaml
 from ddp_testing import clip_digest
 
+from speech.audio import load_audio
 from speech.testing import CONV, LARGE, TRANSFORMER
-from workbench.audio import load_audio
 from workbench.protocols import Protocol
 
 REPO = Path(__file__).resolve().parents[1]

@@ -187,7 +187,7 @@ def clips(tiny_corpus, tmp_path_factory):
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     out = {lang: Path(item.audio) for lang, item in items.items()}
     # the same Russian clip as 44.1 kHz stereo WAV: must be converted, not refused
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
 
     wave = load_audio(items["rus"].audio)
     stereo = np.stack([wave, wave], axis=1)
@@ -604,7 +604,7 @@ def test_demo_predictions_match_the_runs_own(app, tiny_runs, tiny_corpus):
     probabilities (and transcripts) the run wrote for its test items."""
     import json
 
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
 
     items = {item.id: item for item in tiny_corpus.items}
     for name, model in (("e2e", models(app, "e2e")), ("cascade", models(app, "cascade"))):

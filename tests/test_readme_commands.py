@@ -137,7 +137,7 @@ def speechtaxi_hub(tmp_path_factory) -> Path:
     """All 28 SpeechTaxi languages (5 verses each) as the cached snapshot of LennartKeller/SpeechTaxi."""
     from speechtaxi_replica import speechtaxi_sized
 
-    from workbench.data.speechtaxi import LANGUAGES
+    from speech.speechtaxi import LANGUAGES
 
     cache = tmp_path_factory.mktemp("hub")
     speechtaxi_sized(cache, languages=LANGUAGES, verses=5, seconds=0.5)

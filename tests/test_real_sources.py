@@ -17,7 +17,7 @@ import yaml
 from hub_replicas import SPLIT_OF, TEXTS, VERSES, speechtaxi_recording, speechtaxi_repo
 from jsonargparse import ArgumentParser
 
-from workbench.audio import SAMPLE_RATE, load_audio
+from speech.audio import SAMPLE_RATE, load_audio
 from workbench.data.sources import SPEECHTAXI_LABELS, CorpusSource, SpeechTaxi
 from workbench.errors import DataError
 
@@ -61,7 +61,7 @@ def test_speechtaxi_replica_loads_through_the_shipped_config(hub_cache, tmp_path
 
 
 def test_speechtaxi_prepare_is_idempotent_and_resumable(hub_cache, tmp_path):
-    from workbench.data.speechtaxi import prepare_speechtaxi
+    from speech.speechtaxi import prepare_speechtaxi
 
     speechtaxi_repo(hub_cache)
     cache = tmp_path / "c"
@@ -120,7 +120,7 @@ def test_prepare_command_offline(hub_cache, tmp_path):
 
 
 def test_speechtaxi_configs_list_the_28_languages():
-    from workbench.data.speechtaxi import LANGUAGES
+    from speech.speechtaxi import LANGUAGES
 
     assert len(LANGUAGES) == 28 and "hin" not in LANGUAGES
     for config in ("configs/speechtaxi.yaml", "configs/cascade/speechtaxi.yaml"):

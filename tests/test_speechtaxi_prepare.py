@@ -12,7 +12,7 @@ from pathlib import Path
 import soundfile as sf
 from speechtaxi_replica import speechtaxi_sized
 
-from workbench.data.speechtaxi import prepare_speechtaxi
+from speech.speechtaxi import prepare_speechtaxi
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from vision.text_render import TEST_FONTS, TRAIN_FONTS, RenderSettings, covered, fallback_font, font_path, render
 from workbench.data.cldr_text import CLASSES, language_spec
-from workbench.data.embedded import EmbeddedSettings, PlannedUtterance, plan_rows
-from workbench.data.plan import rng_for
+from workbench.data.embedded import EmbeddedSettings, plan_rows
+from workbench.data.plan import PlannedUtterance, rng_for
 from workbench.data.sources import Embedded
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, read_json, read_jsonl

@@ -56,7 +56,7 @@ def prepare_main(args: argparse.Namespace) -> None:
     """Prepare SpeechTaxi and print where it went and its items per language and split."""
     from collections import Counter
 
-    from workbench.data.speechtaxi import prepare_speechtaxi
+    from speech.speechtaxi import prepare_speechtaxi
 
     prepared = prepare_speechtaxi(
         args.path, args.languages, args.cache_dir, args.revision, args.token_env, args.on_bad_item, args.processes

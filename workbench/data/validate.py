@@ -79,7 +79,7 @@ def keep_good(values: Iterable[T], check: Callable[[T], object], on_bad_item: On
 
 def check_audio_item(item: Item, max_seconds: float | None = None) -> None:
     """Raise a DataError naming the item if its audio cannot be used."""
-    from workbench.audio import load_audio  # torch-heavy: imported only when audio is checked
+    from speech.audio import load_audio  # torch-heavy: imported only when audio is checked
 
     if not item.audio:
         raise DataError(f"item '{item.id}'", "audio", "no audio path")
@@ -108,7 +108,7 @@ def audio_fault(path: str | Path) -> str | None:
     import numpy as np
     import soundfile as sf
 
-    from workbench.audio import SILENCE_PEAK, wav_is_truncated
+    from speech.audio import SILENCE_PEAK, wav_is_truncated
 
     path = Path(path)
     if not path.is_file():

@@ -197,7 +197,7 @@ def decode_clip(data_zip: str, member: str, target: str) -> tuple[str, str] | No
     """
     import soundfile as sf
 
-    from workbench.audio import SAMPLE_RATE, prepare
+    from speech.audio import SAMPLE_RATE, prepare
 
     key = (os.getpid(), data_zip)
     if key not in _ARCHIVES:
