@@ -20,6 +20,7 @@ from typing import Literal, TypeVar
 
 from workbench.errors import DataError
 from workbench.items import Item
+from workbench.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +185,6 @@ class AudioChecks:
 
     def save(self) -> None:
         if self._dirty:
-            from workbench.io import atomic_write_json
-
             atomic_write_json(self.path, {"verdicts": self.verdicts, "digests": self.digests})
             self._dirty = False
 
