@@ -47,6 +47,7 @@ from workbench.data.embedded_files import (
     summarize,
 )
 from speech.tts import espeak_binary
+from workbench.data.manifest import load_manifest
 from workbench.data.plan import PlannedUtterance, Prosody, plan_contents, rng_for
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_json, atomic_write_jsonl, read_json
@@ -343,9 +344,6 @@ def load_embedded(
     languages are built and loaded; ``corpus.meta["partial"]`` is then True. The corpus name
     (the build folder) is the same either way.
     """
-    # Imported here: the manifest reader pulls in torch (seconds), which building does not need.
-    from workbench.data.manifest import load_manifest
-
     settings = settings or EmbeddedSettings()
     wanted = wanted_languages(settings, languages)
     folder = build_embedded(settings, root, languages=wanted)

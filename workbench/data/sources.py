@@ -28,6 +28,8 @@ from speech.speechtaxi import SPEECHTAXI_LABELS, prepare_speechtaxi
 from workbench.data.validate import OnBadItem, SkipReport, merge_skipped, validate_audio
 from workbench.errors import ConfigError
 from workbench.items import Corpus, Item
+from workbench.data.parquet import read_parquet_source
+from workbench.data.folders import read_audio_folder
 
 DEFAULT_CACHE = Path("data") / "cache"
 __all__ = ["SPEECHTAXI_LABELS", "CorpusSource", "SpeechTaxi", "HubParquet", "HFDataset", "Manifest", "AudioFolder"]
@@ -200,8 +202,6 @@ class HubParquet(CorpusSource):
         self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
     def read(self) -> Corpus:
-        from workbench.data.parquet import read_parquet_source
-
         items, names, meta = read_parquet_source(self)
         if self.resplit is not None:
             items = resplit_by_content(items, **self.resplit)
@@ -336,8 +336,6 @@ class AudioFolder(CorpusSource):
         self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
     def read(self) -> Corpus:
-        from workbench.data.folders import read_audio_folder
-
         return read_audio_folder(self)
 
 
