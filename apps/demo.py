@@ -38,6 +38,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from apps.inputs import MAX_FILE_SIZE  # noqa: E402
+from apps.results import load_report
 from apps.service import Service  # noqa: E402
 from apps.tabs import results_tab, speech_tab, vision_tab  # noqa: E402
 from apps.training import DEFAULT_BASE  # noqa: E402
@@ -145,8 +146,6 @@ def build_demo(
         poll: seconds between refreshes of the page and looks at the training child.
         say: the console.
     """
-    from apps.results import load_report
-
     service = Service(runs, base, train=train, quick=quick, extra=extra, say=say, poll=poll, quick_first=quick_first)
     with gr.Blocks(title="xling-workbench: E2E vs cascade") as blocks:
         gr.Markdown("# xling-workbench — end-to-end vs cascade, across languages and scripts")

@@ -21,7 +21,7 @@ def read_clip(path: str | Path | None, max_seconds: float = MAX_SECONDS) -> np.n
     """An uploaded or recorded clip -> float32 mono 16 kHz ``(samples,)``.
 
     Decoding, down-mixing, resampling and the empty/NaN/silence checks are
-    :func:`workbench.audio.load_audio` (which uses :func:`workbench.audio.prepare`).
+    :func:`speech.audio.load_audio` (which uses :func:`speech.audio.prepare`).
 
     Raises:
         DataError: no clip, not audio, corrupt/truncated, too long, empty or silent.
@@ -40,7 +40,7 @@ def read_clip(path: str | Path | None, max_seconds: float = MAX_SECONDS) -> np.n
     seconds = info.frames / info.samplerate if info.samplerate else 0.0
     if seconds > max_seconds:
         raise DataError(WHERE, "audio", f"clip is {seconds:.1f} s long; the demo accepts at most {max_seconds:.0f} s")
-    from workbench.audio import load_audio  # imports torch: not before the page is up
+    from speech.audio import load_audio  # imports torch: not before the page is up
 
     return load_audio(path, where=WHERE, max_seconds=None)
 

@@ -18,6 +18,8 @@ from collections import Counter
 
 import numpy as np
 
+from cascade.languages import whisper_language
+
 # ISO 639-3 -> Unicode script (first word of the character names), for the languages the
 # workbench ships and a few common others
 SCRIPTS = {
@@ -69,8 +71,6 @@ def whisper_detect(model, wave: np.ndarray, candidates: list[str]) -> tuple[str 
     """Whisper's ``detect_language`` on the clip's first 30 s, restricted to ``candidates``."""
     import torch
     import whisper
-
-    from cascade.languages import whisper_language
 
     audio = whisper.pad_or_trim(torch.from_numpy(np.asarray(wave, dtype=np.float32)))
     mel = whisper.log_mel_spectrogram(audio, n_mels=model.dims.n_mels).to(model.device)

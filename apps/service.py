@@ -81,11 +81,6 @@ class Service:
             self._thread.start()
         return self
 
-    def wait_searched(self, timeout: float | None = None) -> bool:
-        """Wait until the finished runs have been found and loaded (tests, ``--no-train``)."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
     def stop(self) -> None:
         """Stop training (the child and its process group) and the background work."""
         self._stop.set()

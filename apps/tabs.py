@@ -9,6 +9,7 @@ import time
 import gradio as gr
 
 from apps.inputs import MAX_SECONDS, read_clip, read_image
+from apps.results import load_report
 from apps.service import Service
 from workbench.errors import WorkbenchError
 
@@ -283,8 +284,6 @@ def results_tab(report_arg) -> tuple:
 
     Returns the reload function and its outputs (the page reloads the report on each page load).
     """
-    from apps.results import load_report
-
     first = load_report(report_arg)
     markdown = gr.Markdown(first.markdown, elem_id="results-report")
     shown = first.folder is not None

@@ -60,7 +60,7 @@ def per_file(model, waves: list, languages: list[str], sample_len: int, fp16: bo
 
 def recognition(args, preset: dict, tmp: Path) -> list[str]:
     from cascade.recognizers.whisper_asr import WhisperRecognizer
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
 
     items, _ = load_clips(args.data_root, preset["tiny"], preset["langs"], "test", args.clips or preset["clips"])
     waves = [load_audio(i.audio, where=i.id) for i in items]

@@ -39,7 +39,7 @@ def old_resampling():
     """``tts.resample`` as it was: scipy designs the filter on every call."""
     from scipy.signal import resample_poly
 
-    from workbench.data import tts
+    from speech import tts
 
     def resample(samples, source_rate, target_rate):
         from math import gcd

@@ -24,8 +24,8 @@ import soundfile as sf
 import torch
 
 from benchmarks.common import base_parser, header, interleave, load_clips, size_of
+from speech.audio import SAMPLE_RATE
 from speech.features import seamless_features, whisper_log_mel
-from workbench.audio import SAMPLE_RATE
 
 SETTINGS = {  # clips per batch, repetitions per timed call, rounds
     "quick": dict(clips=4, repeat=1, rounds=2, tiny=True),

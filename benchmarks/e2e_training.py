@@ -125,7 +125,7 @@ class RawAudio(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        from workbench.audio import load_audio
+        from speech.audio import load_audio
 
         item = self.items[index]
         return {"audio": load_audio(item.audio, where=item.id), "label": item.label}
@@ -137,7 +137,7 @@ class Baseline:
     def __init__(self, folder: str, items: list, num_labels: int, batch_size: int, padding: str, work: Path):
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-        from workbench.audio import duration_seconds
+        from speech.audio import duration_seconds
 
         self.extractor = AutoFeatureExtractor.from_pretrained(folder)
         self.model = AutoModelForAudioClassification.from_pretrained(folder, num_labels=num_labels)
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.filterwarnings("ignore")
     for name in ("lightning", "lightning.pytorch", "transformers", "workbench", "speech"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    from workbench.audio import duration_seconds
+    from speech.audio import duration_seconds
 
     lines = header("E2E fine-tuning throughput: ours vs HF Trainer", args)
     items, corpus = load_clips(args.data_root, preset["tiny"], None, "train", args.clips or preset["clips"])

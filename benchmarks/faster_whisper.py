@@ -33,7 +33,6 @@ from the same weights, not recognition quality.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
@@ -42,10 +41,6 @@ import torch
 from benchmarks.cascade_recognition import per_file
 from benchmarks.common import Interleaved, base_parser, header, interleave_many, load_clips
 from benchmarks.models import save_whisper
-
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[1] / "tests")
-)  # the converted model is built by the tests' helpers
 
 SETTINGS = {
     "quick": dict(clips=4, langs=["eng", "rus"], dims="stand-in", rounds=2, tiny=True, sample_len=8),
@@ -91,10 +86,10 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
 
     import whisper
-    from ct2_testing import ct2_whisper, openai_clip_window
 
     from cascade.languages import whisper_language
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
+    from tests.helpers.ct2_testing import ct2_whisper, openai_clip_window
 
     items, _ = load_clips(args.data_root, preset["tiny"], preset["langs"], "test", args.clips or preset["clips"])
     waves = [load_audio(i.audio, where=i.id) for i in items]

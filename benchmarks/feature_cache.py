@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     preset = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
     torch.set_num_threads(args.threads)
     from cascade.asr_text import Vocabulary
-    from workbench.audio import duration_seconds
+    from speech.audio import duration_seconds
 
     lines = header("Front-end feature cache: training epochs reading cached log-mel vs recomputing it", args)
     limit = args.clips or preset["clips"]

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     warnings.filterwarnings("ignore")
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    from workbench.audio import duration_seconds
+    from speech.audio import duration_seconds
 
     lines = header("Frozen-encoder feature cache: cached epochs vs recomputing the encoder", args)
     items, corpus = load_clips(args.data_root, preset["tiny"], None, "train", args.clips or preset["clips"])

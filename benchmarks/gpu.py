@@ -89,7 +89,7 @@ def noise_batch(clips: int, seconds: float, num_classes: int, seed: int = 0) -> 
 def encoder_folder(work: Path, quick: bool) -> str:
     """A random XLS-R 300m (its published shape) saved where HFEncoder reads it; tiny for ``quick``."""
     from benchmarks.model_shapes import save_speech_encoder
-    from speech.testing import tiny_hf
+    from tests.helpers.speech_stand_ins import tiny_hf
 
     if quick:
         return tiny_hf(work / "xlsr-tiny", "wav2vec2")
@@ -165,7 +165,7 @@ def whisper_checkpoint(work: Path, quick: bool) -> str:
     """A random Whisper large-v3 (its published shape from configs/models.yaml); the stand-in for ``quick``."""
     from benchmarks.model_shapes import load_table
     from benchmarks.models import save_whisper
-    from speech.testing import random_whisper_checkpoint
+    from tests.helpers.speech_stand_ins import random_whisper_checkpoint
 
     if quick:
         return save_whisper(work / "whisper-stand-in.pt", "stand-in")

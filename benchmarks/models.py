@@ -45,7 +45,7 @@ def save_wav2vec2(folder: str | Path, size: str = "small", num_labels: int = 6, 
 
 
 # openai-whisper dimensions: "tiny" is the real tiny model's shape (39 M params), "stand-in" the
-# 64-wide model the cascade tests use (tests/cascade_testing.py)
+# 64-wide model the cascade tests use (tests/helpers/cascade_testing.py)
 WHISPER_DIMS = {
     "tiny": dict(n_audio_state=384, n_audio_head=6, n_audio_layer=4, n_text_state=384, n_text_head=6, n_text_layer=4),
     "stand-in": dict(n_audio_state=64, n_audio_head=2, n_audio_layer=2, n_text_state=64, n_text_head=2, n_text_layer=2),
@@ -55,10 +55,10 @@ WHISPER_DIMS = {
 def save_whisper(path: str | Path, dims: str = "tiny", seed: int = 0) -> str:
     """Save a random openai-whisper checkpoint (``{"dims", "model_state_dict"}``) for ``whisper.load_model``.
 
-    Weights are drawn with a spread (like tests/cascade_testing.py) so the decoder's tokens
+    Weights are drawn with a spread (like tests/helpers/cascade_testing.py) so the decoder's tokens
     depend on the audio: the transcript comparison then compares something.
     """
-    from speech.testing import random_whisper_checkpoint
+    from tests.helpers.speech_stand_ins import random_whisper_checkpoint
 
     shape = dict(n_mels=80, n_audio_ctx=1500, n_vocab=51865, n_text_ctx=448, **WHISPER_DIMS[dims])
     # weights shrink with width so that wider models' activations stay in range

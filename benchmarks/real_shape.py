@@ -108,9 +108,9 @@ def save_ctc_recognizer(name: str, entry: dict, folder: Path) -> str:
     """An MMS recognizer folder: the real-shape Wav2Vec2ForCTC, its processor files and, for MMS-1b-all,
     a nested vocab.json and an English adapter with the model's vocabulary size (tests/test_mms.py's layout)."""
     from safetensors.torch import save_file
-    from test_mms import SPECIALS, ZEROSHOT_TOKENS, write_processor_files
 
     from benchmarks.model_shapes import build
+    from tests.helpers.cascade_testing import SPECIALS, ZEROSHOT_TOKENS, write_processor_files
 
     folder.mkdir(parents=True, exist_ok=True)
     model = build(name, entry)
@@ -133,9 +133,9 @@ def save_open_clip(name: str, entry: dict, folder: Path) -> str:
     """open_clip's architecture with its text tower's published config (a small tokenizer: ids within its
     vocabulary), random weights saved through the program's own loader, and a tiny CIFAR-shaped dataset."""
     import torch
-    from vision_fixtures import save_tiny_image_dataset, tiny_hf_text_architecture
 
     from benchmarks.model_shapes import open_clip_architecture
+    from tests.helpers.vision_fixtures import save_tiny_image_dataset, tiny_hf_text_architecture
     from vision.model import load_clip
 
     architecture = open_clip_architecture(name, entry, folder / "text")
@@ -158,9 +158,7 @@ def build_stand_in(name: str, folder: Path) -> str:
     import torch
 
     from benchmarks.model_shapes import build
-
-    sys.path.insert(0, str(REPO / "tests"))  # the stand-ins' tokenizer and processor files live with the tests
-    from cascade_testing import tiny_text_classifier
+    from tests.helpers.cascade_testing import tiny_text_classifier
 
     entry = load_table()[name]
     torch.manual_seed(0)
@@ -168,7 +166,7 @@ def build_stand_in(name: str, folder: Path) -> str:
     if entry["step"] == "recognize":  # the cascade's classifier: a small stand-in, the recognizer is measured
         tiny_text_classifier(folder / "classifier", ["a few words to train a tokenizer on"] * 4)
     if entry["builder"] == "openai-whisper":
-        from speech.testing import random_whisper_checkpoint
+        from tests.helpers.speech_stand_ins import random_whisper_checkpoint
 
         return str(random_whisper_checkpoint(folder / "whisper.pt", entry["config"], std=0.02))
     if entry["step"] == "recognize":

@@ -2,7 +2,7 @@
 
     python -m benchmarks.speechtaxi_prepare [--quick | --full] [--rounds N] [--processes N]
 
-Both sides run :func:`workbench.data.speechtaxi.prepare_speechtaxi` on the same local replica
+Both sides run :func:`speech.speechtaxi.prepare_speechtaxi` on the same local replica
 of the repository (real MP3, 22.05 kHz stereo, ``tables.zip`` + ``data.zip``, read through
 ``huggingface_hub`` offline from a temporary hub cache), each round into a fresh cache folder:
 side A with ``processes=N`` (default: the usable cores), side B with one process. Wall time
@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks.common import base_parser, header, interleave
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests")]  # the replica builders live with the tests
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -35,9 +31,8 @@ def main(argv: list[str] | None = None) -> dict:
     hub = work / "hub"
     os.environ.update(HF_HUB_CACHE=str(hub), HF_HUB_OFFLINE="1")  # before huggingface_hub reads its constants
 
-    from speechtaxi_replica import speechtaxi_sized
-
-    from workbench.data.speechtaxi import decoding_processes, prepare_speechtaxi
+    from speech.speechtaxi import decoding_processes, prepare_speechtaxi
+    from tests.helpers.speechtaxi_replica import speechtaxi_sized
 
     languages = ["eng", "rus", "tel", "yor"][: 4 if args.full else 2]
     verses, seconds = (8, 1.0) if args.quick else (150, 9.5) if args.full else (100, 9.5)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # runnable as a file too; the tiny model lives with the tests
+sys.path[:0] = [str(ROOT)]  # runnable as a file too
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
     import whisper
-    from cascade_testing import noise_clips, tiny_whisper
 
     from cascade.recognizers.whisper_asr import WhisperRecognizer
+    from tests.helpers.cascade_testing import noise_clips, tiny_whisper
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cascade.cache import ShardedCache, config_digest, file_digest
 from cascade.recognizers.base import Recognizer
-from workbench.audio import duration_seconds, load_audio
+from speech.audio import duration_seconds, load_audio
 from workbench.distributed import compute_once
 from workbench.errors import DataError
 from workbench.items import Item

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from workbench.audio import MAX_SECONDS, SAMPLE_RATE, duration_seconds, load_audio
+from speech.audio import MAX_SECONDS, duration_seconds, load_audio
 from workbench.data.sources import CorpusSource
 from workbench.datamodule import CorpusDataModule
 from workbench.errors import DataError
@@ -168,10 +168,3 @@ class SpeechDataModule(CorpusDataModule):
         if train:
             self.resume_batches = 0
         return sampler
-
-
-def synthetic_wave(seconds: float, label: int, rng: np.random.Generator) -> np.ndarray:
-    """A test clip whose class is audible: a tone at ``300 + 150 * label`` Hz plus noise."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    tone = 0.5 * np.sin(2 * np.pi * (300 + 150 * label) * t)
-    return (tone + 0.05 * rng.standard_normal(t.shape)).astype(np.float32)

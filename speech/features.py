@@ -15,8 +15,8 @@ import torch
 import torchaudio
 from torch import nn
 
+from speech.audio import SAMPLE_RATE
 from speech.feature_cache import FeatureCache, cache_root, front_end_digest
-from workbench.audio import SAMPLE_RATE
 
 N_MELS = 40  # mel bins
 N_FFT = 400  # samples: 25 ms window at 16 kHz

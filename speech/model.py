@@ -21,6 +21,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from speech.cache import EncoderCache
+from speech.encoders import from_checkpoint
 from speech.encoders.base import EncoderOutput, SpeechEncoder
 from speech.pooling import LayerWeightedSum, MeanMaxPooling, Pooling
 from workbench.hparams import nest_flat
@@ -77,8 +79,6 @@ class SpeechClassifier(L.LightningModule):
         self.save_hyperparameters(ignore=["encoder", "pooling"])
         self.encoder = encoder
         if init_from:
-            from speech.encoders import from_checkpoint
-
             from_checkpoint(encoder, init_from)
         self.pooling = pooling if pooling is not None else MeanMaxPooling()
         self.mix = LayerWeightedSum(encoder.num_layers) if layer_weighting else None
@@ -113,8 +113,6 @@ class SpeechClassifier(L.LightningModule):
 
     def _encoder_cache(self):
         if self.cache is None:
-            from speech.cache import EncoderCache
-
             self.cache = EncoderCache(self.hparams.cache_dir, self.encoder, all_layers=self.mix is not None)
         return self.cache
 

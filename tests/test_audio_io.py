@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_fixtures import tone, write_audio
 
-from workbench.audio import SAMPLE_RATE, load_audio
+from speech.audio import SAMPLE_RATE, load_audio
+from tests.helpers.audio_fixtures import tone, write_audio
 from workbench.data.validate import SkipReport, check_audio_items
 from workbench.errors import DataError
 from workbench.items import Item

@@ -123,7 +123,7 @@ def test_loader_memory_at_speechtaxi_scale(tmp_path, tiny_corpus):
 
 @pytest.mark.slow
 def test_audio_reading_benchmark_quick(tiny_corpus, tiny_root):
-    from test_benchmarks import ratios, run
+    from tests.helpers.benchmark_runs import ratios, run
 
     output = run("audio_reading", "--quick", "--data-root", str(tiny_root))
     assert set(ratios(output)) == {"training_throughput"}

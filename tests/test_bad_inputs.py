@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from workbench.audio import SAMPLE_RATE, load_audio
+from speech.audio import SAMPLE_RATE, load_audio
 from workbench.errors import DataError
 from workbench.items import Item
 

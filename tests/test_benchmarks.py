@@ -7,36 +7,16 @@ each), so they are marked ``slow`` (CI runs them too).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-RATIO = re.compile(r"^RATIO (\S+): (\d+\.\d+)x", re.MULTILINE)
+from tests.helpers.benchmark_runs import ratios, run
 
 
 @pytest.fixture(scope="module")
 def data_root(tiny_corpus, tiny_root):
     """The folder holding the tiny embedded build (built once per session by conftest)."""
     return str(tiny_root)
-
-
-def run(module: str, *args: str, timeout: int = 600) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{module}", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
-
-
-def ratios(output: str) -> dict[str, float]:
-    return {name: float(value) for name, value in RATIO.findall(output)}
 
 
 def test_interleave_alternates_and_reports_the_median():

@@ -4,7 +4,8 @@ they run, print their ratio lines and find identical outputs; timings are never 
 from __future__ import annotations
 
 import pytest
-from test_benchmarks import ratios, run
+
+from tests.helpers.benchmark_runs import ratios, run
 
 
 @pytest.mark.timeout(900)

@@ -9,11 +9,11 @@ cache and the same audio under another id and path hits it.
 from __future__ import annotations
 
 import torch
-from audio_fixtures import tone, write_audio
 
 from speech.data import AudioDataset, collate_waves
 from speech.encoders.conv import ConvEncoder
 from speech.model import SpeechClassifier
+from tests.helpers.audio_fixtures import tone, write_audio
 from workbench.items import Item
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from cascade_testing import tiny_text_classifier
 from torch.utils.data import DataLoader
 
 from cascade.asr_data import TranscriptDataset, collate_transcripts
@@ -14,6 +13,7 @@ from cascade.classifier import TextClassifier
 from cascade.ctc import CTCRecognizer
 from cascade.data import TextDataset, collate_texts
 from cascade.text_models import CharNgramModel, HFSequenceClassifier, ngram_ids
+from tests.helpers.cascade_testing import tiny_text_classifier
 from workbench.items import Item
 from workbench.optim import Optim
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import whisper
-from cascade_testing import noise_clips, tiny_whisper
 
 from cascade.languages import whisper_language
 from cascade.recognize import transcribe_items
 from cascade.recognizers.whisper_asr import WhisperRecognizer
+from tests.helpers.cascade_testing import noise_clips, tiny_whisper
 
 SAMPLE_LEN = 12  # random models loop: cap the tokens per clip
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cascade_testing import tiny_text_classifier, tiny_wav2vec2_ctc, tiny_whisper
-from ct2_testing import ct2_whisper
 
 from cascade import fit, fit_asr
+from tests.helpers.cascade_testing import tiny_text_classifier, tiny_wav2vec2_ctc, tiny_whisper
+from tests.helpers.ct2_testing import ct2_whisper
 from workbench.io import read_json
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

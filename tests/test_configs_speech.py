@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from speech.fit import main
-from speech.testing import stand_in
+from tests.helpers.speech_stand_ins import stand_in
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"

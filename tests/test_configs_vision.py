@@ -7,8 +7,8 @@ from pathlib import Path
 import open_clip
 import pytest
 import yaml
-from vision_fixtures import save_tiny_checkpoint, save_tiny_image_dataset
 
+from tests.helpers.vision_fixtures import save_tiny_checkpoint, save_tiny_image_dataset
 from vision.fit import main
 
 REAL = Path("configs/vision/cifar10_xlmr.yaml")

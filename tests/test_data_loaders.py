@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import save_hf_dataset, speechtaxi_rows, tone, wav_bytes, write_audio
 from jsonargparse import ArgumentParser
 
-from workbench.audio import SAMPLE_RATE, load_audio
+from speech.audio import SAMPLE_RATE, load_audio
+from tests.helpers.audio_fixtures import save_hf_dataset, speechtaxi_rows, tone, wav_bytes, write_audio
 from workbench.data.sources import SPEECHTAXI_LABELS, AudioFolder, CorpusSource, HFDataset, Manifest, SpeechTaxi
 from workbench.errors import ConfigError, DataError
 

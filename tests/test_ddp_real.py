@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 import yaml
-from ddp_testing import clip_digest
 
-from speech.testing import CONV, LARGE, TRANSFORMER
-from workbench.audio import load_audio
+from speech.audio import load_audio
+from tests.helpers.ddp_testing import clip_digest
+from tests.helpers.speech_stand_ins import CONV, LARGE, TRANSFORMER
 from workbench.protocols import Protocol
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ DIST_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "N
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in DIST_ENV}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests")])
+    env["PYTHONPATH"] = str(REPO)  # the programs import tests.helpers.ddp_testing's callbacks
     env["OMP_NUM_THREADS"] = "1"
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
@@ -74,7 +74,7 @@ def test_layerdrop_wav2vec2_trains_under_the_shipped_strategy(tiny_corpus, tiny_
         "--trainer.max_steps=4",
         "--trainer.enable_progress_bar=false",
         "--trainer.enable_model_summary=false",
-        "--trainer.callbacks+=ddp_testing.RankWitness",
+        "--trainer.callbacks+=tests.helpers.ddp_testing.RankWitness",
         f"--trainer.callbacks.folder={witness}",
         f"--model.cache_dir={tmp_path}/cache",
         "--threads=1",
@@ -113,7 +113,7 @@ def cascade_args(tiny_root: Path, tmp_path: Path, run_dir: Path, ctc: Path, *ext
         str(EMBEDDED_CASCADE),
         f"--data.source.init_args.root={tiny_root}",
         "--data.source.init_args.tiny=true",
-        "--data.recognizer=ddp_testing.CountingRecognizer",
+        "--data.recognizer=tests.helpers.ddp_testing.CountingRecognizer",
         f"--data.recognizer.init_args.model={ctc}",
         f"--data.recognizer.init_args.counts={tmp_path}/counts",
         f"--data.cache_dir={tmp_path}/cache",
@@ -127,7 +127,7 @@ def cascade_args(tiny_root: Path, tmp_path: Path, run_dir: Path, ctc: Path, *ext
 
 
 def test_cascade_transcribes_each_clip_once_and_predicts_each_item_once(tiny_corpus, tiny_root, tmp_path):
-    from cascade_testing import tiny_wav2vec2_ctc
+    from tests.helpers.cascade_testing import tiny_wav2vec2_ctc
 
     ctc = tiny_wav2vec2_ctc(tmp_path / "ctc")
     run_dir = tmp_path / "run"

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import sys
 import time
 from pathlib import Path
 
@@ -23,47 +21,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.helpers import demo
+from tests.helpers.demo import CHROMIUM, CHROMIUM_ARGS, LABELS, free_port, need_chromium, tiny_extra, wait_for
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-sync",
-]
-LABELS = ["months", "weekdays", "territories", "currencies", "languages", "units"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tiny_extra(corpus_root: Path, digits_root: Path) -> dict[str, list[str]]:
-    """CLI overrides that make the five embedded configs tiny: tiny corpus, tiny model, 3 epochs of 2 steps
-    (the OCR cascade: the tiny text images of two scripts, Latin and Cyrillic)."""
-    source = [f"--data.source.init_args.root={corpus_root}", "--data.source.init_args.tiny=true"]
-    steps = [
-        "--trainer.max_epochs=3",
-        "--trainer.limit_train_batches=2",
-        "--trainer.limit_val_batches=1",
-        "--trainer.logger=false",
-    ]
-    encoder = ["--model.encoder.init_args.dim=32", "--model.encoder.init_args.num_blocks=1"]
-    text_model = ["--model.model.init_args.num_buckets=4096", "--model.model.init_args.dim=16"]
-    return {
-        "asr": source + steps + encoder,
-        "cascade": source + steps + text_model,
-        "e2e": source + steps + encoder,
-        "vision": [f"--data.source.init_args.root={digits_root}", "--data.source.init_args.tiny=true", *steps],
-        "ocr": [*source, "--data.source.init_args.languages=[eng, rus]", *steps, *text_model],
-    }
 
 
 class KeepLatestEpoch(L.Callback):
@@ -134,21 +97,6 @@ def report_dir(tmp_path_factory):
     return sweep
 
 
-def wait_for(condition, timeout: float = 120.0, what: str = "condition"):
-    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout`` s.
-
-    The timeout only keeps a broken demo from hanging the suite: nothing is asserted about time.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def app(tiny_runs, report_dir):
     """The demo served in-process on 127.0.0.1 (a free port), once its runs and examples are loaded."""
@@ -187,7 +135,7 @@ def clips(tiny_corpus, tmp_path_factory):
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     out = {lang: Path(item.audio) for lang, item in items.items()}
     # the same Russian clip as 44.1 kHz stereo WAV: must be converted, not refused
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
 
     wave = load_audio(items["rus"].audio)
     stereo = np.stack([wave, wave], axis=1)
@@ -410,14 +358,6 @@ def test_runs_are_found_in_the_main_job_dir_and_sweeps(tiny_runs, tmp_path, monk
 
 
 # -- a real browser ---------------------------------------------------------------------------
-def need_chromium() -> None:
-    """Skip without Debian's chromium, except in CI (``CI=true``), where its absence is a failure."""
-    if Path(CHROMIUM).exists():
-        return
-    message = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; see scripts/setup.sh)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def test_browser_upload_shows_both_paths(app, clips, tmp_path):
@@ -524,7 +464,7 @@ def test_browser_vision_tab_shows_both_paths(app, tiny_runs, tmp_path):
 
 
 def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(demo, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
         need_chromium()
@@ -562,11 +502,10 @@ def test_auto_language_by_script_of_native_transcript(app, clips):
 
 
 def test_whisper_detects_among_candidates(tmp_path, clips):
-    from cascade_testing import tiny_whisper
-
     from apps.inputs import read_clip
     from apps.langid import detect_for_cascade
     from cascade.recognizers.whisper_asr import WhisperRecognizer
+    from tests.helpers.cascade_testing import tiny_whisper
 
     paths, _ = clips
     recognizer = WhisperRecognizer(model=str(tiny_whisper(tmp_path / "tiny.pt")), device="cpu")
@@ -604,7 +543,7 @@ def test_demo_predictions_match_the_runs_own(app, tiny_runs, tiny_corpus):
     probabilities (and transcripts) the run wrote for its test items."""
     import json
 
-    from workbench.audio import load_audio
+    from speech.audio import load_audio
 
     items = {item.id: item for item in tiny_corpus.items}
     for name, model in (("e2e", models(app, "e2e")), ("cascade", models(app, "cascade"))):
@@ -649,7 +588,6 @@ def test_results_without_a_report_says_how_to_make_one(tmp_path):
 @pytest.mark.slow
 def test_twenty_four_concurrent_requests_all_answered(app, clips):
     """Load: 24 clients at once (queued by gradio), every answer a full, valid result; latency printed."""
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client, handle_file

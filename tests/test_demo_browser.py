@@ -10,8 +10,19 @@ import re
 import signal
 import time
 
-from test_demo_app import CHROMIUM, CHROMIUM_ARGS, LABELS, free_port, need_chromium, tiny_extra, wait_for
-from test_demo_training import answers, start_demo, stop, train_args
+from tests.helpers.demo import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LABELS,
+    answers,
+    free_port,
+    need_chromium,
+    start_demo,
+    stop,
+    tiny_extra,
+    train_args,
+    wait_for,
+)
 
 PAGE_SECONDS = 20.0  # the page answers within this on an idle machine (issue: "within 20 s")
 

@@ -16,13 +16,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_demo_app import CHROMIUM, CHROMIUM_ARGS, LABELS, free_port, need_chromium, tiny_extra, wait_for
-from test_demo_training import answers, stop, train_args
-
 from apps.progress import read_progress
 from apps.service import Service
 from apps.training import default_jobs
 from benchmarks.demo_first_answer import fresh_copy
+from tests.helpers.demo import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LABELS,
+    answers,
+    free_port,
+    need_chromium,
+    stop,
+    tiny_extra,
+    train_args,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ("e2e-quick", "asr-quick", "cascade-quick")

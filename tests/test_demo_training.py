@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
-from test_demo_app import free_port, tiny_extra, wait_for
+
+from tests.helpers.demo import answers, free_port, start_demo, stop, tiny_extra, train_args, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,31 +123,6 @@ def test_failed_training_shows_its_error_line_and_log_and_resumes_from_last(tmp_
 
 
 # -- a real demo process ------------------------------------------------------------------------------
-def train_args(extra: dict[str, list[str]]) -> list[str]:
-    """``--train-arg NAME=ARG`` for each argument of each job."""
-    return [flag for name, args in extra.items() for arg in args for flag in ("--train-arg", f"{name}={arg}")]
-
-
-def start_demo(cwd: Path, port: int, args: list[str]) -> subprocess.Popen:
-    """``python -m apps.demo`` in ``cwd`` (a fresh checkout's state: no data, no runs), output to cwd/demo.log."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    env["GRADIO_ANALYTICS_ENABLED"] = "False"
-    log = (cwd / "demo.log").open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "apps.demo", "--port", str(port), *args],
-        cwd=cwd,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def progress(url: str) -> dict:
@@ -169,12 +142,6 @@ def process_start(pid: int) -> str | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()
     return None if fields[0] == "Z" else fields[19]
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])

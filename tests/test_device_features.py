@@ -17,7 +17,7 @@ import torch
 
 from speech import features
 from speech.features import seamless_features, whisper_log_mel
-from speech.testing import stand_in
+from tests.helpers.speech_stand_ins import stand_in
 
 TOLERANCE = 1e-4
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
@@ -137,7 +137,7 @@ def test_whisper_encoders_equal_the_model_on_extractor_features(speech_clips, fa
 
 @pytest.mark.slow
 def test_device_features_benchmark_quick(tiny_corpus, tiny_root):
-    from test_benchmarks import ratios, run
+    from tests.helpers.benchmark_runs import ratios, run
 
     output = run("device_features", "--quick", "--data-root", str(tiny_root))
     assert set(ratios(output)) == {"fbank_w2v_bert", "logmel_whisper_transformers", "logmel_whisper_openai"}

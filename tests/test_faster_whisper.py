@@ -1,7 +1,7 @@
 """faster-whisper (CTranslate2) batched decoding gives openai-whisper's transcripts at float32, offline.
 
 One random tiny Whisper, in openai-whisper's form and converted for CTranslate2 with its
-converter (tests/ct2_testing.py): the same weights, so the same transcripts are expected.
+converter (tests/helpers/ct2_testing.py): the same weights, so the same transcripts are expected.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cascade_testing import noise_clips, tiny_whisper
-from ct2_testing import ct2_whisper, openai_clip_window
 
 from cascade.recognizers import FasterWhisperRecognizer
 from cascade.recognizers.whisper_asr import WhisperRecognizer
+from tests.helpers.cascade_testing import noise_clips, tiny_whisper
+from tests.helpers.ct2_testing import ct2_whisper, openai_clip_window
 from workbench.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recognizer" / "faster_whisper.yaml"

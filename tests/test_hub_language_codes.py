@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-from hub_replicas import minds14_repo, sib_fleurs_repo, speech_massive_repos
 
 from speech.fit import main
+from tests.helpers.hub_replicas import minds14_repo, sib_fleurs_repo, speech_massive_repos
 from workbench.errors import ConfigError
 from workbench.io import read_jsonl
 

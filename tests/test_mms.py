@@ -9,22 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from cascade_testing import noise_clips
 
 from cascade.recognizers.hf_ctc import HFCTCRecognizer
+from tests.helpers.cascade_testing import ZEROSHOT_TOKENS, noise_clips, write_processor_files
 from workbench.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recognizer" / "mms_zeroshot.yaml"
 # mms-meta/mms-zeroshot-300m's tokens.txt, in order: 4 specials, the word delimiter, uroman's letters
-ZEROSHOT_TOKENS = "<s> <pad> </s> <unk> | a i e n o u t k m s r l h g d y b p c w j ' v z f q x".split()
-SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
 ADAPTER_ALPHABETS = {"eng": "abcdefgh", "urd-script_arabic": "ابپتثجچح", "rus": "абвгдежз"}
 
 
 def tiny_config(vocab_size: int, **extra):
     from transformers import Wav2Vec2Config
 
-    from speech.testing import CONV, TRANSFORMER
+    from tests.helpers.speech_stand_ins import CONV, TRANSFORMER
 
     return Wav2Vec2Config(
         vocab_size=vocab_size,
@@ -44,33 +42,6 @@ def letters_win(model, first_letter: int) -> None:
     """Push the CTC head towards letters, so a random model writes text rather than only blanks."""
     with torch.no_grad():
         model.lm_head.bias[first_letter:] += 4.0
-
-
-def write_processor_files(folder: Path, **tokenizer_extra) -> None:
-    """The processor files as the hub repositories have them (written by an older transformers,
-    by hand here: transformers 5 no longer writes special_tokens_map.json)."""
-    (folder / "special_tokens_map.json").write_text(json.dumps(SPECIALS))
-    tokenizer = {
-        **SPECIALS,
-        "do_lower_case": False,
-        "word_delimiter_token": "|",
-        "replace_word_delimiter_char": " ",
-        "tokenizer_class": "Wav2Vec2CTCTokenizer",
-        "processor_class": "Wav2Vec2Processor",
-        **tokenizer_extra,
-    }
-    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer))
-    extractor = {
-        "do_normalize": True,
-        "feature_extractor_type": "Wav2Vec2FeatureExtractor",
-        "feature_size": 1,
-        "padding_side": "right",
-        "padding_value": 0,
-        "processor_class": "Wav2Vec2Processor",
-        "return_attention_mask": True,
-        "sampling_rate": 16000,
-    }
-    (folder / "preprocessor_config.json").write_text(json.dumps(extractor))
 
 
 def tiny_zeroshot(folder: Path) -> Path:

@@ -55,7 +55,7 @@ def test_language_codes_in_any_form_and_unknown_languages(nllb):
 
 
 def test_tokenizers_without_language_tokens_are_called_as_they_are():
-    from vision.model import ByteTokenizer
+    from vision.bundle import ByteTokenizer
 
     tokenizer = ByteTokenizer(16)
     assert torch.equal(tokenize(tokenizer, TEXTS, LANGUAGES), tokenizer(TEXTS))

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from audio_fixtures import tone, write_audio
-from own_corpus import LANGUAGES, build_own_corpus, data_config
-from test_own_folder import bad_audio
 
+from tests.helpers.audio_fixtures import bad_audio, tone, write_audio
+from tests.helpers.own_corpus import LANGUAGES, build_own_corpus, data_config
 from workbench.errors import DataError
 from workbench.io import read_json, read_jsonl
 

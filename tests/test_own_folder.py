@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
-from audio_fixtures import tone, write_audio
 
+from tests.helpers.audio_fixtures import bad_audio, tone, write_audio
 from workbench.data.sources import AudioFolder, Manifest
 from workbench.data.validate import AudioChecks
 from workbench.errors import ConfigError, DataError
@@ -89,27 +88,6 @@ def test_unknown_language_romanization_is_an_error_or_counted(tmp_path):
 
 
 # -- audio checked once, before training ------------------------------------------------------------------------
-def bad_audio(folder: Path) -> dict[str, tuple[Path, str]]:
-    """One file per fault kind, and the words its DataError must contain."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fake = folder / "fake.wav"
-    fake.write_text("this is not audio")
-    empty = folder / "empty.wav"
-    empty.write_bytes(b"")
-    truncated = write_audio(folder / "truncated.wav", tone(1.0))
-    truncated.write_bytes(truncated.read_bytes()[:-8000])  # the header still promises the whole second
-    nan = folder / "nan.wav"
-    samples = tone(0.5)
-    samples[100:200] = np.nan
-    sf.write(str(nan), samples, 16000, subtype="FLOAT")
-    return {
-        "fake": (fake, "not decodable audio"),
-        "empty": (empty, "empty file"),
-        "truncated": (truncated, "truncated audio file"),
-        "nan": (nan, "audio has NaN or infinite samples"),
-    }
-
-
 def manifest_with(tmp_path: Path, bad: dict[str, tuple[Path, str]]) -> Path:
     rows = []
     for i in range(4):

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_speech_fit import tiny_args
 
+from tests.helpers.speech_runs import tiny_args
 from workbench.errors import ConfigError, DataError
 from workbench.program import entry
 from workbench.record import read_record

@@ -135,9 +135,8 @@ def sandbox(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def speechtaxi_hub(tmp_path_factory) -> Path:
     """All 28 SpeechTaxi languages (5 verses each) as the cached snapshot of LennartKeller/SpeechTaxi."""
-    from speechtaxi_replica import speechtaxi_sized
-
-    from workbench.data.speechtaxi import LANGUAGES
+    from speech.speechtaxi import LANGUAGES
+    from tests.helpers.speechtaxi_replica import speechtaxi_sized
 
     cache = tmp_path_factory.mktemp("hub")
     speechtaxi_sized(cache, languages=LANGUAGES, verses=5, seconds=0.5)
@@ -217,14 +216,14 @@ def test_the_mission_command_trains_and_resumes(sandbox, speechtaxi_hub, tmp_pat
     """``python -m speech.fit -c configs/speechtaxi.yaml`` run whole, then resumed, as the README prints them.
 
     Only the hub differs: ``HF_HUB_CACHE`` holds SpeechTaxi's replica (28 languages) and a tiny random
-    wav2vec2 (``speech/testing.py``) under the real id ``facebook/mms-300m``, offline. Without a GPU one
+    wav2vec2 (``tests/helpers/speech_stand_ins.py``) under the real id ``facebook/mms-300m``, offline. Without a GPU one
     argument is added, ``--trainer.accelerator=cpu`` (bf16-mixed stays: CPU autocast runs it).
     """
     import os
     import subprocess
     import sys
 
-    from speech.testing import tiny_hf
+    from tests.helpers.speech_stand_ins import tiny_hf
 
     hub_model(speechtaxi_hub, "facebook/mms-300m", Path(tiny_hf(tmp_path / "mms", "wav2vec2")))
     env = {**os.environ, "HF_HUB_CACHE": str(speechtaxi_hub), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hub_replicas import SPLIT_OF, TEXTS, VERSES, speechtaxi_recording, speechtaxi_repo
 from jsonargparse import ArgumentParser
 
-from workbench.audio import SAMPLE_RATE, load_audio
+from speech.audio import SAMPLE_RATE, load_audio
+from tests.helpers.hub_replicas import SPLIT_OF, TEXTS, VERSES, speechtaxi_recording, speechtaxi_repo
 from workbench.data.sources import SPEECHTAXI_LABELS, CorpusSource, SpeechTaxi
 from workbench.errors import DataError
 
@@ -61,7 +61,7 @@ def test_speechtaxi_replica_loads_through_the_shipped_config(hub_cache, tmp_path
 
 
 def test_speechtaxi_prepare_is_idempotent_and_resumable(hub_cache, tmp_path):
-    from workbench.data.speechtaxi import prepare_speechtaxi
+    from speech.speechtaxi import prepare_speechtaxi
 
     speechtaxi_repo(hub_cache)
     cache = tmp_path / "c"
@@ -120,7 +120,7 @@ def test_prepare_command_offline(hub_cache, tmp_path):
 
 
 def test_speechtaxi_configs_list_the_28_languages():
-    from workbench.data.speechtaxi import LANGUAGES
+    from speech.speechtaxi import LANGUAGES
 
     assert len(LANGUAGES) == 28 and "hin" not in LANGUAGES
     for config in ("configs/speechtaxi.yaml", "configs/cascade/speechtaxi.yaml"):
@@ -136,7 +136,7 @@ DATA = REPO / "configs" / "data"
 
 
 def test_sib_fleurs_replica_one_item_per_recording(hub_cache, tmp_path):
-    from hub_replicas import SIB_SPLITS, SIB_TOPICS, sib_fleurs_repo
+    from tests.helpers.hub_replicas import SIB_SPLITS, SIB_TOPICS, sib_fleurs_repo
 
     sib_fleurs_repo(hub_cache)
     source = source_from(DATA / "sib_fleurs.yaml", configs=["eng_Latn", "rus_Cyrl"], cache_dir=str(tmp_path))
@@ -161,7 +161,7 @@ def test_sib_fleurs_replica_one_item_per_recording(hub_cache, tmp_path):
 
 
 def test_speech_massive_replica_split_map_and_test_repository(hub_cache, tmp_path, monkeypatch):
-    from hub_replicas import MASSIVE_SCENARIOS, speech_massive_repos
+    from tests.helpers.hub_replicas import MASSIVE_SCENARIOS, speech_massive_repos
 
     speech_massive_repos(hub_cache)
     source = source_from(DATA / "speech_massive.yaml", configs=["de-DE", "ko-KR"], cache_dir=str(tmp_path))
@@ -181,7 +181,7 @@ def test_speech_massive_replica_split_map_and_test_repository(hub_cache, tmp_pat
 def test_speech_massive_gated_test_repository_not_available_is_explained(hub_cache, tmp_path):
     import shutil
 
-    from hub_replicas import speech_massive_repos
+    from tests.helpers.hub_replicas import speech_massive_repos
 
     speech_massive_repos(hub_cache)
     shutil.rmtree(hub_cache / "datasets--FBK-MT--Speech-MASSIVE-test")
@@ -191,7 +191,7 @@ def test_speech_massive_gated_test_repository_not_available_is_explained(hub_cac
 
 
 def test_minds14_replica_8khz_and_class_labels_from_the_files(hub_cache, tmp_path):
-    from hub_replicas import MINDS_INTENTS, minds14_repo
+    from tests.helpers.hub_replicas import MINDS_INTENTS, minds14_repo
 
     minds14_repo(hub_cache)
     source = source_from(DATA / "minds14.yaml", configs=["en-US", "fr-FR"], cache_dir=str(tmp_path))

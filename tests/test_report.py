@@ -6,8 +6,8 @@ import csv
 import random
 
 import pytest
-from report_runs import probs_for, write_run
 
+from tests.helpers.report_runs import probs_for, write_run
 from workbench.report.build import build_report
 
 LANGS = ["eng", "rus", "tha"]
@@ -177,7 +177,7 @@ def test_damaged_metrics_file_is_named_and_left_out(tmp_path, caplog):
 
 
 def test_speech_and_vision_systems_sit_in_one_report(tmp_path):
-    from report_runs import item_rows
+    from tests.helpers.report_runs import item_rows
 
     speech = item_rows("eng", [True] * 8) + item_rows("rus", [True] * 5 + [False] * 3)
     image = item_rows("eng", [True] * 6 + [False] * 2) + item_rows("rus", [True] * 4 + [False] * 4)
@@ -202,7 +202,7 @@ def test_cli(tmp_path, capsys):
 
 
 def test_prediction_records_without_a_field_are_named(tmp_path):
-    from report_runs import item_rows
+    from tests.helpers.report_runs import item_rows
 
     write_run(tmp_path / "good", item_rows("eng", [True] * 4), sources=["eng"])
     bad = write_run(tmp_path / "bad", item_rows("eng", [True] * 4), sources=["eng"], seed=1)
@@ -215,8 +215,7 @@ def test_prediction_records_without_a_field_are_named(tmp_path):
 
 
 def test_the_item_table_and_paths_come_from_the_record_not_the_name(tmp_path):
-    from report_runs import item_rows
-
+    from tests.helpers.report_runs import item_rows
     from workbench.report.frame import load_runs
 
     rows = item_rows("eng", [True] * 4) + item_rows("rus", [True, False, False, False], transcript="x")

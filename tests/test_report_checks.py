@@ -8,9 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
-from report_runs import item_rows, write_run
 
 from cascade.asr_text import error_rates
+from tests.helpers.report_runs import item_rows, write_run
 from workbench.report.build import build_report
 from workbench.report.calibration import fit_temperature, scale
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_runs import item_rows, write_run
 
 from cascade.asr_text import error_rates
+from tests.helpers.report_runs import item_rows, write_run
 from workbench import metrics
 from workbench.report import calibration, checks, stats
 from workbench.report.build import build_report

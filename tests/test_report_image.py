@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from report_runs import item_rows, write_run
 
+from tests.helpers.report_runs import item_rows, write_run
 from workbench.report.build import build_report
 
 # per system: (modality, kind, text, share right per language, OCR/ASR CER)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from report_runs import item_rows, write_run
 
+from tests.helpers.report_runs import item_rows, write_run
 from workbench.report import stats
 from workbench.report.build import build_report
 

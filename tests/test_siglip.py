@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from siglip_fixtures import REAL, save_tiny_siglip
-from test_vision_module import accuracy, batch_of, overfit
-from vision_fixtures import CIFAR_NAMES, save_tiny_image_dataset
 
+from tests.helpers.siglip_fixtures import REAL, save_tiny_siglip
+from tests.helpers.vision_fixtures import CIFAR_NAMES, accuracy, batch_of, overfit, save_tiny_image_dataset
 from vision.datamodule import class_names_by_language
 from vision.digits import DIGIT_WORDS, Digits
 from vision.fit import main

@@ -14,19 +14,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.sweep_program import PROGRAM, repo_on_path
 from workbench.errors import ConfigError
 from workbench.sweep import load_sweep, run_sweep
 from workbench.sweep.runner import is_finished
 from workbench.sweep.spec import slurm_keys
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def program_on_path(monkeypatch):
-    # the jobs inherit the submitting environment (sbatch --export=ALL): they find tests/sweep_program
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    repo_on_path(monkeypatch)  # the jobs inherit the submitting environment (sbatch --export=ALL)
 
 
 def job_info(job_id: str) -> dict[str, str]:
@@ -45,11 +44,11 @@ def mechanics_sweep(tmp_path: Path, **args) -> Path:
         "out_dir": str(tmp_path / "out"),
         "engine": "submitit",
         "slurm": {"timeout_min": 5, "cpus_per_task": 1},
-        "setup": [{"name": "prep", "program": "sweep_program", "configs": [str(base)], "args": {"--sleep": 3}}],
+        "setup": [{"name": "prep", "program": PROGRAM, "configs": [str(base)], "args": {"--sleep": 3}}],
         "systems": {
-            "e2e-test": {"program": "sweep_program", "configs": [str(base)], "args": {"--system": "e2e-test"}},
+            "e2e-test": {"program": PROGRAM, "configs": [str(base)], "args": {"--system": "e2e-test"}},
             "ca-test": {
-                "program": "sweep_program",
+                "program": PROGRAM,
                 "configs": [str(base)],
                 "args": {"--system": "ca-test", "--needs": setup_result},
             },

@@ -123,7 +123,7 @@ def test_init_from_rejects_mismatched_checkpoint(tmp_path):
 @pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm", "w2v_bert2", "whisper"])
 def test_hf_encoder_families_load_from_a_local_folder(family, tmp_path):
     from speech.encoders.hf import HFEncoder
-    from speech.testing import stand_in
+    from tests.helpers.speech_stand_ins import stand_in
 
     enc = HFEncoder(stand_in(family)).eval()
     assert isinstance(enc, SpeechEncoder) and enc.preprocess_config["model_type"]
@@ -150,7 +150,7 @@ def test_ecapa_encoder_frames_and_masking():
 def test_hf_encoder_starts_in_training_mode():
     # found by the benchmark: a from_pretrained encoder stayed in eval mode during fine-tuning
     from speech.encoders.hf import HFEncoder
-    from speech.testing import stand_in
+    from tests.helpers.speech_stand_ins import stand_in
 
     enc = HFEncoder(stand_in("wav2vec2"))
     assert enc.training and all(m.training for m in enc.modules())
@@ -159,7 +159,7 @@ def test_hf_encoder_starts_in_training_mode():
 def invariance_encoder(family: str) -> SpeechEncoder:
     from speech.encoders.hf import HFEncoder
     from speech.encoders.whisper_openai import WhisperEncoder
-    from speech.testing import stand_in
+    from tests.helpers.speech_stand_ins import stand_in
 
     if family == "openai-whisper-30s":
         return WhisperEncoder(stand_in("openai-whisper"), trim=False)
@@ -172,7 +172,8 @@ def short_and_long_clips() -> tuple[dict, dict]:
     """The same 0.75 s clip alone, and padded in a batch after a 1.25 s clip."""
     import numpy as np
 
-    from speech.data import collate_waves, synthetic_wave
+    from speech.data import collate_waves
+    from tests.helpers.audio_fixtures import synthetic_wave
 
     rng = np.random.default_rng(0)
     short, long = synthetic_wave(0.75, 1, rng), synthetic_wave(1.25, 2, rng)
@@ -216,7 +217,7 @@ def test_groupnorm_base_config_runs_each_clip_as_if_alone():
     from transformers import Wav2Vec2Model
 
     from speech.encoders.hf import HFEncoder, masked_standardize
-    from speech.testing import stand_in
+    from tests.helpers.speech_stand_ins import stand_in
 
     path = stand_in("wav2vec2-base")
     encoder = HFEncoder(path).eval()

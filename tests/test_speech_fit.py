@@ -13,27 +13,9 @@ from pathlib import Path
 import pytest
 
 from speech.fit import main
+from tests.helpers.speech_runs import tiny_args
 
 REPO = Path(__file__).resolve().parents[1]
-BASE = str(REPO / "configs" / "embedded" / "speech.yaml")
-
-
-def tiny_args(root: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [
-        "-c",
-        BASE,
-        f"--data.source.init_args.root={root}",
-        "--data.source.init_args.tiny=true",
-        "--model.encoder.init_args.dim=32",
-        "--model.encoder.init_args.num_blocks=2",
-        f"--model.cache_dir={run_dir}/cache",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
-        "--data.batch_size=6",
-        "--threads=1",
-        f"--run_dir={run_dir}",
-        *extra,
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +78,7 @@ def test_mid_epoch_resume_is_exact(root, tmp_path):
             b,
             *common,
             *step_checkpoint_args(b),
-            "--trainer.callbacks+=speech.testing.StopAtStep",
+            "--trainer.callbacks+=tests.helpers.speech_stand_ins.StopAtStep",
             f"--trainer.callbacks.step={stop}",
         )
     )

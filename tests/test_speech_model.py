@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from speech.data import collate_waves, synthetic_wave
+from speech.data import collate_waves
 from speech.encoders.conv import ConvEncoder
 from speech.model import SpeechClassifier
 from speech.pooling import AttentiveStatsPooling, LayerWeightedSum, MeanMaxPooling, MeanPooling
+from tests.helpers.audio_fixtures import synthetic_wave
 from workbench.lora import LoraSettings
 
 
@@ -86,12 +87,12 @@ def encoder_of(family: str, tmp_path):
         return EcapaEncoder(channels=(32, 32, 32, 32, 64), attention_channels=16, se_channels=16, specaugment=False)
     if family in HF_FAMILIES:
         from speech.encoders.hf import HFEncoder
-        from speech.testing import stand_in
+        from tests.helpers.speech_stand_ins import stand_in
 
         return HFEncoder(stand_in(family.removeprefix("hf-")))
     if family == "whisper":
         from speech.encoders.whisper_openai import WhisperEncoder
-        from speech.testing import stand_in
+        from tests.helpers.speech_stand_ins import stand_in
 
         return WhisperEncoder(stand_in("openai-whisper"))
     raise ValueError(family)

@@ -17,7 +17,7 @@ from torch import nn
 
 from speech.encoders.hf import HFEncoder
 from speech.encoders.whisper_openai import WhisperEncoder
-from speech.testing import stand_in
+from tests.helpers.speech_stand_ins import stand_in
 
 
 @pytest.fixture(scope="module")

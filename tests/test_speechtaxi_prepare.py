@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import soundfile as sf
-from speechtaxi_replica import speechtaxi_sized
 
-from workbench.data.speechtaxi import prepare_speechtaxi
+from speech.speechtaxi import prepare_speechtaxi
+from tests.helpers.speechtaxi_replica import speechtaxi_sized
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -11,36 +10,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kill_mid_point import kill_mid_point, running_points
 
+from tests.helpers.kill_mid_point import kill_mid_point, running_points
+from tests.helpers.sweep_program import program_sweep, repo_on_path
 from workbench.errors import ConfigError
 from workbench.sweep import load_sweep, run_sweep
 from workbench.sweep.__main__ import main as sweep_main
 
-TESTS = Path(__file__).resolve().parent
-
 
 @pytest.fixture(autouse=True)
 def program_on_path(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    repo_on_path(monkeypatch)
 
 
 def sweep_file(tmp_path: Path, engine: str = "local", **args) -> Path:
-    base = tmp_path / "base.yaml"
-    base.write_text("{}\n")
-    spec = {
-        "name": "t",
-        "out_dir": str(tmp_path / "out"),
-        "workers": 2,
-        "engine": engine,
-        "systems": {
-            "e2e-test": {"program": "sweep_program", "configs": [str(base)], "args": {"--system": "e2e-test"}},
-            "ca-test": {"program": "sweep_program", "configs": [str(base)], "args": {"--system": "ca-test"}},
-        },
-        "protocols": {"in_language": [["eng"]], "zero_shot": [["eng"]], "all_languages": [None]},
-        "seeds": [0, 1],
-        "args": args,
-    }
+    spec = program_sweep(tmp_path, {"e2e-test": {}, "ca-test": {}}, engine=engine, args=args)
     if engine == "submitit":  # submitit's local cluster starts every job at once: keep the grid small
         spec["slurm"] = {"cluster": "local", "timeout_min": 5}
         spec["systems"].pop("ca-test")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,10 +12,11 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from kill_mid_point import kill_mid_point, running_points
-from report_runs import item_rows, write_run
-from test_speech_fit import tiny_args
 
+from tests.helpers.kill_mid_point import kill_mid_point, running_points
+from tests.helpers.report_runs import item_rows, write_run
+from tests.helpers.speech_runs import tiny_args
+from tests.helpers.sweep_program import program_sweep, repo_on_path
 from workbench.errors import ConfigError
 from workbench.record import read_record
 from workbench.report.build import build_report
@@ -24,34 +24,25 @@ from workbench.tune.__main__ import main as tune_main
 from workbench.tune.pruning import PRUNED_AT
 from workbench.tune.study import load_plan
 
-TESTS = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
 SPACE = {"model.optim.lr": {"low": 1.0e-4, "high": 1.0e-1, "log": True}, "model.dropout": {"low": 0.0, "high": 0.5}}
 STUDIES = ["ca-test/in_language-eng", "ca-test/zero_shot-eng", "e2e-test/in_language-eng", "e2e-test/zero_shot-eng"]
 
 
 @pytest.fixture(autouse=True)
 def program_on_path(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    repo_on_path(monkeypatch)
 
 
 def tune_file(tmp_path: Path, trials: int = 3, systems=("e2e-test", "ca-test"), **args) -> Path:
-    """A sweep of ``tests/tune_program.py`` systems, each searching :data:`SPACE`; tuned protocols
+    """A sweep of the test program's ``systems``, each searching :data:`SPACE`; tuned protocols
     in_language and zero_shot, all_languages left out."""
-    base = tmp_path / "base.yaml"
-    base.write_text("{}\n")
-    spec = {
-        "name": "t",
-        "out_dir": str(tmp_path / "out"),
-        "workers": 2,
-        "systems": {
-            name: {"program": "tune_program", "configs": [str(base)], "args": {"--system": name}, "search_space": SPACE}
-            for name in systems
-        },
-        "protocols": {"in_language": [["eng"]], "zero_shot": [["eng"]], "all_languages": [None]},
-        "seeds": [0, 1],
-        "args": args,
-        "tune": {"trials": trials, "protocols": ["in_language", "zero_shot"]},
-    }
+    spec = program_sweep(
+        tmp_path,
+        {name: {"search_space": SPACE} for name in systems},
+        args=args,
+        tune={"trials": trials, "protocols": ["in_language", "zero_shot"]},
+    )
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -240,7 +231,7 @@ def test_a_real_trial_below_the_median_is_pruned_stops_and_records_its_tuning(ro
 
 
 def test_the_shipped_embedded_sweep_declares_an_equal_budget(monkeypatch):
-    root = TESTS.parent
+    root = REPO
     monkeypatch.chdir(root)  # sweep files name configs relative to the repository root
     plan = load_plan(root / "configs" / "sweeps" / "embedded.yaml", None, None, None)
     assert set(plan.spaces) == {p.system for p in plan.sweep.points} and all(plan.spaces.values())

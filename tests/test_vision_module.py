@@ -6,10 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vision.datamodule import ImageDataset, class_names_by_language
+from tests.helpers.vision_fixtures import accuracy, batch_of, overfit
+from vision.bundle import ByteTokenizer
+from vision.datamodule import class_names_by_language
 from vision.digits import Digits
 from vision.lora import LoraSettings
-from vision.model import ByteTokenizer, load_clip, save_local_dir
+from vision.model import load_clip, save_local_dir
 from vision.module import Optim, Prompts, VisionCLIP
 from workbench.errors import ConfigError
 
@@ -25,40 +27,6 @@ def make(corpus, **kwargs) -> VisionCLIP:
     torch.manual_seed(0)
     kwargs.setdefault("tokenizer", "bytes")
     return VisionCLIP("wb-tiny-bytes", class_names=class_names_by_language(corpus), num_classes=10, **kwargs)
-
-
-def batch_of(module, corpus, n=20, language="eng"):
-    items = [i for i in corpus.where("train", [language])][:n]
-    rows = [ImageDataset(items, module.preprocess_val)[k] for k in range(len(items))]
-    return {
-        "image": torch.stack([r["image"] for r in rows]),
-        "label": torch.tensor([r["label"] for r in rows]),
-        "language": [r["language"] for r in rows],
-        "text": [r["text"] for r in rows],
-        "romanized": [r["romanized"] for r in rows],
-    }
-
-
-def overfit(module, batch, steps=150, lr=3e-3) -> tuple[float, float]:
-    """Train on one batch; returns (first loss, last loss) and leaves the module in eval mode."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    module.train()
-    losses = []
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = module.training_step(batch, 0)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
-    module.eval()
-    module.on_validation_epoch_start()
-    return losses[0], losses[-1]
-
-
-def accuracy(module, batch) -> float:
-    with torch.no_grad():
-        return float((module.logits(batch["image"], batch["language"]).argmax(-1) == batch["label"]).float().mean())
 
 
 def test_overfit_captions_contrastive(corpus):
@@ -182,7 +150,7 @@ def test_bad_names_are_config_errors():
 
 def test_hf_text_tower_stand_in_trains_with_lora(corpus, tmp_path):
     """The xlm-roberta text tower path (HF model + HF tokenizer), with tiny local stand-ins."""
-    from vision_fixtures import tiny_hf_text_architecture
+    from tests.helpers.vision_fixtures import tiny_hf_text_architecture
 
     torch.manual_seed(0)
     module = VisionCLIP(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from vision_fixtures import overfit_head
 
+from tests.helpers.vision_fixtures import overfit_head
 from vision.model import load_clip
 from vision.module import VisionCLIP
 from workbench.errors import ConfigError

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from report_runs import write_run
-
+from tests.helpers.report_runs import write_run
 from vision.report import main
 
 

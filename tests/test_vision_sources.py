@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from vision_fixtures import CIFAR_NAMES, save_tiny_image_dataset
 
+from tests.helpers.vision_fixtures import CIFAR_NAMES, save_tiny_image_dataset
 from vision.datamodule import class_names_by_language
 from vision.sources import HFImageClassification
 from workbench.errors import ConfigError

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from vision_fixtures import overfit_head
 
+from tests.helpers.vision_fixtures import overfit_head
 from vision.fit import main
 from vision.module import VisionCLIP
 from vision.text_images import EmbeddedTextImages

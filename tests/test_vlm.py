@@ -1,6 +1,6 @@
 """The generative VLM (vision.vlm): class-name likelihoods, LoRA overfitting, the config through vision.fit.
 
-A tiny random Qwen2-VL built from the real classes (tests/vlm_fixtures.py) stands in for
+A tiny random Qwen2-VL built from the real classes (tests/helpers/vlm_fixtures.py) stands in for
 ``Qwen/Qwen2-VL-2B-Instruct``; nothing is downloaded.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_vision_module import overfit
-from vlm_fixtures import save_tiny_qwen2_vl
 
+from tests.helpers.vision_fixtures import overfit
+from tests.helpers.vlm_fixtures import save_tiny_qwen2_vl
 from vision.datamodule import ImageDataset
 from vision.digits import DIGIT_WORDS, Digits
 from vision.fit import main

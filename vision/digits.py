@@ -25,6 +25,7 @@ from workbench.data.sources import CorpusSource
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_bytes, atomic_write_json, read_json
 from workbench.items import Corpus, Item
+from workbench.romanize import romanize
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,6 @@ class Digits(CorpusSource):
         return rows
 
     def load(self) -> Corpus:
-        from workbench.romanize import romanize
-
         rows = self._images()
         splits = split_contents(len(rows), self.seed, self.dev, self.test)
         items = []

@@ -20,63 +20,20 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import open_clip
 import torch
 
+from vision.bundle import PIXEL_PREFIX, ByteTokenizer, ClipBundle
+from vision.pixel import load_pixel
 from workbench.errors import ConfigError
 
 MODEL_CONFIGS = Path(__file__).parent / "model_configs"
-PIXEL_PREFIX = "hf-pixel:"  # a PIXEL-family encoder by hub id or folder (vision.pixel)
 open_clip.add_model_config(MODEL_CONFIGS)
 
 TokenizerName = Literal["model", "bytes"]
-
-
-class ByteTokenizer:
-    """UTF-8 bytes as tokens: every script is covered and shares nothing it does not share in bytes.
-
-    For small text towers trained from scratch: open_clip's default BPE turns most English
-    words into one token each, so a tower trained on ``two`` learns nothing about ``dos``
-    or ``dva``; on bytes, spellings that share letters share tokens. Ids: 0 pad, 1..256 the
-    byte values + 1, 257 start, 258 end (the highest id, so open_clip's ``argmax`` text
-    pooling lands on the end token, as with its own tokenizer). ``vocab_size`` = 259.
-
-    Example:
-        >>> ByteTokenizer(context_length=6)(["ab"]).tolist()
-        [[257, 98, 99, 258, 0, 0]]
-    """
-
-    VOCAB_SIZE = 259
-    START, END = 257, 258
-
-    def __init__(self, context_length: int = 32):
-        self.context_length = context_length
-
-    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
-        """Texts -> LongTensor ``[n, context_length]`` (truncated, end token kept)."""
-        length = context_length or self.context_length
-        texts = [texts] if isinstance(texts, str) else texts
-        out = torch.zeros(len(texts), length, dtype=torch.long)
-        for row, text in enumerate(texts):
-            ids = [self.START] + [b + 1 for b in text.encode("utf-8")][: length - 2] + [self.END]
-            out[row, : len(ids)] = torch.tensor(ids)
-        return out
-
-
-@dataclass
-class ClipBundle:
-    """A model with what must travel with it: its transforms, tokenizer and configs."""
-
-    model: torch.nn.Module
-    preprocess_train: object  # callable PIL image -> FloatTensor [3, H, W]
-    preprocess_val: object
-    tokenizer: object  # callable list[str] -> LongTensor [n, context_length]
-    model_cfg: dict | None
-    preprocess_cfg: dict
 
 
 def register_config(name: str, config: dict) -> None:
@@ -130,8 +87,6 @@ def load_clip(
             names: ``{"image_size": [h, w], "embed_dim": n}``).
     """
     if model_name.startswith(PIXEL_PREFIX):  # not an open_clip model: transformers' ViT-MAE (vision.pixel)
-        from vision.pixel import load_pixel
-
         shape = {"image_size": (64, 128), "embed_dim": 64, **(architecture or {})}
         return load_pixel(model_name, pretrained, aug_cfg, shape["image_size"], shape["embed_dim"])
     if architecture is not None:

@@ -42,7 +42,7 @@ from vision.model import TokenizerName, load_clip, tower_of
 from vision.prompts import tokenize
 from workbench.errors import ConfigError
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
-from workbench.romanize import Script
+from workbench.romanize import Script, romanize
 
 __all__ = ["ClassScorer", "Optim", "Prompts", "VisionCLIP"]
 
@@ -217,8 +217,6 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         template = self.prompt_cfg.templates.get(language, "{}")
         texts = [template.format(name) for name in self.class_names[language]]
         if self.prompt_cfg.script == "romanized":
-            from workbench.romanize import romanize
-
             texts = [romanize(text, language) for text in texts]
         return texts
 
@@ -299,8 +297,6 @@ class VisionCLIP(ClassScorer, L.LightningModule):
     def batch_texts(self, batch: dict) -> list[str]:
         if self.prompt_cfg.script == "native":
             return batch["text"]
-        from workbench.romanize import romanize
-
         return [
             rom or romanize(text, lang)
             for text, rom, lang in zip(batch["text"], batch["romanized"], batch["language"], strict=True)

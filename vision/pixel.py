@@ -18,8 +18,10 @@ import math
 
 import torch
 import torch.nn.functional as F
+from open_clip.transform import image_transform
 from torch import nn
 
+from vision.bundle import PIXEL_PREFIX, ByteTokenizer, ClipBundle
 from workbench.errors import ConfigError
 
 MEAN = STD = (0.5, 0.5, 0.5)  # pixel values in [-1, 1]
@@ -69,12 +71,8 @@ class PixelModel(nn.Module):
 
 
 def load_pixel(model_name: str, pretrained: str | None, aug_cfg: dict | None, image_size, embed_dim: int):
-    """A :class:`vision.model.ClipBundle` around a PIXEL encoder; ``pretrained="weights"`` loads its
+    """A :class:`vision.bundle.ClipBundle` around a PIXEL encoder; ``pretrained="weights"`` loads its
     weights, None builds the architecture with random weights (trained from scratch)."""
-    from open_clip.transform import image_transform
-
-    from vision.model import PIXEL_PREFIX, ByteTokenizer, ClipBundle
-
     if pretrained not in (None, "weights"):
         raise ConfigError(f"model.pretrained: '{pretrained}' for a PIXEL tower: 'weights' (the hub's) or null")
     size = tuple(image_size)

@@ -18,6 +18,7 @@ from workbench.data.sources import DEFAULT_CACHE, CorpusSource
 from workbench.errors import ConfigError, DataError
 from workbench.io import atomic_write_bytes
 from workbench.items import Corpus, Item
+from workbench.romanize import romanize
 
 
 def cache_image(value, where: str, folder: Path, key: str) -> str:
@@ -119,8 +120,6 @@ class HFImageClassification(CorpusSource):
         return set(random.Random(self.seed).sample(train, round(len(train) * self.dev_fraction)))
 
     def load(self) -> Corpus:
-        from workbench.romanize import romanize
-
         rows, names = self._rows()
         for lang, table in self.class_names.items():
             if len(table) != len(names):

@@ -30,12 +30,14 @@ from pathlib import Path
 
 from vision.text_render import TEST_FONTS, TRAIN_FONTS, RenderSettings, covered, fallback_font, font_path, render
 from workbench.data.cldr_text import CLASSES, language_spec
-from workbench.data.embedded import EmbeddedSettings, PlannedUtterance, plan_rows
-from workbench.data.plan import rng_for
+from workbench.data.embedded import EmbeddedSettings, is_built, plan_rows
+from workbench.data.embedded_files import build_lock, remove_partial_files
+from workbench.data.plan import PlannedUtterance, rng_for
 from workbench.data.sources import Embedded
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from workbench.items import Corpus, Item
+from workbench.romanize import default_romanizer
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +103,6 @@ def build_text_images(
 
     ``workers`` (default: CPU count, at most 8) processes render; it never changes the data.
     """
-    from workbench.data.embedded import is_built
-    from workbench.data.embedded_files import build_lock
-
     folder = build_dir(text, render_settings, root)
     if is_built(folder):
         return folder
@@ -114,9 +113,6 @@ def build_text_images(
 
 
 def _build(text: EmbeddedSettings, render_settings: RenderSettings, folder: Path, workers: int) -> None:
-    from workbench.data.embedded_files import remove_partial_files
-    from workbench.romanize import default_romanizer
-
     started = time.perf_counter()
     remove_partial_files(folder)
     rows, held = plan_rows(text)

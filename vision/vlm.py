@@ -30,6 +30,7 @@ from vision.module import ClassScorer, Script
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, inject
 from workbench.optim import Optim
+from workbench.romanize import romanize
 
 Score = Literal["sum", "mean"]
 DType = Literal["float32", "bfloat16", "float16"]
@@ -149,8 +150,6 @@ class VisionVLM(ClassScorer, L.LightningModule):
     def _script(self, texts: list[str], language: str) -> list[str]:
         if self.prompt_cfg.script == "native":
             return texts
-        from workbench.romanize import romanize
-
         return [romanize(text, language) for text in texts]
 
     def prompt_texts(self, language: str) -> list[str]:

@@ -127,7 +127,7 @@ class SpeechPredictor(Predictor):
         return out
 
     def predict_items(self, items: list[Item]) -> list[list[float]]:
-        from workbench.audio import load_audio
+        from speech.audio import load_audio
 
         return self.predict_waves([load_audio(i.audio, where=f"item '{i.id}'") for i in items])
 
@@ -219,7 +219,7 @@ class CascadePredictor(Predictor):
 
     def read_items(self, items: list[Item]) -> list:
         """The recognizer's inputs of ``items``: waves, or what an OCR recognizer reads from ``item.image``."""
-        from workbench.audio import load_audio
+        from speech.audio import load_audio
 
         if self.signal != "image":
             return [load_audio(i.audio, where=f"item '{i.id}'") for i in items]
@@ -327,7 +327,7 @@ class RecognizerPredictor(Predictor):
         self.recognizer = CTCCheckpointRecognizer(str(self.checkpoint), device="cpu")
 
     def predict_items(self, items: list[Item]) -> list[str]:
-        from workbench.audio import load_audio
+        from speech.audio import load_audio
 
         waves = [load_audio(i.audio, where=f"item '{i.id}'") for i in items]
         return self.recognizer.transcribe(waves, [i.language for i in items])

@@ -16,7 +16,7 @@ import torch
 
 from cascade.cache import file_digest
 from cascade.recognizers.base import Recognizer, Script, pick_device
-from workbench.audio import SAMPLE_RATE
+from speech.audio import SAMPLE_RATE
 from workbench.errors import ConfigError
 from workbench.languages import mms_code
 

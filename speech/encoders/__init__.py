@@ -5,13 +5,12 @@ transformers, whisper or speechbrain.
 """
 
 from speech.encoders.base import EncoderOutput, SpeechEncoder
+from speech.encoders.init import load_prefixed
 
 __all__ = ["EncoderOutput", "SpeechEncoder", "from_checkpoint"]
 
 
 def from_checkpoint(encoder: SpeechEncoder, path: str, prefix: str = "encoder.", strict: bool = True) -> SpeechEncoder:
     """Load ``<prefix>*`` weights of a checkpoint (e.g. the cascade's CTC recognizer) into ``encoder``."""
-    from speech.encoders.init import load_prefixed
-
     load_prefixed(encoder, path, prefix=prefix, strict=strict)
     return encoder

@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from speech.audio import SAMPLE_RATE
 from speech.encoders.base import EncoderOutput, SpeechEncoder
 from speech.features import seamless_features, whisper_log_mel
-from workbench.audio import SAMPLE_RATE
 
 WHISPER_HOP = 160  # samples per mel frame
 WHISPER_WINDOW = 30 * SAMPLE_RATE  # samples: Whisper's fixed input window

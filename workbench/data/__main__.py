@@ -20,6 +20,7 @@ from workbench.data.embedded import EmbeddedSettings, build_embedded, embedded_d
 from workbench.errors import WorkbenchError
 from workbench.io import read_json
 from workbench.items import SPLITS
+from speech.speechtaxi import prepare_speechtaxi
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,8 +56,6 @@ def _parser() -> argparse.ArgumentParser:
 def prepare_main(args: argparse.Namespace) -> None:
     """Prepare SpeechTaxi and print where it went and its items per language and split."""
     from collections import Counter
-
-    from workbench.data.speechtaxi import prepare_speechtaxi
 
     prepared = prepare_speechtaxi(
         args.path, args.languages, args.cache_dir, args.revision, args.token_env, args.on_bad_item, args.processes

@@ -21,6 +21,8 @@ from typing import Literal
 
 from workbench.errors import ConfigError
 from workbench.items import Corpus
+from workbench.io import atomic_write_json
+from workbench.romanize import default_romanizer
 
 UnknownLanguage = Literal["error", "language_independent"]
 
@@ -49,8 +51,6 @@ class RomanizedCache:
 
     def save(self) -> None:
         if self.added:
-            from workbench.io import atomic_write_json
-
             atomic_write_json(self.path, self.entries)
             self.added = 0
 
@@ -66,8 +66,6 @@ def derive_romanized(corpus: Corpus, cache_dir: str | Path, unknown_language: Un
     if not todo:
         corpus.meta["romanized"] = stats
         return corpus
-    from workbench.romanize import default_romanizer
-
     romanizer = default_romanizer()
     codes: dict[str, str | None] = {}
     for language in sorted({corpus.items[i].language for i in todo}):

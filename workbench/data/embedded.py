@@ -46,8 +46,9 @@ from workbench.data.embedded_files import (
     remove_partial_files,
     summarize,
 )
-from workbench.data.plan import Content, plan_contents, rng_for
-from workbench.data.tts import Prosody, espeak_binary
+from speech.tts import espeak_binary
+from workbench.data.manifest import load_manifest
+from workbench.data.plan import PlannedUtterance, Prosody, plan_contents, rng_for
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_json, atomic_write_jsonl, read_json
 from workbench.items import SPLITS, Corpus
@@ -169,25 +170,6 @@ def tiny_settings(**overrides) -> EmbeddedSettings:
     )
     base.update(overrides)
     return EmbeddedSettings(**base)
-
-
-@dataclass(frozen=True)
-class PlannedUtterance:
-    """One utterance of a build, before its audio exists.
-
-    Attributes:
-        audio: FLAC path relative to the build folder.
-        held_out: the keys it names that only ``test_unseen`` uses.
-    """
-
-    id: str
-    language: str
-    split: str
-    content: Content
-    text: str
-    prosody: Prosody
-    audio: str
-    held_out: tuple[str, ...] = ()
 
 
 @cache
@@ -362,9 +344,6 @@ def load_embedded(
     languages are built and loaded; ``corpus.meta["partial"]`` is then True. The corpus name
     (the build folder) is the same either way.
     """
-    # Imported here: the manifest reader pulls in torch (seconds), which building does not need.
-    from workbench.data.manifest import load_manifest
-
     settings = settings or EmbeddedSettings()
     wanted = wanted_languages(settings, languages)
     folder = build_embedded(settings, root, languages=wanted)

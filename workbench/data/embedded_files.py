@@ -18,18 +18,15 @@ import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import soundfile as sf
 
 from workbench.data.cldr_text import CLASSES
-from workbench.data.tts import flac_bytes, speak
+from workbench.data.plan import PlannedUtterance
+from speech.tts import flac_bytes, speak
 from workbench.io import atomic_write_bytes, atomic_write_jsonl, read_jsonl
 from workbench.items import SPLITS
 from workbench.romanize import default_romanizer
-
-if TYPE_CHECKING:
-    from workbench.data.embedded import PlannedUtterance
 
 
 def synthesize(row: PlannedUtterance, folder: Path, sample_rate: int) -> float:

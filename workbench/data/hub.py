@@ -14,7 +14,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from workbench.audio import SAMPLE_RATE, prepare
+from speech.audio import SAMPLE_RATE, prepare
 from workbench.errors import ConfigError, DataError
 from workbench.items import Item
 from workbench.languages import hub_language

@@ -7,6 +7,10 @@ language, so one ``content_id`` is the same content everywhere (a parallel corpu
 Splits are disjoint by content across all languages: every combination of items belongs
 to exactly one of train, dev and test, and ``test_unseen`` combinations contain at least
 one item that is never heard in any other split (an item held out of the large classes).
+
+:class:`PlannedUtterance` and its :class:`Prosody` are one row of the plan once spoken in a
+language: the speech build (:mod:`workbench.data.embedded_files`) and the image build
+(:mod:`vision.text_images`) both read them, so they live here, importing neither.
 """
 
 from __future__ import annotations
@@ -185,3 +189,41 @@ def plan_contents(
         rng_for(seed, "interleave", split).shuffle(drawn)
         contents[split] = drawn
     return contents, held
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """How one utterance is spoken.
+
+    Attributes:
+        voice: espeak-ng voice and variant, e.g. ``"ru+f2"``.
+        rate: speed in words per minute (espeak ``-s``).
+        pitch: base pitch 0-99 (espeak ``-p``).
+        pitch_range: intonation range in percent of the default (SSML ``prosody range``).
+        peak: the absolute peak the waveform is scaled to, in (0, 1].
+    """
+
+    voice: str
+    rate: int
+    pitch: int
+    pitch_range: int
+    peak: float
+
+
+@dataclass(frozen=True)
+class PlannedUtterance:
+    """One utterance of a build, before its audio exists.
+
+    Attributes:
+        audio: FLAC path relative to the build folder.
+        held_out: the keys it names that only ``test_unseen`` uses.
+    """
+
+    id: str
+    language: str
+    split: str
+    content: Content
+    text: str
+    prosody: Prosody
+    audio: str
+    held_out: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ audio is checked (:func:`~workbench.data.validate.validate_audio`, cached by fil
 missing romanizations are derived from native text (:mod:`workbench.data.derive`).
 
 - :class:`SpeechTaxi`: the SpeechTaxi repository's raw files (no loading script), see
-  :mod:`workbench.data.speechtaxi`.
+  :mod:`speech.speechtaxi`.
 - :class:`HubParquet`: a parquet dataset repository through a column map (SIB-Fleurs,
   MINDS-14, Speech-MASSIVE are config files, see ``configs/data/``).
 - :class:`HFDataset`: any ``datasets`` dataset (``save_to_disk`` folders, other hub repos).
@@ -24,10 +24,12 @@ from workbench.data.derive import UnknownLanguage, derive_romanized
 from workbench.data.hub import SPEECHTAXI_COLUMNS, cache_folder, load_hf_splits
 from workbench.data.manifest import load_manifest
 from workbench.data.resplit import resplit_by_content
-from workbench.data.speechtaxi import SPEECHTAXI_LABELS
+from speech.speechtaxi import SPEECHTAXI_LABELS, prepare_speechtaxi
 from workbench.data.validate import OnBadItem, SkipReport, merge_skipped, validate_audio
 from workbench.errors import ConfigError
 from workbench.items import Corpus, Item
+from workbench.data.parquet import read_parquet_source
+from workbench.data.folders import read_audio_folder
 
 DEFAULT_CACHE = Path("data") / "cache"
 __all__ = ["SPEECHTAXI_LABELS", "CorpusSource", "SpeechTaxi", "HubParquet", "HFDataset", "Manifest", "AudioFolder"]
@@ -139,8 +141,6 @@ class SpeechTaxi(CorpusSource):
                 max_seconds=self.max_seconds,
             )
             return Corpus(items, names, name="speechtaxi")
-        from workbench.data.speechtaxi import prepare_speechtaxi
-
         prepared = prepare_speechtaxi(
             self.path, self.languages, self.cache_dir, self.revision, self.token_env, self.on_bad_item
         )
@@ -202,8 +202,6 @@ class HubParquet(CorpusSource):
         self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
     def read(self) -> Corpus:
-        from workbench.data.parquet import read_parquet_source
-
         items, names, meta = read_parquet_source(self)
         if self.resplit is not None:
             items = resplit_by_content(items, **self.resplit)
@@ -338,8 +336,6 @@ class AudioFolder(CorpusSource):
         self.on_bad_item, self.unknown_language = on_bad_item, unknown_language
 
     def read(self) -> Corpus:
-        from workbench.data.folders import read_audio_folder
-
         return read_audio_folder(self)
 
 

@@ -20,6 +20,7 @@ from typing import Literal, TypeVar
 
 from workbench.errors import DataError
 from workbench.items import Item
+from workbench.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def keep_good(values: Iterable[T], check: Callable[[T], object], on_bad_item: On
 
 def check_audio_item(item: Item, max_seconds: float | None = None) -> None:
     """Raise a DataError naming the item if its audio cannot be used."""
-    from workbench.audio import load_audio  # torch-heavy: imported only when audio is checked
+    from speech.audio import load_audio  # torch-heavy: imported only when audio is checked
 
     if not item.audio:
         raise DataError(f"item '{item.id}'", "audio", "no audio path")
@@ -108,7 +109,7 @@ def audio_fault(path: str | Path) -> str | None:
     import numpy as np
     import soundfile as sf
 
-    from workbench.audio import SILENCE_PEAK, wav_is_truncated
+    from speech.audio import SILENCE_PEAK, wav_is_truncated
 
     path = Path(path)
     if not path.is_file():
@@ -184,8 +185,6 @@ class AudioChecks:
 
     def save(self) -> None:
         if self._dirty:
-            from workbench.io import atomic_write_json
-
             atomic_write_json(self.path, {"verdicts": self.verdicts, "digests": self.digests})
             self._dirty = False
 

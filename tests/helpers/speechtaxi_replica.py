@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from hub_replicas import mp3, speechtaxi_recording, write_hub_repo, zipped
 
-from workbench.data.speechtaxi import SPEECHTAXI_LABELS
+from speech.speechtaxi import SPEECHTAXI_LABELS
+from tests.helpers.hub_replicas import mp3, speechtaxi_recording, write_hub_repo, zipped
 
 SPLIT_CYCLE = ("train", "train", "train", "dev", "test")
 

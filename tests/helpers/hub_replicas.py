@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from workbench.data.speechtaxi import SPEECHTAXI_LABELS
+from speech.speechtaxi import SPEECHTAXI_LABELS
 
 
 def write_hub_repo(cache: Path, repo_id: str, files: dict[str, bytes], commit: str | None = None) -> Path:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from vision.datamodule import ImageDataset
 
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -90,3 +93,37 @@ def overfit_head(model, images, labels, steps: int = 60, lr: float = 0.003) -> t
     with torch.no_grad():
         logits = model.logits(images, languages)
     return bool((logits.argmax(-1) == labels).all()), float(F.cross_entropy(logits, labels))
+
+
+def batch_of(module, corpus, n=20, language="eng"):
+    items = [i for i in corpus.where("train", [language])][:n]
+    rows = [ImageDataset(items, module.preprocess_val)[k] for k in range(len(items))]
+    return {
+        "image": torch.stack([r["image"] for r in rows]),
+        "label": torch.tensor([r["label"] for r in rows]),
+        "language": [r["language"] for r in rows],
+        "text": [r["text"] for r in rows],
+        "romanized": [r["romanized"] for r in rows],
+    }
+
+
+def overfit(module, batch, steps=150, lr=3e-3) -> tuple[float, float]:
+    """Train on one batch; returns (first loss, last loss) and leaves the module in eval mode."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    module.train()
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = module.training_step(batch, 0)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    module.eval()
+    module.on_validation_epoch_start()
+    return losses[0], losses[-1]
+
+
+def accuracy(module, batch) -> float:
+    with torch.no_grad():
+        return float((module.logits(batch["image"], batch["language"]).argmax(-1) == batch["label"]).float().mean())

@@ -27,7 +27,7 @@ TINY_WHISPER_DIMS = dict(
 
 def tiny_whisper(path: str | Path, seed: int = 0, std: float = 0.2) -> Path:
     """A random tiny Whisper (:data:`TINY_WHISPER_DIMS`) that ``whisper.load_model`` reads."""
-    from speech.testing import random_whisper_checkpoint
+    from tests.helpers.speech_stand_ins import random_whisper_checkpoint
 
     return random_whisper_checkpoint(path, TINY_WHISPER_DIMS, seed, std)
 
@@ -139,3 +139,36 @@ def tiny_text_classifier(folder: str | Path, texts: list[str], kind: str = "xlmr
         )
         XLMRobertaForSequenceClassification(config).save_pretrained(folder)
     return folder
+
+
+ZEROSHOT_TOKENS = "<s> <pad> </s> <unk> | a i e n o u t k m s r l h g d y b p c w j ' v z f q x".split()
+
+
+SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+
+
+def write_processor_files(folder: Path, **tokenizer_extra) -> None:
+    """The processor files as the hub repositories have them (written by an older transformers,
+    by hand here: transformers 5 no longer writes special_tokens_map.json)."""
+    (folder / "special_tokens_map.json").write_text(json.dumps(SPECIALS))
+    tokenizer = {
+        **SPECIALS,
+        "do_lower_case": False,
+        "word_delimiter_token": "|",
+        "replace_word_delimiter_char": " ",
+        "tokenizer_class": "Wav2Vec2CTCTokenizer",
+        "processor_class": "Wav2Vec2Processor",
+        **tokenizer_extra,
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer))
+    extractor = {
+        "do_normalize": True,
+        "feature_extractor_type": "Wav2Vec2FeatureExtractor",
+        "feature_size": 1,
+        "padding_side": "right",
+        "padding_value": 0,
+        "processor_class": "Wav2Vec2Processor",
+        "return_attention_mask": True,
+        "sampling_rate": 16000,
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(extractor))

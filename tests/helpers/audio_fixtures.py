@@ -70,3 +70,31 @@ def save_hf_dataset(folder: Path, splits: dict[str, dict], class_columns: dict[s
     )
     dataset.save_to_disk(str(folder))
     return folder
+
+
+def synthetic_wave(seconds: float, label: int, rng: np.random.Generator) -> np.ndarray:
+    """A test clip whose class is audible: a tone at ``300 + 150 * label`` Hz plus noise."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    tone = 0.5 * np.sin(2 * np.pi * (300 + 150 * label) * t)
+    return (tone + 0.05 * rng.standard_normal(t.shape)).astype(np.float32)
+
+
+def bad_audio(folder: Path) -> dict[str, tuple[Path, str]]:
+    """One file per fault kind, and the words its DataError must contain."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fake = folder / "fake.wav"
+    fake.write_text("this is not audio")
+    empty = folder / "empty.wav"
+    empty.write_bytes(b"")
+    truncated = write_audio(folder / "truncated.wav", tone(1.0))
+    truncated.write_bytes(truncated.read_bytes()[:-8000])  # the header still promises the whole second
+    nan = folder / "nan.wav"
+    samples = tone(0.5)
+    samples[100:200] = np.nan
+    sf.write(str(nan), samples, 16000, subtype="FLOAT")
+    return {
+        "fake": (fake, "not decodable audio"),
+        "empty": (empty, "empty file"),
+        "truncated": (truncated, "truncated audio file"),
+        "nan": (nan, "audio has NaN or infinite samples"),
+    }

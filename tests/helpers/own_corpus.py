@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from speech.tts import ESPEAK_SAMPLE_RATE, speak
 from workbench.data.cldr_text import item_names, language_spec
-from workbench.data.tts import ESPEAK_SAMPLE_RATE, Prosody, speak
+from workbench.data.plan import Prosody
 
 LANGUAGES = ("eng", "deu", "spa", "rus", "ell", "hin", "kat", "tha")
 CLASSES = ("months", "weekdays", "territories")

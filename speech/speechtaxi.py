@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
+from workbench.data.hubfiles import repo_file
 from workbench.data.validate import OnBadItem, SkipReport
 from workbench.errors import DataError
 from workbench.io import atomic_write_bytes, atomic_write_jsonl, read_jsonl
@@ -197,7 +198,7 @@ def decode_clip(data_zip: str, member: str, target: str) -> tuple[str, str] | No
     """
     import soundfile as sf
 
-    from workbench.audio import SAMPLE_RATE, prepare
+    from speech.audio import SAMPLE_RATE, prepare
 
     key = (os.getpid(), data_zip)
     if key not in _ARCHIVES:
@@ -316,8 +317,6 @@ def prepared_folder(cache_dir: str | Path, path: str, revision: str | None) -> P
 def _prepare_languages(path, revision, token_env, root: Path, todo, on_bad_item, processes, report) -> None:
     """Decode the clips of ``todo`` and write each language's ``items.jsonl`` (under the folder's lock)."""
     from tqdm.auto import tqdm
-
-    from workbench.data.hubfiles import repo_file
 
     tables_zip = repo_file(path, TABLE_ARCHIVE, revision, token_env)
     with zipfile.ZipFile(tables_zip) as tables:

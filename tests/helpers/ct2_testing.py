@@ -1,7 +1,7 @@
 """A tiny random Whisper in all three forms, with the same weights: openai-whisper's checkpoint,
 transformers' ``WhisperForConditionalGeneration`` folder and its CTranslate2 conversion (faster-whisper).
 
-Nothing is downloaded: the weights are random (:func:`speech.testing.random_whisper_checkpoint`),
+Nothing is downloaded: the weights are random (:func:`tests.helpers.speech_stand_ins.random_whisper_checkpoint`),
 the tokenizer is built from openai-whisper's bundled ``multilingual.tiktoken`` with the same
 special-token ids. Used by tests/test_faster_whisper.py and benchmarks/faster_whisper.py.
 """

@@ -15,38 +15,19 @@ import html
 import io
 import shutil
 import subprocess
-from dataclasses import dataclass
 from functools import cache
 from math import gcd
 
 import numpy as np
 import soundfile as sf
 
+from workbench.data.plan import Prosody
 from workbench.errors import ConfigError, DataError
 
 ESPEAK_SAMPLE_RATE = 22050  # Hz, fixed by espeak-ng's own voices
 WAV_HEADER_BYTES = 44  # espeak-ng --stdout writes a canonical RIFF header, then int16 mono samples
 RATE_RANGE = (80, 450)  # words per minute accepted by espeak-ng
 MIN_PEAK = 1e-4  # below this the synthesized utterance counts as silent
-
-
-@dataclass(frozen=True)
-class Prosody:
-    """How one utterance is spoken.
-
-    Attributes:
-        voice: espeak-ng voice and variant, e.g. ``"ru+f2"``.
-        rate: speed in words per minute (espeak ``-s``).
-        pitch: base pitch 0-99 (espeak ``-p``).
-        pitch_range: intonation range in percent of the default (SSML ``prosody range``).
-        peak: the absolute peak the waveform is scaled to, in (0, 1].
-    """
-
-    voice: str
-    rate: int
-    pitch: int
-    pitch_range: int
-    peak: float
 
 
 @cache
