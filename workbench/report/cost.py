@@ -127,7 +127,7 @@ def cost_table(scores: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
             seconds_per_item=("seconds_per_item", "mean"),
             params_total=("params_total", "max"),
             params_trainable=("params_trainable", "max"),
-            device=("device", lambda d: ", ".join(sorted({str(x) for x in d}))),
+            device=("device", lambda d: ", ".join(sorted({str(x) for x in d.dropna()})) or "–"),
         )
         .reset_index()
     )
@@ -172,7 +172,10 @@ def section(scores: pd.DataFrame, runs: pd.DataFrame, out: Path) -> tuple[list[s
         rows = [
             [r.system, r.runs, f"{100 * r.accuracy:.1f}", f"{r.train_seconds:.0f}"]
             + [f"{r.recognizer_seconds:.0f} ({r.shared_by:.0f})" if r.recognizer_seconds else "–"]
-            + [f"{r.total_train_seconds:.0f}", f"{r.seconds_per_item:.4f}"]
+            + [
+                f"{r.total_train_seconds:.0f}",
+                "–" if r.seconds_per_item != r.seconds_per_item else f"{r.seconds_per_item:.4f}",
+            ]
             + [f"{_count(r.params_trainable)} / {_count(r.params_total)}", r.device, "●" if r.front else ""]
             for r in part.itertuples()
         ]
@@ -184,4 +187,4 @@ def section(scores: pd.DataFrame, runs: pd.DataFrame, out: Path) -> tuple[list[s
 
 
 def _count(value) -> str:
-    return "–" if value != value or value is None else f"{value / 1e6:.2f} M"
+    return "–" if value is None or value != value else f"{value / 1e6:.2f} M"
