@@ -67,6 +67,7 @@ def figure(found: dict[str, pd.DataFrame], diffs: dict[str, pd.DataFrame], chanc
         rows, columns, figsize=((1.2 + 0.55 * size) * columns, (1.0 + 0.5 * size) * rows), squeeze=False
     )
     axes = list(grid.ravel())
+    fig.subplots_adjust(wspace=0.55)  # room for a colour scale between the systems and the differences
     spread = max([np.nanmax(np.abs(m.to_numpy(float))) for _, m, d in panels if d] + [0.01])
     images = {}
     for ax, (name, matrix, is_diff) in zip(axes, panels, strict=False):
@@ -78,15 +79,18 @@ def figure(found: dict[str, pd.DataFrame], diffs: dict[str, pd.DataFrame], chanc
         ax.set_title(f"{name}{' (points)' if is_diff else ''}", fontsize=8)
         for (i, j), value in np.ndenumerate(values):
             if not math.isnan(value):
-                ax.text(j, i, f"{value:+.0f}" if is_diff else f"{value:.0f}", ha="center", va="center", fontsize=6)
+                dark = abs(value) > 60 * spread if is_diff else value < 60  # white on the dark end of each scale
+                label = f"{value:+.0f}" if is_diff else f"{value:.0f}"
+                ax.text(j, i, label, ha="center", va="center", fontsize=6, color="w" if dark else "k")
     for ax in axes[len(panels) :]:
         ax.axis("off")
     axes[0].set_ylabel("trained on")
-    bar = fig.colorbar(images[False], ax=list(axes), fraction=0.02, label="accuracy (%)")
+    # each scale beside its own panels: accuracy after the systems, points after the differences
+    bar = fig.colorbar(images[False], ax=axes[: len(found)], fraction=0.02, pad=0.02, label="accuracy (%)")
     bar.ax.axhline(100 * chance, color="r", linewidth=2)  # chance on the shared scale
     if True in images:
-        fig.colorbar(images[True], ax=list(axes), fraction=0.02, label="difference (points)")
-    fig.suptitle("zero-shot transfer: trained on (rows) → tested on (columns), test split", fontsize=9)
+        fig.colorbar(images[True], ax=axes[len(found) :], fraction=0.04, pad=0.02, label="difference (points)")
+    fig.suptitle("zero-shot transfer: trained on (rows) → tested on (columns), test split", fontsize=9, y=1.06)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plots.plt.close(fig)
     return path
