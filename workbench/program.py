@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -74,6 +75,13 @@ def probs_in_order(outputs: Sequence[tuple[torch.Tensor, torch.Tensor]], n: int,
     if not seen.all():
         raise RuntimeError(f"{where}: {int((~seen).sum())} of {n} items were not predicted")
     return probs.tolist()
+
+
+def device_name(device: torch.device) -> str:
+    """``cuda: NVIDIA H100 80GB HBM3`` or ``cpu (x86_64, 1 threads)``: what a run's seconds were spent on."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"{device.type} ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def items_digest(items) -> str:
@@ -178,7 +186,12 @@ class Program(RunDirCLI):
         self.metrics = None
         if not self.config["test"]:
             return None
+        started = time.perf_counter()
         records, extra = self.evaluate()
+        predicted = (
+            len(records) if records else sum(len(self.datamodule.eval_items(s)) for s in self.datamodule.eval_splits)
+        )
+        self.fit_end.predict_seconds_per_item = round((time.perf_counter() - started) / max(1, predicted), 5)
         if self.trainer.is_global_zero:
             self.metrics = self.write(records, extra)
             self.report(self.metrics)
@@ -269,6 +282,9 @@ class Program(RunDirCLI):
             best_dev=float(score) if score is not None else None,
             train_seconds=round(self.train_seconds, 1),
             checks_since_best=checks_since_best(trainer) if self.fitted else None,
+            device=device_name(trainer.strategy.root_device),
+            params_total=sum(p.numel() for p in self.model.parameters()),
+            params_trainable=sum(p.numel() for p in self.model.parameters() if p.requires_grad),
         )
 
     def record(self) -> RunRecord:

@@ -61,6 +61,10 @@ class TrainingRecord:
     ``checks_since_best``: dev checks after the best one when the fit ended (0: the last check was
     the best, so a fit stopped by ``max_steps``/``max_epochs`` was still improving; None: no
     early-stopping callback counted them).
+    ``device``: what trained it (``cuda: <GPU name>`` or ``cpu (<machine>, <n> threads)``);
+    ``params_total`` / ``params_trainable``: the trained module's parameters (a cascade's text
+    classifier only: its recognizer is a run of its own); ``predict_seconds_per_item``: wall
+    seconds of the evaluation (evaluated splits and dev, best checkpoint loaded) per item predicted.
     """
 
     stopped_by: str = "none"
@@ -70,6 +74,10 @@ class TrainingRecord:
     best_dev: float | None = None
     train_seconds: float | None = None
     checks_since_best: int | None = None
+    device: str | None = None
+    params_total: int | None = None
+    params_trainable: int | None = None
+    predict_seconds_per_item: float | None = None
 
 
 @dataclass

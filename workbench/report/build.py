@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.io import atomic_write_json, atomic_write_text
-from workbench.report import calibration, checks, compare, plots, tables
+from workbench.report import calibration, checks, compare, cost, plots, tables, transfer
 from workbench.report.document import Document
 from workbench.report.frame import load_runs
 
@@ -116,6 +116,12 @@ def build_report(root: str | Path, out: str | Path | None = None, run_dirs: list
             if split == "test":
                 summary["figures"] = _figures(out, split_scores, ladder, items)
         doc.calibration_section(calib, items)
+        lines, names = transfer.section(scores, runs, out)  # the zero-shot matrix, when the sweep has one
+        doc.add(*lines)
+        summary["figures"]["transfer"] = names
+        lines, names = cost.section(scores, runs.runs, out)  # accuracy vs training cost, per protocol
+        doc.add(*lines)
+        summary["figures"]["cost"] = names
     doc.figures_section(summary["figures"])
     atomic_write_text(out / "report.md", doc.text())
     atomic_write_json(out / "summary.json", summary)
