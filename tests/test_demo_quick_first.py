@@ -26,6 +26,7 @@ from benchmarks.demo_first_answer import fresh_copy
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ("e2e-quick", "asr-quick", "cascade-quick")
+VISION_QUICK = ("vision-quick", "ocr-quick")
 
 
 def start_in(tree: Path, port: int, args: list[str]) -> subprocess.Popen:
@@ -139,14 +140,23 @@ def test_progress_counts_steps_of_the_step_budget(tmp_path):
     assert progress.total_steps == 900 and progress.describe().startswith("epoch 1 · step 30/900")
 
 
-def test_quick_recipes_come_first_and_take_the_quick_overlays(tmp_path):
-    jobs = default_jobs(tmp_path, quick_first=True, extra={"e2e": ["--x=1"], "e2e-quick": ["--y=2"]})
-    assert [job.name for job in jobs][:4] == [*QUICK, "e2e"]
-    quick = {job.name: job for job in jobs[:3]}
+def test_quick_recipes_come_first_speech_then_vision_and_take_the_quick_overlays(tmp_path):
+    jobs = default_jobs(tmp_path, quick_first=True, extra={"e2e": ["--x=1"], "e2e-quick": ["--y=2"], "ocr": ["--z"]})
+    names = [job.name for job in jobs]
+    quick = {job.name: job for job in jobs if job.tier == "quick"}
+    # speech's quick recipes, then vision's, then every full recipe (the first full one: the speech E2E)
+    assert names[: len(QUICK + VISION_QUICK) + 1] == [*QUICK, *VISION_QUICK, "e2e"]
+    assert set(quick) == set(QUICK + VISION_QUICK)
+    served = {job.kind for job in jobs if job.kind}
+    assert {job.kind for job in quick.values() if job.kind} == served  # a quick recipe for every path of the page
     assert all(Path(job.configs[-1]).name == f"{job.name.replace('-', '_')}.yaml" for job in quick.values())
     assert all(Path(job.configs[-1]).is_file() for job in quick.values())
-    assert quick["e2e-quick"].args[-2:] == ["--x=1", "--y=2"] and "--y=2" not in jobs[3].args
+    full = {job.name: job for job in jobs if job.tier == "full"}
+    for name, job in quick.items():  # each quick recipe is its full recipe's configs plus its overlay
+        assert job.configs[:-1] == full[name.removesuffix("-quick")].configs, name
+    assert quick["e2e-quick"].args[-2:] == ["--x=1", "--y=2"] and "--y=2" not in full["e2e"].args
+    assert quick["ocr-quick"].args[-1] == "--z"
     assert f"checkpoint={tmp_path / 'asr-quick'}" in " ".join(quick["cascade-quick"].args)
     assert sorted(p.name for p in (REPO / "configs/embedded/demo").glob("*.yaml")) == sorted(
-        f"{name.replace('-', '_')}.yaml" for name in QUICK
+        f"{name.replace('-', '_')}.yaml" for name in quick
     )  # every shipped quick overlay is one of the demo's recipes
