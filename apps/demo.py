@@ -41,12 +41,12 @@ from apps.inputs import MAX_FILE_SIZE  # noqa: E402
 from apps.results import load_report
 from apps.service import Service  # noqa: E402
 from apps.tabs import results_tab, speech_tab, vision_tab  # noqa: E402
-from apps.training import DEFAULT_BASE  # noqa: E402
+from apps.training import DEFAULT_BASE, default_jobs  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 TITLES = {"e2e": "E2E", "cascade": "Cascade", "vision": "Vision E2E", "ocr": "OCR cascade"}
-JOB_NAMES = ("all", "e2e", "asr", "cascade", "vision", "ocr", "e2e-quick", "asr-quick", "cascade-quick")
+JOB_NAMES = ("all", *(job.name for job in default_jobs(quick_first=True)))  # what --train-arg NAME= may name
 SERVED = tuple(TITLES)  # the kinds whose run dropdowns and states the page keeps up to date
 
 
@@ -142,7 +142,7 @@ def build_demo(
         report: a report folder or a dir holding ``report/`` (default: the newest ``sweeps/*/report``).
         base, train, quick, extra, quick_first: where and how the missing default models are trained
             (:func:`apps.training.default_jobs`); ``train=False`` serves what is found only; ``quick_first``:
-            quick speech recipes first, replaced by the full ones when better.
+            quick recipes first (speech's, then vision's), replaced by the full ones when better.
         poll: seconds between refreshes of the page and looks at the training child.
         say: the console.
     """
@@ -200,14 +200,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--full-only",
         dest="quick_first",
         action="store_false",
-        help="train only the full recipes (no quick speech recipes first)",
+        help="train only the full recipes (no quick recipes first)",
     )
     parser.add_argument(
         "--train-arg",
         action="append",
         metavar="NAME=ARG",
         help="one more argument for a default model's training program (NAME: e2e, asr, cascade, vision, ocr, "
-        "all, or e2e-quick, asr-quick, cascade-quick for a quick recipe only; e2e also reaches e2e-quick), "
+        "all, or e2e-quick, asr-quick, cascade-quick, vision-quick, ocr-quick for a quick recipe only; e2e also "
+        "reaches e2e-quick), "
         "e.g. e2e=--trainer.max_epochs=4; repeatable",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -29,6 +29,8 @@ LABELS = {
     "e2e-quick": "E2E speech model (quick recipe)",
     "asr-quick": "cascade recognizer (quick recipe)",
     "cascade-quick": "cascade (quick recipe)",
+    "vision-quick": "vision model (quick recipe)",
+    "ocr-quick": "OCR cascade (quick recipe)",
 }
 
 
@@ -40,7 +42,7 @@ class Service:
         base: where the default models are trained (``runs/demo``); searched too.
         train: train the default model of each kind no finished run was found for.
         quick: shortened training; ``extra``: more CLI arguments per job (see :func:`apps.training.default_jobs`).
-        quick_first: train the quick speech recipes first (both speech paths answer within minutes); a full
+        quick_first: train the quick recipes first (speech's, then vision's: every path answers within minutes); a full
             recipe's run replaces its quick one when its dev score is better.
         say: the console.
         poll: seconds between looks at a training child.

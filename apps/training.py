@@ -87,9 +87,9 @@ def default_jobs(
         extra: more CLI arguments per job name (``e2e``, ``asr``, ``cascade``, ``vision``, ``ocr``, or
             ``all``), e.g. a tiny corpus and model for tests; a name's arguments go to its quick recipe too,
             ``<name>-quick`` to the quick recipe only.
-        quick_first: first the quick speech recipes (``e2e-quick``, ``asr-quick``, ``cascade-quick``:
-            ``configs/embedded/demo/``), so both speech paths answer within minutes; the full recipes follow
-            and replace them in the demo when their dev score is better.
+        quick_first: first the quick recipes (:func:`quick_jobs`: speech's, then vision's), so every path
+            answers within minutes; the full recipes follow and replace them in the demo when their dev score
+            is not worse.
     """
     base, extra = Path(base), extra or {}
     asr_ckpt = base / "asr" / "checkpoints" / "best.ckpt"
@@ -127,8 +127,11 @@ def default_jobs(
 
 
 def quick_jobs(base: Path, extra: dict[str, list[str]]) -> list[Job]:
-    """The quick speech recipes: the full ones' configs plus a ``configs/embedded/demo/<name>_quick.yaml``
-    overlay (smaller models, step budgets sized to serve within minutes on 2 cores)."""
+    """The quick recipes: the full ones' configs plus a ``configs/embedded/demo/<name>_quick.yaml`` overlay
+    (smaller models, step budgets sized to serve within minutes on 2 cores). Speech's first (``e2e-quick``,
+    ``asr-quick``, ``cascade-quick``: the Speech tab answers within 3 minutes), then vision's (``vision-quick``,
+    the image E2E; ``ocr-quick``, the OCR cascade, whose recognizer is Tesseract and needs no training), so the
+    Vision tab answers next, before any full recipe takes the machine."""
     embedded, every_language = CONFIGS / "embedded", str(CONFIGS / "protocol" / "all_languages.yaml")
     demo = CONFIGS / "embedded" / "demo"
     asr_ckpt = base / "asr-quick" / "checkpoints" / "best.ckpt"
@@ -141,6 +144,12 @@ def quick_jobs(base: Path, extra: dict[str, list[str]]) -> list[Job]:
         Job("cascade-quick", "cascade.fit",
             [str(embedded / "cascade.yaml"), every_language, str(demo / "cascade_quick.yaml")],
             base / "cascade-quick", cascade_args, kind="cascade", needs=["asr-quick"], tier="quick"),
+        Job("vision-quick", "vision.fit",
+            [str(embedded / "vision_text.yaml"), every_language, str(demo / "vision_quick.yaml")],
+            base / "vision-quick", kind="vision", tier="quick"),
+        Job("ocr-quick", "cascade.fit",
+            [str(embedded / "cascade.yaml"), str(embedded / "vision_cascade.yaml"), str(demo / "ocr_quick.yaml")],
+            base / "ocr-quick", [f"--data.cache_dir={base / 'cache'}"], kind="ocr", tier="quick"),
     ]  # fmt: skip
     for job in jobs:
         recipe = job.name.removesuffix("-quick")

@@ -1,14 +1,16 @@
-"""Time from ``python -m apps.demo`` on a fresh clone to the first answer of each speech path.
+"""Time from ``python -m apps.demo`` on a fresh clone to the first answer of each path (speech, then vision).
 
     python -m benchmarks.demo_first_answer               # the shipped quick recipes, then stop
     python -m benchmarks.demo_first_answer --keep tmp/x  # keep the fresh tree (its runs/ and data/)
 
 The tree as a fresh clone has it (what git tracks or would track: no ``runs/``, no ``data/``, no feature
 cache) is copied to a temporary folder and the demo started there with its defaults: the embedded corpus is
-built, the quick recipes (``configs/embedded/demo/``) train one after the other. ``/progress`` is polled;
-as soon as a path's model is served, an example clip (Russian) is classified through the page's
-``/classify_speech`` API, and the seconds from the demo's start to that answer are printed per path, with the
-load average. Run it on an otherwise idle machine.
+built, the quick recipes (``configs/embedded/demo/``: speech's, then vision's) train one after the other.
+``/progress`` is polled; as soon as a path's model is served, an example (Russian) is classified through the
+page's API (a clip through ``/classify_speech`` for the E2E and cascade paths, a text image through
+``/classify_image`` for the image E2E and OCR cascade paths), and the seconds from the demo's start to that
+answer are printed per path with the run that answered, and the load average. Run it on an otherwise idle
+machine.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PATHS = ("e2e", "cascade")
+# the page's API per tab: (example file prefix in runs/demo/examples, {path: index of its probabilities in the answer})
+TABS = {
+    "/classify_speech": ("audio", {"e2e": 0, "cascade": 5}),
+    "/classify_image": ("image", {"vision": 1, "ocr": 9}),
+}
+PATHS = tuple(path for _, paths in TABS.values() for path in paths)
 
 
 def fresh_copy(target: Path) -> Path:
@@ -49,7 +56,7 @@ def free_port() -> int:
 
 
 def first_answers(tree: Path, timeout: float, say=print) -> dict[str, float]:
-    """Seconds from the demo's start to each speech path's first answer on an example clip."""
+    """Seconds from the demo's start to each path's first answer on an example clip or image."""
     from gradio_client import Client, handle_file
 
     port = free_port()
@@ -69,16 +76,18 @@ def first_answers(tree: Path, timeout: float, say=print) -> dict[str, float]:
                 ready = client.predict(api_name="/progress")["ready"]
             except Exception:  # noqa: BLE001 - the page is not up yet
                 continue
-            clips = sorted((tree / "runs" / "demo" / "examples").glob("*rus*"))
-            waiting = [path for path in PATHS if path not in answered and ready.get(path)]
-            if not waiting or not clips:
-                continue
-            result = client.predict(handle_file(str(clips[0])), "rus", api_name="/classify_speech")
-            seconds = time.monotonic() - started
-            for path, probs in (("e2e", result[0]), ("cascade", result[5])):
-                if path in waiting and isinstance(probs, dict) and probs.get("confidences"):
-                    answered[path] = seconds
-                    say(f"{path}: first answer {seconds:.1f} s after the start ({ready[path][0]})")
+            for api_name, (prefix, paths) in TABS.items():
+                examples = sorted((tree / "runs" / "demo" / "examples").glob(f"{prefix}-rus-*"))
+                waiting = [path for path in paths if path not in answered and ready.get(path)]
+                if not waiting or not examples:
+                    continue
+                result = client.predict(handle_file(str(examples[0])), "rus", api_name=api_name)
+                seconds = time.monotonic() - started
+                for path in waiting:
+                    probs = result[paths[path]]
+                    if isinstance(probs, dict) and probs.get("confidences"):
+                        answered[path] = seconds
+                        say(f"{path}: first answer {seconds:.1f} s after the start ({ready[path][0]})")
     finally:
         demo.terminate()
         try:

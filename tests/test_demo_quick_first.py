@@ -1,9 +1,11 @@
-"""The demo's first minutes: quick speech recipes serve both speech paths, then the full recipes replace them.
+"""The demo's first minutes: quick recipes serve both speech paths, then both vision paths, then the full
+recipes replace them.
 
 The browser test starts ``python -m apps.demo`` in a fresh copy of the tree (tracked and new files, no
 ``runs/``, no ``data/``) with every recipe made tiny through ``--train-arg`` (the quick ones without a dev
 check, so the full recipe's run, which has one, is the better), and checks in Chromium that both speech paths
-classify an example clip with the quick models, then serve the full ones once they are trained. The time to
+classify an example clip and both vision paths an example image with the quick models (trained speech's first,
+then vision's, before any full recipe), then serve the full ones once they are trained. The time to
 the first answer on the real quick recipes is a benchmark (``benchmarks/README.md``), not an assertion here.
 """
 
@@ -15,6 +17,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from apps.progress import read_progress
 from apps.service import Service
@@ -35,6 +39,7 @@ from tests.helpers.demo import (
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ("e2e-quick", "asr-quick", "cascade-quick")
+VISION_QUICK = ("vision-quick", "ocr-quick")
 
 
 def start_in(tree: Path, port: int, args: list[str]) -> subprocess.Popen:
@@ -44,24 +49,52 @@ def start_in(tree: Path, port: int, args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def classify_rus(page, expect) -> None:
-    page.get_by_text("rus: ").first.click()
-    expect(page.locator("#speech-language input")).to_have_value("rus", timeout=30_000)
-    page.locator("#speech-run").click()
-    for probs in ("#e2e-probs", "#cascade-probs"):
+# per tab: the probabilities and latencies of its two paths
+OUTPUTS = {
+    "Speech": (("#e2e-probs", "#cascade-probs"), ("#e2e-latency", "#cascade-latency")),
+    "Vision": (("#vision-native", "#ocr-probs"), ("#vision-latency", "#ocr-latency")),
+}
+
+
+def classify_rus(page, expect, tab: str) -> None:
+    """On ``tab``, pick the Russian example and classify it: both paths answer."""
+    page.get_by_role("tab", name=tab).click()
+    prefix = tab.lower()
+    page.locator(f"#{prefix}-examples").get_by_text("rus: ").first.click()
+    expect(page.locator(f"#{prefix}-language input")).to_have_value("rus", timeout=30_000)
+    page.locator(f"#{prefix}-run").click()
+    probabilities, latencies = OUTPUTS[tab]
+    for probs in probabilities:
         for label in LABELS:
             expect(page.locator(probs)).to_contain_text(label, timeout=60_000)
-    expect(page.locator("#cascade-latency textarea")).to_have_value(re.compile(r"^\d+ ms$"), timeout=60_000)
+    for latency in latencies:
+        expect(page.locator(f"{latency} textarea")).to_have_value(re.compile(r"^\d+ ms$"), timeout=60_000)
 
 
-def test_quick_recipes_serve_both_speech_paths_then_the_full_ones_replace_them(tmp_path, tiny_root, tiny_corpus):
+def expect_served(page, expect, tab: str, paths: dict[str, str], tier: str) -> None:
+    """On ``tab``, each path (``{state element id prefix: run dropdown id}``) serves the demo's ``tier``
+    recipe of its run, and its dropdown shows that run."""
+    page.get_by_role("tab", name=tab).click()
+    for prefix, dropdown in paths.items():
+        run = f"{prefix}-quick" if tier == "quick" else prefix
+        state = page.locator(f"#{prefix}-state")
+        expect(state).to_contain_text(re.compile(rf"serving .*demo/{run}\).*{tier} recipe"), timeout=600_000)
+        expect(page.locator(f"#{dropdown} input")).to_have_value(re.compile(rf"demo/{run}\)$"))
+
+
+SPEECH_PATHS = {"e2e": "e2e-run", "cascade": "cascade-run"}
+VISION_PATHS = {"vision": "vision-run-name", "ocr": "ocr-run"}
+
+
+@pytest.mark.timeout(1800)  # ten trainings one after the other (tiny, but each a process): a busy machine stretches it
+def test_quick_recipes_serve_every_path_then_the_full_ones_replace_them(tmp_path, tiny_root, tiny_corpus):
     need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     tree = fresh_copy(tmp_path / "clone")
     assert not (tree / "runs").exists() and not (tree / "data").exists()
     extra = tiny_extra(tmp_path / "corpus", tmp_path / "digits")
-    for name in QUICK:  # no dev check in the quick recipes: the full recipe's run (dev score known) replaces it
+    for name in QUICK + VISION_QUICK:  # no dev check in a quick recipe: the full recipe's run (dev known) replaces it
         extra[name] = ["--trainer.val_check_interval=1.0", "--trainer.limit_val_batches=0"]
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -74,21 +107,23 @@ def test_quick_recipes_serve_both_speech_paths_then_the_full_ones_replace_them(t
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(url)
-                for kind, run in (("e2e", "e2e-quick"), ("cascade", "cascade-quick")):
-                    state = page.locator(f"#{kind}-state")
-                    expect(state).to_contain_text(re.compile(rf"serving .*demo/{run}\).*quick recipe"), timeout=600_000)
+                expect_served(page, expect, "Speech", SPEECH_PATHS, "quick")
                 expect(page.locator("#speech-examples")).to_contain_text("rus: ", timeout=60_000)
-                classify_rus(page, expect)
-                # the full recipes are trained next and replace the quick ones
-                for kind in ("e2e", "cascade"):
-                    state = page.locator(f"#{kind}-state")
-                    expect(state).to_contain_text(re.compile(rf"serving .*demo/{kind}\).*full recipe"), timeout=600_000)
-                    expect(page.locator(f"#{kind}-run input")).to_have_value(re.compile(rf"demo/{kind}\)$"))
-                classify_rus(page, expect)
+                classify_rus(page, expect, "Speech")
+                # the quick vision recipes come next, then the full recipes replace every quick one
+                expect_served(page, expect, "Vision", VISION_PATHS, "quick")
+                expect(page.locator("#vision-examples")).to_contain_text("rus: ", timeout=60_000)
+                classify_rus(page, expect, "Vision")
+                expect_served(page, expect, "Speech", SPEECH_PATHS, "full")
+                classify_rus(page, expect, "Speech")
+                expect_served(page, expect, "Vision", VISION_PATHS, "full")
+                classify_rus(page, expect, "Vision")
             finally:
                 browser.close()
         log = (tree / "demo.log").read_text()
-        assert "e2e now serves" in log and "cascade now serves" in log, log[-3000:]
+        assert all(f"{kind} now serves" in log for kind in (*SPEECH_PATHS, *VISION_PATHS)), log[-3000:]
+        trained = re.findall(r"\[demo\] training (\S+?)(?: \(resuming\))?: ", log)
+        assert trained[: len(QUICK + VISION_QUICK)] == [*QUICK, *VISION_QUICK], trained
     finally:
         stop(demo)
 
@@ -148,14 +183,36 @@ def test_progress_counts_steps_of_the_step_budget(tmp_path):
     assert progress.total_steps == 900 and progress.describe().startswith("epoch 1 · step 30/900")
 
 
-def test_quick_recipes_come_first_and_take_the_quick_overlays(tmp_path):
-    jobs = default_jobs(tmp_path, quick_first=True, extra={"e2e": ["--x=1"], "e2e-quick": ["--y=2"]})
-    assert [job.name for job in jobs][:4] == [*QUICK, "e2e"]
-    quick = {job.name: job for job in jobs[:3]}
+def test_quick_recipes_come_first_speech_then_vision_and_take_the_quick_overlays(tmp_path):
+    jobs = default_jobs(tmp_path, quick_first=True, extra={"e2e": ["--x=1"], "e2e-quick": ["--y=2"], "ocr": ["--z"]})
+    names = [job.name for job in jobs]
+    quick = {job.name: job for job in jobs if job.tier == "quick"}
+    # speech's quick recipes, then vision's, then every full recipe (the first full one: the speech E2E)
+    assert names[: len(QUICK + VISION_QUICK) + 1] == [*QUICK, *VISION_QUICK, "e2e"]
+    assert set(quick) == set(QUICK + VISION_QUICK)
+    served = {job.kind for job in jobs if job.kind}
+    assert {job.kind for job in quick.values() if job.kind} == served  # a quick recipe for every path of the page
     assert all(Path(job.configs[-1]).name == f"{job.name.replace('-', '_')}.yaml" for job in quick.values())
     assert all(Path(job.configs[-1]).is_file() for job in quick.values())
-    assert quick["e2e-quick"].args[-2:] == ["--x=1", "--y=2"] and "--y=2" not in jobs[3].args
+    full = {job.name: job for job in jobs if job.tier == "full"}
+    for name, job in quick.items():  # each quick recipe is its full recipe's configs plus its overlay
+        assert job.configs[:-1] == full[name.removesuffix("-quick")].configs, name
+    assert quick["e2e-quick"].args[-2:] == ["--x=1", "--y=2"] and "--y=2" not in full["e2e"].args
+    assert quick["ocr-quick"].args[-1] == "--z"
     assert f"checkpoint={tmp_path / 'asr-quick'}" in " ".join(quick["cascade-quick"].args)
     assert sorted(p.name for p in (REPO / "configs/embedded/demo").glob("*.yaml")) == sorted(
-        f"{name.replace('-', '_')}.yaml" for name in QUICK
+        f"{name.replace('-', '_')}.yaml" for name in quick
     )  # every shipped quick overlay is one of the demo's recipes
+
+
+@pytest.mark.parametrize("kind", ["vision", "ocr"])
+def test_the_vision_tab_serves_the_quick_run_then_the_full_one_once_ready(tmp_path, kind):
+    """The Vision tab's path line: the quick recipe's run and its dev score, then the full recipe's once it
+    is ready and not worse (the demo's jobs name which run is which recipe)."""
+    service = Service([], base=tmp_path, train=False, say=lambda line: None)
+    quick, full = finished_run(tmp_path / f"{kind}-quick", 0.3), finished_run(tmp_path / kind, 0.5)
+    service.registry = FakeRegistry([quick])
+    assert re.search(rf"serving .*/{kind}-quick · quick recipe · dev val/acc 0.300$", service.path_status(kind))
+    service.registry.order.append(str(full))  # the full recipe's run is trained and loaded
+    service._serve_better(kind, str(full))
+    assert re.search(rf"serving .*/{kind} · full recipe · dev val/acc 0.500$", service.path_status(kind))

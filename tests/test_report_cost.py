@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_speech_fit import tiny_args
-
 from tests.report_runs import item_rows, write_run
+
+from tests.helpers.speech_runs import tiny_args
 from workbench.record import read_record
 from workbench.report import cost
 from workbench.report.cost import pareto_front
