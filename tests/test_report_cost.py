@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.report_runs import item_rows, write_run
 
+from tests.helpers.report_runs import item_rows, write_run
 from tests.helpers.speech_runs import tiny_args
 from workbench.record import read_record
 from workbench.report import cost

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.report_runs import item_rows, write_run
+from tests.helpers.report_runs import item_rows, write_run
 from workbench.report import regression, transfer
 from workbench.report.build import build_report
 
