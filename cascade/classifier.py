@@ -26,6 +26,7 @@ class TextClassifier(L.LightningModule):
         optim: ``lr``, ``weight_decay`` (of the dense parameters), ``warmup`` (:mod:`workbench.optim`:
             warm-up fraction + cosine, applied to every optimizer).
         label_smoothing: of the cross-entropy.
+        system: name in results tables; default ``ca-<data.script>``.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class TextClassifier(L.LightningModule):
         num_classes: int = 2,
         optim: Optim | None = None,
         label_smoothing: float = 0.0,
+        system: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
