@@ -54,7 +54,7 @@ def test_print_config_resolves_overlays(capsys):
         )
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["model_name"] == "nllb-clip-base" and config["model"]["pretrained"] == "v1"
-    assert config["model"]["prompts"]["script"] == "romanized"
+    assert config["data"]["script"] == "romanized"
     assert config["model"]["prompts"]["templates"]["rus"] == "Фотография: {}."  # overlay merges, keeps templates
 
 

@@ -7,7 +7,8 @@ predicts the protocol's evaluation splits and dev with ``checkpoints/best.ckpt``
 
     <run_dir>/config.yaml  checkpoints/  predictions.jsonl  dev_predictions.jsonl  metrics.json (last)
 
-``--run_dir`` defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit. A generative
+``data.script`` (native | romanized) sets the prompts' and captions' script. ``--run_dir``
+defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit. A generative
 VLM is its own program on the same steps: :mod:`vision.fit_vlm`.
 """
 
@@ -30,7 +31,12 @@ from workbench.program import (
     write_run,
 )
 
-LINKS = (("data.num_classes", "model.num_classes"), ("data.class_names", "model.class_names"))
+# the model reads what the data says: its classes, their names and the script of its texts
+LINKS = (
+    ("data.num_classes", "model.num_classes"),
+    ("data.class_names", "model.class_names"),
+    ("data.script", "model.script"),
+)
 
 
 def main(args: list[str] | None = None) -> Run:

@@ -35,6 +35,7 @@ RENAMED = {
     "data.text": "data.script",
     "data.target": "data.script",
     "system": "model.system",
+    "model.prompts.script": "data.script",
 }
 
 

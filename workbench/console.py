@@ -20,6 +20,9 @@ UNACTIONABLE_WARNINGS = {
     "The `srun` command is available on your system but is not used": "SLURM installed, not used here",
     # Lightning 2.6's own utilities/_pytree.py asks torch >= 2.10 for the deprecated LeafSpec
     r"`isinstance\(treespec, LeafSpec\)` is deprecated": "inside Lightning",
+    # Lightning cannot tell that a batch sampler of its own kind predicts every item: this one
+    # does, and workbench.program.probs_in_order fails the run if an item was not predicted
+    "You are using a custom batch sampler `LengthBucketBatchSampler` for prediction": "checked by the program",
 }
 ADVERTISEMENT = "💡 Tip:"  # Lightning's suggestion to install its cloud logger, at every trainer
 
@@ -33,9 +36,11 @@ def quiet_lightning() -> None:
     """Drop the warnings of :data:`UNACTIONABLE_WARNINGS` and Lightning's logger advertisement."""
     for message in UNACTIONABLE_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
-    lightning_log = logging.getLogger("lightning.fabric.utilities.rank_zero")  # rank_zero_info's logger
-    if not any(isinstance(f, _NoAdvertisement) for f in lightning_log.filters):
-        lightning_log.addFilter(_NoAdvertisement())
+    # rank_zero_info's logger: lightning.pytorch's when it is imported, else lightning.fabric's
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        lightning_log = logging.getLogger(name)
+        if not any(isinstance(f, _NoAdvertisement) for f in lightning_log.filters):
+            lightning_log.addFilter(_NoAdvertisement())
 
 
 def describe_progress(trainer) -> str:
