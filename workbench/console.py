@@ -61,7 +61,7 @@ class StepProgressBar(TQDMProgressBar):
 
     def on_train_epoch_start(self, trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
-        self.train_progress_bar.set_description(describe_progress(trainer), refresh=False)
+        self.train_progress_bar.set_description(describe_progress(trainer))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.train_progress_bar.set_description(describe_progress(trainer), refresh=False)
