@@ -158,7 +158,7 @@ class Baseline:
             **kwargs,
         )
         self.padding.add(int(feats["attention_mask"].sum()), feats["input_values"].numel())
-        return {**feats, "labels": torch.tensor([r["label"] for r in rows])}
+        return {**feats, "label": torch.tensor([r["label"] for r in rows])}
 
     def epoch(self, limit_batches: int | None = None) -> float:
         from transformers import Trainer, TrainerCallback, TrainingArguments

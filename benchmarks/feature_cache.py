@@ -80,7 +80,7 @@ def e2e_model(num_classes: int):
 
 
 def e2e_loss(model, batch: dict) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(model(batch), batch["labels"])
+    return torch.nn.functional.cross_entropy(model(batch), batch["label"])
 
 
 def recognizer_model(vocabulary):

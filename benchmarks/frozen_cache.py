@@ -60,7 +60,7 @@ class FrozenSide:
     def epoch(self) -> float:
         start = time.perf_counter()
         for batch in self.batches:
-            loss = torch.nn.functional.cross_entropy(self.model(batch), batch["labels"])
+            loss = torch.nn.functional.cross_entropy(self.model(batch), batch["label"])
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

@@ -118,7 +118,7 @@ def train_flops(model, batch: dict, device: torch.device) -> int:
 
     batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
     with FlopCounterMode(display=False) as counter, torch.autocast(device.type, dtype=torch.bfloat16):
-        loss = torch.nn.functional.cross_entropy(model(batch).float(), batch["labels"])
+        loss = torch.nn.functional.cross_entropy(model(batch).float(), batch["label"])
         loss.backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()

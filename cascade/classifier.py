@@ -26,6 +26,7 @@ class TextClassifier(L.LightningModule):
         optim: ``lr``, ``weight_decay`` (of the dense parameters), ``warmup`` (:mod:`workbench.optim`:
             warm-up fraction + cosine, applied to every optimizer).
         label_smoothing: of the cross-entropy.
+        system: name in results tables; default ``ca-<data.script>``.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class TextClassifier(L.LightningModule):
         num_classes: int = 2,
         optim: Optim | None = None,
         label_smoothing: float = 0.0,
+        system: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -61,7 +63,7 @@ class TextClassifier(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         logits = self(batch["texts"])
-        loss = nn.functional.cross_entropy(logits, batch["labels"], label_smoothing=self.hparams.label_smoothing)
+        loss = nn.functional.cross_entropy(logits, batch["label"], label_smoothing=self.hparams.label_smoothing)
         optimizers = self.optimizers_list()
         for opt in optimizers:
             opt.zero_grad()
@@ -72,15 +74,15 @@ class TextClassifier(L.LightningModule):
                 group.setdefault("base_lr", group["lr"])
                 group["lr"] = group["base_lr"] * factor
             opt.step()
-        acc = multiclass_accuracy(logits.argmax(-1), batch["labels"], self.num_classes, average="micro")
-        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
+        acc = multiclass_accuracy(logits.argmax(-1), batch["label"], self.num_classes, average="micro")
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(batch["label"]))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self(batch["texts"])
-        loss = nn.functional.cross_entropy(logits, batch["labels"])
-        acc = multiclass_accuracy(logits.argmax(-1), batch["labels"], self.num_classes, average="micro")
-        self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
+        loss = nn.functional.cross_entropy(logits, batch["label"])
+        acc = multiclass_accuracy(logits.argmax(-1), batch["label"], self.num_classes, average="micro")
+        self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["label"]))
 
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""

@@ -7,7 +7,7 @@ DDP each rank does its share of what the caches lack and gets the others' result
 2. romanize the transcripts (when ``script: romanized`` and the recognizer writes native
    script) and the gold texts (``item.romanized`` when the corpus has it, uroman else).
 
-Batches are ``{"texts": list[str], "labels": (B,), "index": (B,)}``. The predict dataloaders
+Batches are ``{"texts": list[str], "label": (B,), "index": (B,)}``. The predict dataloaders
 are, in order, the recognizer's text of each of ``predict_splits`` (the evaluated splits,
 then dev), then the gold text of each evaluated split (the upper bound).
 """
@@ -52,7 +52,7 @@ def collate_texts(batch: list) -> dict:
     return {
         "index": torch.tensor([i for i, _, _ in batch]),
         "texts": [t for _, t, _ in batch],
-        "labels": torch.tensor([label for _, _, label in batch]),
+        "label": torch.tensor([label for _, _, label in batch]),
     }
 
 

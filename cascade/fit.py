@@ -1,7 +1,7 @@
 """The cascade path: ``python -m cascade.fit -c CONFIG [-c OVERLAY ...]``.
 
-A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
-(:mod:`workbench.program`). The data module runs the stages first (recognize -> romanize,
+LightningCLI parses (``--print_config``, ``--help``); :func:`main` runs the steps of
+:mod:`workbench.program` in order. The data module runs the stages first (recognize -> romanize,
 both cached on disk), then the text classifier is fitted on gold text or on recognizer
 output (``data.train_on``) and, with ``checkpoints/best.ckpt`` (``val/acc``), predicts the
 recognizer's output of every evaluated split and of dev, and the gold text of every
@@ -19,74 +19,72 @@ import logging
 from cascade.asr_text import error_rates_by_language
 from cascade.classifier import TextClassifier
 from cascade.data import CascadeDataModule
+from workbench.cli import parse
+from workbench.distributed import program_scope
 from workbench.metrics import scores_by_language
-from workbench.predictions import make_predictions
-from workbench.program import Program, entry, probs_in_order
+from workbench.program import (
+    Run,
+    best_checkpoint,
+    build_trainer,
+    class_predictions,
+    entry,
+    fit,
+    predict_splits,
+    probs_in_order,
+    run_record,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
 
-class CascadeProgram(Program):
-    """Recognize -> romanize -> classify: ``kind`` ``cascade``; records recognizer, text and classifier."""
-
-    kind, fallback_name = "cascade", "cascade"
-    renamed = {"data.text": "data.script"}
-    model_class, data_class = TextClassifier, CascadeDataModule
-
-    def add_arguments_to_parser(self, parser) -> None:
-        super().add_arguments_to_parser(parser)
-        parser.add_argument("--system", type=str | None, default=None, help="system name (default ca-<data.script>)")
-        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
-
-    @property
-    def modality(self) -> str:
-        """``image`` when the recognizer reads images (OCR), else ``speech``."""
-        return "image" if getattr(self.datamodule.recognizer, "signal", "audio") == "image" else "speech"
-
-    def system(self) -> str:
-        return self.config.get("system") or self.datamodule.system
-
-    def model_identity(self) -> dict:
-        data = self.datamodule
-        return {
+def main(args: list[str] | None = None) -> Run:
+    """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    with program_scope():
+        parsed = parse(TextClassifier, CascadeDataModule, args, fallback="cascade")
+        trainer, best = build_trainer(parsed, mode="max")
+        fitted = fit(trainer, parsed, best)
+        if not parsed.config["test"]:
+            return Run(parsed, trainer, None)
+        data, model = parsed.datamodule, parsed.model
+        system = model.hparams.system or data.system
+        outputs = predict_splits(trainer, parsed, fitted)  # recognizer output (evaluated splits, dev), then gold text
+        columns = {"transcripts": lambda items: [data.transcripts[i.id] for i in items]}
+        if data.script == "romanized":
+            columns["romanized"] = lambda items: data.texts_for(items, "asr")
+        records = class_predictions(parsed, outputs, system, **columns)
+        identity = {
             "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
             "script": data.script,
             "train_on": data.train_on,
-            "classifier": type(self.model.model).__name__,
+            "classifier": type(model.model).__name__,
         }
-
-    def evaluate(self):
-        """Predictions on recognizer output (evaluated splits + dev) and the gold-text scores."""
-        data, system = self.datamodule, self.system()
-        outputs = self.predict()
-        records, gold = [], {}
-        for split, part in zip(data.predict_splits, outputs, strict=False):
-            items = data.eval_items(split)
-            probs = probs_in_order(part, len(items), f"split '{split}'")
-            transcripts = [data.transcripts[i.id] for i in items]
-            romanized = data.texts_for(items, "asr") if data.script == "romanized" else None
-            records += make_predictions(
-                items, probs, split, system, data.protocol.tag, self.seed, transcripts=transcripts, romanized=romanized
-            )
-        for split, part in zip(data.eval_splits, outputs[len(data.predict_splits) :], strict=True):
-            items = data.eval_items(split)
-            rows = probs_in_order(part, len(items), f"split '{split}' (gold text)")
-            preds = [max(range(len(row)), key=row.__getitem__) for row in rows]
-            gold[split] = scores_by_language([i.label for i in items], preds, [i.language for i in items], len(rows[0]))
-        score = self.best.best_model_score
+        # image when the recognizer reads images (OCR), else speech
+        modality = "image" if getattr(data.recognizer, "signal", "audio") == "image" else "speech"
+        record = run_record(parsed, fitted, kind="cascade", modality=modality, system=system, model=identity)
         extra = {
-            **self.model_identity(),
-            "checkpoint": self.best_checkpoint(),
-            "best_dev": float(score) if score is not None else None,
+            **identity,
+            "checkpoint": best_checkpoint(parsed),
+            "best_dev": fitted.training.best_dev,
             "asr": asr_scores(data),
-            "gold_text": {"splits": gold},
+            "gold_text": {"splits": gold_text_scores(data, outputs[len(data.predict_splits) :])},
         }
-        return records, extra
-
-    def report(self, metrics: dict) -> None:
-        for split, scores in metrics["splits"].items():
+        metrics = write_run(trainer, parsed, record, records, extra)
+        for split, scores in (metrics or {}).get("splits", {}).items():
             gold = metrics["gold_text"]["splits"][split]["overall"]["accuracy"]
-            log.warning("%s %s: accuracy %.3f (gold %.3f)", self.run_dir, split, scores["overall"]["accuracy"], gold)
+            log.warning("%s %s: accuracy %.3f (gold %.3f)", parsed.run_dir, split, scores["overall"]["accuracy"], gold)
+        return Run(parsed, trainer, metrics)
+
+
+def gold_text_scores(data: CascadeDataModule, outputs: list) -> dict:
+    """The classifier's scores on the gold text of every evaluated split: the cascade's upper bound."""
+    gold = {}
+    for split, part in zip(data.eval_splits, outputs, strict=True):
+        items = data.eval_items(split)
+        rows = probs_in_order(part, len(items), f"split '{split}' (gold text)")
+        preds = [max(range(len(row)), key=row.__getitem__) for row in rows]
+        gold[split] = scores_by_language([i.label for i in items], preds, [i.language for i in items], len(rows[0]))
+    return gold
 
 
 def asr_scores(data: CascadeDataModule) -> dict:
@@ -106,11 +104,6 @@ def asr_scores(data: CascadeDataModule) -> dict:
         # + the recognizer's own counts, e.g. clips whose language Whisper lacks (detected instead)
         out[split] = {**error_rates_by_language(refs, hyps, languages), **data.recognizer.language_report(languages)}
     return out
-
-
-def main(args: list[str] | None = None) -> CascadeProgram:
-    """Run the program on ``args`` (default ``sys.argv[1:]``); returns the CLI object."""
-    return CascadeProgram.main(args)
 
 
 if __name__ == "__main__":

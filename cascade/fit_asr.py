@@ -1,7 +1,7 @@
 """Train a CTC recognizer on the corpus' transcripts: ``python -m cascade.fit_asr -c CONFIG [-c OVERLAY]``.
 
-A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
-(:mod:`workbench.program`). Trains :class:`~cascade.ctc.CTCRecognizer` on every training
+LightningCLI parses (``--print_config``, ``--help``); :func:`train_recognizer` runs the steps of
+:mod:`workbench.program` in order. Trains :class:`~cascade.ctc.CTCRecognizer` on every training
 language (protocol ``all_languages``) with native-script or romanized targets
 (``data.script``), keeps ``checkpoints/best.ckpt`` (lowest dev CER; a Lightning checkpoint
 whose ``encoder.*`` weights initialise the E2E encoder, and which
@@ -20,8 +20,10 @@ import torch
 from cascade.asr_data import ASRDataModule, target_text
 from cascade.asr_text import error_rates_by_language
 from cascade.ctc import CTCRecognizer
+from workbench.cli import parse
+from workbench.distributed import program_scope
 from workbench.io import atomic_write_jsonl
-from workbench.program import Program, entry
+from workbench.program import Run, best_checkpoint, build_trainer, entry, fit, run_record, write_run
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +41,32 @@ def transcribe_split(model: CTCRecognizer, data: ASRDataModule, split: str) -> l
     return texts
 
 
-class RecognizerProgram(Program):
-    """A CTC recognizer: ``kind`` ``recognizer``; best checkpoint by lowest ``val/cer``."""
+def main(args: list[str] | None = None) -> Run:
+    """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    return train_recognizer(args, ASRDataModule, modality="speech", fallback="asr", system_prefix="ctc")
 
-    kind, modality, fallback_name = "recognizer", "speech", "asr"
-    renamed = {"data.target": "data.script"}
-    monitor, mode = "val/cer", "min"
-    model_class, data_class = CTCRecognizer, ASRDataModule
-    trainer_defaults = {"use_distributed_sampler": False, "log_every_n_steps": 10}
 
-    def system(self) -> str:
-        return f"ctc-{self.datamodule.script}"
-
-    def model_identity(self) -> dict:
-        return {
-            "encoder": type(self.model.encoder).__name__,
-            "script": self.datamodule.script,
-            "symbols": len(self.model.vocabulary),
-        }
-
-    def evaluate(self):
-        """Transcribe the evaluated splits with ``best.ckpt``; write transcripts.jsonl."""
-        data = self.datamodule
-        best = self.best_checkpoint()
-        model = CTCRecognizer.load_from_checkpoint(best, encoder=self.model.encoder, weights_only=True)
+def train_recognizer(args: list[str] | None, data_class: type, *, modality: str, fallback: str, system_prefix: str):
+    """Fit a CTC recognizer (best by lowest ``val/cer``), transcribe the evaluated splits with
+    ``best.ckpt`` into transcripts.jsonl and write metrics.json (``asr``: CER/WER per split)."""
+    with program_scope():
+        parsed = parse(
+            CTCRecognizer,
+            data_class,
+            args,
+            fallback=fallback,
+            monitor="val/cer",
+            links=(),
+            trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
+        )
+        trainer, best = build_trainer(parsed, mode="min")
+        fitted = fit(trainer, parsed, best)
+        if not parsed.config["test"]:
+            return Run(parsed, trainer, None)
+        data, checkpoint = parsed.datamodule, best_checkpoint(parsed)
+        model = parsed.model
+        if checkpoint is not None:
+            model = CTCRecognizer.load_from_checkpoint(checkpoint, encoder=model.encoder, weights_only=True)
         rows, scores = [], {}
         for split in data.eval_splits:
             items = data.eval_items(split)
@@ -73,32 +77,29 @@ class RecognizerProgram(Program):
                 {"id": i.id, "language": i.language, "split": split, "reference": r, "transcript": h}
                 for i, r, h in zip(items, refs, hyps, strict=True)
             ]
-        if self.trainer.is_global_zero:
-            atomic_write_jsonl(self.run_dir / "transcripts.jsonl", rows)
+        if trainer.is_global_zero:
+            atomic_write_jsonl(parsed.run_dir / "transcripts.jsonl", rows)
+        system = f"{system_prefix}-{data.script}"
+        identity = {"encoder": type(model.encoder).__name__, "script": data.script, "symbols": len(model.vocabulary)}
+        record = run_record(parsed, fitted, kind="recognizer", modality=modality, system=system, model=identity)
         extra = {
-            "system": self.system(),
+            "system": system,
             "script": data.script,
             "symbols": len(model.vocabulary),
             "protocol_tag": data.protocol.tag,
-            "seed": self.seed,
-            "checkpoint": best,
-            "train_seconds": round(self.train_seconds, 1),
+            "seed": record.seed,
+            "checkpoint": checkpoint,
+            "train_seconds": fitted.training.train_seconds,
             # process CPU time (all threads): on a shared machine wall time overstates the cost
-            "train_cpu_seconds": round(self.train_cpu_seconds, 1),
-            "global_step": int(self.trainer.global_step),
+            "train_cpu_seconds": round(fitted.cpu_seconds, 1),
+            "global_step": fitted.training.steps,
             "asr": scores,
         }
-        return None, extra
-
-    def report(self, metrics: dict) -> None:
-        for split, part in metrics["asr"].items():
+        metrics = write_run(trainer, parsed, record, None, extra)
+        for split, part in (metrics or {}).get("asr", {}).items():
             per = ", ".join(f"{lang} {s['cer']:.3f}" for lang, s in part["per_language"].items())
-            log.warning("%s CER %s: %s (fit %.0f s)", self.run_dir, split, per, self.train_seconds)
-
-
-def main(args: list[str] | None = None) -> RecognizerProgram:
-    """Run the program on ``args`` (default ``sys.argv[1:]``); returns the CLI object."""
-    return RecognizerProgram.main(args)
+            log.warning("%s CER %s: %s (fit %.0f s)", parsed.run_dir, split, per, fitted.training.train_seconds)
+        return Run(parsed, trainer, metrics)
 
 
 if __name__ == "__main__":

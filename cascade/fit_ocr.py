@@ -10,24 +10,14 @@ The run record says ``kind`` recognizer, ``modality`` image.
 
 from __future__ import annotations
 
-from cascade.fit_asr import RecognizerProgram
+from cascade.fit_asr import train_recognizer
 from cascade.ocr_data import LineImageDataModule
-from workbench.program import entry
+from workbench.program import Run, entry
 
 
-class LineRecognizerProgram(RecognizerProgram):
-    """A CTC line recognizer: ``kind`` ``recognizer``, ``modality`` ``image``; best by lowest ``val/cer``."""
-
-    modality, fallback_name = "image", "ocr"
-    data_class = LineImageDataModule
-
-    def system(self) -> str:
-        return f"ocr-ctc-{self.datamodule.script}"
-
-
-def main(args: list[str] | None = None) -> LineRecognizerProgram:
-    """Run the program on ``args`` (default ``sys.argv[1:]``); returns the CLI object."""
-    return LineRecognizerProgram.main(args)
+def main(args: list[str] | None = None) -> Run:
+    """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    return train_recognizer(args, LineImageDataModule, modality="image", fallback="ocr", system_prefix="ocr-ctc")
 
 
 if __name__ == "__main__":

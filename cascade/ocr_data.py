@@ -11,7 +11,7 @@ A batch::
 
     waves          (B, H, W) float32 ink strips in [0, 1], 0-padded on the right
     lengths        (B,)      valid columns
-    labels, index, keys      as the speech batch (keys: item ids)
+    label, index, keys       as the speech batch (keys: item ids)
     targets        (B, S)    character ids, 0-padded
     target_lengths (B,)
 """
@@ -75,7 +75,7 @@ def collate_lines(batch: list) -> dict:
     out = {
         "waves": strips,
         "lengths": lengths,
-        "labels": torch.tensor([row[2] for row in batch]),
+        "label": torch.tensor([row[2] for row in batch]),
         "index": torch.tensor([row[0] for row in batch]),
         "keys": [row[3] for row in batch],
     }

@@ -4,7 +4,7 @@ A training batch is a dict::
 
     waves   (B, T) float32, zero-padded
     lengths (B,)   valid samples
-    labels  (B,)   class indices
+    label   (B,)   class indices
     index   (B,)   position of the item in its split (to map predictions back)
     keys    list[str] content hash of each clip (the frozen-encoder cache key)
 """
@@ -99,7 +99,7 @@ def collate_waves(batch: list) -> dict:
     return {
         "waves": waves,
         "lengths": lengths,
-        "labels": torch.tensor([label for _, _, label, _ in batch]),
+        "label": torch.tensor([label for _, _, label, _ in batch]),
         "index": torch.tensor([index for index, _, _, _ in batch]),
         "keys": [key for _, _, _, key in batch],
     }

@@ -1,7 +1,7 @@
 """Train and evaluate an E2E speech classifier: ``python -m speech.fit -c CONFIG [-c OVERLAY ...]``.
 
-A LightningCLI program (``--print_config`` shows the resolved config, ``--help`` every
-argument) on the shared program layer (:mod:`workbench.program`): it fits, keeps
+LightningCLI parses (``--print_config`` shows the resolved config, ``--help`` every argument);
+:func:`main` then runs the steps of :mod:`workbench.program` in order: it fits, keeps
 ``checkpoints/best.ckpt`` (best ``--monitor`` on dev, default ``val/acc``) and ``last.ckpt``,
 predicts every evaluated split and dev with ``best.ckpt`` and writes the run directory
 (``--run_dir``, default ``runs/<config stems>``): ``config.yaml``, TensorBoard and CSV logs,
@@ -13,51 +13,55 @@ from __future__ import annotations
 
 from speech.data import SpeechDataModule
 from speech.model import SpeechClassifier
-from workbench.program import Program, entry
+from workbench.cli import parse
+from workbench.distributed import program_scope
+from workbench.program import (
+    Run,
+    best_checkpoint,
+    build_trainer,
+    class_predictions,
+    entry,
+    fit,
+    predict_splits,
+    report_accuracy,
+    run_record,
+    write_run,
+)
 
 
-class SpeechProgram(Program):
-    """E2E speech classification: ``kind`` ``e2e``, records the encoder and the training mode."""
-
-    kind, modality, fallback_name = "e2e", "speech", "speech"
-    model_class, data_class = SpeechClassifier, SpeechDataModule
-    trainer_defaults = {"use_distributed_sampler": False, "log_every_n_steps": 10}
-
-    def add_arguments_to_parser(self, parser) -> None:
-        super().add_arguments_to_parser(parser)
-        parser.add_argument(
-            "--monitor", type=str, default="val/acc", help="metric the best checkpoint is chosen by (maximised)"
+def main(args: list[str] | None = None) -> Run:
+    """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    with program_scope():
+        parsed = parse(
+            SpeechClassifier,
+            SpeechDataModule,
+            args,
+            fallback="speech",
+            trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
         )
-        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
-
-    def monitored(self) -> str:
-        return self.config["monitor"]
-
-    def model_identity(self) -> dict:
-        model = self.model
-        return {
+        trainer, best = build_trainer(parsed, mode="max")
+        fitted = fit(trainer, parsed, best)
+        if not parsed.config["test"]:
+            return Run(parsed, trainer, None)
+        model = parsed.model
+        records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), model.system)
+        identity = {
             "encoder": type(model.encoder).__name__,
             "mode": model.mode,
             "init_from": model.hparams.init_from,
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-
-    def write(self, records, extra: dict) -> dict:
-        score = self.best.best_model_score
+        record = run_record(parsed, fitted, kind="e2e", modality="speech", system=model.system, model=identity)
         extra = {
-            "mode": self.model.mode,
-            "encoder": type(self.model.encoder).__name__,
-            "checkpoint": self.best_checkpoint() or "",
-            "best_dev": float(score) if score is not None else None,
-            "global_step": int(self.trainer.global_step),
-            **extra,
+            "mode": model.mode,
+            "encoder": identity["encoder"],
+            "checkpoint": best_checkpoint(parsed) or "",
+            "best_dev": fitted.training.best_dev,
+            "global_step": fitted.training.steps,
         }
-        return super().write(records, extra)
-
-
-def main(args: list[str] | None = None) -> SpeechProgram:
-    """Run the program on ``args`` (default ``sys.argv[1:]``); returns the CLI object."""
-    return SpeechProgram.main(args)
+        metrics = write_run(trainer, parsed, record, records, extra)
+        report_accuracy(parsed.run_dir, metrics)
+        return Run(parsed, trainer, metrics)
 
 
 if __name__ == "__main__":

@@ -142,9 +142,9 @@ class SpeechClassifier(L.LightningModule):
     # -- steps ---------------------------------------------------------------------------
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
         logits = self(batch)
-        loss = nn.functional.cross_entropy(logits, batch["labels"])
-        acc = (logits.argmax(-1) == batch["labels"]).float().mean()
-        size = len(batch["labels"])
+        loss = nn.functional.cross_entropy(logits, batch["label"])
+        acc = (logits.argmax(-1) == batch["label"]).float().mean()
+        size = len(batch["label"])
         sync = stage != "train"
         self.log(f"{stage}/loss", loss, prog_bar=stage == "train", batch_size=size, sync_dist=sync)
         self.log(f"{stage}/acc", acc, prog_bar=True, batch_size=size, sync_dist=sync)

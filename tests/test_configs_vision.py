@@ -54,7 +54,7 @@ def test_print_config_resolves_overlays(capsys):
         )
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["model_name"] == "nllb-clip-base" and config["model"]["pretrained"] == "v1"
-    assert config["model"]["prompts"]["script"] == "romanized"
+    assert config["data"]["script"] == "romanized"
     assert config["model"]["prompts"]["templates"]["rus"] == "Фотография: {}."  # overlay merges, keeps templates
 
 
@@ -74,7 +74,7 @@ def test_real_configs_run_with_tiny_stand_ins(overlay, stand_ins, tmp_path):
         "--run_dir", str(tmp_path / "run"),
         *FAST,
     ]  # fmt: skip
-    metrics = main(args)
+    metrics = main(args).metrics
     assert metrics["splits"]["test"]["overall"]["n"] > 0
     assert (tmp_path / "run" / "predictions.jsonl").is_file()
 
@@ -88,7 +88,7 @@ def test_embedded_configs_run_on_the_tiny_digits(overlay, stand_ins, tmp_path):
         "--run_dir", str(tmp_path / "run"),
         *FAST,
     ]  # fmt: skip
-    metrics = main(args)
+    metrics = main(args).metrics
     protocol = (yaml.safe_load(overlay.read_text(encoding="utf-8")) if overlay else {}) or {}
     name = protocol.get("data", {}).get("protocol", {}).get("name", "in_language")
     # the tiny digits are eng, rus, tha; the base config trains (and, in-language, tests) on eng

@@ -158,6 +158,45 @@ def test_a_renamed_key_is_refused_in_one_line_naming_the_new_one(program, tmp_pa
         main(["-c", str(overlay), f"--run_dir={tmp_path / 'run'}"])
 
 
+@pytest.mark.parametrize(
+    "module, old, new",
+    [("cascade.fit", "system", "model.system"), ("vision.fit", "model.prompts.script", "data.script")],
+)
+def test_a_key_of_the_old_vocabulary_is_refused_naming_the_new_one(module, old, new, tmp_path):
+    import importlib
+
+    main = importlib.import_module(module).main
+    with pytest.raises(ConfigError, match=rf"^--{old} is now --{new} \(same values\)$"):
+        main([f"--{old}=romanized", f"--run_dir={tmp_path / 'run'}"])
+
+
+PROGRAMS = {
+    "speech.fit": "configs/embedded/speech.yaml",
+    "cascade.fit": "configs/embedded/cascade.yaml",
+    "cascade.fit_asr": "configs/embedded/asr.yaml",
+    "cascade.fit_ocr": "configs/embedded/ocr.yaml",
+    "vision.fit": "configs/embedded/vision.yaml",
+    "vision.fit_vlm": "configs/vision/qwen2_vl.yaml",
+}
+
+
+@pytest.mark.parametrize("module", PROGRAMS)
+def test_every_program_takes_the_one_vocabulary(module, capsys):
+    """The same top-level keys in every program (``fit`` and ``monitor`` included), and
+    ``model.system`` wherever a classifier names its system."""
+    import importlib
+
+    import yaml
+
+    with pytest.raises(SystemExit):
+        importlib.import_module(module).main(["-c", PROGRAMS[module], "--print_config"])
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert {"run_dir", "ckpt_path", "fit", "test", "monitor", "threads", "tuning", "seed_everything"} <= set(config)
+    assert config["monitor"] == ("val/cer" if "fit_" in module and "vlm" not in module else "val/acc")
+    if module not in ("cascade.fit_asr", "cascade.fit_ocr"):
+        assert "system" in config["model"]
+
+
 @pytest.fixture(scope="module")
 def tiny_runs(root, tmp_path_factory):
     """One run of each kind (recognizer, cascade, E2E, vision, OCR cascade) on the tiny corpora, 2 steps each."""

@@ -5,7 +5,7 @@ split, ``VAR=value`` prefixes kept as the environment, ``[-c x.yaml]`` run with 
 new command, a moved config or a renamed program fails here. How each is run, and why:
 
 - a training program (``speech.fit``, ``cascade.fit``, ``cascade.fit_asr``, ``cascade.fit_ocr``,
-  ``vision.fit``): its LightningCLI parses the printed arguments plus ``--print_config`` (every
+  ``vision.fit``, ``vision.fit_vlm``): its LightningCLI parses the printed arguments plus ``--print_config`` (every
   config file read and merged, every ``class_path`` imported and its ``init_args`` type-checked;
   nothing trained: the weights they name are not here). The shipped configs *run* with tiny
   stand-ins in ``tests/test_configs_*.py``;
@@ -35,7 +35,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-TRAINING = {"speech.fit", "cascade.fit", "cascade.fit_asr", "cascade.fit_ocr", "vision.fit"}
+TRAINING = {"speech.fit", "cascade.fit", "cascade.fit_asr", "cascade.fit_ocr", "vision.fit", "vision.fit_vlm"}
 NOT_RUN = {  # printed, not run here: what CI runs around the suite
     "bash scripts/setup.sh": "installs apt and pip packages (CI's first step)",
     "python -m pytest -q": "the suite itself",

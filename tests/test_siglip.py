@@ -105,7 +105,7 @@ def test_the_config_runs_through_vision_fit_with_the_stand_in(stand_in, tmp_path
             "--trainer.enable_model_summary", "false", "--threads", "1",
             "--run_dir", str(tmp_path / "run"),
         ]
-    )  # fmt: skip
+    ).metrics  # fmt: skip
     assert metrics["splits"]["test"]["overall"]["n"] > 0 and metrics["record"]["model"]["name"] == stand_in
     from workbench.predictor import load_run
 

@@ -63,14 +63,14 @@ def overfit(model: SpeechClassifier, batch: dict, steps: int, lr: float = 3e-3) 
     model.train()
     for _ in range(steps):
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(batch), batch["labels"])
+        loss = torch.nn.functional.cross_entropy(model(batch), batch["label"])
         loss.backward()
         opt.step()
     model.eval()
     with torch.no_grad():
         logits = model(batch)
-    loss = torch.nn.functional.cross_entropy(logits, batch["labels"]).item()
-    return loss, (logits.argmax(-1) == batch["labels"]).float().mean().item()
+    loss = torch.nn.functional.cross_entropy(logits, batch["label"]).item()
+    return loss, (logits.argmax(-1) == batch["label"]).float().mean().item()
 
 
 # every transformers family HFEncoder loads (tiny random models of the real configs); hf-whisper is
@@ -104,7 +104,7 @@ def test_overfit_each_encoder_family(family, tmp_path):
     batch = tone_batch()
     model = SpeechClassifier(encoder_of(family, tmp_path), num_classes=4, dropout=0.0)
     with torch.no_grad():
-        start = torch.nn.functional.cross_entropy(model.eval()(batch), batch["labels"]).item()
+        start = torch.nn.functional.cross_entropy(model.eval()(batch), batch["label"]).item()
     loss, acc = overfit(model, batch, steps=60)
     assert acc == 1.0 and loss < 0.2 and loss < start / 3, (family, start, loss, acc)
 
@@ -182,7 +182,7 @@ def test_lora_trains_adapters_and_head_and_reloads(family, tmp_path):
     assert all("lora_" in n for n in trainable if n.startswith("encoder."))
     base = {n: p.detach().clone() for n, p in model.encoder.named_parameters() if "lora_" not in n}
     with torch.no_grad():
-        start = torch.nn.functional.cross_entropy(model.eval()(batch), batch["labels"]).item()
+        start = torch.nn.functional.cross_entropy(model.eval()(batch), batch["label"]).item()
     loss, acc = overfit(model, batch, steps=40)
     assert acc == 1.0 and loss < start / 3, (family, start, loss, acc)  # adapters + head learn the batch
     assert all(torch.equal(base[n], p) for n, p in model.encoder.named_parameters() if "lora_" not in n)

@@ -24,7 +24,7 @@ def tiny_args(root, run_dir, *extra) -> list[str]:
 
 
 def test_fit_test_writes_a_complete_run_dir_and_resumes(tmp_path):
-    metrics = main(tiny_args(tmp_path / "data", tmp_path / "run", "-c", "configs/protocol/zero_shot.yaml"))
+    metrics = main(tiny_args(tmp_path / "data", tmp_path / "run", "-c", "configs/protocol/zero_shot.yaml")).metrics
     run = RunDir(tmp_path / "run")
     assert run.is_finished() and (run.path / "config.yaml").is_file()
     assert metrics["system"] == "vis-finetune" and metrics["protocol_tag"] == "zero_shot-eng"
@@ -46,7 +46,7 @@ def test_fit_test_writes_a_complete_run_dir_and_resumes(tmp_path):
             "--ckpt_path",
             str(run.checkpoints / "last.ckpt"),
         )
-    )
+    ).metrics
     assert torch.load(tmp_path / "run2" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
     assert resumed["protocol_tag"] == "in_language-eng"
 
@@ -54,7 +54,7 @@ def test_fit_test_writes_a_complete_run_dir_and_resumes(tmp_path):
 def test_evaluation_without_fit_is_zero_shot_and_romanized(tmp_path):
     metrics = main(
         tiny_args(tmp_path / "data", tmp_path / "run", "--fit", "false", "-c", "configs/vision/romanized.yaml")
-    )
+    ).metrics
     assert metrics["system"] == "vis-zeroshot-romanized" and metrics["script"] == "romanized"
     assert metrics["prompts"]["rus"][2] == "dva"
     assert not (tmp_path / "run" / "checkpoints" / "best.ckpt").exists()

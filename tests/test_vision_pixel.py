@@ -91,7 +91,7 @@ def test_the_pixel_config_runs_on_the_tiny_text_images(pixel_folder, tiny_root, 
         + [f"--model.model_name=hf-pixel:{pixel_folder}", f"--data.source.init_args.root={tiny_root}"]
         + ["--data.source.init_args.tiny=true", "--trainer.max_steps=2", "--trainer.limit_val_batches=1"]
         + ["--trainer.enable_model_summary=false", "--data.batch_size=16", f"--run_dir={tmp_path / 'run'}"]
-    )
+    ).metrics
     record = metrics["record"]
     assert record["modality"] == "image" and record["model"]["name"] == f"hf-pixel:{pixel_folder}"
     assert record["model"]["pretrained"] == "weights" and metrics["splits"]["test"]["overall"]["n"] > 0

@@ -91,7 +91,7 @@ def test_configs_run_on_the_tiny_text_images(overlay, tiny_images, tiny_root, tm
         "--data.batch_size=16",
         f"--run_dir={tmp_path / 'run'}",
     ]
-    metrics = main(args)
+    metrics = main(args).metrics
     record = metrics["record"]
     assert (record["kind"], record["modality"], record["system"]) == ("vision", "image", "img-e2e")
     assert record["model"]["name"] == "wb-text-resnet" and record["model"]["loss"] == "head"

@@ -17,7 +17,7 @@ from tests.helpers.vision_fixtures import overfit
 from tests.helpers.vlm_fixtures import save_tiny_qwen2_vl
 from vision.datamodule import ImageDataset
 from vision.digits import DIGIT_WORDS, Digits
-from vision.fit import main
+from vision.fit_vlm import main
 from vision.vlm import Questions, SquareImage, VisionVLM
 from workbench.lora import LoraSettings
 
@@ -122,7 +122,7 @@ def test_after_overfitting_the_gold_class_name_ranks_first(stand_in, batch):
     assert last < 0.2 * first and ranked.tolist() == batch["label"].tolist(), (first, last, ranked)
 
 
-def test_the_config_runs_through_vision_fit_and_load_run(stand_in, tiny_root, tmp_path):
+def test_the_config_runs_through_fit_vlm_and_load_run(stand_in, tiny_root, tmp_path):
     from PIL import Image
 
     from workbench.predictor import load_run
@@ -130,7 +130,7 @@ def test_the_config_runs_through_vision_fit_and_load_run(stand_in, tiny_root, tm
     run_dir = tmp_path / "run"
     metrics = main(
         [
-            "vlm", "-c", str(CONFIG),
+            "-c", str(CONFIG),
             "--model.model_id", stand_in, "--model.dtype", "float32", "--model.image_size", "56",
             f"--data.source.init_args.root={tiny_root}",
             "--data.source.init_args.tiny=true",
@@ -141,7 +141,7 @@ def test_the_config_runs_through_vision_fit_and_load_run(stand_in, tiny_root, tm
             "--trainer.enable_model_summary", "false",
             "--run_dir", str(run_dir),
         ]
-    )  # fmt: skip
+    ).metrics  # fmt: skip
     assert metrics["record"]["kind"] == "vision" and metrics["record"]["model"]["family"] == "vlm"
     assert metrics["system"] == "vlm-lora" and metrics["prompts"]["rus"][0] == "месяцы"
     assert set(metrics["splits"]["test"]["per_language"]) == {"eng"}  # in_language, eng

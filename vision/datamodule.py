@@ -27,6 +27,7 @@ from workbench.datamodule import CorpusDataModule
 from workbench.errors import ConfigError, DataError
 from workbench.items import Corpus, Item
 from workbench.protocols import Protocol
+from workbench.romanize import Script
 
 
 def open_image(path: str, where: str, size: tuple[int, int] | None = None) -> Image.Image:
@@ -101,12 +102,22 @@ class ImageDataModule(CorpusDataModule):
         protocol: in_language / all_languages / zero_shot, with source languages.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
+        script: the text the model reads: ``native``, or ``romanized`` by uroman (its prompts,
+            captions, questions and answers; ``vision.fit`` links it into ``model.script``).
         **kwargs: further :class:`~workbench.datamodule.CorpusDataModule` options.
     """
 
-    def __init__(self, source: CorpusSource, protocol: Protocol, batch_size: int = 64, num_workers: int = 0, **kwargs):
+    def __init__(
+        self,
+        source: CorpusSource,
+        protocol: Protocol,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        script: Script = "native",
+        **kwargs,
+    ):
         super().__init__(source, protocol, **kwargs)
-        self.batch_size, self.num_workers = batch_size, num_workers
+        self.batch_size, self.num_workers, self.script = batch_size, num_workers, script
         self.transforms: tuple | None = None  # (train, eval); else taken from the attached model
 
     def check_item(self, item: Item) -> None:

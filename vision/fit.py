@@ -1,87 +1,78 @@
 """``python -m vision.fit -c configs/vision/<experiment>.yaml [-c overlay.yaml] [--key value]``.
 
-A LightningCLI program on the shared program layer (:mod:`workbench.program`): fits the
-model (unless ``--fit false``: evaluate as loaded, e.g. pretrained zero-shot), then
+LightningCLI parses; :func:`main` runs the steps of :mod:`workbench.program` in order: fits
+the model (unless ``--fit false``: evaluate as loaded, e.g. pretrained zero-shot), then
 predicts the protocol's evaluation splits and dev with ``checkpoints/best.ckpt`` (by
-``val/acc``) and writes the run directory::
+``--monitor``, default ``val/acc``) and writes the run directory::
 
     <run_dir>/config.yaml  checkpoints/  predictions.jsonl  dev_predictions.jsonl  metrics.json (last)
 
-``--run_dir`` defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit.
-
-``python -m vision.fit vlm -c configs/vision/qwen2_vl.yaml``: the same program with a generative
-VLM (:class:`vision.vlm.VisionVLM`, classes scored by likelihood) as the model; its runs are
-vision runs like the others (same record kind, report and demo), ``record.model.family`` ``vlm``.
+``data.script`` (native | romanized) sets the prompts' and captions' script. ``--run_dir``
+defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit. A generative
+VLM is its own program on the same steps: :mod:`vision.fit_vlm`.
 """
 
 from __future__ import annotations
 
 from vision.datamodule import ImageDataModule
 from vision.module import VisionCLIP
-from vision.vlm import VisionVLM
-from workbench.program import Program, entry
+from workbench.cli import parse
+from workbench.distributed import program_scope
+from workbench.program import (
+    Run,
+    best_checkpoint,
+    build_trainer,
+    class_predictions,
+    entry,
+    fit,
+    predict_splits,
+    report_accuracy,
+    run_record,
+    write_run,
+)
+
+# the model reads what the data says: its classes, their names and the script of its texts
+LINKS = (
+    ("data.num_classes", "model.num_classes"),
+    ("data.class_names", "model.class_names"),
+    ("data.script", "model.script"),
+)
 
 
-class VisionProgram(Program):
-    """open_clip classification by prompts or a head: ``kind`` ``vision``, modality ``image``."""
+def main(args: list[str] | None = None) -> Run:
+    """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    return train_image_classifier(args, VisionCLIP, identity)
 
-    kind, modality, fallback_name = "vision", "image", "vision"
-    model_class, data_class = VisionCLIP, ImageDataModule
 
-    def add_arguments_to_parser(self, parser) -> None:
-        super().add_arguments_to_parser(parser)
-        parser.add_argument("--fit", type=bool, default=True, help="false: only evaluate the model as loaded")
-        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
-        parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+def identity(model) -> dict:
+    """What the run record says of an open_clip model."""
+    return {"name": model.hparams.model_name, "pretrained": model.hparams.pretrained, "loss": model.loss_name}
 
-    def system(self) -> str:
-        return self.model.system_name(self.fitted)
 
-    def model_identity(self) -> dict:
-        model = self.model
-        return {"name": model.hparams.model_name, "pretrained": model.hparams.pretrained, "loss": model.loss_name}
-
-    def evaluate(self):
-        records, _ = super().evaluate()
-        model = self.model
+def train_image_classifier(args: list[str] | None, model_class: type, describe, **more) -> Run:
+    """Fit, predict and write an image classifier's run; ``describe(model)`` is the record's
+    ``model``; ``more``: extra metrics sections, each a function of the model."""
+    with program_scope():
+        parsed = parse(model_class, ImageDataModule, args, fallback="vision", links=LINKS)
+        trainer, best = build_trainer(parsed, mode="max")
+        fitted = fit(trainer, parsed, best)
+        if not parsed.config["test"]:
+            return Run(parsed, trainer, None)
+        model = parsed.model
+        system = model.system_name(parsed.config["fit"])
+        records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), system)
+        record = run_record(parsed, fitted, kind="vision", modality="image", system=system, model=describe(model))
         extra = {
-            "model": self.model_identity(),
+            "model": describe(model),
             "prompts": {lang: model.prompt_texts(lang) for lang in sorted(model.class_names)},
             "script": model.prompt_cfg.script,
-            "best_checkpoint": self.best_checkpoint(),
-            "dropped_for_leakage": self.datamodule.selection.dropped_for_leakage,
+            "checkpoint": best_checkpoint(parsed),
+            "dropped_for_leakage": parsed.datamodule.selection.dropped_for_leakage,
+            **{name: section(model) for name, section in more.items()},
         }
-        return records, extra
-
-
-class VLMProgram(VisionProgram):
-    """A generative VLM scoring class names (``python -m vision.fit vlm ...``)."""
-
-    model_class = VisionVLM
-
-    def model_identity(self) -> dict:
-        model = self.model
-        return {"family": "vlm", "name": model.hparams.model_id, "loss": model.loss_name}
-
-    def evaluate(self):
-        records, extra = super().evaluate()
-        questions = self.model.prompt_cfg.texts
-        return records, {**extra, "questions": {lang: self.model.question(lang) for lang in sorted(questions)}}
-
-
-PROGRAMS = {"vlm": VLMProgram}
-
-
-def main(args: list[str] | None = None) -> dict:
-    """Run the CLI on ``args`` (default ``sys.argv[1:]``; a first ``vlm`` picks the VLM program);
-    returns the metrics written."""
-    import sys
-
-    args = list(sys.argv[1:] if args is None else args)
-    program = PROGRAMS.get(args[0], VisionProgram) if args else VisionProgram
-    if program is not VisionProgram:
-        args = args[1:]
-    return program.main(args, subclass_mode_data=False).metrics
+        metrics = write_run(trainer, parsed, record, records, extra)
+        report_accuracy(parsed.run_dir, metrics)
+        return Run(parsed, trainer, metrics)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ channels-last memory layout (``channels_last``: the same weights and results, an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import lightning as L
@@ -67,6 +67,11 @@ class Prompts:
 
 # modules built in code keep prompts in their hyper-parameters: checkpoints read with weights_only=True
 torch.serialization.add_safe_globals([Prompts])
+
+
+def with_script(prompts, script: Script | None):
+    """``prompts`` (:class:`Prompts` or the VLM's questions) in ``script`` when one is given."""
+    return prompts if script is None else replace(prompts, script=script)
 
 
 class ClassScorer:
@@ -151,6 +156,7 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vis-finetune[-head|-romanized]`` or,
             when evaluated without training, ``vis-zeroshot-<script>``.
+        script: the prompts' and captions' script (linked from ``data.script``; None: the prompts').
     """
 
     def __init__(
@@ -171,11 +177,12 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         num_classes: int | None = None,
         class_names: dict[str, list[str]] | None = None,
         system: str | None = None,
+        script: Script | None = None,
     ):
         needs_names = "" if loss == "head" else "classification by prompts"
         super().__init__(loss, lora, optim, class_names, num_classes, needs_names)
         self.save_hyperparameters()
-        self.prompt_cfg = prompts or Prompts()
+        self.prompt_cfg = with_script(prompts or Prompts(), script)
         self.freeze = list(freeze or [])
         bundle = load_clip(model_name, pretrained, tokenizer, context_length, aug_cfg, architecture=architecture)
         self.clip = bundle.model

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vision.module import ClassScorer, Script
+from vision.module import ClassScorer, Script, with_script
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, inject
 from workbench.optim import Optim
@@ -92,6 +92,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         num_classes: number of classes (linked from the data).
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vlm-lora[-romanized]`` or ``vlm-zeroshot-<script>``.
+        script: the questions' and answers' script (linked from ``data.script``; None: the prompts').
     """
 
     names_key, family = "model.answers", "vlm"
@@ -111,13 +112,14 @@ class VisionVLM(ClassScorer, L.LightningModule):
         num_classes: int | None = None,
         class_names: dict[str, list[str]] | None = None,
         system: str | None = None,
+        script: Script | None = None,
     ):
         needs_names = "scoring class names (or model.answers)"
         super().__init__(loss, lora, optim, answers or class_names, num_classes, needs_names)
         self.save_hyperparameters()
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        self.prompt_cfg = prompts or Questions()
+        self.prompt_cfg = with_script(prompts or Questions(), script)
         try:
             self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
             self.vlm = AutoModelForImageTextToText.from_pretrained(

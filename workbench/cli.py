@@ -1,18 +1,28 @@
-"""What every training program (speech.fit, cascade.fit, cascade.fit_asr, vision.fit) shares.
+"""How every training program (speech.fit, cascade.fit, cascade.fit_asr, cascade.fit_ocr, vision.fit,
+vision.fit_vlm) reads its command line: :func:`parse`, LightningCLI for parsing only.
+
+LightningCLI reads the YAML overlays (``-c A -c B --key value``), prints ``--print_config``
+and type-checks every ``class_path``; it builds the model and the data module from the
+config, never the trainer (:func:`workbench.program.build_trainer` does). Every program
+shares these arguments, one vocabulary:
 
 - ``--run_dir`` (default ``runs/<config stems>``), where the run directory is written;
 - ``--ckpt_path``, a checkpoint to resume training from;
+- ``--fit`` (false: evaluate the model as loaded), ``--test`` (false: fit only);
+- ``--monitor``, the dev metric ``checkpoints/best.ckpt`` is chosen by;
 - ``--threads``, torch's CPU threads; unset, the sweep's per-worker share
   (``XLING_NUM_THREADS``), else the cores this process may use. No shipped config sets
   it: on a CPU shared with other jobs, pass ``--threads 1``;
-- :class:`RunDirConfig`, which saves the resolved config as ``<run_dir>/config.yaml``;
-- ``renamed``: config keys a program renamed, refused with one line naming the new key.
+- ``--tuning``, set by workbench.tune.
+
+A key a program renamed (:data:`RENAMED`) is refused with one line naming the new key.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
@@ -20,6 +30,13 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from workbench.errors import ConfigError
 
 THREADS_ENV = "XLING_NUM_THREADS"  # set by workbench.sweep for each worker
+# old key -> the key of the one vocabulary (refused, never translated)
+RENAMED = {
+    "data.text": "data.script",
+    "data.target": "data.script",
+    "system": "model.system",
+    "model.prompts.script": "data.script",
+}
 
 
 def default_run_dir(config_paths: list | None, fallback: str) -> str:
@@ -68,7 +85,7 @@ def check_renamed(args: list[str], renamed: dict[str, str]) -> None:
 
 
 class RunDirConfig(SaveConfigCallback):
-    """Writes the resolved config to ``<run_dir>/config.yaml`` (overwriting on resume)."""
+    """Writes the resolved config to ``<run_dir>/config.yaml`` (overwriting on resume; rank 0)."""
 
     def __init__(self, parser, config, **kwargs):
         super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
@@ -79,43 +96,95 @@ class RunDirConfig(SaveConfigCallback):
         self.parser.save(self.config, str(run_dir / "config.yaml"), overwrite=True)
 
 
-class RunDirCLI(LightningCLI):
-    """LightningCLI with ``--run_dir``, ``--ckpt_path`` and ``--threads``.
+@dataclass
+class Parsed:
+    """A parsed command line: the config, what it instantiated, and the parser (to save the config)."""
 
-    Subclasses set ``fallback_name`` (the run directory's name when no config is given)
-    and add their own arguments after calling ``super().add_arguments_to_parser``.
-    """
+    parser: object
+    config: object  # jsonargparse Namespace: the resolved config
+    model: object
+    datamodule: object
+    trainer: dict  # the trainer's arguments, callbacks and loggers instantiated
 
-    fallback_name = "run"
-    renamed: dict[str, str] = {}  # old config key -> its new name (refused with a clear error)
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config["run_dir"])
 
-    def parse_arguments(self, parser, args) -> None:
-        if isinstance(args, list | None):
-            check_renamed(sys.argv[1:] if args is None else list(args), self.renamed)
-        super().parse_arguments(parser, args)
+
+class _ParseOnly(LightningCLI):
+    """LightningCLI that stops once model and data are built: its hooks add the shared arguments."""
+
+    def __init__(self, *args, links: Sequence[tuple[str, str]], monitor: str, fallback: str, **kwargs):
+        self.links, self.monitor_default, self.fallback = links, monitor, fallback
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (default runs/<configs>)")
-        parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume training from")
-        parser.add_argument(
-            "--threads",
-            type=int | None,
-            default=None,
-            help=f"torch CPU threads (default: ${THREADS_ENV}, else this machine's cores); 1 suits a shared CPU",
-        )
+        add_shared_arguments(parser, self.monitor_default)
+        for source, target in self.links:
+            parser.link_arguments(source, target, apply_on="instantiate")
+
+    def parse_arguments(self, parser, args) -> None:
+        # LightningCLI warns whenever args and sys.argv are both given: entry() passes sys.argv itself
+        check_renamed(list(args), RENAMED)
+        self.config = parser.parse_args(list(args))
 
     def before_instantiate_classes(self) -> None:
         import torch
 
         torch.set_num_threads(default_threads(self.config.get("threads")))
         if not self.config.get("run_dir"):
-            self.config["run_dir"] = default_run_dir(self.config.get("config"), self.fallback_name)
+            self.config["run_dir"] = default_run_dir(self.config.get("config"), self.fallback)
 
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.config["run_dir"])
+    def instantiate_classes(self) -> None:
+        self.config_init = self.parser.instantiate_classes(self.config)
+        self.datamodule = self.config_init.get("data")
+        self.model = self.config_init.get("model")
 
-    def configured_callbacks(self) -> list:
-        """The callbacks the config lists (one or a list), to which a program adds its own."""
-        callbacks = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
-        return list(callbacks) if isinstance(callbacks, list) else [callbacks]
+
+def add_shared_arguments(parser, monitor: str) -> None:
+    """The arguments every program takes (see the module docstring)."""
+    parser.add_argument("--run_dir", type=str | None, default=None, help="run directory (default runs/<configs>)")
+    parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume training from")
+    parser.add_argument("--fit", type=bool, default=True, help="false: only evaluate the model as loaded")
+    parser.add_argument("--test", type=bool, default=True, help="predict with the best checkpoint after fitting")
+    parser.add_argument("--monitor", type=str, default=monitor, help="dev metric the best checkpoint is chosen by")
+    parser.add_argument(
+        "--threads",
+        type=int | None,
+        default=None,
+        help=f"torch CPU threads (default: ${THREADS_ENV}, else this machine's cores); 1 suits a shared CPU",
+    )
+    parser.add_argument("--tuning", type=dict | None, default=None, help="set by workbench.tune: the tuning budget")
+
+
+def parse(
+    model_class: type,
+    data_class: type,
+    args: list[str] | None,
+    *,
+    fallback: str,
+    monitor: str = "val/acc",
+    links: Sequence[tuple[str, str]] = (("data.num_classes", "model.num_classes"),),
+    trainer_defaults: dict | None = None,
+) -> Parsed:
+    """Parse ``args`` (``-c`` overlays, ``--key value``, ``--print_config``), seed, build model and data.
+
+    ``fallback`` names the run directory when no config is given; ``links`` copy data
+    attributes into the model's arguments once the data module exists.
+    """
+    import sys
+
+    cli = _ParseOnly(
+        model_class,
+        data_class,
+        args=sys.argv[1:] if args is None else list(args),
+        run=False,
+        save_config_callback=None,
+        seed_everything_default=0,
+        trainer_defaults=trainer_defaults or {"log_every_n_steps": 10},
+        auto_configure_optimizers=False,
+        links=links,
+        monitor=monitor,
+        fallback=fallback,
+    )
+    return Parsed(cli.parser, cli.config, cli.model, cli.datamodule, dict(cli.config_init.get("trainer") or {}))

@@ -1,14 +1,15 @@
-"""The one program layer under ``speech.fit``, ``cascade.fit``, ``cascade.fit_asr`` and ``vision.fit``.
+"""The steps every training program runs, as plain functions a program's ``main`` calls in order::
 
-A program is a :class:`Program` subclass that names its LightningModule, its data module
-and what it adds to the run record; everything else happens here, once:
+    parsed = parse(Model, Data, args, fallback=...)      # workbench.cli: LightningCLI for parsing only
+    trainer, best = build_trainer(parsed, mode="max")     # callbacks, loggers, one checkpoint naming
+    fitted = fit(trainer, parsed, best)                   # --fit, --ckpt_path resumes
+    outputs = predict_splits(trainer, parsed)             # every evaluated split, then dev, with best.ckpt
+    records = class_predictions(parsed, outputs, system)
+    metrics = write_run(trainer, parsed, run_record(...), records, extra)   # metrics.json last
 
-- the trainer, its callbacks and loggers from config, plus one checkpoint naming:
-  ``<run_dir>/checkpoints/best.ckpt`` (best monitored dev score; when training ended
-  before any validation, the final weights) and ``last.ckpt`` (the resumable end state);
+- checkpoints: ``<run_dir>/checkpoints/best.ckpt`` (best ``--monitor`` dev score; when training
+  ended before any validation, the final weights) and ``last.ckpt`` (the resumable end state);
 - the resolved config saved as ``<run_dir>/config.yaml``;
-- fit (``--ckpt_path`` resumes), then predict every evaluated split *and* the dev split
-  with ``best.ckpt`` (``weights_only=True``);
 - ``predictions.jsonl`` (evaluated splits), ``dev_predictions.jsonl`` (split ``dev``, for
   calibration) and ``metrics.json`` (last, atomically) with the :class:`~workbench.record.RunRecord`
   under ``"record"``;
@@ -26,14 +27,17 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from workbench.cli import RunDirCLI, RunDirConfig
-from workbench.distributed import gathered, program_scope, rank_and_world, rank_share
+from workbench.cli import Parsed, RunDirConfig
+from workbench.console import StepProgressBar, quiet_lightning
+from workbench.distributed import gathered, rank_and_world, rank_share
 from workbench.early_stopping import checks_since_best, stopped_by
 from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
@@ -64,6 +68,143 @@ def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = N
         sys.exit(2)
 
 
+@dataclass
+class Run:
+    """What a program's ``main`` returns: the parsed run, its trainer and the metrics written
+    (None when ``--test false`` or on a rank other than 0)."""
+
+    parsed: Parsed
+    trainer: Trainer
+    metrics: dict | None
+
+    @property
+    def model(self):
+        return self.parsed.model
+
+    @property
+    def datamodule(self):
+        return self.parsed.datamodule
+
+
+@dataclass
+class Fitted:
+    """How fitting went, taken when it ended (see :func:`fit`)."""
+
+    training: TrainingRecord
+    cpu_seconds: float
+
+
+def build_trainer(parsed: Parsed, mode: str = "max") -> tuple[Trainer, ModelCheckpoint]:
+    """The trainer of the config plus ``best.ckpt`` (``--monitor``, ``mode``), ``last.ckpt``,
+    exact resumption, ``config.yaml`` and the step progress bar; TensorBoard and CSV logs in the
+    run directory unless the config names its loggers. Returns the trainer and the best callback."""
+    quiet_lightning()
+    config, checkpoints = dict(parsed.trainer), RunDir(parsed.run_dir).checkpoints
+    best = ModelCheckpoint(
+        dirpath=checkpoints, filename=BEST, monitor=parsed.config["monitor"], mode=mode, enable_version_counter=False
+    )
+    # Not the best callback's save_last: Lightning (2.6) rewrites that "last" only when a new
+    # best was saved, so it would hold the best epoch and a resume would repeat epochs.
+    last = ModelCheckpoint(dirpath=checkpoints, filename=LAST, monitor=None, save_top_k=1, enable_version_counter=False)
+    configured = config.pop("callbacks", None) or []
+    callbacks = [*(configured if isinstance(configured, list) else [configured]), best, last]
+    # ExactResume: step-keyed reseeding, so a resumed run equals an uninterrupted one
+    callbacks += [ExactResume(), RunDirConfig(parsed.parser, parsed.config)]
+    if config.get("enable_progress_bar") is not False:
+        callbacks.append(StepProgressBar())
+    if config.get("logger") in (None, True):
+        run_dir = str(parsed.run_dir)
+        config["logger"] = [
+            TensorBoardLogger(run_dir, name="tensorboard", version=""),
+            CSVLogger(run_dir, name="csv", version=""),
+        ]
+    config["default_root_dir"] = str(parsed.run_dir)
+    return Trainer(**config, callbacks=callbacks), best
+
+
+def fit(trainer: Trainer, parsed: Parsed, best: ModelCheckpoint) -> Fitted:
+    """Fit (unless ``--fit false``; ``--ckpt_path`` resumes) and say how it went.
+
+    Taken now, not when the record is written: predicting with best.ckpt restores the
+    callbacks' states of that earlier epoch, which would erase why (and when) fitting stopped.
+    """
+    config = parsed.config
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if config["fit"]:
+        trainer.fit(parsed.model, datamodule=parsed.datamodule, ckpt_path=config.get("ckpt_path"), weights_only=True)
+        if not best.best_model_path:  # ended before any validation: the final weights are the best
+            trainer.save_checkpoint(best_path(parsed))
+    score = best.best_model_score
+    training = TrainingRecord(
+        stopped_by=stopped_by(trainer) if config["fit"] else "none",
+        steps=int(trainer.global_step),
+        epochs=int(trainer.current_epoch),
+        monitor=config["monitor"],
+        best_dev=float(score) if score is not None else None,
+        train_seconds=round(time.perf_counter() - started, 1),
+        checks_since_best=checks_since_best(trainer) if config["fit"] else None,
+        device=device_name(trainer.strategy.root_device),
+        params_total=sum(p.numel() for p in parsed.model.parameters()),
+        params_trainable=sum(p.numel() for p in parsed.model.parameters() if p.requires_grad),
+    )
+    return Fitted(training, time.process_time() - cpu_started)
+
+
+def device_name(device: torch.device) -> str:
+    """``cuda: NVIDIA H100 80GB HBM3`` or ``cpu (x86_64, 1 threads)``: what a run's seconds were spent on."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"{device.type} ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def best_path(parsed: Parsed) -> Path:
+    return RunDir(parsed.run_dir).checkpoints / f"{BEST}.ckpt"
+
+
+def best_checkpoint(parsed: Parsed) -> str | None:
+    """``best.ckpt`` when this run trained, else None (evaluate the model as loaded)."""
+    path = best_path(parsed)
+    return str(path) if parsed.config["fit"] and path.is_file() else None
+
+
+def predict_splits(
+    trainer: Trainer, parsed: Parsed, fitted: Fitted | None = None
+) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The data module's predict loaders through the module's ``predict_step`` with ``best.ckpt``:
+    one list of ``(index (B,), probs (B, C))`` per loader. With ``fitted``, its record gets the
+    wall seconds per predicted item (checkpoint load included): the run's inference cost.
+
+    Under DDP each rank predicts its share of every loader's batches and every rank gets
+    all the outputs (:mod:`workbench.distributed`): each item is predicted once.
+    """
+    started = time.perf_counter()
+    outputs = _predict(trainer, parsed)
+    if fitted is not None:
+        predicted = sum(len(index) for part in outputs for index, _ in part)
+        fitted.training.predict_seconds_per_item = round((time.perf_counter() - started) / max(1, predicted), 5)
+    return outputs
+
+
+def _predict(trainer: Trainer, parsed: Parsed) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    model, data, checkpoint = parsed.model, parsed.datamodule, best_checkpoint(parsed)
+    rank, world = rank_and_world()
+    if world == 1:
+        outputs = trainer.predict(model, datamodule=data, ckpt_path=checkpoint, weights_only=True)
+        return [outputs] if len(trainer.num_predict_batches) == 1 else list(outputs)
+    data.setup("predict")
+    loaders = data.predict_dataloader()
+    loaders = [rank_share(loader, rank, world) for loader in (loaders if isinstance(loaders, list) else [loaders])]
+    # a split of fewer batches than ranks leaves some rank without any: nothing to predict there
+    model.allow_zero_length_dataloader_with_multiple_devices = True
+    outputs = trainer.predict(model, dataloaders=loaders, ckpt_path=checkpoint, weights_only=True)
+    if outputs is None:  # no batch at all on this rank
+        outputs = [[] for _ in loaders]
+    elif len(loaders) == 1:
+        outputs = [outputs]
+    mine = [[(index.cpu(), probs.cpu()) for index, probs in part] for part in outputs]
+    return [sum(parts, []) for parts in zip(*gathered(mine), strict=True)]
+
+
 def probs_in_order(outputs: Sequence[tuple[torch.Tensor, torch.Tensor]], n: int, where: str) -> list[list[float]]:
     """``[(index (B,), probs (B, C))]`` of one dataloader -> ``(n, C)`` rows in item order."""
     if n == 0:
@@ -77,11 +218,22 @@ def probs_in_order(outputs: Sequence[tuple[torch.Tensor, torch.Tensor]], n: int,
     return probs.tolist()
 
 
-def device_name(device: torch.device) -> str:
-    """``cuda: NVIDIA H100 80GB HBM3`` or ``cpu (x86_64, 1 threads)``: what a run's seconds were spent on."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"{device.type} ({platform.machine()}, {torch.get_num_threads()} threads)"
+def seed_of(parsed: Parsed) -> int:
+    return int(parsed.config.get("seed_everything") or 0)
+
+
+def class_predictions(parsed: Parsed, outputs: list, system: str, **columns) -> list[Prediction]:
+    """Prediction records of ``data.predict_splits`` (evaluated splits, then dev) from their outputs;
+    ``columns``: per-split functions ``items -> values`` of extra columns (``transcripts``, ``romanized``)."""
+    data, records = parsed.datamodule, []
+    if len(outputs) < len(data.predict_splits):
+        raise RuntimeError(f"{len(outputs)} prediction loaders for splits {data.predict_splits}")
+    for split, part in zip(data.predict_splits, outputs, strict=False):  # any further loaders: the caller's
+        items = data.eval_items(split)
+        probs = probs_in_order(part, len(items), f"split '{split}'")
+        extra = {name: values(items) for name, values in columns.items()}
+        records += make_predictions(items, probs, split, system, data.protocol.tag, seed_of(parsed), **extra)
+    return records
 
 
 def items_digest(items) -> str:
@@ -90,225 +242,56 @@ def items_digest(items) -> str:
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-class Program(RunDirCLI):
-    """A training program: subclasses set the class attributes and, where needed, the hooks.
+def run_record(parsed: Parsed, fitted: Fitted, *, kind: str, modality: str, system: str, model: dict) -> RunRecord:
+    """The run record: what the run is (kind, system, modality, model), on which data, how it trained."""
+    data = parsed.datamodule
+    selection = data.selection
+    tested = [i for s in data.eval_splits for i in data.eval_items(s)]
+    protocol = ProtocolRecord(
+        data.protocol.name,
+        [] if data.protocol.name == "all_languages" else list(selection.train_languages),
+        sorted({i.language for i in tested}),
+    )
+    source = getattr(data, "source", None)
+    every = [i for items in selection.splits.values() for i in items]
+    return RunRecord(
+        kind=kind,
+        system=system,
+        modality=modality,
+        protocol=protocol,
+        seed=seed_of(parsed),
+        label_names=list(data.label_names),
+        data={"source": f"{type(source).__module__}.{type(source).__qualname__}", "digest": items_digest(every)},
+        model=model,
+        training=fitted.training,
+        tuning=parsed.config.get("tuning"),
+        version=package_version(),
+        commit=git_commit(),
+    )
 
-    Class attributes: ``kind`` and ``modality`` of the record; ``monitor`` and ``mode`` of
-    ``best.ckpt``; ``fallback_name`` of the run directory; ``trainer_defaults``.
-    Hooks: :meth:`system`, :meth:`model_identity`, :meth:`evaluate`, :meth:`report`.
-    """
 
-    kind = "e2e"
-    modality = "speech"
-    monitor = "val/acc"
-    mode = "max"
-    trainer_defaults: dict = {"log_every_n_steps": 10}
-    model_class: type | None = None
-    data_class: type | None = None
+def write_run(
+    trainer: Trainer, parsed: Parsed, record: RunRecord, records: list[Prediction] | None, extra: dict
+) -> dict | None:
+    """predictions.jsonl (evaluated splits), dev_predictions.jsonl, metrics.json (last); rank 0 only.
+    ``records`` None: a run without class predictions (a recognizer)."""
+    if not trainer.is_global_zero:
+        return None
+    data, run = parsed.datamodule, RunDir(parsed.run_dir)
+    meta = getattr(getattr(data, "corpus", None), "meta", None) or {}
+    # what loading did to the data: bad items skipped (on_bad_item: skip), romanizations derived
+    checks = {key: meta[key] for key in ("skipped", "romanized") if key in meta}
+    if checks:
+        extra = {**extra, "data_checks": checks}
+    if records is None:
+        return run.write_metrics(record, extra)
+    evaluated = set(data.eval_splits)
+    dev = [r for r in records if r.split == "dev"]
+    info = RunInfo(record.system, data.protocol, record.seed, data.label_names)
+    return run.write_results([r for r in records if r.split in evaluated], info, extra, record=record, dev=dev)
 
-    def add_arguments_to_parser(self, parser) -> None:
-        super().add_arguments_to_parser(parser)
-        parser.add_argument("--test", type=bool, default=True, help="predict with the best checkpoint after fitting")
-        parser.add_argument(
-            "--tuning", type=dict | None, default=None, help="set by workbench.tune: the run record's tuning budget"
-        )
 
-    # -- construction ------------------------------------------------------------------
-    @classmethod
-    def main(cls, args: list[str] | None = None, **kwargs) -> Program:
-        """Parse ``args``, build model, data and trainer, then :meth:`run`."""
-        with program_scope():
-            cli = cls(
-                cls.model_class,
-                cls.data_class,
-                run=False,
-                args=args,
-                save_config_callback=RunDirConfig,
-                seed_everything_default=0,
-                trainer_defaults=dict(cls.trainer_defaults),
-                auto_configure_optimizers=False,
-                **kwargs,
-            )
-            cli.run()
-        return cli
-
-    def monitored(self) -> str:
-        return self.monitor
-
-    def instantiate_trainer(self, **kwargs):
-        run_dir = self.run_dir
-        self.best = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename=BEST,
-            monitor=self.monitored(),
-            mode=self.mode,
-            enable_version_counter=False,
-        )
-        # Not the best callback's save_last: Lightning (2.6) rewrites that "last" only when a new
-        # best was saved, so it would hold the best epoch and a resume would repeat epochs.
-        self.last = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints", filename=LAST, monitor=None, save_top_k=1, enable_version_counter=False
-        )
-        # ExactResume: step-keyed reseeding, so a resumed run equals an uninterrupted one
-        extra = {
-            "callbacks": [*self.configured_callbacks(), self.best, self.last, ExactResume()],
-            "default_root_dir": str(run_dir),
-        }
-        if self._get(self.config_init, "trainer", default={}).get("logger") in (None, True):
-            extra["logger"] = [
-                TensorBoardLogger(str(run_dir), name="tensorboard", version=""),
-                CSVLogger(str(run_dir), name="csv", version=""),
-            ]
-        return super().instantiate_trainer(**extra, **kwargs)
-
-    # -- the run -----------------------------------------------------------------------
-    @property
-    def seed(self) -> int:
-        return int(self.config.get("seed_everything") or 0)
-
-    @property
-    def fitted(self) -> bool:
-        return bool(self.config.get("fit", True))
-
-    def run(self) -> dict | None:
-        """Fit, then evaluate with ``best.ckpt`` and write the run directory (rank 0)."""
-        started, cpu_started = time.perf_counter(), time.process_time()
-        if self.fitted:
-            resume = self.config.get("ckpt_path")
-            self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=resume, weights_only=True)
-            if not self.best.best_model_path:  # ended before any validation: the final weights are the best
-                self.trainer.save_checkpoint(self.best_path)
-        self.train_seconds = time.perf_counter() - started
-        self.train_cpu_seconds = time.process_time() - cpu_started
-        # now, not when the record is written: predicting with best.ckpt restores the callbacks'
-        # states of that earlier epoch, which would erase why (and when) fitting stopped
-        self.fit_end = self.training_record()
-        self.metrics = None
-        if not self.config["test"]:
-            return None
-        started = time.perf_counter()
-        records, extra = self.evaluate()
-        predicted = (
-            len(records) if records else sum(len(self.datamodule.eval_items(s)) for s in self.datamodule.eval_splits)
-        )
-        self.fit_end.predict_seconds_per_item = round((time.perf_counter() - started) / max(1, predicted), 5)
-        if self.trainer.is_global_zero:
-            self.metrics = self.write(records, extra)
-            self.report(self.metrics)
-        return self.metrics
-
-    @property
-    def best_path(self) -> Path:
-        return self.run_dir / "checkpoints" / f"{BEST}.ckpt"
-
-    def best_checkpoint(self) -> str | None:
-        """``best.ckpt`` when this run trained, else None (evaluate the model as loaded)."""
-        return str(self.best_path) if self.fitted and self.best_path.is_file() else None
-
-    def predict(self) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """The data module's predict loaders through the module's ``predict_step`` with ``best.ckpt``.
-
-        Under DDP each rank predicts its share of every loader's batches and every rank gets
-        all the outputs (:mod:`workbench.distributed`): each item is predicted once.
-        """
-        rank, world = rank_and_world()
-        if world == 1:
-            outputs = self.trainer.predict(
-                self.model, datamodule=self.datamodule, ckpt_path=self.best_checkpoint(), weights_only=True
-            )
-            return [outputs] if len(self.trainer.num_predict_batches) == 1 else list(outputs)
-        self.datamodule.setup("predict")
-        loaders = self.datamodule.predict_dataloader()
-        loaders = [rank_share(loader, rank, world) for loader in (loaders if isinstance(loaders, list) else [loaders])]
-        # a split of fewer batches than ranks leaves some rank without any: nothing to predict there
-        self.model.allow_zero_length_dataloader_with_multiple_devices = True
-        outputs = self.trainer.predict(
-            self.model, dataloaders=loaders, ckpt_path=self.best_checkpoint(), weights_only=True
-        )
-        if outputs is None:  # no batch at all on this rank
-            outputs = [[] for _ in loaders]
-        elif len(loaders) == 1:
-            outputs = [outputs]
-        mine = [[(index.cpu(), probs.cpu()) for index, probs in part] for part in outputs]
-        return [sum(parts, []) for parts in zip(*gathered(mine), strict=True)]
-
-    def evaluate(self) -> tuple[list[Prediction], dict]:
-        """Prediction records of ``data.predict_splits`` (evaluated splits, then dev) and extra sections."""
-        data, system = self.datamodule, self.system()
-        records = []
-        for split, outputs in zip(data.predict_splits, self.predict(), strict=True):
-            items = data.eval_items(split)
-            probs = probs_in_order(outputs, len(items), f"split '{split}'")
-            records += make_predictions(items, probs, split, system, data.protocol.tag, self.seed)
-        return records, {}
-
-    def write(self, records: list[Prediction] | None, extra: dict) -> dict:
-        """predictions.jsonl (evaluated splits), dev_predictions.jsonl, metrics.json (last)."""
-        data = self.datamodule
-        run = RunDir(self.run_dir)
-        record = self.record()
-        corpus = getattr(data, "corpus", None)
-        meta = getattr(corpus, "meta", None) or {}
-        # what loading did to the data: bad items skipped (on_bad_item: skip), romanizations derived
-        checks = {key: meta[key] for key in ("skipped", "romanized") if key in meta}
-        if checks:
-            extra = {**extra, "data_checks": checks}
-        if records is None:
-            return run.write_metrics(record, extra)
-        evaluated = set(data.eval_splits)
-        dev = [r for r in records if r.split == "dev"]
-        info = RunInfo(record.system, data.protocol, self.seed, data.label_names)
-        return run.write_results([r for r in records if r.split in evaluated], info, extra, record=record, dev=dev)
-
-    def report(self, metrics: dict) -> None:
-        for split, scores in metrics.get("splits", {}).items():
-            log.warning("%s %s: accuracy %.3f", self.run_dir, split, scores["overall"]["accuracy"])
-
-    # -- the record --------------------------------------------------------------------
-    def system(self) -> str:
-        return str(getattr(self.model, "system", self.kind))
-
-    def model_identity(self) -> dict:
-        return {"class": type(self.model).__name__}
-
-    def training_record(self) -> TrainingRecord:
-        """How fitting went: why it stopped, steps, epochs, the best dev score, seconds."""
-        trainer, score = self.trainer, self.best.best_model_score
-        return TrainingRecord(
-            stopped_by=stopped_by(trainer) if self.fitted else "none",
-            steps=int(trainer.global_step),
-            epochs=int(trainer.current_epoch),
-            monitor=self.monitored(),
-            best_dev=float(score) if score is not None else None,
-            train_seconds=round(self.train_seconds, 1),
-            checks_since_best=checks_since_best(trainer) if self.fitted else None,
-            device=device_name(trainer.strategy.root_device),
-            params_total=sum(p.numel() for p in self.model.parameters()),
-            params_trainable=sum(p.numel() for p in self.model.parameters() if p.requires_grad),
-        )
-
-    def record(self) -> RunRecord:
-        data = self.datamodule
-        selection = data.selection
-        tested = [i for s in data.eval_splits for i in data.eval_items(s)]
-        protocol = ProtocolRecord(
-            data.protocol.name,
-            [] if data.protocol.name == "all_languages" else list(selection.train_languages),
-            sorted({i.language for i in tested}),
-        )
-        source = getattr(data, "source", None)
-        every = [i for items in selection.splits.values() for i in items]
-        return RunRecord(
-            kind=self.kind,
-            system=self.system(),
-            modality=self.modality,
-            protocol=protocol,
-            seed=self.seed,
-            label_names=list(data.label_names),
-            data={"source": f"{type(source).__module__}.{type(source).__qualname__}", "digest": items_digest(every)},
-            model=self.model_identity(),
-            training=self.fit_end,
-            tuning=self.config.get("tuning"),
-            version=package_version(),
-            commit=git_commit(),
-        )
+def report_accuracy(run_dir: Path, metrics: dict | None) -> None:
+    """One line per evaluated split: its accuracy."""
+    for split, scores in (metrics or {}).get("splits", {}).items():
+        log.warning("%s %s: accuracy %.3f", run_dir, split, scores["overall"]["accuracy"])

@@ -32,7 +32,7 @@ from workbench.errors import ConfigError
 from workbench.languages import uroman_code, uroman_codes
 
 Engine = Literal["auto", "uroman", "uroman-fast"]
-# the text a system reads: as written, or romanized by uroman (data.script, model.prompts.script)
+# the text a system reads: as written, or romanized by uroman (data.script)
 Script = Literal["native", "romanized"]
 
 # uroman codes whose strings uroman-fast romanizes exactly as uroman: all 8061 distinct strings of
