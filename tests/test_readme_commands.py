@@ -197,6 +197,10 @@ def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch
         from apps.demo import parse_args
 
         parse_args(args)
+    elif module == "vision.retrieval":  # configs merged and type-checked; runs: tests/test_retrieval.py
+        from vision.retrieval import parser
+
+        parser().parse_args(args)
     else:
         pytest.fail(f"README command not covered by this test: {command.text}")
 
