@@ -35,7 +35,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-TRAINING = {"speech.fit", "cascade.fit", "cascade.fit_asr", "cascade.fit_ocr", "vision.fit"}
+TRAINING = {"speech.fit", "cascade.fit", "cascade.fit_asr", "cascade.fit_ocr", "vision.fit", "speech.speech_llm"}
 NOT_RUN = {  # printed, not run here: what CI runs around the suite
     "bash scripts/setup.sh": "installs apt and pip packages (CI's first step)",
     "python -m pytest -q": "the suite itself",
