@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from speech.fit import SpeechProgram
 from workbench.answer_scoring import answer_log_probs, answer_token_ids
 from workbench.errors import ConfigError
-from workbench.lora import LoraSettings, inject
+from workbench.lora import LoraSettings, adapters_only
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 from workbench.program import entry
 
@@ -92,14 +92,7 @@ class SpeechLLM(L.LightningModule):
         self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
         self.answer_ids = answer_token_ids(self.tokenizer, self.names)
         if lora is not None:
-            try:
-                inject(self.llm, lora, list(lora.target_modules or LLM_TARGETS))
-            except ValueError as err:  # peft: no module matched
-                raise ConfigError(f"model.lora.target_modules: {err}") from None
-            for name, param in self.llm.named_parameters():
-                param.requires_grad = "lora_" in name
-                if param.requires_grad:  # float32 adapters over a bf16 base: small updates are not rounded away
-                    param.data = param.data.float()
+            adapters_only(self.llm, lora, LLM_TARGETS)
         self.strict_loading = not lora  # LoRA checkpoints hold the adapters only
 
     def prompt(self) -> str:

@@ -29,7 +29,7 @@ from PIL import Image
 from vision.module import ClassScorer, Script
 from workbench.answer_scoring import answer_log_probs, answer_token_ids
 from workbench.errors import ConfigError
-from workbench.lora import LoraSettings, inject
+from workbench.lora import LoraSettings, adapters_only
 from workbench.optim import Optim
 
 Score = Literal["sum", "mean"]
@@ -128,19 +128,9 @@ class VisionVLM(ClassScorer, L.LightningModule):
         self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
         self.preprocess_train = self.preprocess_val = SquareImage(image_size)
         if lora is not None:
-            self._add_lora(lora)
+            adapters_only(self.vlm, lora, VLM_TARGETS)
         self.strict_loading = not lora  # LoRA checkpoints hold the adapters only
         self._answer_cache: dict[str, list[list[int]]] = {}
-
-    def _add_lora(self, lora: LoraSettings) -> None:
-        try:
-            inject(self.vlm, lora, list(lora.target_modules or VLM_TARGETS))
-        except ValueError as err:  # peft: no module matched
-            raise ConfigError(f"model.lora.target_modules: {err}") from None
-        for name, param in self.vlm.named_parameters():
-            param.requires_grad = "lora_" in name
-            if param.requires_grad:  # adapters in float32 over a bf16 base: small updates are not rounded away
-                param.data = param.data.float()
 
     # -- texts -----------------------------------------------------------------------------
     def _script(self, texts: list[str], language: str) -> list[str]:
