@@ -186,6 +186,14 @@ def architecture(name: str, entry: dict) -> tuple[str, str, str, str]:
     if entry["builder"] == "openai-whisper":
         layers, width, heads, vocab = "n_audio_layer", "n_audio_state", "n_audio_head", "n_vocab"
         return f"{c[layers]}+{c['n_text_layer']}", str(c[width]), str(c[heads]), str(c[vocab])
+    if "audio_config" in c:
+        t, a = c["text_config"], c["audio_config"]
+        return (
+            f"{a['encoder_layers']} audio + {t['num_hidden_layers']} text",
+            f"{a['d_model']} / {t['hidden_size']}",
+            f"{a['encoder_attention_heads']} / {t['num_attention_heads']}",
+            str(t["vocab_size"]),
+        )
     if "text_config" in c:
         t, v = c["text_config"], c["vision_config"]
         layers = f"{v['depth']} image + {t['num_hidden_layers']} text"

@@ -35,7 +35,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-TRAINING = {"speech.fit", "cascade.fit", "cascade.fit_asr", "cascade.fit_ocr", "vision.fit", "vision.fit_vlm"}
+TRAINING = {
+    "speech.fit",
+    "cascade.fit",
+    "cascade.fit_asr",
+    "cascade.fit_ocr",
+    "vision.fit",
+    "vision.fit_vlm",
+    "speech.speech_llm",
+}
 NOT_RUN = {  # printed, not run here: what CI runs around the suite
     "bash scripts/setup.sh": "installs apt and pip packages (CI's first step)",
     "python -m pytest -q": "the suite itself",
@@ -196,6 +204,10 @@ def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch
         from apps.demo import parse_args
 
         parse_args(args)
+    elif module == "vision.retrieval":  # configs merged and type-checked; runs: tests/test_retrieval.py
+        from vision.retrieval import parser
+
+        parser().parse_args(args)
     else:
         pytest.fail(f"README command not covered by this test: {command.text}")
 

@@ -1,0 +1,60 @@
+"""Class names scored as a generative model's answer: the one scorer of every likelihood classifier.
+
+A processor's output for N prompts (a question with an image, a clip, or text alone) gets each
+row's candidate answer appended (its tokens, then the end-of-answer token, so that ``Monat``
+does not win by being a prefix of ``Monate``); one forward pass gives the log-probability of each
+answer token. Class scores are their sum (or mean); nothing is generated or parsed. Used by
+:class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma) and :class:`speech.speech_llm.SpeechLLM`
+(Qwen2-Audio).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from workbench.errors import ConfigError
+
+# how the answer tokens are typed in per-token inputs other than the ids and the attention mask:
+# PaliGemma's token_type_ids 1 = suffix (causal; 0 would let the answer attend to itself ahead),
+# Qwen2-VL's mm_token_type_ids 0 = text (1 marks image tokens)
+SUFFIX_TYPES = {"token_type_ids": 1, "mm_token_type_ids": 0}
+# a processor's inputs that are not per token, whatever their shape (images, audio features)
+NOT_PER_TOKEN = {"pixel_values", "input_features", "feature_attention_mask"}
+
+
+def answer_token_ids(tokenizer, names: list[str]) -> list[list[int]]:
+    """Each name's token ids followed by the tokenizer's end token (when it has one)."""
+    end = [] if tokenizer.eos_token_id is None else [tokenizer.eos_token_id]
+    return [tokenizer(name, add_special_tokens=False).input_ids + end for name in names]
+
+
+def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | None, device) -> torch.Tensor:
+    """Log-probabilities ``[N, W]`` of each row's answer tokens after its prompt (0 past its end).
+
+    Args:
+        model: a transformers causal LM (or image/audio-text-to-text model) taking ``logits_to_keep``.
+        enc: the processor's output for N prompts, left-padded (``input_ids`` ``[N, L]`` ...).
+        answers: N token-id lists (answer + end token), one per row.
+        pad_id: the id padding the answers to one width (0 when None).
+    """
+    enc = dict(enc)
+    ids = enc.pop("input_ids")
+    width = max(len(a) for a in answers)
+    tail = torch.tensor([a + [pad_id or 0] * (width - len(a)) for a in answers])
+    tail_mask = torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers])
+    inputs = {"input_ids": torch.cat([ids, tail], 1)}
+    for key, value in enc.items():
+        if key not in NOT_PER_TOKEN and torch.is_tensor(value) and value.shape == ids.shape:  # per-token inputs
+            if key == "attention_mask":
+                value = torch.cat([value, tail_mask], 1)
+            elif key in SUFFIX_TYPES:
+                value = torch.cat([value, torch.full_like(tail, SUFFIX_TYPES[key])], 1)
+            else:
+                raise ConfigError(f"model: the processor's per-token input '{key}' is not known to the answer scorer")
+        inputs[key] = value
+    inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in inputs.items()}
+    # logits of the last width + 1 positions: position t predicts token t + 1. Sliced here too, as
+    # not every model honours logits_to_keep (Qwen2-Audio passes it on unused and returns them all)
+    logits = model(**inputs, logits_to_keep=width + 1).logits[:, -(width + 1) : -1].float()
+    tail, tail_mask = tail.to(device), tail_mask.to(device)
+    return logits.log_softmax(-1).gather(-1, tail[..., None])[..., 0] * tail_mask
