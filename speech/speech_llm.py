@@ -135,7 +135,7 @@ class SpeechLLM(L.LightningModule):
 
     def gold_loss(self, batch: dict) -> torch.Tensor:
         """Token-mean negative log-likelihood of each clip's gold answer (``loss: lm``)."""
-        answers = [self.answer_ids[int(label)] for label in batch["labels"]]
+        answers = [self.answer_ids[int(label)] for label in batch["label"]]
         log_probs = answer_log_probs(self.llm, self.encode(batch), answers, self.tokenizer.pad_token_id, self.device)
         return -log_probs.sum() / sum(len(a) for a in answers)
 
@@ -144,14 +144,14 @@ class SpeechLLM(L.LightningModule):
         if self.loss_name == "lm":
             loss = self.gold_loss(batch)
         else:
-            loss = F.cross_entropy(self.logits(batch), batch["labels"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+            loss = F.cross_entropy(self.logits(batch), batch["label"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["label"]))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        logits, size = self.logits(batch), len(batch["labels"])
-        self.log("val/loss", F.cross_entropy(logits, batch["labels"]), batch_size=size)
-        self.log("val/acc", (logits.argmax(-1) == batch["labels"]).float().mean(), prog_bar=True, batch_size=size)
+        logits, size = self.logits(batch), len(batch["label"])
+        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=size)
+        self.log("val/acc", (logits.argmax(-1) == batch["label"]).float().mean(), prog_bar=True, batch_size=size)
 
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(index (B,), probabilities (B, C))``: the softmax over the class scores."""

@@ -33,7 +33,7 @@ def stand_in(tmp_path_factory) -> str:
 def batch() -> dict:
     generator = torch.Generator().manual_seed(0)
     waves = torch.randn(3, 12000, generator=generator) * torch.tensor([[0.1], [0.5], [1.0]])
-    return {"waves": waves, "lengths": torch.tensor([12000, 9000, 6000]), "labels": torch.tensor([0, 3, 5]),
+    return {"waves": waves, "lengths": torch.tensor([12000, 9000, 6000]), "label": torch.tensor([0, 3, 5]),
             "index": torch.arange(3)}  # fmt: skip
 
 
@@ -72,13 +72,13 @@ def test_lora_trains_only_adapters_and_the_gold_answers_loss_goes_down(stand_in,
     two = {k: v[:2] for k, v in batch.items()}
     rows = torch.arange(2)
     with torch.no_grad():  # the gold answers' log-likelihood as the scorer reads it, not the loss' own value
-        first = module.logits(two)[rows, two["labels"]].sum().item()
+        first = module.logits(two)[rows, two["label"]].sum().item()
     for _ in range(12):
         optimizer.zero_grad()
         module.gold_loss(two).backward()
         optimizer.step()
     with torch.no_grad():
-        last = module.logits(two)[rows, two["labels"]].sum().item()
+        last = module.logits(two)[rows, two["label"]].sum().item()
     assert last > 0.7 * first, (first, last)  # log-likelihoods are negative: 30 % closer to 0
     assert all(torch.equal(p, frozen[n]) for n, p in module.named_parameters() if n in frozen)
 
