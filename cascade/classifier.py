@@ -21,11 +21,12 @@ class TextClassifier(L.LightningModule):
 
     Args:
         model: the text model (``class_path``: ``cascade.text_models.CharNgramModel``,
-            ``cascade.text_models.HFSequenceClassifier``).
+            ``cascade.text_models.HFSequenceClassifier``, ``cascade.llm.LLMClassifier``).
         num_classes: set from the data module (linked in ``cascade.fit``).
         optim: ``lr``, ``weight_decay`` (of the dense parameters), ``warmup`` (:mod:`workbench.optim`:
             warm-up fraction + cosine, applied to every optimizer).
         label_smoothing: of the cross-entropy.
+        class_names: the data's label names (linked in ``cascade.fit``), for models that score them.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class TextClassifier(L.LightningModule):
         num_classes: int = 2,
         optim: Optim | None = None,
         label_smoothing: float = 0.0,
+        class_names: list[str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -41,7 +43,7 @@ class TextClassifier(L.LightningModule):
             del self.hparams["model"]
         self.automatic_optimization = False
         self.model = model
-        self.model.build(num_classes)
+        self.model.build(num_classes, class_names)
         self.num_classes = num_classes
         self.optim = as_optim(optim)
         self._schedule = None

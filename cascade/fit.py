@@ -37,6 +37,8 @@ class CascadeProgram(Program):
         super().add_arguments_to_parser(parser)
         parser.add_argument("--system", type=str | None, default=None, help="system name (default ca-<data.script>)")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.label_names", "model.class_names", apply_on="instantiate")
+        parser.add_argument("--fit", type=bool, default=True, help="false: only evaluate the model as loaded")
 
     @property
     def modality(self) -> str:
@@ -52,6 +54,7 @@ class CascadeProgram(Program):
             "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
             "script": data.script,
             "train_on": data.train_on,
+            "translator": data.translator.describe() if data.translator is not None else None,
             "classifier": type(self.model.model).__name__,
         }
 
