@@ -1,9 +1,10 @@
 """The cascade path: ``python -m cascade.fit -c CONFIG [-c OVERLAY ...]``.
 
 A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
-(:mod:`workbench.program`). The data module runs the stages first (recognize -> romanize,
-both cached on disk), then the text classifier is fitted on gold text or on recognizer
-output (``data.train_on``) and, with ``checkpoints/best.ckpt`` (``val/acc``), predicts the
+(:mod:`workbench.program`). The data module runs the stages first (recognize -> romanize ->
+translate, each cached on disk), then the text classifier is fitted on gold text or on recognizer
+output (``data.train_on``; not at all with ``--fit false``, e.g. a zero-shot LLM) and, with
+``checkpoints/best.ckpt`` (``val/acc``), predicts the
 recognizer's output of every evaluated split and of dev, and the gold text of every
 evaluated split. The run directory (``--run_dir``, default ``runs/<config stems>``) gets
 ``config.yaml``, ``checkpoints/``, ``predictions.jsonl`` (records carry ``transcript``, and

@@ -27,16 +27,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vision.module import ClassScorer, Script
+from workbench.answers import Score, answer_log_probs, class_scores
 from workbench.errors import ConfigError
-from workbench.lora import LoraSettings, inject
+from workbench.lora import LoraSettings, adapters_only
 from workbench.optim import Optim
 
-Score = Literal["sum", "mean"]
 DType = Literal["float32", "bfloat16", "float16"]
-# how the answer tokens appended after the processor's output are typed, per extra input key:
-# PaliGemma's token_type_ids 1 = suffix (causal; 0 would let the answer attend to itself ahead),
-# Qwen2-VL's mm_token_type_ids 0 = text (1 marks image tokens)
-SUFFIX_TYPES = {"token_type_ids": 1, "mm_token_type_ids": 0}
 
 
 @dataclass
@@ -130,20 +126,10 @@ class VisionVLM(ClassScorer, L.LightningModule):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
         self.preprocess_train = self.preprocess_val = SquareImage(image_size)
-        if lora is not None:
-            self._add_lora(lora)
+        if lora is not None:  # on the language model's attention projections by default
+            adapters_only(self.vlm, lora, VLM_TARGETS)
         self.strict_loading = not lora  # LoRA checkpoints hold the adapters only
         self._answer_cache: dict[str, list[list[int]]] = {}
-
-    def _add_lora(self, lora: LoraSettings) -> None:
-        try:
-            inject(self.vlm, lora, list(lora.target_modules or VLM_TARGETS))
-        except ValueError as err:  # peft: no module matched
-            raise ConfigError(f"model.lora.target_modules: {err}") from None
-        for name, param in self.vlm.named_parameters():
-            param.requires_grad = "lora_" in name
-            if param.requires_grad:  # adapters in float32 over a bf16 base: small updates are not rounded away
-                param.data = param.data.float()
 
     # -- texts -----------------------------------------------------------------------------
     def _script(self, texts: list[str], language: str) -> list[str]:
@@ -193,26 +179,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         enc = self.processor(
             text=[self.chat(lang) for lang in languages], images=images, padding=True, return_tensors="pt"
         )
-        ids = enc.pop("input_ids")
-        width = max(len(a) for a in answers)
-        pad = self.tokenizer.pad_token_id or 0
-        tail = torch.tensor([a + [pad] * (width - len(a)) for a in answers])
-        tail_mask = torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers])
-        inputs = {"input_ids": torch.cat([ids, tail], 1)}
-        for key, value in enc.items():
-            if key != "pixel_values" and torch.is_tensor(value) and value.shape == ids.shape:  # per-token inputs
-                if key == "attention_mask":
-                    value = torch.cat([value, tail_mask], 1)
-                elif key in SUFFIX_TYPES:
-                    value = torch.cat([value, torch.full_like(tail, SUFFIX_TYPES[key])], 1)
-                else:
-                    raise ConfigError(f"model: the processor's per-token input '{key}' is not known to VisionVLM")
-            inputs[key] = value
-        inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
-        # logits of the last width + 1 positions only: position t predicts token t + 1
-        logits = self.vlm(**inputs, logits_to_keep=width + 1).logits[:, :-1].float()
-        tail, tail_mask = tail.to(self.device), tail_mask.to(self.device)
-        return logits.log_softmax(-1).gather(-1, tail[..., None])[..., 0] * tail_mask
+        return answer_log_probs(self.vlm, enc, answers, self.tokenizer.pad_token_id or 0, self.device)
 
     def logits(self, images: torch.Tensor, languages: list[str], cached: bool = True) -> torch.Tensor:
         """Images ``[B, 3, H, W]`` (uint8) of the given languages -> class scores ``[B, C]`` (log-likelihoods)."""
@@ -221,10 +188,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         pictures = [image.cpu() for image in images for _ in range(classes)]
         rows = [lang for lang in languages for _ in range(classes)]
         answers = [ids for lang in languages for ids in self.answer_ids(lang)]
-        total = self.answer_log_probs(pictures, rows, answers).sum(1)
-        if self.hparams.score == "mean":
-            total = total / torch.tensor([len(a) for a in answers], device=total.device)
-        return total.view(len(languages), classes)
+        return class_scores(self.answer_log_probs(pictures, rows, answers), answers, len(languages), self.hparams.score)
 
     def gold_loss(self, batch: dict) -> torch.Tensor:
         """Token-mean negative log-likelihood of each image's gold answer (``loss: lm``)."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from workbench.errors import ConfigError
+
 
 @dataclass
 class LoraSettings:
@@ -54,3 +56,20 @@ def inject(model: nn.Module, settings: LoraSettings, targets: list[str]) -> None
 
     config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
     inject_adapter_in_model(config, model)
+
+
+def adapters_only(model: nn.Module, settings: LoraSettings, default_targets: list[str]) -> None:
+    """Adapters on ``settings.target_modules`` (else ``default_targets``), the only trainable
+    parameters of ``model``; kept in float32 over a bf16 base so that small updates are not rounded away.
+
+    Raises:
+        ConfigError: no module of ``model`` has a target's name.
+    """
+    try:
+        inject(model, settings, list(settings.target_modules or default_targets))
+    except ValueError as err:  # peft: no module matched
+        raise ConfigError(f"model.lora.target_modules: {err}") from None
+    for name, param in model.named_parameters():
+        param.requires_grad = "lora_" in name
+        if param.requires_grad:
+            param.data = param.data.float()
