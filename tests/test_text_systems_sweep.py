@@ -15,7 +15,10 @@ from text_systems_testing import tiny_cascade_args, tiny_causal_lm, tiny_nllb, t
 from workbench.sweep.__main__ import main as sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
-CASCADE = ["configs/cascade/speechtaxi.yaml", "configs/recognizer/mms.yaml", "configs/text/native.yaml"]
+# four runs of cascade.fit, each a subprocess, as tests/test_sweep_embedded.py's end-to-end sweep
+pytestmark = pytest.mark.slow
+CONFIGS = ROOT / "configs"  # absolute: the sweep's points run wherever pytest was started
+CASCADE = [str(CONFIGS / name) for name in ("cascade/speechtaxi.yaml", "recognizer/mms.yaml", "text/native.yaml")]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def swept(tiny_corpus, tiny_root, tmp_path_factory):
             classifier[key] = value
         else:
             common.append(arg)
-    llm = {mode: [*CASCADE, f"configs/classifier/qwen_{mode}.yaml"] for mode in ("zeroshot", "lora")}
+    llm = {mode: [*CASCADE, str(CONFIGS / "classifier" / f"qwen_{mode}.yaml")] for mode in ("zeroshot", "lora")}
     sweep = {
         "name": "text_systems",
         "out_dir": str(folder / "sweep"),
@@ -44,7 +47,7 @@ def swept(tiny_corpus, tiny_root, tmp_path_factory):
             "ca-native": {"program": "cascade.fit", "configs": CASCADE},
             "ca-translated": {
                 "program": "cascade.fit",
-                "configs": [*CASCADE, "configs/translator/nllb.yaml"],
+                "configs": [*CASCADE, str(CONFIGS / "translator" / "nllb.yaml")],
                 "args": dict(arg.split("=", 1) for arg in translator),
             },
             "ca-llm-zeroshot": {"program": "cascade.fit", "configs": llm["zeroshot"], "args": lm},
