@@ -21,12 +21,13 @@ class TextClassifier(L.LightningModule):
 
     Args:
         model: the text model (``class_path``: ``cascade.text_models.CharNgramModel``,
-            ``cascade.text_models.HFSequenceClassifier``).
+            ``cascade.text_models.HFSequenceClassifier``, ``cascade.llm.LLMClassifier``).
         num_classes: set from the data module (linked in ``cascade.fit``).
         optim: ``lr``, ``weight_decay`` (of the dense parameters), ``warmup`` (:mod:`workbench.optim`:
             warm-up fraction + cosine, applied to every optimizer).
         label_smoothing: of the cross-entropy.
         system: name in results tables; default ``ca-<data.script>``.
+        class_names: the data's label names (linked in ``cascade.fit``), for models that score them.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class TextClassifier(L.LightningModule):
         optim: Optim | None = None,
         label_smoothing: float = 0.0,
         system: str | None = None,
+        class_names: list[str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -43,7 +45,7 @@ class TextClassifier(L.LightningModule):
             del self.hparams["model"]
         self.automatic_optimization = False
         self.model = model
-        self.model.build(num_classes)
+        self.model.build(num_classes, class_names)
         self.num_classes = num_classes
         self.optim = as_optim(optim)
         self._schedule = None

@@ -5,7 +5,9 @@ DDP each rank does its share of what the caches lack and gets the others' result
 
 1. recognize every evaluated item (and the training/dev items when ``train_on: asr``);
 2. romanize the transcripts (when ``script: romanized`` and the recognizer writes native
-   script) and the gold texts (``item.romanized`` when the corpus has it, uroman else).
+   script) and the gold texts (``item.romanized`` when the corpus has it, uroman else);
+3. translate transcripts and gold texts to English (``translator``: translate-test,
+   :mod:`cascade.translate`), so the classifier reads English only.
 
 Batches are ``{"texts": list[str], "label": (B,), "index": (B,)}``. The predict dataloaders
 are, in order, the recognizer's text of each of ``predict_splits`` (the evaluated splits,
@@ -23,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from cascade.recognize import DEFAULT_CACHE_DIR, transcribe_items
 from cascade.recognizers.base import Recognizer
 from cascade.romanize_stage import RomanizeStage
+from cascade.translate import TranslateStage, Translator
 from workbench.data.sources import CorpusSource
 from workbench.datamodule import CorpusDataModule
 from workbench.errors import ConfigError, DataError
@@ -68,6 +71,9 @@ class CascadeDataModule(CorpusDataModule):
         script: classify ``native`` script or ``romanized`` (uroman) text.
         train_on: train (and validate) on ``gold`` text or on the recognizer's output
             (``asr``; training audio is transcribed too).
+        translator: translate every text (recognizer output and gold) to English before the
+            classifier (translate-test; ``class_path``: ``cascade.translate.Translator``); needs
+            ``script: native``. None: the classifier reads the items' languages.
         cache_dir: root of the transcript and romanization caches.
         batch_size: texts per batch.
         num_workers: DataLoader workers.
@@ -80,6 +86,7 @@ class CascadeDataModule(CorpusDataModule):
         recognizer: Recognizer | None = None,
         script: Script = "native",
         train_on: TrainOn = "gold",
+        translator: Translator | None = None,
         cache_dir: str = DEFAULT_CACHE_DIR,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -92,7 +99,10 @@ class CascadeDataModule(CorpusDataModule):
             raise ConfigError(f"data.train_on: '{train_on}' is neither gold nor asr")
         if recognizer is not None and recognizer.script == "romanized" and script == "native":
             raise ConfigError("data.script: native text asked of a recognizer that writes romanized text")
+        if translator is not None and script != "native":
+            raise ConfigError("data.translator: translation reads native text (set data.script: native)")
         self.recognizer, self.script, self.train_on, self.cache_dir = recognizer, script, train_on, cache_dir
+        self.translator = translator
         self.transcripts: dict[str, str] = {}  # item id -> recognizer output as written
         self.asr_text: dict[str, str] = {}  # item id -> what the classifier reads (romanized if asked)
         self.gold_text: dict[str, str] = {}
@@ -100,7 +110,7 @@ class CascadeDataModule(CorpusDataModule):
 
     @property
     def system(self) -> str:
-        return f"ca-{self.script}"
+        return "ca-translated" if self.translator is not None else f"ca-{self.script}"
 
     @property
     def label_names(self) -> list[str]:
@@ -127,7 +137,16 @@ class CascadeDataModule(CorpusDataModule):
         return out
 
     def run_stages(self) -> None:
-        """Recognize and romanize what this protocol needs (cached); fill the text tables."""
+        """Recognize, romanize and translate what this protocol needs (cached); fill the text tables."""
+        self._recognize_and_romanize()
+        if self.translator is not None:
+            stage = TranslateStage(self.translator, self.cache_dir)
+            languages = {i.id: i.language for items in self.selection.splits.values() for i in items}
+            for table in (self.gold_text, self.asr_text):
+                ids = list(table)
+                table.update(zip(ids, stage([table[k] for k in ids], [languages[k] for k in ids]), strict=True))
+
+    def _recognize_and_romanize(self) -> None:
         eval_splits = [s for s in self.protocol.eval_splits if self.selection[s]]
         every = self._items(["train", "dev", *eval_splits])
         # dev too: its predictions on recognizer output calibrate the cascade (temperature scaling)

@@ -1,9 +1,10 @@
 """The cascade path: ``python -m cascade.fit -c CONFIG [-c OVERLAY ...]``.
 
 LightningCLI parses (``--print_config``, ``--help``); :func:`main` runs the steps of
-:mod:`workbench.program` in order. The data module runs the stages first (recognize -> romanize,
-both cached on disk), then the text classifier is fitted on gold text or on recognizer
-output (``data.train_on``) and, with ``checkpoints/best.ckpt`` (``val/acc``), predicts the
+:mod:`workbench.program` in order. The data module runs the stages first (recognize -> romanize ->
+translate, each cached on disk), then the text classifier is fitted on gold text or on recognizer
+output (``data.train_on``; not at all with ``--fit false``, e.g. a zero-shot LLM) and, with
+``checkpoints/best.ckpt`` (``val/acc``), predicts the
 recognizer's output of every evaluated split and of dev, and the gold text of every
 evaluated split. The run directory (``--run_dir``, default ``runs/<config stems>``) gets
 ``config.yaml``, ``checkpoints/``, ``predictions.jsonl`` (records carry ``transcript``, and
@@ -41,7 +42,13 @@ log = logging.getLogger(__name__)
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
     with program_scope():
-        parsed = parse(TextClassifier, CascadeDataModule, args, fallback="cascade")
+        parsed = parse(
+            TextClassifier,
+            CascadeDataModule,
+            args,
+            fallback="cascade",
+            links=(("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names")),
+        )
         trainer, best = build_trainer(parsed, mode="max")
         fitted = fit(trainer, parsed, best)
         if not parsed.config["test"]:
@@ -57,6 +64,7 @@ def main(args: list[str] | None = None) -> Run:
             "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
             "script": data.script,
             "train_on": data.train_on,
+            "translator": data.translator.describe() if data.translator is not None else None,
             "classifier": type(model.model).__name__,
         }
         # image when the recognizer reads images (OCR), else speech

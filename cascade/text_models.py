@@ -23,10 +23,11 @@ from cascade.asr_text import normalize
 
 
 class TextModel(nn.Module):
-    """Strings -> class logits. ``build(num_classes)`` is called once, before training."""
+    """Strings -> class logits. ``build(num_classes, label_names)`` is called once, before training."""
 
     @abstractmethod
-    def build(self, num_classes: int) -> None: ...
+    def build(self, num_classes: int, label_names: list[str] | None = None) -> None:
+        """Size the model's output; ``label_names`` (the data's, in label order) for models that read them."""
 
     @abstractmethod
     def forward(self, texts: list[str]) -> torch.Tensor:
@@ -102,7 +103,7 @@ class CharNgramModel(TextModel):
         self.dim = dim
         self.head: nn.Linear | None = None
 
-    def build(self, num_classes: int) -> None:
+    def build(self, num_classes: int, label_names: list[str] | None = None) -> None:
         if self.head is None or self.head.out_features != num_classes:
             self.head = nn.Linear(self.dim, num_classes)
 
@@ -146,7 +147,7 @@ class HFSequenceClassifier(TextModel):
 
         self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
 
-    def build(self, num_classes: int) -> None:
+    def build(self, num_classes: int, label_names: list[str] | None = None) -> None:
         if self.model is not None:
             return
         from transformers import AutoModelForSequenceClassification

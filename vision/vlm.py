@@ -27,13 +27,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vision.module import ClassScorer, Script, with_script
-from workbench.answer_scoring import answer_log_probs, answer_token_ids
+from workbench.answer_scoring import Score, answer_log_probs, answer_token_ids, class_scores
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only
 from workbench.optim import Optim
 from workbench.romanize import romanize
 
-Score = Literal["sum", "mean"]
 DType = Literal["float32", "bfloat16", "float16"]
 
 
@@ -130,7 +129,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
         self.preprocess_train = self.preprocess_val = SquareImage(image_size)
-        if lora is not None:
+        if lora is not None:  # on the language model's attention projections by default
             adapters_only(self.vlm, lora, VLM_TARGETS)
         self.strict_loading = not lora  # LoRA checkpoints hold the adapters only
         self._answer_cache: dict[str, list[list[int]]] = {}
@@ -188,10 +187,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         pictures = [image.cpu() for image in images for _ in range(classes)]
         rows = [lang for lang in languages for _ in range(classes)]
         answers = [ids for lang in languages for ids in self.answer_ids(lang)]
-        total = self.answer_log_probs(pictures, rows, answers).sum(1)
-        if self.hparams.score == "mean":
-            total = total / torch.tensor([len(a) for a in answers], device=total.device)
-        return total.view(len(languages), classes)
+        return class_scores(self.answer_log_probs(pictures, rows, answers), answers, len(languages), self.hparams.score)
 
     def gold_loss(self, batch: dict) -> torch.Tensor:
         """Token-mean negative log-likelihood of each image's gold answer (``loss: lm``)."""

@@ -4,16 +4,19 @@ A processor's output for N prompts (a question with an image, a clip, or text al
 row's candidate answer appended (its tokens, then the end-of-answer token, so that ``Monat``
 does not win by being a prefix of ``Monate``); one forward pass gives the log-probability of each
 answer token. Class scores are their sum (or mean); nothing is generated or parsed. Used by
-:class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma) and :class:`speech.speech_llm.SpeechLLM`
-(Qwen2-Audio).
+:class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma), :class:`speech.speech_llm.SpeechLLM`
+(Qwen2-Audio) and :class:`cascade.llm.LLMClassifier` (an LLM as the cascade's text classifier).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 
 from workbench.errors import ConfigError
 
+Score = Literal["sum", "mean"]
 # how the answer tokens are typed in per-token inputs other than the ids and the attention mask:
 # PaliGemma's token_type_ids 1 = suffix (causal; 0 would let the answer attend to itself ahead),
 # Qwen2-VL's mm_token_type_ids 0 = text (1 marks image tokens)
@@ -46,7 +49,7 @@ def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | N
     for key, value in enc.items():
         if key not in NOT_PER_TOKEN and torch.is_tensor(value) and value.shape == ids.shape:  # per-token inputs
             if key == "attention_mask":
-                value = torch.cat([value, tail_mask], 1)
+                value = torch.cat([value, tail_mask.to(value.dtype)], 1)
             elif key in SUFFIX_TYPES:
                 value = torch.cat([value, torch.full_like(tail, SUFFIX_TYPES[key])], 1)
             else:
@@ -58,3 +61,12 @@ def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | N
     logits = model(**inputs, logits_to_keep=width + 1).logits[:, -(width + 1) : -1].float()
     tail, tail_mask = tail.to(device), tail_mask.to(device)
     return logits.log_softmax(-1).gather(-1, tail[..., None])[..., 0] * tail_mask
+
+
+def class_scores(log_probs: torch.Tensor, answers: list[list[int]], rows: int, score: Score) -> torch.Tensor:
+    """Answer-token log-probabilities ``[rows * C, W]`` (each row's C classes in turn) -> class scores
+    ``[rows, C]``: the sum, or the mean over each answer's tokens."""
+    total = log_probs.sum(1)
+    if score == "mean":
+        total = total / torch.tensor([len(a) for a in answers], device=total.device)
+    return total.view(rows, -1)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from workbench.errors import ConfigError
+
 
 @dataclass
 class LoraSettings:
@@ -57,10 +59,12 @@ def inject(model: nn.Module, settings: LoraSettings, targets: list[str]) -> None
 
 
 def adapters_only(model: nn.Module, settings: LoraSettings, default_targets: list[str]) -> None:
-    """Adapters on ``settings.target_modules`` (else ``default_targets``) as the only trainable weights,
-    kept in float32 over a bf16 base so that small updates are not rounded away (the generative models)."""
-    from workbench.errors import ConfigError
+    """Adapters on ``settings.target_modules`` (else ``default_targets``), the only trainable
+    parameters of ``model``; kept in float32 over a bf16 base so that small updates are not rounded away.
 
+    Raises:
+        ConfigError: no module of ``model`` has a target's name.
+    """
     try:
         inject(model, settings, list(settings.target_modules or default_targets))
     except ValueError as err:  # peft: no module matched

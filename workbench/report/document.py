@@ -105,10 +105,12 @@ class Document:
         for (modality, group), part in table.groupby(["modality", "protocol"], sort=True):
             self.add("", f"### {group} ({modality})", "", tables.table_markdown(part))
         if not ladder.empty:
-            self.add("", f"## Headroom ladder on `{split}`: gold text → native recognized text → romanized → E2E", "")
+            rungs = "gold text → native recognized text → romanized → translated → E2E"
+            self.add("", f"## Headroom ladder on `{split}`: {rungs}", "")
             self.add(
                 "Accuracy (%) per rung; `CER / WER` of the recognizer (ASR for speech, OCR for images) behind "
-                "each cascade; chance level last."
+                "each cascade; chance level last. `ca-translated` is translate-test (recognized text translated "
+                "to English, then classified); its `:gold` rung is the gold text translated."
             )
             for (modality, group), part in ladder.groupby(["modality", "protocol"], sort=True):
                 self.add("", f"### {group} ({modality})", "", tables.ladder_markdown(part))

@@ -113,8 +113,10 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
         "tuning_trials": record.tuning["trials"] if record.tuning else None,
         "tuning_space": ", ".join(sorted(record.tuning["search_space"])) if record.tuning else "",
         "n_classes": n_classes,
-        # the cascade's input text (native / romanized) orders the ladder's rungs
-        "text": record.model.get("script") or record.model.get("text") or metrics.get("text") or "",
+        # the cascade's input text (native / romanized / translated to English) orders the ladder's rungs
+        "text": "translated"
+        if record.model.get("translator")
+        else record.model.get("script") or record.model.get("text") or metrics.get("text") or "",
     }
 
 

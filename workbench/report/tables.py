@@ -14,7 +14,8 @@ from workbench.report.frame import Runs
 AVERAGE = "avg"
 TARGET_AVERAGE = "avg (targets)"
 PATH_RANK = {"e2e": 0, "cascade": 1, "hybrid": 2, "gold": 3}
-TEXT_RANK = {"native": 0, "romanized": 1}  # the ladder climbs from native to romanized text
+# the ladder climbs from native to romanized text, then to text translated to English (translate-test)
+TEXT_RANK = {"native": 0, "romanized": 1, "translated": 2}
 SCORE_KEYS = ["split", "modality", "group", "protocol", "sources", "system", "path", "run_dir", "seed", "n_classes"]
 
 
@@ -131,7 +132,8 @@ def _rung_order(frame: pd.DataFrame, text_of: dict[str, str]) -> list[tuple[str,
 def ladder(frame: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     """Per split, modality, protocol group and language: the headroom ladder, one row per rung.
 
-    Rungs: gold text -> native ASR text -> romanized ASR text -> E2E, with the recognizer's
+    Rungs: gold text (native, romanized, translated) -> native ASR text -> romanized ASR text
+    -> translated ASR text (translate-test) -> E2E, with the recognizer's
     CER/WER (mean over the cascade's runs) beside each cascade rung and the chance level.
     Only groups that have a cascade get a ladder.
     """

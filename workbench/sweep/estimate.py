@@ -79,9 +79,11 @@ def model_cost(name: str) -> ModelCost | None:
         if entry["step"] == "recognize":
             return ModelCost(encoder, layers, width, decoder=published - encoder)
         return ModelCost(encoder, layers, width)
-    if "d_model" in config:  # transformers' Whisper: speech.fit keeps the encoder
+    if "num_mel_bins" in config:  # transformers' Whisper: speech.fit keeps the encoder
         width, layers = config["d_model"], config["encoder_layers"]
         return ModelCost(layers * layer_params(width, config["encoder_ffn_dim"]), layers, width)
+    if "hidden_size" not in config:  # a composite model (text + audio towers): no cost model here
+        return None
     width, layers = config["hidden_size"], config["num_hidden_layers"]
     if "max_position_embeddings" in config and "type_vocab_size" in config:  # a BERT-family text encoder
         return ModelCost(layers * layer_params(width, config["intermediate_size"]), layers, width, frames=0)
