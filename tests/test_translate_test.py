@@ -8,10 +8,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from report_runs import item_rows, write_run
 
 from cascade import fit
 from cascade.translate import TranslateStage, Translator
+from tests.helpers.report_runs import item_rows, write_run
 from tests.helpers.text_systems_testing import tiny_cascade_args, tiny_nllb, tiny_translator_args
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_json, read_json

@@ -69,7 +69,7 @@ def tiny_translator_args(nllb: Path) -> list[str]:
 def tiny_cascade_args(corpus, root: Path, folder: Path) -> list[str]:
     """cascade.fit over configs/cascade/speechtaxi.yaml on the tiny corpus: a tiny CTC recognizer (random
     characters), its classifier's model a tiny XLM-R, 2 training steps on CPU, caches under ``folder``."""
-    from cascade_testing import tiny_text_classifier, tiny_wav2vec2_ctc
+    from tests.helpers.cascade_testing import tiny_text_classifier, tiny_wav2vec2_ctc
 
     texts = [i.text for i in corpus.items] + ["ф е ж"]  # + characters the tiny translator writes
     return [
