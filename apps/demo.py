@@ -38,13 +38,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from apps.inputs import MAX_FILE_SIZE  # noqa: E402
+from apps.registry import KINDS  # noqa: E402
 from apps.service import Service  # noqa: E402
 from apps.tabs import results_tab, speech_tab, vision_tab  # noqa: E402
 from apps.training import DEFAULT_BASE  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-TITLES = {"e2e": "E2E", "cascade": "Cascade", "vision": "Vision E2E", "ocr": "OCR cascade"}
+TITLES = {name: kind.title for name, kind in KINDS.items()}
 JOB_NAMES = ("all", "e2e", "asr", "cascade", "vision", "ocr", "e2e-quick", "asr-quick", "cascade-quick")
 SERVED = tuple(TITLES)  # the kinds whose run dropdowns and states the page keeps up to date
 

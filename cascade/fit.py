@@ -3,13 +3,13 @@
 A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
 (:mod:`workbench.program`). The data module runs the stages first (recognize -> romanize,
 both cached on disk), then the text classifier is fitted on gold text or on recognizer
-output (``data.train_on``) and, with ``checkpoints/best.ckpt`` (``val/acc``), predicts the
+output (``data.train_on``) and, with the best checkpoint (``val/acc``), predicts the
 recognizer's output of every evaluated split and of dev, and the gold text of every
-evaluated split. The run directory (``--run_dir``, default ``runs/<config stems>``) gets
-``config.yaml``, ``checkpoints/``, ``predictions.jsonl`` (records carry ``transcript``, and
-``romanized`` when the text is romanized), ``dev_predictions.jsonl`` and ``metrics.json``:
-the run record, the ``splits`` layout of the E2E path, ``asr`` (CER/WER per split and
-language) and ``gold_text`` (the classifier on gold text: the upper bound).
+evaluated split. The run directory (``--run_dir``, default ``runs/<config stems>``; layout:
+:mod:`workbench.runs`) gets the predictions (records carry ``transcript``, and ``romanized``
+when the text is romanized) and the metrics: the run record, the ``splits`` of the E2E path
+and the sections ``asr`` (CER/WER per split and language) and ``gold_text`` (the classifier
+on gold text: the upper bound).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class CascadeProgram(Program):
-    """Recognize -> romanize -> classify: ``kind`` ``cascade``; records recognizer, text and classifier."""
+    """Recognize -> romanize -> classify: path ``cascade``; records recognizer, text and classifier."""
 
-    kind, fallback_name = "cascade", "cascade"
+    path, fallback_name = "cascade", "cascade"
     renamed = {"data.text": "data.script"}
     model_class, data_class = TextClassifier, CascadeDataModule
 
@@ -73,19 +73,11 @@ class CascadeProgram(Program):
             rows = probs_in_order(part, len(items), f"split '{split}' (gold text)")
             preds = [max(range(len(row)), key=row.__getitem__) for row in rows]
             gold[split] = scores_by_language([i.label for i in items], preds, [i.language for i in items], len(rows[0]))
-        score = self.best.best_model_score
-        extra = {
-            **self.model_identity(),
-            "checkpoint": self.best_checkpoint(),
-            "best_dev": float(score) if score is not None else None,
-            "asr": asr_scores(data),
-            "gold_text": {"splits": gold},
-        }
-        return records, extra
+        return records, {"asr": asr_scores(data), "gold_text": {"splits": gold}}
 
     def report(self, metrics: dict) -> None:
         for split, scores in metrics["splits"].items():
-            gold = metrics["gold_text"]["splits"][split]["overall"]["accuracy"]
+            gold = metrics["sections"]["gold_text"]["splits"][split]["overall"]["accuracy"]
             log.warning("%s %s: accuracy %.3f (gold %.3f)", self.run_dir, split, scores["overall"]["accuracy"], gold)
 
 

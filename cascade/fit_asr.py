@@ -3,12 +3,12 @@
 A LightningCLI program (``--print_config``, ``--help``) on the shared program layer
 (:mod:`workbench.program`). Trains :class:`~cascade.ctc.CTCRecognizer` on every training
 language (protocol ``all_languages``) with native-script or romanized targets
-(``data.script``), keeps ``checkpoints/best.ckpt`` (lowest dev CER; a Lightning checkpoint
+(``data.script``), keeps the best checkpoint (lowest dev CER; a Lightning checkpoint
 whose ``encoder.*`` weights initialise the E2E encoder, and which
 ``cascade.recognizers.CTCCheckpointRecognizer`` loads), then transcribes every evaluated
-split with it and writes the run directory (``--run_dir``, default ``runs/<config stems>``):
-``config.yaml``, ``transcripts.jsonl`` and ``metrics.json`` (written last: the run record,
-``asr.<split>.overall|per_language.<lang>`` = cer, wer, n).
+split with it and writes the run directory (``--run_dir``, default ``runs/<config stems>``;
+layout: :mod:`workbench.runs`): the transcripts and the metrics, whose section ``asr``
+holds ``<split>.overall|per_language.<lang>`` = cer, wer, n.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 from cascade.asr_data import ASRDataModule, target_text
 from cascade.asr_text import error_rates_by_language
 from cascade.ctc import CTCRecognizer
-from workbench.io import atomic_write_jsonl
 from workbench.program import Program, entry
+from workbench.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ def transcribe_split(model: CTCRecognizer, data: ASRDataModule, split: str) -> l
 
 
 class RecognizerProgram(Program):
-    """A CTC recognizer: ``kind`` ``recognizer``; best checkpoint by lowest ``val/cer``."""
+    """A CTC recognizer: path ``recognizer``; best checkpoint by lowest ``val/cer``."""
 
-    kind, modality, fallback_name = "recognizer", "speech", "asr"
+    path, modality, fallback_name = "recognizer", "speech", "asr"
     renamed = {"data.target": "data.script"}
     monitor, mode = "val/cer", "min"
     model_class, data_class = CTCRecognizer, ASRDataModule
@@ -59,7 +59,7 @@ class RecognizerProgram(Program):
         }
 
     def evaluate(self):
-        """Transcribe the evaluated splits with ``best.ckpt``; write transcripts.jsonl."""
+        """Transcribe the evaluated splits with the best checkpoint; write the run's transcripts."""
         data = self.datamodule
         best = self.best_checkpoint()
         model = CTCRecognizer.load_from_checkpoint(best, encoder=self.model.encoder, weights_only=True)
@@ -74,24 +74,11 @@ class RecognizerProgram(Program):
                 for i, r, h in zip(items, refs, hyps, strict=True)
             ]
         if self.trainer.is_global_zero:
-            atomic_write_jsonl(self.run_dir / "transcripts.jsonl", rows)
-        extra = {
-            "system": self.system(),
-            "script": data.script,
-            "symbols": len(model.vocabulary),
-            "protocol_tag": data.protocol.tag,
-            "seed": self.seed,
-            "checkpoint": best,
-            "train_seconds": round(self.train_seconds, 1),
-            # process CPU time (all threads): on a shared machine wall time overstates the cost
-            "train_cpu_seconds": round(self.train_cpu_seconds, 1),
-            "global_step": int(self.trainer.global_step),
-            "asr": scores,
-        }
-        return None, extra
+            RunDir(self.run_dir).write_transcripts(rows)
+        return None, {"asr": scores}
 
     def report(self, metrics: dict) -> None:
-        for split, part in metrics["asr"].items():
+        for split, part in metrics["sections"]["asr"].items():
             per = ", ".join(f"{lang} {s['cer']:.3f}" for lang, s in part["per_language"].items())
             log.warning("%s CER %s: %s (fit %.0f s)", self.run_dir, split, per, self.train_seconds)
 

@@ -1,11 +1,11 @@
 """Train the CTC line recognizer on text images: ``python -m cascade.fit_ocr -c CONFIG [-c OVERLAY]``.
 
-:mod:`cascade.fit_asr`'s program (same model, checkpoints, transcripts.jsonl and metrics.json:
-``asr.<split>.overall|per_language.<lang>`` = cer, wer, n) on the image data module
+:mod:`cascade.fit_asr`'s program (same model, checkpoints, transcripts and metrics section
+``asr``: ``<split>.overall|per_language.<lang>`` = cer, wer, n) on the image data module
 (:class:`cascade.ocr_data.LineImageDataModule`); the encoder is an image one
-(``vision.line_encoder.LineEncoder``), so ``best.ckpt`` is a recognizer that
+(``vision.line_encoder.LineEncoder``), so the best checkpoint is a recognizer that
 ``cascade.recognizers.CTCCheckpointRecognizer`` uses on images (``signal = "image"``).
-The run record says ``kind`` recognizer, ``modality`` image.
+The run record says path ``recognizer``, modality ``image``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from workbench.program import entry
 
 
 class LineRecognizerProgram(RecognizerProgram):
-    """A CTC line recognizer: ``kind`` ``recognizer``, ``modality`` ``image``; best by lowest ``val/cer``."""
+    """A CTC line recognizer: path ``recognizer``, modality ``image``; best by lowest ``val/cer``."""
 
     modality, fallback_name = "image", "ocr"
     data_class = LineImageDataModule

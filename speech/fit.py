@@ -1,11 +1,10 @@
 """Train and evaluate an E2E speech classifier: ``python -m speech.fit -c CONFIG [-c OVERLAY ...]``.
 
 A LightningCLI program (``--print_config`` shows the resolved config, ``--help`` every
-argument) on the shared program layer (:mod:`workbench.program`): it fits, keeps
-``checkpoints/best.ckpt`` (best ``--monitor`` on dev, default ``val/acc``) and ``last.ckpt``,
-predicts every evaluated split and dev with ``best.ckpt`` and writes the run directory
-(``--run_dir``, default ``runs/<config stems>``): ``config.yaml``, TensorBoard and CSV logs,
-``predictions.jsonl``, ``dev_predictions.jsonl`` and ``metrics.json`` (with the run record).
+argument) on the shared program layer (:mod:`workbench.program`): it fits, keeps the best
+checkpoint (best ``--monitor`` on dev, default ``val/acc``) and the last, predicts every
+evaluated split and dev with the best and writes the run directory (``--run_dir``, default
+``runs/<config stems>``; its layout: :mod:`workbench.runs`) with TensorBoard and CSV logs.
 ``--ckpt_path`` resumes an interrupted run exactly, mid-epoch included.
 """
 
@@ -17,9 +16,9 @@ from workbench.program import Program, entry
 
 
 class SpeechProgram(Program):
-    """E2E speech classification: ``kind`` ``e2e``, records the encoder and the training mode."""
+    """E2E speech classification: path ``e2e``, modality ``speech``; records the encoder and the training mode."""
 
-    kind, modality, fallback_name = "e2e", "speech", "speech"
+    path, modality, fallback_name = "e2e", "speech", "speech"
     model_class, data_class = SpeechClassifier, SpeechDataModule
     trainer_defaults = {"use_distributed_sampler": False, "log_every_n_steps": 10}
 
@@ -41,18 +40,6 @@ class SpeechProgram(Program):
             "init_from": model.hparams.init_from,
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-
-    def write(self, records, extra: dict) -> dict:
-        score = self.best.best_model_score
-        extra = {
-            "mode": self.model.mode,
-            "encoder": type(self.model.encoder).__name__,
-            "checkpoint": self.best_checkpoint() or "",
-            "best_dev": float(score) if score is not None else None,
-            "global_step": int(self.trainer.global_step),
-            **extra,
-        }
-        return super().write(records, extra)
 
 
 def main(args: list[str] | None = None) -> SpeechProgram:

@@ -17,7 +17,7 @@ from workbench.items import Item
 from workbench.predictions import make_predictions
 from workbench.protocols import Protocol
 from workbench.record import ProtocolRecord, RunRecord
-from workbench.runs import RunDir, RunInfo
+from workbench.runs import RunDir
 
 parser = argparse.ArgumentParser()
 parser.add_argument("-c", action="append", default=[])
@@ -48,9 +48,5 @@ items = [Item(f"eng-{k}", f"c{k}", "eng", k % 2, "test") for k in range(4)]
 probs = [[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]]
 protocol = Protocol(args.name, sources)
 trained = [] if protocol.name == "all_languages" else list(protocol.sources)
-record = RunRecord("e2e", args.system, "speech", ProtocolRecord(protocol.name, trained, ["eng"]), args.seed, ["a", "b"])
-RunDir(args.run_dir).write_results(
-    make_predictions(items, probs, "test", args.system, protocol.tag, args.seed),
-    RunInfo(args.system, protocol, args.seed, ["a", "b"]),
-    record=record,
-)
+record = RunRecord("e2e", "speech", args.system, ProtocolRecord(protocol.name, trained, ["eng"]), args.seed, ["a", "b"])
+RunDir(args.run_dir).write(record, make_predictions(items, probs, "test", args.system, protocol.tag, args.seed))

@@ -2,16 +2,14 @@
 
 A LightningCLI program on the shared program layer (:mod:`workbench.program`): fits the
 model (unless ``--fit false``: evaluate as loaded, e.g. pretrained zero-shot), then
-predicts the protocol's evaluation splits and dev with ``checkpoints/best.ckpt`` (by
-``val/acc``) and writes the run directory::
-
-    <run_dir>/config.yaml  checkpoints/  predictions.jsonl  dev_predictions.jsonl  metrics.json (last)
+predicts the protocol's evaluation splits and dev with the best checkpoint (by ``val/acc``)
+and writes the run directory (its layout: :mod:`workbench.runs`).
 
 ``--run_dir`` defaults to ``runs/<config stems>``; ``--ckpt_path`` resumes a fit.
 
 ``python -m vision.fit vlm -c configs/vision/qwen2_vl.yaml``: the same program with a generative
 VLM (:class:`vision.vlm.VisionVLM`, classes scored by likelihood) as the model; its runs are
-vision runs like the others (same record kind, report and demo), ``record.model.family`` ``vlm``.
+image E2E runs like the others (same record, report and demo), ``record.model.family`` ``vlm``.
 """
 
 from __future__ import annotations
@@ -23,9 +21,9 @@ from workbench.program import Program, entry
 
 
 class VisionProgram(Program):
-    """open_clip classification by prompts or a head: ``kind`` ``vision``, modality ``image``."""
+    """open_clip classification by prompts or a head: path ``e2e``, modality ``image``."""
 
-    kind, modality, fallback_name = "vision", "image", "vision"
+    path, modality, fallback_name = "e2e", "image", "vision"
     model_class, data_class = VisionCLIP, ImageDataModule
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -39,19 +37,21 @@ class VisionProgram(Program):
 
     def model_identity(self) -> dict:
         model = self.model
-        return {"name": model.hparams.model_name, "pretrained": model.hparams.pretrained, "loss": model.loss_name}
+        return {
+            "name": model.hparams.model_name,
+            "pretrained": model.hparams.pretrained,
+            "loss": model.loss_name,
+            "script": model.prompt_cfg.script,
+        }
 
     def evaluate(self):
         records, _ = super().evaluate()
         model = self.model
-        extra = {
-            "model": self.model_identity(),
+        sections = {
             "prompts": {lang: model.prompt_texts(lang) for lang in sorted(model.class_names)},
-            "script": model.prompt_cfg.script,
-            "best_checkpoint": self.best_checkpoint(),
             "dropped_for_leakage": self.datamodule.selection.dropped_for_leakage,
         }
-        return records, extra
+        return records, sections
 
 
 class VLMProgram(VisionProgram):
@@ -61,7 +61,12 @@ class VLMProgram(VisionProgram):
 
     def model_identity(self) -> dict:
         model = self.model
-        return {"family": "vlm", "name": model.hparams.model_id, "loss": model.loss_name}
+        return {
+            "family": "vlm",
+            "name": model.hparams.model_id,
+            "loss": model.loss_name,
+            "script": model.prompt_cfg.script,
+        }
 
     def evaluate(self):
         records, extra = super().evaluate()

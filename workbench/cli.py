@@ -5,7 +5,7 @@
 - ``--threads``, torch's CPU threads; unset, the sweep's per-worker share
   (``XLING_NUM_THREADS``), else the cores this process may use. No shipped config sets
   it: on a CPU shared with other jobs, pass ``--threads 1``;
-- :class:`RunDirConfig`, which saves the resolved config as ``<run_dir>/config.yaml``;
+- :class:`RunDirConfig`, which saves the resolved config in the run directory (:mod:`workbench.runs`);
 - ``renamed``: config keys a program renamed, refused with one line naming the new key.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
 from workbench.errors import ConfigError
+from workbench.runs import RunDir
 
 THREADS_ENV = "XLING_NUM_THREADS"  # set by workbench.sweep for each worker
 
@@ -68,15 +69,15 @@ def check_renamed(args: list[str], renamed: dict[str, str]) -> None:
 
 
 class RunDirConfig(SaveConfigCallback):
-    """Writes the resolved config to ``<run_dir>/config.yaml`` (overwriting on resume)."""
+    """Writes the resolved config into the run directory (overwriting on resume)."""
 
     def __init__(self, parser, config, **kwargs):
         super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
 
     def save_config(self, trainer, pl_module, stage: str) -> None:
-        run_dir = Path(self.config["run_dir"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, str(run_dir / "config.yaml"), overwrite=True)
+        run = RunDir(self.config["run_dir"])
+        run.path.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(run.config_path), overwrite=True)
 
 
 class RunDirCLI(LightningCLI):

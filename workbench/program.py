@@ -3,15 +3,14 @@
 A program is a :class:`Program` subclass that names its LightningModule, its data module
 and what it adds to the run record; everything else happens here, once:
 
-- the trainer, its callbacks and loggers from config, plus one checkpoint naming:
-  ``<run_dir>/checkpoints/best.ckpt`` (best monitored dev score; when training ended
-  before any validation, the final weights) and ``last.ckpt`` (the resumable end state);
-- the resolved config saved as ``<run_dir>/config.yaml``;
+- the trainer, its callbacks and loggers from config, plus the run directory's two
+  checkpoints (:class:`~workbench.runs.RunDir`): ``best`` (best monitored dev score; when
+  training ended before any validation, the final weights) and ``last`` (the resumable end state);
+- the resolved config saved in the run directory (:class:`~workbench.cli.RunDirConfig`);
 - fit (``--ckpt_path`` resumes), then predict every evaluated split *and* the dev split
-  with ``best.ckpt`` (``weights_only=True``);
-- ``predictions.jsonl`` (evaluated splits), ``dev_predictions.jsonl`` (split ``dev``, for
-  calibration) and ``metrics.json`` (last, atomically) with the :class:`~workbench.record.RunRecord`
-  under ``"record"``;
+  with the best checkpoint (``weights_only=True``);
+- the run directory written by :meth:`RunDir.write <workbench.runs.RunDir.write>`: predictions,
+  dev predictions and, last, the metrics with the :class:`~workbench.record.RunRecord`;
 - :func:`entry`: a DataError / ConfigError ends the program with one line naming the
   file / item / field and exit status 2 (the traceback with ``--debug`` or ``XLING_DEBUG=1``).
 """
@@ -38,11 +37,10 @@ from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
 from workbench.resume import ExactResume
-from workbench.runs import RunDir, RunInfo
+from workbench.runs import BEST, LAST, RunDir
 
 log = logging.getLogger(__name__)
 DEBUG_ENV = "XLING_DEBUG"
-BEST, LAST = "best", "last"  # checkpoints/best.ckpt, checkpoints/last.ckpt
 
 
 def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = None) -> None:
@@ -85,12 +83,12 @@ def items_digest(items) -> str:
 class Program(RunDirCLI):
     """A training program: subclasses set the class attributes and, where needed, the hooks.
 
-    Class attributes: ``kind`` and ``modality`` of the record; ``monitor`` and ``mode`` of
-    ``best.ckpt``; ``fallback_name`` of the run directory; ``trainer_defaults``.
+    Class attributes: ``path`` and ``modality`` of the record; ``monitor`` and ``mode`` of
+    the best checkpoint; ``fallback_name`` of the run directory; ``trainer_defaults``.
     Hooks: :meth:`system`, :meth:`model_identity`, :meth:`evaluate`, :meth:`report`.
     """
 
-    kind = "e2e"
+    path = "e2e"
     modality = "speech"
     monitor = "val/acc"
     mode = "max"
@@ -130,7 +128,7 @@ class Program(RunDirCLI):
     def instantiate_trainer(self, **kwargs):
         run_dir = self.run_dir
         self.best = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
+            dirpath=RunDir(run_dir).checkpoints,
             filename=BEST,
             monitor=self.monitored(),
             mode=self.mode,
@@ -139,7 +137,7 @@ class Program(RunDirCLI):
         # Not the best callback's save_last: Lightning (2.6) rewrites that "last" only when a new
         # best was saved, so it would hold the best epoch and a resume would repeat epochs.
         self.last = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints", filename=LAST, monitor=None, save_top_k=1, enable_version_counter=False
+            dirpath=RunDir(run_dir).checkpoints, filename=LAST, monitor=None, save_top_k=1, enable_version_counter=False
         )
         # ExactResume: step-keyed reseeding, so a resumed run equals an uninterrupted one
         extra = {
@@ -186,7 +184,7 @@ class Program(RunDirCLI):
 
     @property
     def best_path(self) -> Path:
-        return self.run_dir / "checkpoints" / f"{BEST}.ckpt"
+        return RunDir(self.run_dir).best
 
     def best_checkpoint(self) -> str | None:
         """``best.ckpt`` when this run trained, else None (evaluate the model as loaded)."""
@@ -229,23 +227,21 @@ class Program(RunDirCLI):
             records += make_predictions(items, probs, split, system, data.protocol.tag, self.seed)
         return records, {}
 
-    def write(self, records: list[Prediction] | None, extra: dict) -> dict:
-        """predictions.jsonl (evaluated splits), dev_predictions.jsonl, metrics.json (last)."""
+    def write(self, records: list[Prediction] | None, sections: dict) -> dict:
+        """The run directory: predictions of the evaluated splits, of dev, and metrics (last)."""
         data = self.datamodule
-        run = RunDir(self.run_dir)
-        record = self.record()
         corpus = getattr(data, "corpus", None)
         meta = getattr(corpus, "meta", None) or {}
         # what loading did to the data: bad items skipped (on_bad_item: skip), romanizations derived
         checks = {key: meta[key] for key in ("skipped", "romanized") if key in meta}
         if checks:
-            extra = {**extra, "data_checks": checks}
+            sections = {**sections, "data_checks": checks}
+        run, record = RunDir(self.run_dir), self.record()
         if records is None:
-            return run.write_metrics(record, extra)
+            return run.write(record, None, sections=sections)
         evaluated = set(data.eval_splits)
         dev = [r for r in records if r.split == "dev"]
-        info = RunInfo(record.system, data.protocol, self.seed, data.label_names)
-        return run.write_results([r for r in records if r.split in evaluated], info, extra, record=record, dev=dev)
+        return run.write(record, [r for r in records if r.split in evaluated], dev, sections)
 
     def report(self, metrics: dict) -> None:
         for split, scores in metrics.get("splits", {}).items():
@@ -253,7 +249,7 @@ class Program(RunDirCLI):
 
     # -- the record --------------------------------------------------------------------
     def system(self) -> str:
-        return str(getattr(self.model, "system", self.kind))
+        return str(getattr(self.model, "system", self.path))
 
     def model_identity(self) -> dict:
         return {"class": type(self.model).__name__}
@@ -283,9 +279,9 @@ class Program(RunDirCLI):
         source = getattr(data, "source", None)
         every = [i for items in selection.splits.values() for i in items]
         return RunRecord(
-            kind=self.kind,
-            system=self.system(),
+            path=self.path,
             modality=self.modality,
+            system=self.system(),
             protocol=protocol,
             seed=self.seed,
             label_names=list(data.label_names),

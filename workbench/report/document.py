@@ -71,7 +71,7 @@ class Document:
     """Collects the sections of ``report.md`` in order."""
 
     def __init__(self, root: Path, runs: Runs, warnings: pd.DataFrame):
-        predicting = runs.runs[runs.runs["kind"] != "recognizer"]
+        predicting = runs.runs[runs.runs["path"] != "recognizer"]
         self.lines = [
             f"# Comparison report: {root}",
             "",
