@@ -18,8 +18,8 @@ from report_runs import item_rows, write_run
 from test_speech_fit import tiny_args
 
 from workbench.errors import ConfigError
-from workbench.record import read_record
 from workbench.report.build import build_report
+from workbench.runs import read_record
 from workbench.tune.__main__ import main as tune_main
 from workbench.tune.pruning import PRUNED_AT
 from workbench.tune.study import load_plan
