@@ -169,7 +169,7 @@ def ocr_runs(tiny_root, tmp_path_factory):
 def test_ocr_config_runs_tiny(target, ocr_runs):
     metrics = read_json(ocr_runs[target] / "metrics.json")
     record = metrics["record"]
-    assert record["kind"] == "recognizer" and record["modality"] == "image"
+    assert record["path"] == "recognizer" and record["modality"] == "image"
     assert metrics["record"]["model"]["script"] == target and record["training"]["steps"] == 2
     for split in ("test", "test_unseen"):
         assert set(metrics["sections"]["asr"][split]["per_language"]) == {"eng", "rus"}
@@ -198,7 +198,7 @@ def test_vision_cascade_runs_with_the_trained_line_recognizer(ocr_runs, tiny_roo
         ]
     )
     metrics = read_json(tmp_path / "run" / "metrics.json")
-    assert metrics["record"]["kind"] == "cascade" and metrics["record"]["modality"] == "image"
+    assert metrics["record"]["path"] == "cascade" and metrics["record"]["modality"] == "image"
     assert metrics["recognizer"]["recognizer"] == "ctc"
     assert set(metrics["sections"]["asr"]["test"]["per_language"]) == {"eng", "rus"}
     rows = read_jsonl(tmp_path / "run" / "predictions.jsonl")

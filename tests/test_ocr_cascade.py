@@ -151,4 +151,4 @@ def test_vision_cascade_config_runs_tiny(text, tiny_root, ocr_cache, tmp_path):
         assert per_language["eng"]["cer"] < 0.2 and per_language["rus"]["cer"] < 0.3, per_language
     assert metrics["recognizer"]["recognizer"] == "tesseract"
     record = metrics["record"]  # the report pairs this cascade with image E2E runs, not speech ones
-    assert record["kind"] == "cascade" and record["modality"] == "image"
+    assert record["path"] == "cascade" and record["modality"] == "image"

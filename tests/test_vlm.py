@@ -142,7 +142,11 @@ def test_the_config_runs_through_vision_fit_and_load_run(stand_in, tiny_root, tm
             "--run_dir", str(run_dir),
         ]
     )  # fmt: skip
-    assert metrics["record"]["kind"] == "vision" and metrics["record"]["model"]["family"] == "vlm"
+    assert (
+        metrics["record"]["path"] == "e2e"
+        and metrics["record"]["modality"] == "image"
+        and metrics["record"]["model"]["family"] == "vlm"
+    )
     assert metrics["record"]["system"] == "vlm-lora" and metrics["sections"]["prompts"]["rus"][0] == "месяцы"
     assert set(metrics["splits"]["test"]["per_language"]) == {"eng"}  # in_language, eng
     state = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
