@@ -52,7 +52,8 @@ def test_fit_test_writes_a_complete_run_dir_and_resumes(tmp_path):
         )
     )
     assert torch.load(tmp_path / "run2" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
-    assert resumed["protocol_tag"] == "in_language-eng"
+    protocol = resumed["record"]["protocol"]
+    assert (protocol["name"], protocol["sources"]) == ("in_language", ["eng"])
 
 
 def test_evaluation_without_fit_is_zero_shot_and_romanized(tmp_path):
