@@ -162,14 +162,13 @@ class Program(RunDirCLI):
 
     def run(self) -> dict | None:
         """Fit, then evaluate with ``best.ckpt`` and write the run directory (rank 0)."""
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = time.perf_counter()
         if self.fitted:
             resume = self.config.get("ckpt_path")
             self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=resume, weights_only=True)
             if not self.best.best_model_path:  # ended before any validation: the final weights are the best
                 self.trainer.save_checkpoint(self.best_path)
         self.train_seconds = time.perf_counter() - started
-        self.train_cpu_seconds = time.process_time() - cpu_started
         # now, not when the record is written: predicting with best.ckpt restores the callbacks'
         # states of that earlier epoch, which would erase why (and when) fitting stopped
         self.fit_end = self.training_record()
