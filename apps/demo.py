@@ -38,6 +38,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from apps.inputs import MAX_FILE_SIZE  # noqa: E402
+from apps.registry import KINDS  # noqa: E402
 from apps.results import load_report
 from apps.service import Service  # noqa: E402
 from apps.tabs import results_tab, speech_tab, vision_tab  # noqa: E402
@@ -45,7 +46,7 @@ from apps.training import DEFAULT_BASE, default_jobs  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-TITLES = {"e2e": "E2E", "cascade": "Cascade", "vision": "Vision E2E", "ocr": "OCR cascade"}
+TITLES = {name: kind.title for name, kind in KINDS.items()}
 JOB_NAMES = ("all", *(job.name for job in default_jobs(quick_first=True)))  # what --train-arg NAME= may name
 SERVED = tuple(TITLES)  # the kinds whose run dropdowns and states the page keeps up to date
 

@@ -29,11 +29,12 @@ class Example:
 
 
 def source_of(run_dir: Path | None, config: Path = DEFAULT_SPEECH_CONFIG):
-    """The corpus source of a run (its ``config.yaml``), or of the embedded default config."""
-    from apps.models import instantiate, read_config
+    """The corpus source of a run (its saved config), or of the embedded default config."""
+    from workbench.predictor import instantiate
+    from workbench.runs import RunDir
 
     if run_dir is not None:
-        return instantiate((read_config(run_dir).get("data") or {}).get("source"))
+        return instantiate((RunDir(run_dir).config().get("data") or {}).get("source"))
     return instantiate(((yaml.safe_load(config.read_text()) or {}).get("data") or {}).get("source"))
 
 

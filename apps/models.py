@@ -1,8 +1,8 @@
-"""The demo's view of run directories: :func:`workbench.predictor.load_run` plus what only a UI needs.
+"""The demo's models: a run's predictor (:func:`workbench.predictor.load_run`) plus what only a UI needs.
 
-What a run is comes from its record (``metrics.json`` -> ``record.kind``); the models are
-loaded and run by :mod:`workbench.predictor` (``best.ckpt``, ``weights_only=True``). This
-module adds the demo's conveniences and imports no model internals:
+What a run is comes from its record (``record.path`` x ``record.modality``); the models are
+the packages' predictors (best checkpoint, ``weights_only=True``). This module adds the
+demo's conveniences:
 
 - :class:`CascadeModel`: the cascade predictor (speech or OCR), choosing the language by
   detection when the user gives none (:mod:`apps.langid`);
@@ -13,34 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apps.registry import demo_kind
+from cascade.predict import CascadePredictor, CascadeResult
+from vision.predict import VisionPredictor
 from workbench.errors import ConfigError
-from workbench.predictor import (
-    CascadePredictor,
-    CascadeResult,
-    SpeechPredictor,
-    VisionPredictor,
-    best_checkpoint,
-    find_runs,
-    instantiate,
-    read_config,
-)
-from workbench.record import read_record
+from workbench.predictor import load_run
+from workbench.runs import RunDir
 
-__all__ = [
-    "CascadeModel",
-    "CascadeResult",
-    "E2EModel",
-    "DEMO_KINDS",
-    "VisionModel",
-    "best_checkpoint",
-    "demo_kind",
-    "discover_runs",
-    "instantiate",
-    "load_run",
-    "read_config",
-]
-
-E2EModel = SpeechPredictor  # one 16 kHz waveform -> probabilities: ``predict(wave)``
+__all__ = ["CascadeModel", "CascadeResult", "VisionModel", "demo_model"]
 
 
 class CascadeModel(CascadePredictor):
@@ -95,28 +75,14 @@ class VisionModel(VisionPredictor):
         return probs, self.prompts(language, script)
 
 
-LOADERS = {"e2e": E2EModel, "cascade": CascadeModel, "vision": VisionModel}
-#: The demo's kinds: a record's kind, and ``ocr`` for a cascade run on images (the Vision tab's cascade).
-DEMO_KINDS = ("e2e", "cascade", "vision", "ocr")
+# the demo's own subclass of a run's predictor, by (path, modality); the other served runs as loaded
+DEMO_MODELS = {("cascade", "speech"): CascadeModel, ("cascade", "image"): CascadeModel, ("e2e", "image"): VisionModel}
 
 
-def demo_kind(record) -> str:
-    """Where a run serves in the demo: its record's kind, ``ocr`` for a cascade on images."""
-    return "ocr" if record.kind == "cascade" and record.modality == "image" else record.kind
-
-
-def load_run(run_dir: str | Path):
-    """The demo model of a run directory, by the kind its record states."""
-    record = read_record(run_dir)
-    if record.kind not in LOADERS:
-        raise ConfigError(f"run '{run_dir}': a {record.kind} run has no place in the demo")
-    return LOADERS[record.kind](run_dir, record)
-
-
-def discover_runs(paths: list[str | Path]) -> dict[str, list[Path]]:
-    """``{demo kind: [run dirs]}`` (E2E, cascade, vision, ocr) of the finished runs under ``paths``."""
-    found: dict[str, list[Path]] = {kind: [] for kind in DEMO_KINDS}
-    for run, record in find_runs(paths):
-        if demo_kind(record) in found:
-            found[demo_kind(record)].append(run)
-    return found
+def demo_model(run_dir: str | Path):
+    """The demo model of a run directory, by the path and modality its record states."""
+    record = RunDir(run_dir).record()
+    if demo_kind(record) is None:
+        raise ConfigError(f"run '{run_dir}': a {record.path} run on {record.modality} has no place in the demo")
+    model = DEMO_MODELS.get((record.path, record.modality))
+    return model(run_dir, record) if model else load_run(run_dir)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from workbench.runs import RunDir
+
 # dev metrics a program may choose its best checkpoint by, and whether higher is better
 COMMAND_MARK = "$ "  # the first line of a training log: the command, written by the demo, not the program
 DEV_METRICS = {"val/acc": True, "val/macro_f1": True, "val/cer": False, "val/wer": False, "val/loss": False}
@@ -123,7 +125,7 @@ def read_progress(run_dir: str | Path) -> Progress:
     """The progress of the run in ``run_dir`` (see the module docstring); empty when nothing is there yet."""
     run_dir = Path(run_dir)
     progress = Progress()
-    config_path = run_dir / "config.yaml"
+    config_path = RunDir(run_dir).config_path
     config: dict = {}
     if config_path.is_file():
         try:

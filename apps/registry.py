@@ -2,22 +2,55 @@
 
 Where finished runs are looked for (:func:`search_places`): the folders given with ``--runs``,
 the demo's own ``runs/demo/``, the README main job's run directory (``runs/speech``) and every
-sweep's ``sweeps/*/runs``. A run is *finished* when its ``metrics.json`` exists (programs write
-it last). Loading is :func:`apps.models.load_run`, done once per run, in the background as soon
-as a run is registered so that its path of the page is usable the moment it is ready.
+sweep's ``sweeps/*/runs``. A run is *finished* when :class:`~workbench.runs.RunDir` says so
+(its metrics, written last, exist). What the demo serves is :data:`KINDS`: a name for each
+(path, modality) of the run record that has a place on the page. Loading is
+:func:`apps.models.demo_model`, done once per run, in the background as soon as a run is
+registered so that its path of the page is usable the moment it is ready.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
+from workbench.record import RunRecord
+from workbench.runs import RunDir, find_runs
+
 log = logging.getLogger(__name__)
 
-KINDS = ("e2e", "cascade", "vision", "ocr")  # ocr: a cascade on images (apps.models.demo_kind)
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of run the demo serves: the run record's ``path`` and ``modality``, and its title."""
+
+    path: str
+    modality: str
+    title: str
+
+
+# the demo's kinds by name (recognizer runs serve only inside their cascades)
+KINDS = {
+    "e2e": Kind("e2e", "speech", "E2E"),
+    "cascade": Kind("cascade", "speech", "Cascade"),
+    "vision": Kind("e2e", "image", "Vision E2E"),
+    "ocr": Kind("cascade", "image", "OCR cascade"),
+}
+
+
+def demo_kind(record: RunRecord) -> str | None:
+    """The name of the demo's kind a run serves as; None when it has no place in the demo."""
+    return next((n for n, k in KINDS.items() if (k.path, k.modality) == (record.path, record.modality)), None)
+
+
+def kinds_of(modality: str) -> tuple[str, ...]:
+    """The demo's kinds on ``modality``, in :data:`KINDS`' order."""
+    return tuple(name for name, kind in KINDS.items() if kind.modality == modality)
+
+
 MAIN_JOB_CONFIGS = ["configs/embedded/speech.yaml"]  # the README's main job: python -m speech.fit -c ...
 
 
@@ -35,36 +68,33 @@ def search_places(runs: list[str | Path] | None, base: str | Path, sweeps: str |
 
 
 def finished_runs(places: list[Path]) -> dict[str, list[Path]]:
-    """``{kind: [finished run dirs]}`` under ``places`` (E2E, cascade, vision and OCR cascade runs)."""
-    from apps.models import discover_runs
-
+    """``{kind: [finished run dirs]}`` under ``places``: every servable run with a place in the demo."""
     found: dict[str, list[Path]] = {kind: [] for kind in KINDS}
     for place in places:  # one place at a time: keep the order of the places
-        for kind, runs in discover_runs([place]).items():
-            found.setdefault(kind, [])
-            found[kind] += [run for run in runs if (run / "metrics.json").is_file() and run not in found[kind]]
+        for run, record in find_runs([place]):
+            kind = demo_kind(record)
+            if kind is not None and run not in found[kind]:
+                found[kind].append(run)
     return found
+
+
+def record_or_none(run_dir: Path) -> RunRecord | None:
+    try:
+        return RunDir(run_dir).record()
+    except (WorkbenchError, OSError, ValueError):  # not finished, or not readable: nothing to show
+        return None
 
 
 def display_name(run_dir: Path, kind: str) -> str:
     """``<system> (<parent>/<run>)``: short, yet tells runs of the same system apart."""
-    system = kind
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        system = (metrics.get("record") or {}).get("system") or metrics.get("system") or kind
-    except (OSError, ValueError):
-        pass
-    return f"{system} ({'/'.join(run_dir.parts[-2:])})"
+    record = record_or_none(run_dir)
+    return f"{record.system if record else kind} ({'/'.join(run_dir.parts[-2:])})"
 
 
 def dev_score(run_dir: Path) -> tuple[str | None, float | None]:
     """``(monitor, best dev score)`` of a finished run, from its run record (``(None, None)`` when unknown)."""
-    try:
-        training = (json.loads((Path(run_dir) / "metrics.json").read_text()).get("record") or {}).get("training")
-    except (OSError, ValueError):
-        return None, None
-    training = training or {}
-    return training.get("monitor"), training.get("best_dev")
+    record = record_or_none(Path(run_dir))
+    return (record.training.monitor, record.training.best_dev) if record else (None, None)
 
 
 @dataclass
@@ -111,7 +141,7 @@ class Registry:
         Raises:
             KeyError: no such run, or no usable run of ``kind``.
         """
-        from apps.models import load_run
+        from apps.models import demo_model
 
         with self._lock:
             entries = self._entries[kind]
@@ -123,7 +153,7 @@ class Registry:
         with entry.lock:
             if entry.model is None and not entry.error:
                 try:
-                    entry.model = load_run(entry.run_dir)
+                    entry.model = demo_model(entry.run_dir)
                 except Exception as err:  # noqa: BLE001 - shown in the page; the other runs still serve
                     log.exception("demo: loading %s failed", entry.run_dir)
                     entry.error = f"{type(err).__name__}: {err}"
@@ -157,5 +187,5 @@ class Registry:
     def speech_languages(self) -> list[str]:
         """Languages of the loaded speech runs (from their models), sorted."""
         with self._lock:
-            models = [e.model for kind in ("e2e", "cascade") for e in self._entries[kind].values() if e.model]
+            models = [e.model for kind in kinds_of("speech") for e in self._entries[kind].values() if e.model]
         return sorted({lang for model in models for lang in getattr(model, "languages", [])})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from apps.examples import Example, collect, ready, source_of
 from apps.progress import DEV_METRICS
-from apps.registry import KINDS, Registry, dev_score, finished_runs, search_places
+from apps.registry import KINDS, Registry, dev_score, finished_runs, kinds_of, search_places
 from apps.supervisor import Supervisor
 from apps.training import default_jobs, jobs_for
 
@@ -168,7 +168,9 @@ class Service:
         Images come from the OCR cascade's text images (both vision paths read them), else from the
         vision run's set; the vision run's images give way to the text images once an OCR run is served.
         """
-        for field_name, kinds in (("audio", ("e2e", "cascade")), ("image", ("ocr", "vision"))):
+        # images: the OCR cascade's first (its text images serve both image paths)
+        images = sorted(kinds_of("image"), key=lambda kind: KINDS[kind].path != "cascade")
+        for field_name, kinds in (("audio", kinds_of("speech")), ("image", images)):
             runs = [self.registry_run(kind) for kind in kinds]
             run = next((r for r in runs if r is not None), None)
             if self.examples[field_name] and (field_name == "audio" or self._images_from == run):

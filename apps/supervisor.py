@@ -14,6 +14,7 @@ from collections.abc import Callable
 from apps.progress import COMMAND_MARK, building_corpus, error_line, last_line, read_progress
 from apps.training import STOP_GRACE, Job, JobStatus, estimate_seconds_left, time_left
 from workbench.children import die_with_parent
+from workbench.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,8 @@ class Supervisor:
         detail = "" if progress.epoch else building_corpus(status.job.corpus_roots()) or last_line(status.job.log_path)
         with self._lock:
             status.progress, status.detail = progress, detail[:160]
-            config = status.job.run_dir / "config.yaml"
-            # a resumed run's old config.yaml is there from the start: the fit begins when it is rewritten
+            config = RunDir(status.job.run_dir).config_path
+            # a resumed run's old config is there from the start: the fit begins when it is rewritten
             if status.fit_started is None and config.is_file() and config.stat().st_mtime >= status.launched:
                 status.fit_started = now
             if progress.step and (not status.samples or status.samples[-1][1] != progress.step):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps.progress import Progress, error_line, format_seconds
+from workbench.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,12 @@ class Job:
         return self.run_dir.parent / f"{self.name}.log"
 
     def finished(self) -> bool:
-        return (self.run_dir / "metrics.json").is_file() and any((self.run_dir / "checkpoints").glob("*.ckpt"))
+        run = RunDir(self.run_dir)
+        return run.is_finished() and any(run.checkpoints.glob("*.ckpt"))
 
     def resume_argv(self) -> list[str]:
-        """:meth:`argv`, plus ``--ckpt_path <run_dir>/checkpoints/last.ckpt`` when an earlier start left one."""
-        last = self.run_dir / "checkpoints" / "last.ckpt"
+        """:meth:`argv`, plus ``--ckpt_path`` of the run's last checkpoint when an earlier start left one."""
+        last = RunDir(self.run_dir).last
         return [*self.argv(), "--ckpt_path", str(last)] if last.is_file() else self.argv()
 
 
@@ -92,7 +94,7 @@ def default_jobs(
             is not worse.
     """
     base, extra = Path(base), extra or {}
-    asr_ckpt = base / "asr" / "checkpoints" / "best.ckpt"
+    asr_ckpt = RunDir(base / "asr").best
     short = {"asr": 2, "cascade": 3, "e2e": 3, "vision": 3, "ocr": 3}
     embedded, every_language = CONFIGS / "embedded", str(CONFIGS / "protocol" / "all_languages.yaml")
     cascade_args = [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"]
@@ -134,7 +136,7 @@ def quick_jobs(base: Path, extra: dict[str, list[str]]) -> list[Job]:
     Vision tab answers next, before any full recipe takes the machine."""
     embedded, every_language = CONFIGS / "embedded", str(CONFIGS / "protocol" / "all_languages.yaml")
     demo = CONFIGS / "embedded" / "demo"
-    asr_ckpt = base / "asr-quick" / "checkpoints" / "best.ckpt"
+    asr_ckpt = RunDir(base / "asr-quick").best
     cascade_args = [f"--data.recognizer.init_args.checkpoint={asr_ckpt}", f"--data.cache_dir={base / 'cache'}"]
     jobs = [
         Job("e2e-quick", "speech.fit", [str(embedded / "speech.yaml"), every_language, str(demo / "e2e_quick.yaml")],

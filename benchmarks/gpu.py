@@ -38,6 +38,7 @@ import lightning as L
 import torch
 
 from benchmarks.common import base_parser, header, machine_line
+from workbench.runs import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
@@ -220,7 +221,7 @@ def main_job_accuracy(work: Path, accelerator: str, quick: bool, data_root: str)
         code = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd[1:])} exited {code}: {log.read_text()[-1500:]}")
-    overall = json.loads((run / "metrics.json").read_text())["splits"]["test"]["overall"]
+    overall = RunDir(run).metrics()["splits"]["test"]["overall"]
     return overall["accuracy"], overall["n"]
 
 

@@ -14,13 +14,10 @@ from torch import nn
 
 from cascade.asr_text import Vocabulary, error_rates
 from speech.encoders.base import SpeechEncoder
-from workbench.hparams import nest_flat
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 
 # the recognizer's defaults (CTC wants a larger learning rate and a longer warm-up than a classifier)
 RECOGNIZER_OPTIM = Optim(lr=3e-3, weight_decay=1e-2, warmup=0.15)
-# checkpoints written before model.optim kept these flat hyper-parameters (old name -> optim field)
-FLAT_OPTIM_KEYS = {"lr": "lr", "weight_decay": "weight_decay", "pct_start": "warmup"}
 
 
 class CTCRecognizer(L.LightningModule):
@@ -92,10 +89,6 @@ class CTCRecognizer(L.LightningModule):
         if self.head is None and symbols:
             self._build_head(symbols)
         self.script = hparams.get("script", self.script)
-        if "optim" not in hparams:  # written before model.optim: its flat lr, weight_decay, pct_start
-            optim = nest_flat(hparams, "optim", FLAT_OPTIM_KEYS).get("optim")
-            self.optim = as_optim(optim, RECOGNIZER_OPTIM)
-            self.hparams["optim"] = self.optim
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``waves (B, T)``, ``lengths (B,)`` samples -> log-probs ``(B, F, V)``, frames ``(B,)``."""

@@ -38,7 +38,7 @@ def grid(languages: list[str], only: str | None) -> list[tuple[str, list[str]]]:
 
 
 def accuracy(metrics: dict, section: str, split: str, lang: str) -> float | None:
-    part = metrics["splits"] if section == "asr" else metrics["gold_text"]["splits"]
+    part = metrics["splits"] if section == "asr" else metrics["sections"]["gold_text"]["splits"]
     scores = part.get(split, {}).get("per_language", {}).get(lang)
     return None if scores is None else scores["accuracy"]
 

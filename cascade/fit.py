@@ -25,7 +25,6 @@ from workbench.distributed import program_scope
 from workbench.metrics import scores_by_language
 from workbench.program import (
     Run,
-    best_checkpoint,
     build_trainer,
     class_predictions,
     entry,
@@ -69,17 +68,14 @@ def main(args: list[str] | None = None) -> Run:
         }
         # image when the recognizer reads images (OCR), else speech
         modality = "image" if getattr(data.recognizer, "signal", "audio") == "image" else "speech"
-        record = run_record(parsed, fitted, kind="cascade", modality=modality, system=system, model=identity)
-        extra = {
-            **identity,
-            "checkpoint": best_checkpoint(parsed),
-            "best_dev": fitted.training.best_dev,
+        record = run_record(parsed, fitted, path="cascade", modality=modality, system=system, model=identity)
+        sections = {
             "asr": asr_scores(data),
             "gold_text": {"splits": gold_text_scores(data, outputs[len(data.predict_splits) :])},
         }
-        metrics = write_run(trainer, parsed, record, records, extra)
+        metrics = write_run(trainer, parsed, record, records, sections)
         for split, scores in (metrics or {}).get("splits", {}).items():
-            gold = metrics["gold_text"]["splits"][split]["overall"]["accuracy"]
+            gold = metrics["sections"]["gold_text"]["splits"][split]["overall"]["accuracy"]
             log.warning("%s %s: accuracy %.3f (gold %.3f)", parsed.run_dir, split, scores["overall"]["accuracy"], gold)
         return Run(parsed, trainer, metrics)
 

@@ -22,8 +22,8 @@ from cascade.asr_text import error_rates_by_language
 from cascade.ctc import CTCRecognizer
 from workbench.cli import parse
 from workbench.distributed import program_scope
-from workbench.io import atomic_write_jsonl
 from workbench.program import Run, best_checkpoint, build_trainer, entry, fit, run_record, write_run
+from workbench.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -78,25 +78,12 @@ def train_recognizer(args: list[str] | None, data_class: type, *, modality: str,
                 for i, r, h in zip(items, refs, hyps, strict=True)
             ]
         if trainer.is_global_zero:
-            atomic_write_jsonl(parsed.run_dir / "transcripts.jsonl", rows)
+            RunDir(parsed.run_dir).write_transcripts(rows)
         system = f"{system_prefix}-{data.script}"
         identity = {"encoder": type(model.encoder).__name__, "script": data.script, "symbols": len(model.vocabulary)}
-        record = run_record(parsed, fitted, kind="recognizer", modality=modality, system=system, model=identity)
-        extra = {
-            "system": system,
-            "script": data.script,
-            "symbols": len(model.vocabulary),
-            "protocol_tag": data.protocol.tag,
-            "seed": record.seed,
-            "checkpoint": checkpoint,
-            "train_seconds": fitted.training.train_seconds,
-            # process CPU time (all threads): on a shared machine wall time overstates the cost
-            "train_cpu_seconds": round(fitted.cpu_seconds, 1),
-            "global_step": fitted.training.steps,
-            "asr": scores,
-        }
-        metrics = write_run(trainer, parsed, record, None, extra)
-        for split, part in (metrics or {}).get("asr", {}).items():
+        record = run_record(parsed, fitted, path="recognizer", modality=modality, system=system, model=identity)
+        metrics = write_run(trainer, parsed, record, None, {"asr": scores})
+        for split, part in (metrics or {}).get("sections", {}).get("asr", {}).items():
             per = ", ".join(f"{lang} {s['cer']:.3f}" for lang, s in part["per_language"].items())
             log.warning("%s CER %s: %s (fit %.0f s)", parsed.run_dir, split, per, fitted.training.train_seconds)
         return Run(parsed, trainer, metrics)

@@ -17,7 +17,6 @@ from workbench.cli import parse
 from workbench.distributed import program_scope
 from workbench.program import (
     Run,
-    best_checkpoint,
     build_trainer,
     class_predictions,
     entry,
@@ -51,15 +50,8 @@ def main(args: list[str] | None = None) -> Run:
             "init_from": model.hparams.init_from,
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-        record = run_record(parsed, fitted, kind="e2e", modality="speech", system=model.system, model=identity)
-        extra = {
-            "mode": model.mode,
-            "encoder": identity["encoder"],
-            "checkpoint": best_checkpoint(parsed) or "",
-            "best_dev": fitted.training.best_dev,
-            "global_step": fitted.training.steps,
-        }
-        metrics = write_run(trainer, parsed, record, records, extra)
+        record = run_record(parsed, fitted, path="e2e", modality="speech", system=model.system, model=identity)
+        metrics = write_run(trainer, parsed, record, records, {})
         report_accuracy(parsed.run_dir, metrics)
         return Run(parsed, trainer, metrics)
 

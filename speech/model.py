@@ -25,14 +25,11 @@ from speech.cache import EncoderCache
 from speech.encoders import from_checkpoint
 from speech.encoders.base import EncoderOutput, SpeechEncoder
 from speech.pooling import LayerWeightedSum, MeanMaxPooling, Pooling
-from workbench.hparams import nest_flat
 from workbench.lora import LoraSettings, as_lora, inject
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 
 Mode = Literal["full", "frozen", "lora"]
 ADAPTER_FILE = "adapter.safetensors"
-# checkpoints written before model.lora kept these flat hyper-parameters (old name -> lora field)
-FLAT_LORA_KEYS = {"lora_rank": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "lora_targets": "target_modules"}
 
 
 class SpeechClassifier(L.LightningModule):
@@ -95,12 +92,6 @@ class SpeechClassifier(L.LightningModule):
             encoder.requires_grad_(False)
         elif mode == "lora":
             self._add_lora(as_lora(lora))
-
-    @staticmethod
-    def current_hparams(hparams: dict) -> dict:
-        """A checkpoint's hyper-parameters as this class takes them: written before ``model.lora``,
-        they held flat ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets``."""
-        return nest_flat(hparams, "lora", FLAT_LORA_KEYS)
 
     # -- modes ---------------------------------------------------------------------------
     def _add_lora(self, lora: LoraSettings) -> None:

@@ -198,9 +198,9 @@ def main(args: list[str] | None = None) -> Run:
             "loss": model.loss_name,
             "mode": ("lora" if model.lora else "finetune") if trained else "zeroshot",
         }
-        record = run_record(parsed, fitted, kind="e2e", modality="speech", system=system, model=identity)
-        extra = {"answers": model.names, "question": model.hparams.question}
-        metrics = write_run(trainer, parsed, record, records, extra)
+        record = run_record(parsed, fitted, path="e2e", modality="speech", system=system, model=identity)
+        sections = {"answers": model.names, "question": model.hparams.question}
+        metrics = write_run(trainer, parsed, record, records, sections)
         report_accuracy(parsed.run_dir, metrics)
         return Run(parsed, trainer, metrics)
 

@@ -124,21 +124,21 @@ def test_ctc_recognizer_overfits_and_its_encoder_initialises_e2e(tiny_corpus, tm
     assert loaded and torch.equal(e2e.subsample.weight, model.encoder.subsample.weight)
 
 
-def test_a_ctc_checkpoint_written_before_model_optim_still_loads(tmp_path):
-    """Checkpoints from before model.optim hold flat lr, weight_decay, pct_start: they load, and
-    those values become the recognizer's optim (a refit from such a checkpoint trains as before)."""
+def test_a_ctc_checkpoint_loads_with_its_optim_vocabulary_and_script(tmp_path):
+    """A recognizer checkpoint as fit_asr writes it loads (vocabulary, script, optim, transcripts) in
+    the cascade's reader."""
     from cascade.recognizers import CTCCheckpointRecognizer
     from speech.encoders.conv import ConvEncoder
 
     torch.manual_seed(0)
     model = CTCRecognizer(ConvEncoder(dim=16, num_blocks=1), symbols=list("abc "), script="native")
-    # the hyper-parameters as fit_asr (LightningCLI) wrote them before model.optim
+    # the hyper-parameters as fit_asr (LightningCLI) writes them
     encoder = {"class_path": "speech.encoders.conv.ConvEncoder", "init_args": {"dim": 16, "num_blocks": 1}}
-    hparams = {"encoder": encoder, "lr": 0.02, "weight_decay": 0.0, "dropout": 0.1, "pct_start": 0.3}
+    hparams = {"encoder": encoder, "optim": {"lr": 0.02, "weight_decay": 0.0, "warmup": 0.3}, "dropout": 0.1}
     hparams |= {"script": "native", "symbols": list("abc "), "signal": "audio"}
     hparams["_instantiator"] = "lightning.pytorch.cli.instantiate_module"
     state = {"state_dict": model.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": L.__version__}
-    path = tmp_path / "old.ckpt"
+    path = tmp_path / "recognizer.ckpt"
     torch.save(state, path)
     again = CTCRecognizer.load_from_checkpoint(str(path), weights_only=True)
     assert again.optim == Optim(lr=0.02, weight_decay=0.0, warmup=0.3)

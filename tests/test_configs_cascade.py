@@ -15,6 +15,7 @@ from cascade import fit, fit_asr
 from tests.helpers.cascade_testing import tiny_text_classifier, tiny_wav2vec2_ctc, tiny_whisper
 from tests.helpers.ct2_testing import ct2_whisper
 from workbench.io import read_json
+from workbench.runs import RunDir
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 ASR_BASE = CONFIGS / "embedded" / "asr.yaml"
@@ -129,16 +130,16 @@ def asr_checkpoints(stand_ins):
         args += ["--model.encoder.init_args.dim=32", "--model.encoder.init_args.num_blocks=1"]
         fit_asr.main(args + tiny_trainer(run_dir))
         metrics = read_json(run_dir / "metrics.json")
-        assert metrics["script"] == overlay and metrics["asr"]["test"]["per_language"]
-        out[overlay] = metrics["checkpoint"]
+        assert metrics["record"]["model"]["script"] == overlay and metrics["sections"]["asr"]["test"]["per_language"]
+        out[overlay] = str(RunDir(run_dir).best_checkpoint())
     return out
 
 
 def check_run(run_dir: Path, text: str) -> dict:
     metrics = read_json(run_dir / "metrics.json")
-    assert metrics["system"] == f"ca-{text}"
+    assert metrics["record"]["system"] == f"ca-{text}"
     for split, scores in metrics["splits"].items():
-        assert metrics["gold_text"]["splits"][split]["per_language"].keys() == scores["per_language"].keys()
+        assert metrics["sections"]["gold_text"]["splits"][split]["per_language"].keys() == scores["per_language"].keys()
     rows = (run_dir / "predictions.jsonl").read_text().splitlines()
     assert rows and '"transcript"' in rows[0]
     return metrics
@@ -157,7 +158,7 @@ def test_embedded_cascade_runs(names, stand_ins, asr_checkpoints, tmp_path):
         args.append(f"--data.recognizer.init_args.checkpoint={asr_checkpoints[text]}")
     fit.main(args + tiny_trainer(tmp_path / "run"))
     metrics = check_run(tmp_path / "run", text)
-    assert bool(metrics["asr"]) == bool(data.get("recognizer"))
+    assert bool(metrics["sections"]["asr"]) == bool(data.get("recognizer"))
 
 
 @pytest.mark.parametrize("names", SPEECHTAXI_RUNS, ids=lambda n: "+".join(n) or "base")
@@ -183,4 +184,4 @@ def test_speechtaxi_cascade_runs(names, stand_ins, tmp_path):
         ]
     fit.main(args + tiny_trainer(tmp_path / "run"))
     metrics = check_run(tmp_path / "run", text)
-    assert set(metrics["asr"]["test"]["per_language"]) == set(metrics["splits"]["test"]["per_language"])
+    assert set(metrics["sections"]["asr"]["test"]["per_language"]) == set(metrics["splits"]["test"]["per_language"])

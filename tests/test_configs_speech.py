@@ -91,7 +91,7 @@ def test_shipped_config_runs(config, stand_ins, tiny_corpus, tiny_root, tmp_path
     ]
     main(args)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["global_step"] == 2 and metrics["splits"]["test"]["overall"]["n"] > 0
+    assert metrics["record"]["training"]["steps"] == 2 and metrics["splits"]["test"]["overall"]["n"] > 0
     assert (run / "config.yaml").is_file()
 
 

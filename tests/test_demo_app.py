@@ -191,10 +191,10 @@ def test_language_from_script():
     assert language_from_script("123 !!", candidates)[0] is None
 
 
-def test_discover_runs_finds_each_kind(tiny_runs):
-    from apps.models import discover_runs
+def test_finished_runs_finds_each_kind(tiny_runs):
+    from apps.registry import finished_runs
 
-    found = discover_runs([tiny_runs])
+    found = finished_runs([tiny_runs])
     # the asr run is not served; the cascade on images is the Vision tab's, not the Speech tab's
     assert [len(found[k]) for k in ("e2e", "cascade", "vision", "ocr")] == [1, 1, 1, 1]
     assert found["ocr"] == [(tiny_runs / "ocr").resolve()]
@@ -285,10 +285,11 @@ def test_vision_comparison_returns_both_paths(app, tiny_runs):
 
     from apps.tabs import classify_image
     from workbench.io import read_jsonl
-    from workbench.predictor import instantiate, read_config
+    from workbench.predictor import instantiate
+    from workbench.runs import RunDir
 
     service = app[0].service
-    corpus = instantiate(read_config(tiny_runs / "ocr")["data"]["source"]).load()
+    corpus = instantiate(RunDir(tiny_runs / "ocr").config()["data"]["source"]).load()
     rows = {row["id"]: row for row in read_jsonl(tiny_runs / "ocr" / "predictions.jsonl")}
     for language in ("eng", "rus"):
         item = next(i for i in corpus.where("test", [language]) if i.id in rows)

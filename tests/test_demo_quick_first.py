@@ -11,7 +11,6 @@ the first answer on the real quick recipes is a benchmark (``benchmarks/README.m
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -129,10 +128,13 @@ def test_quick_recipes_serve_every_path_then_the_full_ones_replace_them(tmp_path
 
 
 def finished_run(run_dir: Path, best_dev: float | None, monitor: str = "val/acc") -> Path:
-    """A run directory as far as the demo's choice reads it: metrics.json's record.training."""
-    run_dir.mkdir(parents=True)
-    record = {"system": "e2e-conv", "training": {"monitor": monitor, "best_dev": best_dev}}
-    (run_dir / "metrics.json").write_text(json.dumps({"record": record}))
+    """A run directory as far as the demo's choice reads it: its record's training (monitor, best dev)."""
+    from workbench.record import ProtocolRecord, RunRecord, TrainingRecord
+    from workbench.runs import RunDir
+
+    protocol = ProtocolRecord("all_languages", [], ["eng"])
+    training = TrainingRecord(monitor=monitor, best_dev=best_dev)
+    RunDir(run_dir).write(RunRecord("e2e", "speech", "e2e-conv", protocol, 0, ["a", "b"], training=training), [])
     return run_dir
 
 

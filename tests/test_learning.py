@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from scipy.stats import binom
 
+from workbench.runs import RunDir
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 SHUFFLE = os.environ.get("XLING_SHUFFLE_TRAINING") == "1"
@@ -39,14 +41,14 @@ def chance_ceiling(n: int, classes: int) -> float:
 
 def assert_beats_chance(metrics: dict, split: str = "test") -> float:
     overall = metrics["splits"][split]["overall"]
-    classes = len(metrics.get("label_names") or metrics["record"]["label_names"])
+    classes = len(metrics["record"]["label_names"])
     ceiling = chance_ceiling(overall["n"], classes)
     assert overall["accuracy"] > ceiling, (split, overall, f"chance ceiling {ceiling:.3f} for {classes} classes")
     return overall["accuracy"]
 
 
 def read_metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    return RunDir(run_dir).metrics()
 
 
 def shuffle_training_audio(build: Path) -> None:
@@ -93,7 +95,7 @@ def recognizer_run(speech_root, tmp_path_factory) -> Path:
 
 
 def test_recognizer_learns_to_transcribe(recognizer_run):
-    asr = read_metrics(recognizer_run)["asr"]
+    asr = read_metrics(recognizer_run)["sections"]["asr"]
     for split in ("test", "test_unseen"):
         assert asr[split]["overall"]["n"] > 0
         assert asr[split]["overall"]["cer"] < MAX_CER, (split, asr[split]["overall"])
@@ -119,7 +121,7 @@ def test_cascade_learns_on_its_recognizers_transcripts(speech_root, recognizer_r
     from cascade import fit
 
     run = tmp_path / "cascade"
-    checkpoint = read_metrics(recognizer_run)["checkpoint"]
+    checkpoint = RunDir(recognizer_run).best_checkpoint()
     fit.main(
         ["-c", str(CONFIGS / "embedded" / "cascade.yaml"), *embedded_data(speech_root)]
         + ["-c", str(CONFIGS / "protocol" / "all_languages.yaml"), "-c", str(CONFIGS / "train_on" / "asr.yaml")]

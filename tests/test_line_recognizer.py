@@ -19,6 +19,7 @@ from vision import text_images as ti
 from vision.text_render import draw_block, wrap
 from workbench.errors import DataError
 from workbench.io import read_json, read_jsonl
+from workbench.runs import RunDir
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "embedded"
 HEIGHT = 24
@@ -90,7 +91,7 @@ def overfitted(tiny_root, tmp_path_factory):
     ]
     program = fit_ocr.main(args)
     items = program.datamodule.selection["train"]
-    return {"items": items, "checkpoint": str(run_dir / "checkpoints" / "best.ckpt")}
+    return {"items": items, "checkpoint": str(RunDir(run_dir).best_checkpoint())}
 
 
 def test_line_recognizer_overfits_a_few_images(overfitted, ocr_runs, tmp_path):
@@ -98,7 +99,7 @@ def test_line_recognizer_overfits_a_few_images(overfitted, ocr_runs, tmp_path):
     items = overfitted["items"]
     refs = [i.romanized for i in items]
     assert len(items) == 6
-    untrained = CTCCheckpointRecognizer(str(ocr_runs["romanized"] / "checkpoints" / "best.ckpt"), device="cpu")
+    untrained = CTCCheckpointRecognizer(str(RunDir(ocr_runs["romanized"]).best_checkpoint()), device="cpu")
     before = transcribe_items(untrained, items, tmp_path / "cache")
     assert error_rates(refs, [before[i.id] for i in items])["cer"] > 0.8
     recognizer = CTCCheckpointRecognizer(overfitted["checkpoint"], device="cpu")
@@ -168,10 +169,10 @@ def ocr_runs(tiny_root, tmp_path_factory):
 def test_ocr_config_runs_tiny(target, ocr_runs):
     metrics = read_json(ocr_runs[target] / "metrics.json")
     record = metrics["record"]
-    assert record["kind"] == "recognizer" and record["modality"] == "image"
-    assert metrics["script"] == target and record["training"]["steps"] == 2
+    assert record["path"] == "recognizer" and record["modality"] == "image"
+    assert metrics["record"]["model"]["script"] == target and record["training"]["steps"] == 2
     for split in ("test", "test_unseen"):
-        assert set(metrics["asr"][split]["per_language"]) == {"eng", "rus"}
+        assert set(metrics["sections"]["asr"][split]["per_language"]) == {"eng", "rus"}
     rows = read_jsonl(ocr_runs[target] / "transcripts.jsonl")
     assert {r["split"] for r in rows} == {"test", "test_unseen"}
     native = any(ord(ch) > 0x400 for r in rows if r["language"] == "rus" for ch in r["reference"])
@@ -197,8 +198,8 @@ def test_vision_cascade_runs_with_the_trained_line_recognizer(ocr_runs, tiny_roo
         ]
     )
     metrics = read_json(tmp_path / "run" / "metrics.json")
-    assert metrics["record"]["kind"] == "cascade" and metrics["record"]["modality"] == "image"
+    assert metrics["record"]["path"] == "cascade" and metrics["record"]["modality"] == "image"
     assert metrics["recognizer"]["recognizer"] == "ctc"
-    assert set(metrics["asr"]["test"]["per_language"]) == {"eng", "rus"}
+    assert set(metrics["sections"]["asr"]["test"]["per_language"]) == {"eng", "rus"}
     rows = read_jsonl(tmp_path / "run" / "predictions.jsonl")
     assert rows and all(r["transcript"] is not None for r in rows)

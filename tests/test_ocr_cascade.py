@@ -143,12 +143,12 @@ def test_vision_cascade_config_runs_tiny(text, tiny_root, ocr_cache, tmp_path):
     rows = read_jsonl(run_dir / "predictions.jsonl")
     assert {r["split"] for r in rows} == {"test", "test_unseen"}
     assert all(r["transcript"] is not None and (r.get("romanized") is not None) == (text == "romanized") for r in rows)
-    assert metrics["system"] == f"ca-{text}"
+    assert metrics["record"]["system"] == f"ca-{text}"
     for split in ("test", "test_unseen"):
-        per_language = metrics["asr"][split]["per_language"]
+        per_language = metrics["sections"]["asr"][split]["per_language"]
         assert set(per_language) == {"eng", "rus"}
         # the test split's unseen fonts and noise still read well: a real OCR, not noise
         assert per_language["eng"]["cer"] < 0.2 and per_language["rus"]["cer"] < 0.3, per_language
     assert metrics["recognizer"]["recognizer"] == "tesseract"
     record = metrics["record"]  # the report pairs this cascade with image E2E runs, not speech ones
-    assert record["kind"] == "cascade" and record["modality"] == "image"
+    assert record["path"] == "cascade" and record["modality"] == "image"

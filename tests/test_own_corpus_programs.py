@@ -16,6 +16,7 @@ from tests.helpers.audio_fixtures import bad_audio, tone, write_audio
 from tests.helpers.own_corpus import LANGUAGES, build_own_corpus, data_config
 from workbench.errors import DataError
 from workbench.io import read_json, read_jsonl
+from workbench.runs import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "configs" / "embedded"
@@ -67,13 +68,14 @@ def test_own_folder_through_e2e_and_both_cascades(own, tmp_path):
     # the romanizing recognizer, trained on targets derived by uroman from the native transcripts
     fit_asr.main(["-c", str(EMBEDDED / "asr.yaml"), "-c", own["data"]] + tiny_run(tmp_path / "asr"))
     asr = read_json(tmp_path / "asr" / "metrics.json")
-    assert asr["script"] == "romanized" and set(asr["asr"]["test"]["per_language"]) == set(LANGUAGES)
+    assert asr["record"]["model"]["script"] == "romanized"
+    assert set(asr["sections"]["asr"]["test"]["per_language"]) == set(LANGUAGES)
 
     # the cascade: that recognizer -> romanized text -> text classifier trained on derived romanized gold
     fit.main(
         ["-c", str(EMBEDDED / "cascade.yaml"), "-c", own["data"]]
         + [
-            f"--data.recognizer.init_args.checkpoint={asr['checkpoint']}",
+            f"--data.recognizer.init_args.checkpoint={RunDir(tmp_path / 'asr').best_checkpoint()}",
             f"--data.cache_dir={tmp_path}/cascade-cache",
             "--model.model.init_args.num_buckets=4096",
             "--trainer.accelerator=cpu",
@@ -83,7 +85,7 @@ def test_own_folder_through_e2e_and_both_cascades(own, tmp_path):
         ]
     )
     cascade = read_json(tmp_path / "ca" / "metrics.json")
-    assert set(cascade["gold_text"]["splits"]["test"]["per_language"]) == {"eng"}
+    assert set(cascade["sections"]["gold_text"]["splits"]["test"]["per_language"]) == {"eng"}
     rows = read_jsonl(tmp_path / "ca" / "predictions.jsonl")
     assert rows and all("transcript" in r and "romanized" in r for r in rows)
 
@@ -143,7 +145,7 @@ def test_speech_fit_skips_every_kind_of_bad_audio_and_counts_it(tmp_path):
     assert [i.id for i in cli.datamodule.selection["train"]] == [f"g{i}" for i in range(4)]
     # the skips are reported in the run's metrics.json, not only logged
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["data_checks"]["skipped"]["skipped"] == 4
+    assert metrics["sections"]["data_checks"]["skipped"]["skipped"] == 4
 
 
 def test_the_program_command_line_stops_on_a_non_audio_wav_before_training(tmp_path):

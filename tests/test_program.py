@@ -1,5 +1,5 @@
 """The program layer (workbench.program): the run record and why training stopped, the one-line
-error at entry, and ``load_run`` on every run kind."""
+error at entry, and ``load_run`` on every path and modality."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from tests.helpers.speech_runs import tiny_args
 from workbench.errors import ConfigError, DataError
 from workbench.program import entry
-from workbench.record import read_record
+from workbench.runs import read_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_record_of_a_max_steps_run(root, tmp_path):
 
     cli = main(speech_args(root, tmp_path / "run", "--trainer.max_steps=3", "--trainer.max_epochs=50"))
     record = read_record(tmp_path / "run")
-    assert record.kind == "e2e" and record.modality == "speech" and record.system == "e2e-conv"
+    assert record.path == "e2e" and record.modality == "speech" and record.system == "e2e-conv"
     assert record.training.stopped_by == "max_steps" and record.training.steps == 3
     assert record.training.monitor == "val/acc" and record.training.train_seconds >= 0
     assert record.protocol.name == "in_language" and record.protocol.sources == ["eng"]
@@ -222,11 +222,12 @@ def tiny_runs(root, tmp_path_factory):
 
 
 def test_load_run_predicts_what_each_run_wrote(tiny_runs, tiny_corpus):
-    """The predictor of each kind, chosen by the record, gives back the run's own test predictions."""
+    """The predictor of each path and modality, chosen by the record, gives back the run's own test predictions."""
     import torch
 
     from workbench.io import read_jsonl
     from workbench.predictor import PREDICTORS, load_run
+    from workbench.runs import RunDir
 
     checkpoints = tiny_runs / "e2e" / "checkpoints"
     best, last = (
@@ -235,19 +236,24 @@ def test_load_run_predicts_what_each_run_wrote(tiny_runs, tiny_corpus):
     assert best["global_step"] < last["global_step"]
     assert any(not torch.equal(t, last["state_dict"][k]) for k, t in best["state_dict"].items())
     items = {item.id: item for item in tiny_corpus.items}
-    for kind, name in (("e2e", "e2e"), ("cascade", "cascade"), ("recognizer", "asr")):
-        predictor = load_run(tiny_runs / name)
-        assert type(predictor) is PREDICTORS[kind] and predictor.kind == kind == predictor.record.kind
-        assert predictor.checkpoint == tiny_runs / name / "checkpoints" / "best.ckpt"
-        file = "transcripts.jsonl" if kind == "recognizer" else "predictions.jsonl"
-        rows = read_jsonl(tiny_runs / name / file)[::9]
+    for path, name in (("e2e", "e2e"), ("cascade", "cascade"), ("recognizer", "asr")):
+        predictor, run = load_run(tiny_runs / name), RunDir(tiny_runs / name)
+        assert type(predictor) is PREDICTORS[(path, "speech")] and (
+            predictor.record.path,
+            predictor.record.modality,
+        ) == (path, "speech")
+        assert predictor.checkpoint == run.best
+        rows = read_jsonl(run.transcripts_path if path == "recognizer" else run.predictions_path)[::9]
         got = predictor.predict_items([items[row["id"]] for row in rows])
-        if kind == "recognizer":
+        if path == "recognizer":
             assert got == [row["transcript"] for row in rows]
         else:
             assert got == [pytest.approx(row["probs"], abs=1e-4) for row in rows]
     vision = load_run(tiny_runs / "vision")
-    assert vision.kind == "vision" and vision.record.modality == "image"
+    assert type(vision) is PREDICTORS[("e2e", "image")] and (vision.record.path, vision.record.modality) == (
+        "e2e",
+        "image",
+    )
     rows = read_jsonl(tiny_runs / "vision" / "predictions.jsonl")[::20]
     corpus = {item.id: item for item in vision_items(tiny_runs / "vision")}
     got = vision.predict_items([corpus[row["id"]] for row in rows])
@@ -259,9 +265,10 @@ def test_load_run_of_an_image_cascade_reads_items_images_and_paths(tiny_runs):
     reads items by their image, and one image as a PIL image or a path, giving what the run wrote."""
     from PIL import Image
 
+    from cascade.predict import CascadePredictor
     from workbench.io import read_jsonl
     from workbench.items import Item
-    from workbench.predictor import CascadePredictor, load_run
+    from workbench.predictor import load_run
 
     predictor = load_run(tiny_runs / "ocr")
     # the record's script is the text the classifier reads (romanized), not what Tesseract writes (native)
@@ -283,9 +290,10 @@ def test_load_run_of_an_image_cascade_reads_items_images_and_paths(tiny_runs):
 
 
 def vision_items(run_dir: Path):
-    from workbench.predictor import instantiate, read_config
+    from workbench.predictor import instantiate
+    from workbench.runs import RunDir
 
-    return instantiate(read_config(run_dir)["data"]["source"]).load().items
+    return instantiate(RunDir(run_dir).config()["data"]["source"]).load().items
 
 
 def test_load_run_refuses_a_run_without_a_record(tmp_path):

@@ -60,4 +60,4 @@ def test_one_real_step_of_the_program(name, tiny_corpus, tiny_root, tmp_path):
     assert "error" not in result, result.get("error")
     assert abs(result["params_m"] * 1e6 / published_count(TABLE[name]["params"]) - 1) < 0.5  # the real size ran
     metrics = json.loads((tmp_path / work_name(name) / "run" / "metrics.json").read_text())
-    assert metrics["global_step"] == 1 and metrics["splits"]["test"]["overall"]["n"] > 0
+    assert metrics["record"]["training"]["steps"] == 1 and metrics["splits"]["test"]["overall"]["n"] > 0

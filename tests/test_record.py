@@ -1,8 +1,9 @@
 """The run record (workbench.record): what the sweep, the report and the demo read instead of names.
 
-Written from its contract: a record survives ``metrics.json`` unchanged, its ``path`` pairs
-E2E with cascades, its tag is a label only, and a record that cannot be trusted (unknown kind,
-newer schema, unknown field, none at all) is refused with an error naming the file and field.
+Written from its contract: a record survives ``metrics.json`` unchanged, a run is its ``path``
+on its ``modality``, its tag is a label only, and a record that cannot be trusted (unknown path
+or modality, another schema, unknown field, none at all) is refused with an error naming the
+file and field.
 """
 
 from __future__ import annotations
@@ -14,28 +15,29 @@ import pytest
 
 from workbench.errors import DataError
 from workbench.record import (
-    KINDS,
+    MODALITIES,
+    PATHS,
     SCHEMA,
     ProtocolRecord,
     RunRecord,
     TrainingRecord,
     git_commit,
     package_version,
-    read_record,
 )
+from workbench.runs import RunDir
 
 
-def record(kind: str = "cascade", **fields) -> RunRecord:
+def record(path: str = "cascade", modality: str = "speech", **fields) -> RunRecord:
     protocol = ProtocolRecord("zero_shot", ["eng", "rus"], ["eng", "rus", "tha"])
     training = TrainingRecord("early_stopping", 120, 4, "val/acc", 0.81, 12.5, 2)
-    return RunRecord(kind, "ca-romanized", "speech", protocol, 3, ["a", "b"], model={"script": "romanized"},
+    return RunRecord(path, modality, "ca-romanized", protocol, 3, ["a", "b"], model={"script": "romanized"},
                      training=training, version="0.1.0", commit="abc", **fields)  # fmt: skip
 
 
 def test_a_record_survives_metrics_json_unchanged(tmp_path):
     original = record()
-    (tmp_path / "metrics.json").write_text(json.dumps({"record": original.to_dict(), "splits": {}}))
-    back = read_record(tmp_path)
+    RunDir(tmp_path).write(original, [])
+    back = RunDir(tmp_path).record()
     assert back == original and back.schema == SCHEMA
     assert isinstance(back.protocol, ProtocolRecord) and isinstance(back.training, TrainingRecord)
     assert back.to_dict()["training"]["checks_since_best"] == 2 and back.to_dict()["protocol"]["sources"] == [
@@ -45,17 +47,17 @@ def test_a_record_survives_metrics_json_unchanged(tmp_path):
 
 
 def test_defaults_of_a_record_written_before_training():
-    bare = RunRecord("vision", "e2e-clip", "image", {"name": "all_languages", "sources": [], "targets": ["eng"]}, 0)
+    bare = RunRecord("e2e", "image", "e2e-clip", {"name": "all_languages", "sources": [], "targets": ["eng"]}, 0)
     assert bare.training == TrainingRecord() and bare.training.stopped_by == "none" and bare.training.steps == 0
     assert bare.training.monitor is None and bare.training.best_dev is None and bare.training.checks_since_best is None
     assert (bare.label_names, bare.data, bare.model, bare.version, bare.commit) == ([], {}, {}, "", None)
 
 
-@pytest.mark.parametrize(
-    "kind, path", [("e2e", "e2e"), ("vision", "e2e"), ("cascade", "cascade"), ("recognizer", "e2e")]
-)
-def test_path_pairs_e2e_with_cascades(kind, path):
-    assert kind in KINDS and record(kind).path == path
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("modality", MODALITIES)
+def test_path_and_modality_compose(path, modality):
+    back = RunRecord.from_dict(record(path, modality).to_dict())
+    assert (back.path, back.modality) == (path, modality)
 
 
 def test_tag_is_a_display_label():
@@ -66,8 +68,10 @@ def test_tag_is_a_display_label():
 
 
 def test_untrustworthy_records_are_refused_naming_file_and_field(tmp_path):
-    with pytest.raises(DataError, match=r"run record.*kind.*'speech' is not one of"):
-        record("speech")
+    with pytest.raises(DataError, match=r"run record.*path.*'vision' is not one of"):
+        record("vision")
+    with pytest.raises(DataError, match=r"run record.*modality.*'video' is not one of"):
+        record("e2e", "video")
     newer = record().to_dict() | {"schema": SCHEMA + 1}
     with pytest.raises(DataError, match=rf"runs/x/metrics.json.*'record\.schema'.*schema {SCHEMA + 1} is newer"):
         RunRecord.from_dict(newer, where="runs/x/metrics.json")
@@ -76,7 +80,7 @@ def test_untrustworthy_records_are_refused_naming_file_and_field(tmp_path):
         RunRecord.from_dict(record().to_dict() | {"colour": "red"}, where="m.json")
     (tmp_path / "metrics.json").write_text(json.dumps({"splits": {}}))
     with pytest.raises(DataError, match=rf"{tmp_path / 'metrics.json'}.*'record'.*no run record"):
-        read_record(tmp_path)
+        RunDir(tmp_path).record()
 
 
 def test_version_and_commit_of_the_checkout():
@@ -86,12 +90,11 @@ def test_version_and_commit_of_the_checkout():
     assert commit is not None and commit.removesuffix("+dirty") == head
 
 
-def test_a_record_without_schema_is_schema_one_and_errors_name_metrics_json_by_default():
+def test_a_record_of_an_older_schema_is_refused_not_translated():
     written = record().to_dict()
-    del written["schema"]  # the first writers left it out
-    assert RunRecord.from_dict(written).schema == SCHEMA == 1
-    with pytest.raises(DataError, match=r"^metrics\.json.*malformed"):
-        RunRecord.from_dict(written | {"colour": "red"})
+    for older in ({k: v for k, v in written.items() if k != "schema"}, written | {"schema": SCHEMA - 1}):
+        with pytest.raises(DataError, match=r"^run record.*'record\.schema'.*older than this code.s; rerun"):
+            RunRecord.from_dict(older)
 
 
 def test_version_outside_an_installed_package_is_unknown(monkeypatch):

@@ -38,18 +38,18 @@ def rows_for(system, tag, seed, accuracy: dict[str, float]) -> list[dict]:
 
 
 def run(root, system, protocol, sources, seed, accuracy, gold=None):
-    kind = "cascade" if system.startswith("ca") else "e2e"  # the test decides; the report reads the record
+    path = "cascade" if system.startswith("ca") else "e2e"  # the test decides; the report reads the record
     tag = f"{protocol}-{'+'.join(sources)}"
     write_run(
         root / system / tag / f"seed{seed}",
         rows_for(system, tag, seed, accuracy),
-        kind=kind,
+        path=path,
         system=system,
         protocol=protocol,
         sources=sources,
         seed=seed,
         gold={"test": gold} if gold else None,
-        asr={"test": {lang: (0.2, 0.4) for lang in accuracy}} if kind == "cascade" else None,
+        asr={"test": {lang: (0.2, 0.4) for lang in accuracy}} if path == "cascade" else None,
     )
 
 
@@ -182,8 +182,8 @@ def test_speech_and_vision_systems_sit_in_one_report(tmp_path):
     speech = item_rows("eng", [True] * 8) + item_rows("rus", [True] * 5 + [False] * 3)
     image = item_rows("eng", [True] * 6 + [False] * 2) + item_rows("rus", [True] * 4 + [False] * 4)
     write_run(tmp_path / "e2e", speech, sources=["eng"])
-    write_run(tmp_path / "ca", speech, kind="cascade", system="ca-romanized", sources=["eng"])
-    write_run(tmp_path / "vis", image, kind="vision", system="vis-ft", modality="image", sources=["eng"])
+    write_run(tmp_path / "ca", speech, path="cascade", system="ca-romanized", sources=["eng"])
+    write_run(tmp_path / "vis", image, path="e2e", system="vis-ft", modality="image", sources=["eng"])
     out = build_report(tmp_path)
     table = read_csv(out / "table_test.csv")
     assert {(r["system"], r["modality"]) for r in table} >= {("vis-ft", "image"), ("e2e-conv", "speech")}
@@ -223,7 +223,7 @@ def test_the_item_table_and_paths_come_from_the_record_not_the_name(tmp_path):
     write_run(
         tmp_path / "b",
         rows,
-        kind="cascade",
+        path="cascade",
         system="e2e-looking-ca",
         sources=["eng"],
         asr={"test": {"rus": (0.3, 0.5)}},

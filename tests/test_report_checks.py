@@ -74,7 +74,7 @@ def sweep(root, fault: str | None = None):
             write_run(
                 root / f"{system}/seed{seed}",
                 rows({lang: GOOD[lang] - 1 for lang in languages}, 0.5, transcript),
-                kind="cascade",
+                path="cascade",
                 system=system,
                 sources=["eng"],
                 seed=seed,
@@ -86,7 +86,7 @@ def sweep(root, fault: str | None = None):
     write_run(
         root / "setup/asr-romanized",
         [],
-        kind="recognizer",
+        path="recognizer",
         system="ctc-romanized",
         protocol="all_languages",
         asr={"test": {"eng": (0.1, 0.2), "tha": (recognizer_cer, 1.0)}},

@@ -38,7 +38,7 @@ def report(tmp_path_factory) -> Path:
     for seed in (0, 1):
         rows = item_rows("eng", [True] * 4) + item_rows("deu", [False] * N) + item_rows("rus", [False] * N)
         asr = {"test": {"eng": (0.1, 0.3), "deu": (0.2, 0.4), "rus": (0.2, 0.5)}}
-        write_run(root / f"ca-{seed}", rows, kind="cascade", system="ca-romanized", sources=["eng"], seed=seed, asr=asr)
+        write_run(root / f"ca-{seed}", rows, path="cascade", system="ca-romanized", sources=["eng"], seed=seed, asr=asr)
     return build_report(root)
 
 
@@ -90,7 +90,7 @@ def test_wer_caveat_names_languages_written_without_spaces(report, tmp_path):
     assert "written without spaces between words" not in (report / "report.md").read_text()  # eng, deu, rus
     rows = item_rows("tha", [True] * 4)
     write_run(
-        tmp_path / "ca", rows, kind="cascade", system="ca-native", sources=["tha"], asr={"test": {"tha": (0.1, 0.9)}}
+        tmp_path / "ca", rows, path="cascade", system="ca-native", sources=["tha"], asr={"test": {"tha": (0.1, 0.9)}}
     )
     header = (build_report(tmp_path) / "report.md").read_text().split("## Check these runs")[0]
     assert "tha is written without spaces between words" in header and "read the CER" in header

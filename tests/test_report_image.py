@@ -10,9 +10,9 @@ import pytest
 from tests.helpers.report_runs import item_rows, write_run
 from workbench.report.build import build_report
 
-# per system: (modality, kind, text, share right per language, OCR/ASR CER)
+# per system: (modality, path, text, share right per language, OCR/ASR CER)
 SYSTEMS = {
-    "img-e2e": ("image", "vision", None, {"eng": 0.9, "rus": 0.5}, None),
+    "img-e2e": ("image", "e2e", None, {"eng": 0.9, "rus": 0.5}, None),
     "tess-native": ("image", "cascade", "native", {"eng": 0.8, "rus": 0.7}, 0.1),
     "ca-romanized": ("image", "cascade", "romanized", {"eng": 0.7, "rus": 0.6}, 0.25),
     # speech: an E2E and a cascade of the same name as the image one, other results
@@ -30,7 +30,7 @@ def read_csv(path):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    for key, (modality, kind, text, accuracy, cer) in SYSTEMS.items():
+    for key, (modality, path, text, accuracy, cer) in SYSTEMS.items():
         system = key.strip()
         for seed in (0, 1):
             rows = []
@@ -38,7 +38,7 @@ def report(tmp_path_factory):
                 right = round(share * N) - seed  # the seeds differ by one item per language
                 rows += item_rows(lang, [k < right for k in range(N)], transcript="x" if cer else None)
             write_run(
-                root / modality / system / f"seed{seed}", rows, kind=kind, system=system, modality=modality,
+                root / modality / system / f"seed{seed}", rows, path=path, system=system, modality=modality,
                 sources=["eng"], seed=seed, script=text,
                 asr={"test": {lang: (cer, 2 * cer) for lang in accuracy}} if cer else None,
                 gold={"test": {lang: 0.95 for lang in accuracy}} if cer else None,

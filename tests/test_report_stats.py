@@ -24,7 +24,7 @@ def sweep(root, e2e_seeds=(0,), ca_seeds=(0,), e2e=E2E, ca=CA):
     for seed in e2e_seeds:
         write_run(root / f"e2e/seed{seed}", rows(e2e), system="e2e-conv", sources=["eng"], seed=seed)
     for seed in ca_seeds:
-        write_run(root / f"ca/seed{seed}", rows(ca), kind="cascade", system="ca-romanized", sources=["eng"], seed=seed)
+        write_run(root / f"ca/seed{seed}", rows(ca), path="cascade", system="ca-romanized", sources=["eng"], seed=seed)
     return build_report(root)
 
 

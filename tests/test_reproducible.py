@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.runs import RunDir
+
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "configs" / "embedded"
 TIMING = ("seconds",)
@@ -92,7 +94,7 @@ def recognizer(root, tmp_path_factory):
     folder = tmp_path_factory.mktemp("asr")
     args = ["-c", str(EMBEDDED / "asr.yaml"), *tiny_speech_data(root), *SMALL_CONV, *TRAINER]
     run_dir = assert_same("cascade.fit_asr", args, folder)
-    return json.loads((run_dir / "metrics.json").read_text())["checkpoint"]
+    return str(RunDir(run_dir).best_checkpoint())
 
 
 def test_cascade_fit_asr_is_reproducible(recognizer):

@@ -9,8 +9,8 @@ import pytest
 from workbench.items import Item
 from workbench.metrics import scores, scores_by_language
 from workbench.predictions import make_predictions
-from workbench.protocols import Protocol
-from workbench.runs import RunDir, RunInfo
+from workbench.record import ProtocolRecord, RunRecord
+from workbench.runs import RunDir
 
 
 def test_scores_accuracy_and_macro_f1():
@@ -44,13 +44,16 @@ def test_run_dir_round_trip(tmp_path):
     )
     run = RunDir(tmp_path / "run")
     assert not run.is_finished()
-    metrics = run.write_results(
-        records, RunInfo("ca-romanized", Protocol("zero_shot", ["eng"]), 1, ["x", "y"]), extra={"asr": {"cer": 0.1}}
+    record = RunRecord(
+        "cascade", "speech", "ca-romanized", ProtocolRecord("zero_shot", ["eng"], ["eng", "rus"]), 1, ["x", "y"]
     )
+    metrics = run.write(record, records, sections={"asr": {"cer": 0.1}})
     assert run.is_finished()
-    assert metrics == run.metrics()
+    assert metrics == run.metrics() and set(metrics) == {"record", "splits", "sections"}  # each fact once
     assert metrics["splits"]["test"]["per_language"]["rus"]["accuracy"] == pytest.approx(0.5)
-    assert metrics["protocol"] == "zero_shot" and metrics["sources"] == ["eng"] and metrics["asr"] == {"cer": 0.1}
+    assert (
+        run.record() == record and run.record().protocol.sources == ["eng"] and run.sections() == {"asr": {"cer": 0.1}}
+    )
     rows = run.predictions()
     assert [r["pred"] for r in rows] == [0, 1, 1, 0]
     assert rows[2]["transcript"] == "c" and rows[0]["system"] == "ca-romanized" and rows[0]["seed"] == 1

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from workbench.predictor import PACKAGES as PREDICTOR_PACKAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("workbench", "speech", "cascade", "vision", "apps", "benchmarks")
 TREE = (*PACKAGES, "tests")
@@ -178,26 +180,27 @@ def refused(call, marker: Path) -> None:
     assert not marker.exists(), "the payload ran"
 
 
-def fake_run(root: Path, kind: str, checkpoint: Path) -> Path:
-    """A run directory of ``kind`` whose best.ckpt is the crafted file."""
+def fake_run(root: Path, path: str, modality: str, checkpoint: Path) -> Path:
+    """A run directory of ``path`` on ``modality`` whose best checkpoint is the crafted file."""
     from workbench.record import ProtocolRecord, RunRecord
+    from workbench.runs import RunDir
 
-    run = root / kind
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "checkpoints" / "best.ckpt").write_bytes(checkpoint.read_bytes())
-    record = RunRecord(kind, kind, "speech", ProtocolRecord("in_language", ["eng"], ["eng"]), 0, ["a", "b"])
-    (run / "metrics.json").write_text(json.dumps({"record": record.to_dict()}))
+    run = RunDir(root / f"{path}-{modality}")
+    run.checkpoints.mkdir(parents=True)
+    run.best.write_bytes(checkpoint.read_bytes())
+    record = RunRecord(path, modality, path, ProtocolRecord("in_language", ["eng"], ["eng"]), 0, ["a", "b"])
     config = {"model": {"encoder": "speech.encoders.conv.ConvEncoder", "model": None}, "data": {}}
-    (run / "config.yaml").write_text(json.dumps(config))
-    return run
+    run.config_path.write_text(json.dumps(config))
+    run.write(record, [])
+    return run.path
 
 
-@pytest.mark.parametrize("kind", ["e2e", "cascade", "vision", "recognizer"])
-def test_load_run_refuses_a_pickle_payload(kind, crafted, tmp_path):
+@pytest.mark.parametrize("path, modality", list(PREDICTOR_PACKAGES))
+def test_load_run_refuses_a_pickle_payload(path, modality, crafted, tmp_path):
     from workbench.predictor import load_run
 
-    path, marker = crafted
-    run = fake_run(tmp_path / "runs", kind, path)
+    checkpoint, marker = crafted
+    run = fake_run(tmp_path / "runs", path, modality, checkpoint)
     refused(lambda: load_run(run), marker)
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from tests.helpers.sweep_program import PROGRAM, repo_on_path
 from workbench.errors import ConfigError
+from workbench.runs import RunDir
 from workbench.sweep import load_sweep, run_sweep
 from workbench.sweep.runner import is_finished
 from workbench.sweep.spec import slurm_keys
@@ -225,7 +226,7 @@ def test_a_two_device_point_is_a_two_task_ddp_job(slurm_cluster, tiny_corpus, ti
     batches = len(data.train_dataloader())  # one process, one epoch
     metrics = json.loads((sweep.points[0].run_dir / "metrics.json").read_text())
     # two ranks, each on half of the batches: half the optimizer steps of one process
-    assert batches >= 2 and metrics["global_step"] == batches // 2
+    assert batches >= 2 and metrics["record"]["training"]["steps"] == batches // 2
     assert (sweep.points[0].run_dir / "run.rank1.log").is_file()
 
 
@@ -251,7 +252,7 @@ def test_the_embedded_sweep_on_the_cluster_predicts_as_the_local_engine(
         status = run_sweep(sweep, workers=2, only="zero_shot-eng/seed0")
         assert not status.failed(), {tag: status.entries[tag].get("log_tail", "")[-800:] for tag in status.failed()}
         # the recognizers' error rates, the points' predictions
-        setup = {p.tag: json.loads((p.run_dir / "metrics.json").read_text())["asr"] for p in sweep.setup}
+        setup = {p.tag: RunDir(p.run_dir).sections()["asr"] for p in sweep.setup}
         points = {p.tag: (p.run_dir / "predictions.jsonl").read_text() for p in sweep.points if is_finished(p)}
         predictions[engine] = setup, points
     assert len(predictions["local"][1]) == 3 and predictions["submitit"] == predictions["local"]

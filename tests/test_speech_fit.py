@@ -31,7 +31,12 @@ def test_fit_writes_the_run_directory(root, tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "tensorboard").is_dir() and (run / "csv" / "metrics.csv").is_file()
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["system"] == "e2e-conv" and metrics["protocol_tag"] == "zero_shot-eng" and metrics["seed"] == 0
+    assert (
+        metrics["record"]["system"] == "e2e-conv"
+        and metrics["record"]["protocol"]["name"] == "zero_shot"
+        and metrics["record"]["protocol"]["sources"] == ["eng"]
+        and metrics["record"]["seed"] == 0
+    )
     assert set(metrics["splits"]) == {"test", "test_unseen"}
     # zero-shot from eng evaluates every language of the corpus
     assert set(metrics["splits"]["test"]["per_language"]) == {"eng", "deu", "rus", "tha"}
@@ -126,6 +131,6 @@ def test_ddp_two_cpu_processes_shard_the_batches(root, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = json.loads((ddp / "metrics.json").read_text())
     # each rank trained on its half of the batches: half the optimizer steps per epoch
-    assert batches >= 2 and two["global_step"] == batches // 2
+    assert batches >= 2 and two["record"]["training"]["steps"] == batches // 2
     # evaluation still covers every item once
     assert two["splits"]["test"]["overall"]["n"] == len(data.eval_items("test"))

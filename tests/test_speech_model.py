@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -205,13 +207,13 @@ def test_lora_trains_adapters_and_head_and_reloads(family, tmp_path):
         assert torch.allclose(fresh(batch), expected, atol=1e-5)
 
 
-def test_a_lora_checkpoint_written_before_model_lora_still_loads(tmp_path):
-    """Checkpoints from before model.lora hold flat lora_rank, lora_alpha, lora_dropout,
-    lora_targets: load_run (the demo, the report) reads them as model.lora and predicts the same."""
-    import json
-
+def test_a_lora_checkpoint_loads_and_one_written_before_model_lora_is_refused(tmp_path):
+    """load_run (the demo, the report) rebuilds a LoRA run from its checkpoint and predicts the same;
+    a checkpoint from before model.lora (flat lora_rank, lora_alpha, ...) is refused with one line."""
+    from workbench.errors import ConfigError
     from workbench.predictor import load_run
     from workbench.record import ProtocolRecord, RunRecord
+    from workbench.runs import RunDir
 
     torch.manual_seed(0)
     settings = LoraSettings(r=4, alpha=8)
@@ -222,27 +224,29 @@ def test_a_lora_checkpoint_written_before_model_lora_still_loads(tmp_path):
     for name, param in model.encoder.named_parameters():
         if "lora_B" in name:  # peft starts B at zero: give the adapters something to change
             torch.nn.init.normal_(param, std=0.1)
-    # the hyper-parameters as speech.fit (LightningCLI) wrote them before model.lora
-    hparams = {k: v for k, v in model.hparams.items() if k not in ("lora", "optim")}
-    hparams |= {"lora_rank": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_targets": None}
-    hparams |= {"optim": {"lr": 0.001}, "_instantiator": "lightning.pytorch.cli.instantiate_module"}
-    run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams}, run / "checkpoints" / "best.ckpt")
-    record = RunRecord("e2e", "e2e-lora", "speech", ProtocolRecord("in_language", ["eng"], ["eng"]), 0, ["a", "b"])
-    (run / "metrics.json").write_text(json.dumps({"record": record.to_dict()}))
+    # the hyper-parameters as speech.fit (LightningCLI) writes them
+    current = {k: v for k, v in model.hparams.items() if k not in ("lora", "optim")}
+    current |= {"lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": None}, "optim": {"lr": 0.001}}
+    current["_instantiator"] = "lightning.pytorch.cli.instantiate_module"
+    older = {k: v for k, v in current.items() if k != "lora"}
+    older |= {"lora_rank": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_targets": None}
+    record = RunRecord("e2e", "speech", "e2e-lora", ProtocolRecord("in_language", ["eng"], ["eng"]), 0, ["a", "b"])
     encoder = {"class_path": "speech.encoders.conv.ConvEncoder", "init_args": {"dim": 32, "num_blocks": 2}}
-    (run / "config.yaml").write_text(json.dumps({"model": {"encoder": encoder}}))
-    predictor = load_run(run)
-    assert predictor.model.mode == "lora" and predictor.model.hparams.lora == {
-        "r": 4,
-        "alpha": 8,
-        "dropout": 0.0,
-        "target_modules": None,
-    }
+    runs = {}
+    for name, hparams in (("current", current), ("older", older)):
+        run = RunDir(tmp_path / name)
+        run.checkpoints.mkdir(parents=True)
+        torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams}, run.best)
+        run.config_path.write_text(json.dumps({"model": {"encoder": encoder}}))
+        run.write(record, [])
+        runs[name] = run.path
+    predictor = load_run(runs["current"])
+    assert predictor.model.mode == "lora" and predictor.model.hparams.lora == current["lora"]
     wave = synthetic_wave(0.6, 1, np.random.default_rng(0))
     model.eval()
     with torch.no_grad():
         batch = {"waves": torch.from_numpy(wave)[None], "lengths": torch.tensor([len(wave)]), "keys": [""]}
         expected = torch.softmax(model(batch), -1)[0]
     assert torch.allclose(torch.tensor(predictor.predict(wave)), expected, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"run '.*older': best\.ckpt does not fit SpeechClassifier.*lora_rank.*rerun"):
+        load_run(runs["older"])

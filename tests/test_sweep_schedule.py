@@ -68,8 +68,8 @@ if args.role == "dependent" and not (Path(args.needs) / "DONE").is_file():
     sys.exit("started before its setup step ended")
 # a finished point is a metrics.json holding this point's run record (workbench.sweep.runner)
 from workbench.record import ProtocolRecord, RunRecord
-record = RunRecord("e2e", "x", "speech", ProtocolRecord("all_languages", [], ["eng"]), 0)
-(run_dir / "metrics.json").write_text(json.dumps({"record": record.to_dict()}))
+from workbench.runs import RunDir
+RunDir(run_dir).write(RunRecord("e2e", "speech", "x", ProtocolRecord("all_languages", [], ["eng"]), 0), None)
 """
 
 

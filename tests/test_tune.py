@@ -18,8 +18,8 @@ from tests.helpers.report_runs import item_rows, write_run
 from tests.helpers.speech_runs import tiny_args
 from tests.helpers.sweep_program import program_sweep, repo_on_path
 from workbench.errors import ConfigError
-from workbench.record import read_record
 from workbench.report.build import build_report
+from workbench.runs import read_record
 from workbench.tune.__main__ import main as tune_main
 from workbench.tune.pruning import PRUNED_AT
 from workbench.tune.study import load_plan
@@ -175,11 +175,11 @@ def test_unequal_and_missing_budgets_are_flagged(tmp_path):
     for seed in (0, 1):
         common = {"protocol": "in_language", "sources": ["eng"], "seed": seed}
         write_run(tmp_path / f"e2e{seed}", rows, system="e2e-conv", tuning=tuned(6), **common)
-        write_run(tmp_path / f"nat{seed}", rows, kind="cascade", system="ca-native", tuning=tuned(3), **common)
-        write_run(tmp_path / f"rom{seed}", rows, kind="cascade", system="ca-romanized", **common)
+        write_run(tmp_path / f"nat{seed}", rows, path="cascade", system="ca-native", tuning=tuned(3), **common)
+        write_run(tmp_path / f"rom{seed}", rows, path="cascade", system="ca-romanized", **common)
         # a table where nothing was tuned: an equal (zero) budget, nothing to flag
         write_run(tmp_path / f"zs-e2e{seed}", rows, system="e2e-conv", sources=["eng"], seed=seed)
-        write_run(tmp_path / f"zs-rom{seed}", rows, kind="cascade", system="ca-romanized", sources=["eng"], seed=seed)
+        write_run(tmp_path / f"zs-rom{seed}", rows, path="cascade", system="ca-romanized", sources=["eng"], seed=seed)
     out = build_report(tmp_path)
     with (out / "warnings.csv").open() as handle:
         flagged = {(Path(r["run_dir"]).name, r["detail"]) for r in csv.DictReader(handle) if r["check"] == "tuning"}

@@ -27,7 +27,7 @@ def rows(correct: dict[str, bool]) -> list[dict]:
 
 def run(path, protocol, sources, seed, correct):
     write_run(
-        path, rows(correct), kind="vision", system="vis-finetune", modality="image", protocol=protocol,
+        path, rows(correct), path="e2e", system="vis-finetune", modality="image", protocol=protocol,
         sources=sources, seed=seed, classes=2,
     )  # fmt: skip
 

@@ -93,7 +93,7 @@ def test_configs_run_on_the_tiny_text_images(overlay, tiny_images, tiny_root, tm
     ]
     metrics = main(args).metrics
     record = metrics["record"]
-    assert (record["kind"], record["modality"], record["system"]) == ("vision", "image", "img-e2e")
+    assert (record["path"], record["modality"], record["system"]) == ("e2e", "image", "img-e2e")
     assert record["model"]["name"] == "wb-text-resnet" and record["model"]["loss"] == "head"
     tested = {"eng"} if overlay is None else {i.language for i in tiny_images.items}
     assert set(metrics["splits"]["test"]["per_language"]) == tested == set(record["protocol"]["targets"])

@@ -142,8 +142,12 @@ def test_the_config_runs_through_fit_vlm_and_load_run(stand_in, tiny_root, tmp_p
             "--run_dir", str(run_dir),
         ]
     ).metrics  # fmt: skip
-    assert metrics["record"]["kind"] == "vision" and metrics["record"]["model"]["family"] == "vlm"
-    assert metrics["system"] == "vlm-lora" and metrics["prompts"]["rus"][0] == "месяцы"
+    assert (
+        metrics["record"]["path"] == "e2e"
+        and metrics["record"]["modality"] == "image"
+        and metrics["record"]["model"]["family"] == "vlm"
+    )
+    assert metrics["record"]["system"] == "vlm-lora" and metrics["sections"]["prompts"]["rus"][0] == "месяцы"
     assert set(metrics["splits"]["test"]["per_language"]) == {"eng"}  # in_language, eng
     state = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
     assert state and all("lora_" in key for key in state)  # the adapters, not the 2B base

@@ -20,7 +20,6 @@ from workbench.cli import parse
 from workbench.distributed import program_scope
 from workbench.program import (
     Run,
-    best_checkpoint,
     build_trainer,
     class_predictions,
     entry,
@@ -46,7 +45,12 @@ def main(args: list[str] | None = None) -> Run:
 
 def identity(model) -> dict:
     """What the run record says of an open_clip model."""
-    return {"name": model.hparams.model_name, "pretrained": model.hparams.pretrained, "loss": model.loss_name}
+    return {
+        "name": model.hparams.model_name,
+        "pretrained": model.hparams.pretrained,
+        "loss": model.loss_name,
+        "script": model.prompt_cfg.script,
+    }
 
 
 def train_image_classifier(args: list[str] | None, model_class: type, describe, **more) -> Run:
@@ -61,16 +65,13 @@ def train_image_classifier(args: list[str] | None, model_class: type, describe, 
         model = parsed.model
         system = model.system_name(parsed.config["fit"])
         records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), system)
-        record = run_record(parsed, fitted, kind="vision", modality="image", system=system, model=describe(model))
-        extra = {
-            "model": describe(model),
+        record = run_record(parsed, fitted, path="e2e", modality="image", system=system, model=describe(model))
+        sections = {
             "prompts": {lang: model.prompt_texts(lang) for lang in sorted(model.class_names)},
-            "script": model.prompt_cfg.script,
-            "checkpoint": best_checkpoint(parsed),
             "dropped_for_leakage": parsed.datamodule.selection.dropped_for_leakage,
             **{name: section(model) for name, section in more.items()},
         }
-        metrics = write_run(trainer, parsed, record, records, extra)
+        metrics = write_run(trainer, parsed, record, records, sections)
         report_accuracy(parsed.run_dir, metrics)
         return Run(parsed, trainer, metrics)
 

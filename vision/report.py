@@ -16,6 +16,7 @@ import pandas as pd
 
 from workbench.report.frame import load_runs
 from workbench.report.tables import scores
+from workbench.runs import RunDir
 
 IN_LANGUAGE = "in_language (each)"
 
@@ -23,8 +24,8 @@ IN_LANGUAGE = "in_language (each)"
 def collect(run_dirs: list[str | Path], split: str = "test") -> tuple[pd.DataFrame, list[str], list[str]]:
     """(per-run language scores of ``split``, unfinished run dirs, skipped ``"dir (reason)"``)."""
     existing = [Path(p) for p in run_dirs if Path(p).is_dir()]
-    unfinished = [str(p) for p in existing if not (p / "metrics.json").is_file()]
-    finished = [p for p in existing if (p / "metrics.json").is_file()]
+    unfinished = [str(p) for p in existing if not RunDir(p).is_finished()]
+    finished = [p for p in existing if RunDir(p).is_finished()]
     runs = load_runs(".", finished)
     table = scores(runs, runs.items) if not runs.items.empty else pd.DataFrame()
     table = table[(table["split"] == split) & (table["path"] != "gold")] if not table.empty else table

@@ -52,8 +52,6 @@ class Questions:
 # the language model's attention projections get adapters when model.lora.target_modules is null
 VLM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 torch.serialization.add_safe_globals([Questions])  # hyper-parameters read with weights_only=True
-# checkpoints written before workbench.lora name the settings' class vision.vlm.VLMLora
-torch.serialization.add_safe_globals([(LoraSettings, "vision.vlm.VLMLora")])
 
 
 class SquareImage:

@@ -28,6 +28,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
 from workbench.errors import ConfigError
+from workbench.runs import RunDir
 
 THREADS_ENV = "XLING_NUM_THREADS"  # set by workbench.sweep for each worker
 # old key -> the key of the one vocabulary (refused, never translated)
@@ -85,15 +86,15 @@ def check_renamed(args: list[str], renamed: dict[str, str]) -> None:
 
 
 class RunDirConfig(SaveConfigCallback):
-    """Writes the resolved config to ``<run_dir>/config.yaml`` (overwriting on resume; rank 0)."""
+    """Writes the resolved config into the run directory (:mod:`workbench.runs`; overwriting on resume; rank 0)."""
 
     def __init__(self, parser, config, **kwargs):
         super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
 
     def save_config(self, trainer, pl_module, stage: str) -> None:
-        run_dir = Path(self.config["run_dir"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, str(run_dir / "config.yaml"), overwrite=True)
+        run = RunDir(self.config["run_dir"])
+        run.path.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(run.config_path), overwrite=True)
 
 
 @dataclass

@@ -40,9 +40,8 @@ class LoraSettings:
     target_modules: list[str] | None = None
 
 
-# modules built in code keep settings in their hyper-parameters (checkpoints read with
-# weights_only=True); vision checkpoints written before this module name the class vision.lora's
-torch.serialization.add_safe_globals([LoraSettings, (LoraSettings, "vision.lora.LoraSettings")])
+# modules built in code keep settings in their hyper-parameters (checkpoints read with weights_only=True)
+torch.serialization.add_safe_globals([LoraSettings])
 
 
 def as_lora(value: LoraSettings | dict | None) -> LoraSettings:

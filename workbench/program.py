@@ -3,16 +3,16 @@
     parsed = parse(Model, Data, args, fallback=...)      # workbench.cli: LightningCLI for parsing only
     trainer, best = build_trainer(parsed, mode="max")     # callbacks, loggers, one checkpoint naming
     fitted = fit(trainer, parsed, best)                   # --fit, --ckpt_path resumes
-    outputs = predict_splits(trainer, parsed)             # every evaluated split, then dev, with best.ckpt
+    outputs = predict_splits(trainer, parsed, fitted)     # every evaluated split, then dev, with the best
     records = class_predictions(parsed, outputs, system)
-    metrics = write_run(trainer, parsed, run_record(...), records, extra)   # metrics.json last
+    metrics = write_run(trainer, parsed, run_record(...), records, sections)   # the metrics last
 
-- checkpoints: ``<run_dir>/checkpoints/best.ckpt`` (best ``--monitor`` dev score; when training
-  ended before any validation, the final weights) and ``last.ckpt`` (the resumable end state);
-- the resolved config saved as ``<run_dir>/config.yaml``;
-- ``predictions.jsonl`` (evaluated splits), ``dev_predictions.jsonl`` (split ``dev``, for
-  calibration) and ``metrics.json`` (last, atomically) with the :class:`~workbench.record.RunRecord`
-  under ``"record"``;
+- checkpoints (:class:`~workbench.runs.RunDir` owns the layout): ``best`` (best ``--monitor`` dev
+  score; when training ended before any validation, the final weights) and ``last`` (the
+  resumable end state);
+- the resolved config saved in the run directory;
+- the predictions of the evaluated splits, the dev predictions (for calibration) and, last and
+  atomically, the metrics ``{record, splits, sections}`` with the :class:`~workbench.record.RunRecord`;
 - :func:`entry`: a DataError / ConfigError ends the program with one line naming the
   file / item / field and exit status 2 (the traceback with ``--debug`` or ``XLING_DEBUG=1``).
 """
@@ -43,11 +43,10 @@ from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
 from workbench.resume import ExactResume
-from workbench.runs import RunDir, RunInfo
+from workbench.runs import BEST, LAST, RunDir
 
 log = logging.getLogger(__name__)
 DEBUG_ENV = "XLING_DEBUG"
-BEST, LAST = "best", "last"  # checkpoints/best.ckpt, checkpoints/last.ckpt
 
 
 def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = None) -> None:
@@ -158,7 +157,7 @@ def device_name(device: torch.device) -> str:
 
 
 def best_path(parsed: Parsed) -> Path:
-    return RunDir(parsed.run_dir).checkpoints / f"{BEST}.ckpt"
+    return RunDir(parsed.run_dir).best
 
 
 def best_checkpoint(parsed: Parsed) -> str | None:
@@ -242,8 +241,8 @@ def items_digest(items) -> str:
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def run_record(parsed: Parsed, fitted: Fitted, *, kind: str, modality: str, system: str, model: dict) -> RunRecord:
-    """The run record: what the run is (kind, system, modality, model), on which data, how it trained."""
+def run_record(parsed: Parsed, fitted: Fitted, *, path: str, modality: str, system: str, model: dict) -> RunRecord:
+    """The run record: what the run is (path, modality, system, model), on which data, how it trained."""
     data = parsed.datamodule
     selection = data.selection
     tested = [i for s in data.eval_splits for i in data.eval_items(s)]
@@ -255,9 +254,9 @@ def run_record(parsed: Parsed, fitted: Fitted, *, kind: str, modality: str, syst
     source = getattr(data, "source", None)
     every = [i for items in selection.splits.values() for i in items]
     return RunRecord(
-        kind=kind,
-        system=system,
+        path=path,
         modality=modality,
+        system=system,
         protocol=protocol,
         seed=seed_of(parsed),
         label_names=list(data.label_names),
@@ -271,9 +270,10 @@ def run_record(parsed: Parsed, fitted: Fitted, *, kind: str, modality: str, syst
 
 
 def write_run(
-    trainer: Trainer, parsed: Parsed, record: RunRecord, records: list[Prediction] | None, extra: dict
+    trainer: Trainer, parsed: Parsed, record: RunRecord, records: list[Prediction] | None, sections: dict
 ) -> dict | None:
-    """predictions.jsonl (evaluated splits), dev_predictions.jsonl, metrics.json (last); rank 0 only.
+    """The run directory (:meth:`RunDir.write <workbench.runs.RunDir.write>`): predictions of the evaluated
+    splits, dev predictions, then the metrics with ``record`` and the program's ``sections``; rank 0 only.
     ``records`` None: a run without class predictions (a recognizer)."""
     if not trainer.is_global_zero:
         return None
@@ -282,13 +282,12 @@ def write_run(
     # what loading did to the data: bad items skipped (on_bad_item: skip), romanizations derived
     checks = {key: meta[key] for key in ("skipped", "romanized") if key in meta}
     if checks:
-        extra = {**extra, "data_checks": checks}
+        sections = {**sections, "data_checks": checks}
     if records is None:
-        return run.write_metrics(record, extra)
+        return run.write(record, None, sections=sections)
     evaluated = set(data.eval_splits)
     dev = [r for r in records if r.split == "dev"]
-    info = RunInfo(record.system, data.protocol, record.seed, data.label_names)
-    return run.write_results([r for r in records if r.split in evaluated], info, extra, record=record, dev=dev)
+    return run.write(record, [r for r in records if r.split in evaluated], dev, sections)
 
 
 def report_accuracy(run_dir: Path, metrics: dict | None) -> None:

@@ -1,16 +1,13 @@
 """The run record: what a run is, written into ``metrics.json`` under ``"record"``.
 
 It is the contract between the training programs (which write it) and the sweep, the
-report and the demo (which read it). Nothing downstream parses a protocol tag, guesses a
-run's kind from config keys, or decides E2E vs cascade from a system name: it reads this.
+report and the demo (which read it). Nothing downstream parses a protocol tag, guesses what
+a run is from config keys, or decides E2E vs cascade from a system name: it reads this.
+A run is its ``path`` (how the input becomes a prediction) on its ``modality`` (the input).
+Where it is stored is :mod:`workbench.runs`' business.
 
-``metrics.json`` (written last and atomically; its presence marks a finished run)::
-
-    {"record": {...RunRecord...},
-     "splits": {"<split>": {"overall": {...}, "per_language": {"<lang>": {...}}}},
-     ...sections a program adds ("asr", "gold_text", ...)}
-
-``SCHEMA`` is bumped whenever a field changes meaning; a reader refuses a newer schema.
+``SCHEMA`` is bumped whenever a field changes meaning; a reader refuses any other schema
+(a run written before is rerun, not translated).
 """
 
 from __future__ import annotations
@@ -22,13 +19,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workbench.errors import DataError
-from workbench.io import read_json
 
-SCHEMA = 1
-Kind = Literal["e2e", "cascade", "recognizer", "vision"]
-Modality = Literal["speech", "image"]
+SCHEMA = 2  # 2: ``path`` x ``modality`` replaced ``kind``
+# e2e: one model, input -> class; cascade: recognizer -> (romanizer) -> text classifier;
+# recognizer: input -> text (the cascade's first stage, trained on its own)
+PATHS = ("e2e", "cascade", "recognizer")
+MODALITIES = ("speech", "image")
 StoppedBy = Literal["early_stopping", "max_epochs", "max_steps", "max_time", "interrupted", "none"]
-KINDS = ("e2e", "cascade", "recognizer", "vision")
 
 
 @dataclass
@@ -82,16 +79,14 @@ class TrainingRecord:
 
 @dataclass
 class RunRecord:
-    """What one run is. ``kind``: ``e2e`` (speech E2E), ``cascade``, ``recognizer``, ``vision``.
+    """What one run is: its ``path`` (one of ``PATHS``) on its ``modality`` (one of ``MODALITIES``).
 
-    ``path`` (how the input becomes a prediction) is ``e2e`` for ``e2e`` and ``vision``
-    runs and ``cascade`` for cascades; the report pairs runs of the two paths on the same
-    modality, protocol and items.
+    The report pairs runs of the two predicting paths on the same modality, protocol and items.
     """
 
-    kind: str
-    system: str
+    path: str
     modality: str
+    system: str
     protocol: ProtocolRecord
     seed: int
     label_names: list[str] = field(default_factory=list)
@@ -107,38 +102,29 @@ class RunRecord:
     schema: int = SCHEMA
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise DataError("run record", "kind", f"'{self.kind}' is not one of {KINDS}")
+        if self.path not in PATHS:
+            raise DataError("run record", "path", f"'{self.path}' is not one of {PATHS}")
+        if self.modality not in MODALITIES:
+            raise DataError("run record", "modality", f"'{self.modality}' is not one of {MODALITIES}")
         if isinstance(self.protocol, dict):
             self.protocol = ProtocolRecord(**self.protocol)
         if isinstance(self.training, dict):
             self.training = TrainingRecord(**self.training)
 
-    @property
-    def path(self) -> str:
-        return "cascade" if self.kind == "cascade" else "e2e"
-
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "metrics.json") -> RunRecord:
-        schema = data.get("schema", SCHEMA)
-        if schema > SCHEMA:
-            raise DataError(where, "record.schema", f"schema {schema} is newer than this code's ({SCHEMA}); update it")
+    def from_dict(cls, data: dict, where: str = "run record") -> RunRecord:
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            newer = isinstance(schema, int) and schema > SCHEMA
+            what = "newer than this code's; update it" if newer else "older than this code's; rerun the run"
+            raise DataError(where, "record.schema", f"schema {schema} is {what} ({SCHEMA})")
         try:
             return cls(**data)
         except TypeError as error:
             raise DataError(where, "record", f"malformed run record ({error})") from None
-
-
-def read_record(run_dir: str | Path) -> RunRecord:
-    """The record of a finished run; a DataError naming the file when it has none."""
-    path = Path(run_dir) / "metrics.json"
-    metrics = read_json(path)
-    if "record" not in metrics:
-        raise DataError(str(path), "record", "no run record (written by an older version?); rerun it")
-    return RunRecord.from_dict(metrics["record"], where=str(path))
 
 
 def package_version() -> str:

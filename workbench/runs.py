@@ -1,49 +1,66 @@
-"""A run directory: the unit that sweeps create and reports read.
+"""A run directory: the unit that programs write and the sweep, the report, the tuner and the demo read.
 
-Layout (every path writes the same)::
+This module is the one place the layout is spelled; everything else goes through :class:`RunDir`::
 
-    <run_dir>/config.yaml          resolved config (LightningCLI writes it)
-    <run_dir>/checkpoints/         model checkpoints
-    <run_dir>/predictions.jsonl    one Prediction per evaluated item (the protocol's eval splits)
-    <run_dir>/dev_predictions.jsonl  the same for the dev split (``split: dev``), for calibration
-    <run_dir>/metrics.json         written last: its presence marks the run finished
+    <run_dir>/config.yaml              resolved config (LightningCLI writes it at the fit's start)
+    <run_dir>/checkpoints/best.ckpt    the weights evaluated and served (best monitored dev score)
+    <run_dir>/checkpoints/last.ckpt    the resumable end state (``--ckpt_path``)
+    <run_dir>/predictions.jsonl        one Prediction per evaluated item (the protocol's eval splits)
+    <run_dir>/dev_predictions.jsonl    the same for the dev split (``split: dev``), for calibration
+    <run_dir>/transcripts.jsonl        a recognizer's transcripts of its evaluated splits
+    <run_dir>/metrics.json             written last, atomically: its presence marks the run finished
 
-``metrics.json`` holds the run record (``record``, see :mod:`workbench.record`), and, for
-older readers, ``system, protocol, sources, seed, label_names`` and
-``splits.<split>.overall`` / ``splits.<split>.per_language.<lang>`` (accuracy,
-macro_f1, n), plus any extra sections a path adds (e.g. the cascade's ``asr`` and
-``gold_text`` upper bound).
+``metrics.json`` states each fact once::
+
+    {"record": {...RunRecord...},                      what the run is (workbench.record)
+     "splits": {"<split>": {"overall": {accuracy, macro_f1, n},
+                            "per_language": {"<lang>": {...}}}},   scores of predictions.jsonl
+     "sections": {...}}                                what a program adds (the cascade's "asr" and
+                                                       "gold_text", a vision run's "prompts", ...)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.io import atomic_write_json, read_json
+from workbench.errors import ConfigError, DataError, WorkbenchError
+from workbench.io import atomic_write_json, atomic_write_jsonl, read_json
 from workbench.predictions import Prediction, metrics_by_split, read_predictions, write_predictions
-from workbench.protocols import Protocol
-from workbench.record import RunRecord, read_record
+from workbench.record import RunRecord
 
+CONFIG = "config.yaml"
+CHECKPOINTS = "checkpoints"
+BEST, LAST = "best", "last"  # checkpoints/<name>.ckpt: ModelCheckpoint's filename
 PREDICTIONS = "predictions.jsonl"
 DEV_PREDICTIONS = "dev_predictions.jsonl"
+TRANSCRIPTS = "transcripts.jsonl"
 METRICS = "metrics.json"
 
 
-@dataclass
-class RunInfo:
-    """What identifies a run in tables: the system, the protocol and the seed."""
-
-    system: str
-    protocol: Protocol
-    seed: int
-    label_names: list[str]
-
-
 class RunDir:
+    """One run directory at ``path`` (it need not exist yet)."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
+
+    # -- where each part lives -------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / f"{BEST}.ckpt"
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / f"{LAST}.ckpt"
 
     @property
     def predictions_path(self) -> Path:
@@ -54,51 +71,63 @@ class RunDir:
         return self.path / DEV_PREDICTIONS
 
     @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS
+    def transcripts_path(self) -> Path:
+        return self.path / TRANSCRIPTS
 
     @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+    def metrics_path(self) -> Path:
+        return self.path / METRICS
 
     def is_finished(self) -> bool:
         return self.metrics_path.is_file()
 
-    def write_results(
+    # -- writing ---------------------------------------------------------------------------
+    def write(
         self,
-        records: Sequence[Prediction],
-        info: RunInfo,
-        extra: dict | None = None,
-        record: RunRecord | None = None,
+        record: RunRecord,
+        predictions: Sequence[Prediction] | None,
         dev: Sequence[Prediction] = (),
+        sections: dict | None = None,
     ) -> dict:
-        """Write predictions (and dev predictions), then metrics (last, atomically); return the metrics."""
+        """Write predictions (and dev predictions), then metrics.json (last, atomically); return it.
+
+        ``predictions`` is None for a run without class predictions (a recognizer): ``splits`` is empty.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        write_predictions(self.predictions_path, records)
+        splits = {}
+        if predictions is not None:
+            write_predictions(self.predictions_path, predictions)
+            splits = metrics_by_split(predictions, len(record.label_names))["splits"]
         if dev:
             write_predictions(self.dev_predictions_path, dev)
-        metrics = {
-            **({"record": record.to_dict()} if record is not None else {}),
-            "system": info.system,
-            "protocol": info.protocol.name,
-            "sources": info.protocol.sources,
-            "protocol_tag": info.protocol.tag,
-            "seed": info.seed,
-            "label_names": info.label_names,
-            **metrics_by_split(records, len(info.label_names)),
-            **(extra or {}),
-        }
+        metrics = {"record": record.to_dict(), "splits": splits, "sections": dict(sections or {})}
         atomic_write_json(self.metrics_path, metrics)
         return metrics
 
-    def write_metrics(self, record: RunRecord, extra: dict) -> dict:
-        """metrics.json of a run without class predictions (a recognizer): the record + ``extra``."""
-        metrics = {"record": record.to_dict(), **extra}
-        atomic_write_json(self.metrics_path, metrics)
-        return metrics
+    def write_transcripts(self, rows: Sequence[dict]) -> Path:
+        return atomic_write_jsonl(self.transcripts_path, rows)
 
+    # -- reading ---------------------------------------------------------------------------
     def metrics(self) -> dict:
-        return read_json(self.metrics_path)
+        """metrics.json; a DataError naming the file when it is not a JSON object."""
+        try:
+            metrics = read_json(self.metrics_path)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DataError(str(self.metrics_path), "(file)", f"unreadable JSON ({error})") from None
+        if not isinstance(metrics, dict):
+            raise DataError(str(self.metrics_path), "(file)", "not a JSON object")
+        return metrics
+
+    def record(self) -> RunRecord:
+        """The record of a finished run; a DataError naming the file when it has none."""
+        metrics = self.metrics()
+        if "record" not in metrics:
+            raise DataError(str(self.metrics_path), "record", "no run record (written by an older version?); rerun it")
+        return RunRecord.from_dict(metrics["record"], where=str(self.metrics_path))
+
+    def sections(self) -> dict:
+        """What the program added to metrics.json (``asr``, ``gold_text``, ...)."""
+        return self.metrics().get("sections") or {}
 
     def predictions(self) -> list[dict]:
         return read_predictions(self.predictions_path)
@@ -108,5 +137,46 @@ class RunDir:
         path = self.dev_predictions_path
         return read_predictions(path) if path.is_file() else []
 
-    def record(self) -> RunRecord:
-        return read_record(self.path)
+    def config(self) -> dict:
+        """The resolved config the run saved; a ConfigError when there is none."""
+        import yaml
+
+        if not self.config_path.is_file():
+            raise ConfigError(f"run '{self.path}': no {CONFIG} (not a run directory, or the run never started)")
+        return yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+
+    def best_checkpoint(self) -> Path:
+        """``best.ckpt`` (every program writes it); a ConfigError when absent."""
+        if not self.best.is_file():
+            raise ConfigError(f"run '{self.path}': no {self.best.relative_to(self.path)}")
+        return self.best
+
+
+def read_record(run_dir: str | Path) -> RunRecord:
+    """The record of the finished run in ``run_dir`` (:meth:`RunDir.record`)."""
+    return RunDir(run_dir).record()
+
+
+def finished_run_dirs(root: str | Path, depth: int | None = None) -> list[Path]:
+    """Every directory at or below ``root`` holding a metrics.json (``depth`` levels at most; None: any), sorted."""
+    root = Path(root)
+    if depth is None:
+        return sorted(p.parent for p in root.rglob(METRICS))
+    patterns = [METRICS] + ["/".join(["*"] * d) + "/" + METRICS for d in range(1, depth)]
+    return sorted({m.parent for pattern in patterns for m in root.glob(pattern)})
+
+
+def find_runs(paths: Sequence[str | Path], depth: int = 4) -> list[tuple[Path, RunRecord]]:
+    """Servable runs (a metrics.json with a record, and ``best.ckpt``) under ``paths`` (each a run
+    directory or a folder of runs, searched ``depth`` levels deep), sorted by path."""
+    found: dict[Path, RunRecord] = {}
+    for root in paths:
+        for run_dir in finished_run_dirs(root, depth):
+            run = RunDir(run_dir.resolve())
+            if run.path in found or not run.best.is_file():
+                continue
+            try:
+                found[run.path] = run.record()
+            except (WorkbenchError, ValueError, OSError):  # a run without a record, or a half-written one
+                continue
+    return sorted(found.items())

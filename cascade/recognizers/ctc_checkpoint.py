@@ -16,7 +16,7 @@ class CTCCheckpointRecognizer(Recognizer):
     """Greedy CTC decoding with a :class:`cascade.ctc.CTCRecognizer` checkpoint.
 
     Args:
-        checkpoint: path of the ``.ckpt`` (e.g. ``runs/asr/checkpoints/best.ckpt``).
+        checkpoint: path of the ``.ckpt`` (a recognizer run's best checkpoint, :class:`workbench.runs.RunDir`).
         batch_size: clips per forward pass (length-sorted, so padding stays small).
         device: ``auto``, ``cpu``, ``cuda``...
 

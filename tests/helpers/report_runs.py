@@ -1,19 +1,18 @@
 """Hand-made run directories for tests of the report (and of anything that reads runs).
 
-A run written here has exactly what a training program writes: ``predictions.jsonl``,
-``dev_predictions.jsonl`` (split ``dev``, when given dev rows) and a ``metrics.json`` with
-the run record (:class:`workbench.record.RunRecord`), the per-split scores, and for a
-cascade the ``asr`` and ``gold_text`` sections.
+A run written here has exactly what a training program writes, through the same
+:meth:`workbench.runs.RunDir.write`: predictions, dev predictions (split ``dev``, when given
+dev rows) and metrics with the run record (:class:`workbench.record.RunRecord`), the per-split
+scores, and for a cascade the ``asr`` and ``gold_text`` sections.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.io import atomic_write_json, atomic_write_jsonl
-from workbench.predictions import metrics_by_split
+from workbench.predictions import Prediction
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord
-from workbench.report.frame import DEV_PREDICTIONS
+from workbench.runs import RunDir
 
 
 def probs_for(label: int, right: bool, confidence: float, classes: int = 3) -> list[float]:
@@ -55,7 +54,7 @@ def write_run(
     run_dir: str | Path,
     rows: list[dict],
     *,
-    kind: str = "e2e",
+    path: str = "e2e",
     system: str = "e2e-conv",
     protocol: str = "zero_shot",
     sources: list[str] | None = None,
@@ -73,9 +72,9 @@ def write_run(
     """Write one finished run. ``asr``: ``{split: {lang: (cer, wer)}}``; ``gold``: ``{split: {lang: accuracy}}``."""
     run_dir = Path(run_dir)
     record = RunRecord(
-        kind=kind,
-        system=system,
+        path=path,
         modality=modality,
+        system=system,
         protocol=ProtocolRecord(protocol, list(sources or []), list(targets or sorted({r["language"] for r in rows}))),
         seed=seed,
         label_names=[f"class{k}" for k in range(classes)],
@@ -91,22 +90,19 @@ def write_run(
     full = [{**r, "system": system, "protocol": record.protocol.tag, "seed": seed} for r in rows]
     evaluated = [r for r in full if r["split"] != "dev"]
     dev = [r for r in full if r["split"] == "dev"]  # as the program base writes them: a file of their own
-    metrics = {"record": record.to_dict(), **metrics_by_split(evaluated, classes)}
+    sections = {}
     if asr is not None:
-        metrics["asr"] = {
+        sections["asr"] = {
             split: {"per_language": {lang: {"cer": c, "wer": w, "n": 10} for lang, (c, w) in by_lang.items()}}
             for split, by_lang in asr.items()
         }
     if gold is not None:
-        metrics["gold_text"] = {
+        sections["gold_text"] = {
             "splits": {
                 split: {"per_language": {lang: {"accuracy": a, "macro_f1": a, "n": 10} for lang, a in by_lang.items()}}
                 for split, by_lang in gold.items()
             }
         }
-    if rows:
-        atomic_write_jsonl(run_dir / "predictions.jsonl", evaluated)
-    if dev:
-        atomic_write_jsonl(run_dir / DEV_PREDICTIONS, dev)
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    as_predictions = [Prediction(**r) for r in evaluated] if rows else None
+    RunDir(run_dir).write(record, as_predictions, [Prediction(**r) for r in dev], sections)
     return run_dir

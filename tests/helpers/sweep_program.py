@@ -28,7 +28,7 @@ from workbench.items import Item
 from workbench.predictions import make_predictions
 from workbench.protocols import Protocol
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord
-from workbench.runs import RunDir, RunInfo
+from workbench.runs import RunDir
 
 PROGRAM = "tests.helpers.sweep_program"
 REPO = Path(__file__).resolve().parents[2]
@@ -102,19 +102,15 @@ def main() -> None:
     trained = [] if protocol.name == "all_languages" else list(protocol.sources)
     record = RunRecord(
         "e2e",
-        args.system,
         "speech",
+        args.system,
         ProtocolRecord(protocol.name, trained, ["eng"]),
         args.seed,
         ["a", "b"],
         training=TrainingRecord(stopped_by="early_stopping", steps=10, epochs=2, monitor="val/acc", best_dev=dev),
         tuning=args.tuning,
     )
-    RunDir(args.run_dir).write_results(
-        make_predictions(items, probs, "test", args.system, protocol.tag, args.seed),
-        RunInfo(args.system, protocol, args.seed, ["a", "b"]),
-        record=record,
-    )
+    RunDir(args.run_dir).write(record, make_predictions(items, probs, "test", args.system, protocol.tag, args.seed))
 
 
 if __name__ == "__main__":

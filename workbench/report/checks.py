@@ -184,7 +184,7 @@ def tuning(runs: pd.DataFrame) -> list[dict]:
     """``tuning``: where any system of a table was tuned, a system tuned with fewer trials than the
     most-tuned one, or not tuned at all (its hand-set settings compete with searched ones)."""
     rows = []
-    systems = runs[runs["kind"] != "recognizer"]
+    systems = runs[runs["path"] != "recognizer"]
     for (_modality, group), part in systems.groupby(["modality", "group"]):
         most = part["tuning_trials"].max()
         if most != most:  # nothing tuned here: an equal (zero) budget

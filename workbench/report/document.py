@@ -45,7 +45,7 @@ def conventions(spaceless: list[str]) -> list[str]:
         "How to read the numbers:",
         "",
         "- **std** is the sample standard deviation (n − 1) over seeds; one seed shows no ±.",
-        "- **macro-F1** (`metrics.json`) averages per-class F1 over the classes present in that language's labels "
+        "- **macro-F1** (a run's metrics) averages per-class F1 over the classes present in that language's labels "
         "or predictions (a class absent from both is not counted as 0).",
         "- **Per language**: exact sign test on per-item differences (McNemar's exact test with one seed each), "
         f"Holm-corrected across the languages of a protocol; intervals: 95% percentile bootstrap, "
@@ -71,7 +71,7 @@ class Document:
     """Collects the sections of ``report.md`` in order."""
 
     def __init__(self, root: Path, runs: Runs, warnings: pd.DataFrame):
-        predicting = runs.runs[runs.runs["kind"] != "recognizer"]
+        predicting = runs.runs[runs.runs["path"] != "recognizer"]
         self.lines = [
             f"# Comparison report: {root}",
             "",

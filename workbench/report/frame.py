@@ -1,7 +1,7 @@
 """The report's one item-level long table, assembled once from run directories.
 
 Every finished run below a folder contributes one row per predicted item: the run record's
-fields (``workbench.record``: kind, path, system, modality, protocol name / sources /
+fields (``workbench.record``: path, modality, system, protocol name / sources /
 targets, seed, why training stopped) next to the item's ``id, content_id, language, split,
 label, pred, probs, correct`` (+ ``transcript``, ``romanized`` and the recognizer's
 ``asr_cer``, ``asr_wer`` in that language for cascades). Tables,
@@ -10,16 +10,16 @@ tests, calibration and plots are group-bys and pivots of it.
 What a run is comes from its record only: nothing here parses a tag string or decides E2E
 vs cascade from a system name. A run without a record (an older version) or with an
 unreadable file is listed in ``skipped`` with its path and the reason, never guessed.
+Runs are read through :class:`~workbench.runs.RunDir` alone.
 
-Two companion tables come from ``metrics.json`` because no item-level data exists for them:
-``gold`` (the cascade's classifier on the gold transcript, per language: the upper bound)
-and ``asr`` (the recognizer's CER/WER per split and language, from the ``asr`` section of
-cascade and recognizer runs).
+Two companion tables come from the metrics' sections because no item-level data exists for
+them: ``gold`` (the cascade's classifier on the gold transcript, per language: the upper
+bound) and ``asr`` (the recognizer's CER/WER per split and language, from the ``asr`` section
+of cascade and recognizer runs).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,22 +27,18 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.errors import DataError
-from workbench.io import read_json, read_jsonl
 from workbench.record import RunRecord
-from workbench.runs import METRICS, PREDICTIONS
+from workbench.runs import RunDir, finished_run_dirs
 
 log = logging.getLogger(__name__)
-# the dev split's predictions (for calibration) as the program base writes them; predictions.jsonl may hold them too
-DEV_PREDICTIONS = "dev_predictions.jsonl"
 ITEM_FIELDS = ("id", "content_id", "language", "split", "label", "pred", "probs")
 ITEM_COLUMNS = [*ITEM_FIELDS, "transcript", "romanized", "correct", "confidence", "is_source"]
 NOT_EVALUATED = ("train", "dev")  # dev predictions fit calibration; they are not results
 RUN_COLUMNS = [
     "run_dir",
-    "kind",
     "path",
-    "system",
     "modality",
+    "system",
     "protocol",
     "sources",
     "targets",
@@ -68,7 +64,7 @@ class Runs:
         items: one row per (run, predicted item); see the module docstring.
         runs: one row per run read (including recognizer runs, which have no items).
         gold: ``run_dir, system, split, language, accuracy, n`` of the gold-text upper bound.
-        asr: ``run_dir, system, kind, split, language, cer, wer, n`` of recognizers.
+        asr: ``run_dir, system, path, split, language, cer, wer, n`` of recognizers.
         skipped: ``(path, reason)`` of every ``metrics.json`` that could not be used.
     """
 
@@ -90,15 +86,14 @@ def group_of(record: RunRecord) -> str:
     return "in_language" if record.protocol.name == "in_language" else record.protocol.tag
 
 
-def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
+def _run_row(run_dir: Path, record: RunRecord) -> dict:
     sources = list(record.protocol.sources or [])
     n_classes = len(record.label_names)
     return {
         "run_dir": str(run_dir),
-        "kind": record.kind,
         "path": record.path,
-        "system": record.system,
         "modality": record.modality,
+        "system": record.system,
         "protocol": record.protocol.name,
         "sources": "+".join(sources),
         "targets": "+".join(record.protocol.targets or []),
@@ -114,21 +109,16 @@ def _run_row(run_dir: Path, record: RunRecord, metrics: dict) -> dict:
         "tuning_space": ", ".join(sorted(record.tuning["search_space"])) if record.tuning else "",
         "n_classes": n_classes,
         # the cascade's input text (native / romanized / translated to English) orders the ladder's rungs
-        "text": "translated"
-        if record.model.get("translator")
-        else record.model.get("script") or record.model.get("text") or metrics.get("text") or "",
+        "text": "translated" if record.model.get("translator") else record.model.get("script") or "",
     }
 
 
-def _item_rows(run: dict, predictions: Path, sources: list[str]) -> pd.DataFrame:
-    rows = read_jsonl(predictions)
-    dev = predictions.parent / DEV_PREDICTIONS
-    if dev.is_file():
-        rows += [{**row, "split": "dev"} for row in read_jsonl(dev)]
+def _item_rows(run: dict, source: RunDir, sources: list[str]) -> pd.DataFrame:
+    rows = source.predictions() + [{**row, "split": "dev"} for row in source.dev_predictions()]
     frame = pd.DataFrame(rows)
     for name in ITEM_FIELDS:
         if name not in frame.columns:
-            raise DataError(str(predictions), name, "missing from the prediction records")
+            raise DataError(str(source.predictions_path), name, "missing from the prediction records")
     for name in ("transcript", "romanized"):
         if name not in frame.columns:
             frame[name] = None
@@ -159,7 +149,7 @@ def _section_rows(run: dict, section: dict, metric_keys: tuple[str, ...]) -> lis
                     {
                         "run_dir": run["run_dir"],
                         "system": run["system"],
-                        "kind": run["kind"],
+                        "path": run["path"],
                         "split": split,
                         "language": language,
                         **{k: scores[k] for k in metric_keys},
@@ -174,29 +164,23 @@ def read_run(run_dir: Path) -> tuple[dict, pd.DataFrame | None, list[dict], list
 
     Raises DataError (naming the file) for a run the report cannot use.
     """
-    metrics_path = run_dir / METRICS
+    source = RunDir(run_dir)
     try:
-        metrics = read_json(metrics_path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(str(metrics_path), "(file)", f"unreadable JSON ({error})") from None
-    if not isinstance(metrics, dict) or "record" not in metrics:
-        raise DataError(str(metrics_path), "record", "no run record (written by an older version?); rerun it")
-    try:
-        record = RunRecord.from_dict(metrics["record"], where=str(metrics_path))
-    except (DataError, TypeError, ValueError) as error:
-        raise DataError(str(metrics_path), "record", f"malformed run record ({error})") from None
-    run = _run_row(run_dir, record, metrics)
-    asr = _section_rows(run, metrics.get("asr"), ("cer", "wer"))
-    if record.kind == "recognizer":
+        record = source.record()
+    except (TypeError, ValueError) as error:
+        raise DataError(str(source.metrics_path), "record", f"malformed run record ({error})") from None
+    sections = source.sections()
+    run = _run_row(run_dir, record)
+    asr = _section_rows(run, sections.get("asr"), ("cer", "wer"))
+    if record.path == "recognizer":
         return run, None, [], asr
-    predictions = run_dir / PREDICTIONS
-    if not predictions.is_file():
-        raise DataError(str(predictions), "(file)", "missing: the run has a record but no predictions")
+    if not source.predictions_path.is_file():
+        raise DataError(str(source.predictions_path), "(file)", "missing: the run has a record but no predictions")
     try:
-        items = _item_rows(run, predictions, list(record.protocol.sources or []))
+        items = _item_rows(run, source, list(record.protocol.sources or []))
     except (ValueError, TypeError, KeyError) as error:  # bad JSON or a malformed record
-        raise DataError(str(predictions), "(records)", f"unreadable ({error})") from None
-    gold_section = metrics.get("gold_text") or {}
+        raise DataError(str(source.predictions_path), "(records)", f"unreadable ({error})") from None
+    gold_section = sections.get("gold_text") or {}
     gold = _section_rows(run, gold_section.get("splits", {}), ("accuracy",)) if record.path == "cascade" else []
     return run, items, gold, asr
 
@@ -204,7 +188,7 @@ def read_run(run_dir: Path) -> tuple[dict, pd.DataFrame | None, list[dict], list
 def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Runs:
     """Read every finished run below ``root`` (or exactly ``run_dirs``) into :class:`Runs`."""
     if run_dirs is None:
-        candidates = sorted(p.parent for p in Path(root).rglob(METRICS))
+        candidates = finished_run_dirs(root)
     else:
         candidates = [Path(p) for p in run_dirs]
     runs, items, gold, asr, skipped = [], [], [], [], []
@@ -221,7 +205,7 @@ def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Run
         asr += run_asr
         if run_items is not None:
             items.append(run_items)
-    asr_table = pd.DataFrame(asr, columns=["run_dir", "system", "kind", "split", "language", "cer", "wer", "n"])
+    asr_table = pd.DataFrame(asr, columns=["run_dir", "system", "path", "split", "language", "cer", "wer", "n"])
     if items:
         # each cascade item carries its recognizer's CER/WER in its language and split (NaN elsewhere)
         errors = asr_table[["run_dir", "split", "language", "cer", "wer"]].drop_duplicates(
@@ -234,7 +218,7 @@ def load_runs(root: str | Path, run_dirs: list[str | Path] | None = None) -> Run
     return Runs(
         items=table,
         runs=pd.DataFrame(runs, columns=RUN_COLUMNS),
-        gold=pd.DataFrame(gold, columns=["run_dir", "system", "kind", "split", "language", "accuracy", "n"]),
+        gold=pd.DataFrame(gold, columns=["run_dir", "system", "path", "split", "language", "accuracy", "n"]),
         asr=asr_table,
         skipped=skipped,
     )

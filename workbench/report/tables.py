@@ -27,7 +27,7 @@ def scores(runs: Runs, items: pd.DataFrame) -> pd.DataFrame:
         .agg(accuracy=("correct", "mean"), n=("correct", "size"), is_source=("is_source", "first"))
         .reset_index()
     )
-    gold = runs.gold.merge(runs.runs.drop(columns=["system", "kind"]), on="run_dir")
+    gold = runs.gold.merge(runs.runs.drop(columns=["system", "path"]), on="run_dir")
     if not gold.empty:
         gold = gold.assign(system=gold["system"] + ":gold", path="gold")
         sources = gold["sources"].str.split("+")
@@ -214,7 +214,7 @@ def tuning_budget(runs: pd.DataFrame) -> pd.DataFrame:
     searched) and ``runs``. Recognizers are set-up steps, not compared systems: left out.
     """
     columns = ["modality", "group", "system", "trials", "search_space", "runs"]
-    systems = runs[runs["kind"] != "recognizer"] if not runs.empty else runs
+    systems = runs[runs["path"] != "recognizer"] if not runs.empty else runs
     rows = []
     for (modality, group, system), part in systems.groupby(["modality", "group", "system"]):
         trials = part["tuning_trials"]

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_write_json, read_json
-from workbench.record import RunRecord, read_record
-from workbench.runs import METRICS
+from workbench.record import RunRecord
+from workbench.runs import RunDir
 from workbench.sweep.launch import ForkLauncher, fork_available, run_subprocess
 from workbench.sweep.schedule import dependencies, next_ready, priority_order, thread_share
 from workbench.sweep.spec import Point, Sweep
@@ -47,7 +47,7 @@ POINT_FILE = "point.json"  # in a run directory: the arguments it was started wi
 def point_record(point: Point) -> RunRecord | None:
     """The record of a point's finished run; None when there is none or it is another run's."""
     try:
-        record = read_record(point.run_dir)
+        record = RunDir(point.run_dir).record()
     except (OSError, ValueError, WorkbenchError):  # absent, half-written, or written without a record
         return None
     if point.protocol is None:
@@ -63,7 +63,7 @@ def point_record(point: Point) -> RunRecord | None:
 
 def is_finished(point: Point) -> bool:
     if point.protocol is None:  # setup steps mark themselves done with a file of their own
-        return (point.run_dir / "DONE").is_file() or (point.run_dir / METRICS).is_file()
+        return (point.run_dir / "DONE").is_file() or RunDir(point.run_dir).is_finished()
     return point_record(point) is not None
 
 
@@ -92,14 +92,12 @@ def attempt() -> str:
 
 
 def resumable_checkpoint(point: Point) -> Path | None:
-    """``last.ckpt`` of an earlier, unfinished start of this very point (same arguments), else None."""
+    """The last checkpoint of an earlier, unfinished start of this very point (same arguments), else None."""
     try:
         started = read_json(point.run_dir / POINT_FILE)
     except (OSError, ValueError):
         return None
-    from workbench.program import LAST  # only when a run was started before: torch's import costs seconds
-
-    last = point.run_dir / "checkpoints" / f"{LAST}.ckpt"
+    last = RunDir(point.run_dir).last
     return last if started.get("arguments") == point.arguments() and last.is_file() else None
 
 
@@ -169,7 +167,12 @@ class Status:
         entry = {"state": state, "run_dir": str(point.run_dir), "seconds": round(seconds, 1), **(job or {})}
         record = point_record(point) if state == "done" else None
         if record is not None:  # why each run stopped, visible without opening it (a max_time cut, ...)
-            entry.update(kind=record.kind, stopped_by=record.training.stopped_by, steps=record.training.steps)
+            entry.update(
+                path=record.path,
+                modality=record.modality,
+                stopped_by=record.training.stopped_by,
+                steps=record.training.steps,
+            )
         if state == "failed":
             entry["command"] = " ".join(point.command())
             entry["log_tail"] = tail

@@ -55,7 +55,7 @@ import yaml
 from optuna.trial import TrialState
 
 from workbench.errors import ConfigError, DataError, WorkbenchError
-from workbench.record import read_record
+from workbench.runs import RunDir
 from workbench.sweep.launch import ForkLauncher, fork_available
 from workbench.sweep.runner import is_finished, point_record, run_point, run_sweep, worker_env
 from workbench.sweep.spec import Point, Sweep, load_sweep
@@ -192,9 +192,9 @@ def counts(run: StudyRun) -> tuple[int, int]:
 
 
 def dev_score(run_dir: Path, monitor: str = MONITOR) -> float:
-    """A trial's objective: the dev score its ``best.ckpt`` was chosen by, from its run record only."""
-    record = read_record(run_dir)
-    where = str(Path(run_dir) / "metrics.json")
+    """A trial's objective: the dev score its best checkpoint was chosen by, from its run record only."""
+    run = RunDir(run_dir)
+    record, where = run.record(), str(run.metrics_path)
     if record.training.monitor != monitor:
         raise DataError(where, "record.training.monitor", f"'{record.training.monitor}', the tuner judges '{monitor}'")
     if record.training.best_dev is None:
