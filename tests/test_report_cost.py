@@ -13,11 +13,11 @@ import pytest
 
 from tests.helpers.report_runs import item_rows, write_run
 from tests.helpers.speech_runs import tiny_args
-from workbench.record import read_record
 from workbench.report import cost
 from workbench.report.cost import pareto_front
 from workbench.report.frame import load_runs
 from workbench.report.tables import scores
+from workbench.runs import read_record
 
 
 def test_pareto_front_by_hand():
@@ -38,7 +38,7 @@ def test_a_cascade_pays_its_share_of_the_recognizer(tmp_path):
     recognizer = write_run(
         tmp_path / "asr",
         [],
-        kind="recognizer",
+        path="recognizer",
         system="ctc-romanized",
         protocol="all_languages",
         training={"train_seconds": 120.0, "predict_seconds_per_item": 0.02},
@@ -52,7 +52,7 @@ def test_a_cascade_pays_its_share_of_the_recognizer(tmp_path):
         run = write_run(
             tmp_path / f"ca-{source}",
             rows,
-            kind="cascade",
+            path="cascade",
             system="ca-romanized",
             sources=[source],
             training={"train_seconds": 10.0, "predict_seconds_per_item": 0.001, **spent},

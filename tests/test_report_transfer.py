@@ -43,7 +43,7 @@ def report(tmp_path_factory):
             write_run(
                 root / system / source,
                 _rows(counts, cascade),
-                kind="cascade" if cascade else "e2e",
+                path="cascade" if cascade else "e2e",
                 system=system,
                 protocol="zero_shot",
                 sources=[source],

@@ -102,7 +102,7 @@ def test_translated_rungs_climb_after_the_romanized_ones(tmp_path):
         run = write_run(
             tmp_path / "runs" / system,
             rows,
-            kind="cascade",
+            path="cascade",
             system=system,
             sources=["eng"],
             script=script,

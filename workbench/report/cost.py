@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import DataError
-from workbench.record import read_record
 from workbench.report import plots, tables
+from workbench.runs import read_record
 
 COST_NOTE = (
     "Training seconds are wall seconds of the fit on the named device (mean over the system's runs); a cascade "
@@ -45,7 +45,7 @@ def pareto_front(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
 def _recognizers(runs: pd.DataFrame) -> dict[str, dict]:
     """Recognizer runs by the digest of their ``best.ckpt``: their training and inference seconds."""
     out = {}
-    for row in runs[runs["kind"] == "recognizer"].itertuples():
+    for row in runs[runs["path"] == "recognizer"].itertuples():
         checkpoint = Path(row.run_dir) / "checkpoints" / "best.ckpt"
         if checkpoint.is_file():
             training = read_record(row.run_dir).training
@@ -63,7 +63,7 @@ def run_costs(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per predicting run: its own cost and its recognizer's share."""
     recognizers = _recognizers(runs)
     rows = []
-    for row in runs[runs["kind"] != "recognizer"].itertuples():
+    for row in runs[runs["path"] != "recognizer"].itertuples():
         try:
             record = read_record(row.run_dir)
         except (DataError, OSError):
