@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from workbench.audio import load_audio
 
 from cascade.classifier import TextClassifier
 from cascade.recognizers import CTCCheckpointRecognizer
+from speech.audio import load_audio
 from workbench.errors import ConfigError, DataError
 from workbench.items import Item
 from workbench.predictor import Predictor, build, instantiate, load_state, register

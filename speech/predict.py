@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from workbench.audio import load_audio
 
+from speech.audio import load_audio
 from speech.model import SpeechClassifier
 from workbench.items import Item
 from workbench.predictor import Predictor, build, instantiate, load_state, register

@@ -116,7 +116,7 @@ def hub_cache(tmp_path, monkeypatch):
 
 #: markers of runs too long for the default suite: collected only when ``-m`` names them
 #: (``python -m pytest -m scale ...``), so neither the full run nor the quick part starts them
-OPT_IN_MARKERS = ("scale", "real_shape")
+OPT_IN_MARKERS = ("scale", "real_shape", "long")
 
 
 #: tests sharing one machine-wide resource run in one xdist worker (``-n 2 --dist loadgroup``): the

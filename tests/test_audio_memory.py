@@ -121,7 +121,7 @@ def test_loader_memory_at_speechtaxi_scale(tmp_path, tiny_corpus):
     check_growth(tmp_path, tiny_corpus, clips=5000, mean_seconds=5.4, workers=4, batch_seconds=160.0)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_audio_reading_benchmark_quick(tiny_corpus, tiny_root):
     from tests.helpers.benchmark_runs import ratios, run
 

@@ -42,7 +42,7 @@ def test_interleave_many_runs_the_reference_once_a_round_and_rotates():
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.slow
+@pytest.mark.long
 def test_e2e_training_quick(data_root, tmp_path):
     out = run("e2e_training", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     found = ratios(out)
@@ -52,7 +52,7 @@ def test_e2e_training_quick(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_frozen_cache_quick(data_root, tmp_path):
     out = run("frozen_cache", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     assert "frozen_cache_epoch" in ratios(out)
@@ -63,7 +63,7 @@ def test_frozen_cache_quick(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_feature_cache_quick(data_root, tmp_path):
     out = run("feature_cache", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     assert {"feature_cache_e2e_epoch", "feature_cache_recognizer_epoch"} <= set(ratios(out))
@@ -74,7 +74,7 @@ def test_feature_cache_quick(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_data_build_quick(tmp_path):
     out = run("data_build", "--quick", "--work-dir", str(tmp_path))
     assert {"data_build_main_job", "data_build_per_utterance"} <= set(ratios(out))
@@ -83,7 +83,7 @@ def test_data_build_quick(tmp_path):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
     out = run("cascade_recognition", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     found = ratios(out)
@@ -95,7 +95,7 @@ def test_cascade_quick_gives_identical_outputs(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_sweep_launch_quick_runs_the_same_point_both_ways(data_root, tiny_corpus, tmp_path):
     out = run("sweep_launch", "--quick", "--data-root", data_root, "--work-dir", str(tmp_path))
     assert "sweep_point_launch" in ratios(out)
@@ -104,7 +104,7 @@ def test_sweep_launch_quick_runs_the_same_point_both_ways(data_root, tiny_corpus
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_image_decode_quick_compares_the_two_data_paths(data_root, tmp_path):
     out = run("image_decode", "--quick", "--data-root", data_root)
     assert "image_decode_train_path" in ratios(out)
@@ -114,7 +114,7 @@ def test_image_decode_quick_compares_the_two_data_paths(data_root, tmp_path):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.slow
+@pytest.mark.long
 def test_wall_time_quick_times_the_cut_down_main_job(data_root, tmp_path):
     out = run("wall_time", "--quick", "--data-root", data_root, "--out", str(tmp_path / "runs"))
     assert re.search(r"^WALL_TIME main: \d+\.\d s", out, re.MULTILINE)

@@ -9,7 +9,7 @@ from tests.helpers.benchmark_runs import ratios, run
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.slow
+@pytest.mark.long
 def test_faster_whisper_quick_gives_openai_whispers_transcripts(tiny_corpus, tiny_root, tmp_path):
     pytest.importorskip("faster_whisper")
     out = run("faster_whisper", "--quick", "--data-root", str(tiny_root), "--work-dir", str(tmp_path))
@@ -21,7 +21,7 @@ def test_faster_whisper_quick_gives_openai_whispers_transcripts(tiny_corpus, tin
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.slow
+@pytest.mark.long
 def test_uroman_fast_quick_counts_mismatches_and_times_cold_passes(tmp_path):
     pytest.importorskip("uroman_fast")
     out = run("uroman_fast", "--quick", "--work-dir", str(tmp_path))

@@ -85,6 +85,7 @@ SPEECH_PATHS = {"e2e": "e2e-run", "cascade": "cascade-run"}
 VISION_PATHS = {"vision": "vision-run-name", "ocr": "ocr-run"}
 
 
+@pytest.mark.long
 @pytest.mark.timeout(1800)  # ten trainings one after the other (tiny, but each a process): a busy machine stretches it
 def test_quick_recipes_serve_every_path_then_the_full_ones_replace_them(tmp_path, tiny_root, tiny_corpus):
     need_chromium()

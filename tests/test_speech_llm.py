@@ -103,7 +103,7 @@ def test_lora_through_the_speech_program(stand_in, tiny_corpus, tiny_root, tmp_p
     assert state and all("lora_" in key for key in state)  # the adapters, not the 7B base
 
 
-@pytest.mark.slow  # a sweep: a program process started through the launcher
+@pytest.mark.long  # a sweep: a program process started through the launcher
 def test_zero_shot_through_the_sweep_and_its_report(stand_in, tiny_corpus, tiny_root, tmp_path, monkeypatch):
     from workbench.sweep.__main__ import main as sweep_main
 

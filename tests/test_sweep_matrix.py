@@ -35,7 +35,7 @@ def test_matrix_sweep_is_zero_shot_from_every_embedded_language(monkeypatch):
             assert checkpoint == str(sweep.out_dir / "setup" / f"asr-{point.system[3:]}" / "checkpoints" / "best.ckpt")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_cut_down_matrix_runs_to_heatmaps_and_regression(tiny_root, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     spec = yaml.safe_load(MATRIX.read_text())

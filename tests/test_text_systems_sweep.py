@@ -16,7 +16,7 @@ from workbench.sweep.__main__ import main as sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
 # four runs of cascade.fit, each a subprocess, as tests/test_sweep_embedded.py's end-to-end sweep
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long
 CONFIGS = ROOT / "configs"  # absolute: the sweep's points run wherever pytest was started
 CASCADE = [str(CONFIGS / name) for name in ("cascade/speechtaxi.yaml", "recognizer/mms.yaml", "text/native.yaml")]
 
