@@ -199,7 +199,7 @@ def test_vision_cascade_runs_with_the_trained_line_recognizer(ocr_runs, tiny_roo
     )
     metrics = read_json(tmp_path / "run" / "metrics.json")
     assert metrics["record"]["path"] == "cascade" and metrics["record"]["modality"] == "image"
-    assert metrics["recognizer"]["recognizer"] == "ctc"
+    assert metrics["record"]["model"]["recognizer"]["recognizer"] == "ctc"
     assert set(metrics["sections"]["asr"]["test"]["per_language"]) == {"eng", "rus"}
     rows = read_jsonl(tmp_path / "run" / "predictions.jsonl")
     assert rows and all(r["transcript"] is not None for r in rows)

@@ -113,4 +113,4 @@ def test_llm_cascade_runs_through_its_program(mode, lms, tiny_corpus, tiny_root,
     record = metrics["record"]
     assert record["system"] == f"ca-llm-{mode}" and record["model"]["classifier"] == "LLMClassifier"
     assert record["training"]["steps"] == (0 if mode == "zeroshot" else 2)
-    assert set(metrics["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
+    assert set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)

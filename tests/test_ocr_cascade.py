@@ -149,6 +149,6 @@ def test_vision_cascade_config_runs_tiny(text, tiny_root, ocr_cache, tmp_path):
         assert set(per_language) == {"eng", "rus"}
         # the test split's unseen fonts and noise still read well: a real OCR, not noise
         assert per_language["eng"]["cer"] < 0.2 and per_language["rus"]["cer"] < 0.3, per_language
-    assert metrics["recognizer"]["recognizer"] == "tesseract"
+    assert metrics["record"]["model"]["recognizer"]["recognizer"] == "tesseract"
     record = metrics["record"]  # the report pairs this cascade with image E2E runs, not speech ones
     assert record["path"] == "cascade" and record["modality"] == "image"

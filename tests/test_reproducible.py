@@ -23,7 +23,7 @@ from workbench.runs import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "configs" / "embedded"
-TIMING = ("seconds",)
+TIMING = ("seconds", "device")  # durations, and what they were measured on (its thread count differs)
 THREADS = 1  # train_seconds, train_cpu_seconds, ... (any key naming a duration)
 
 

@@ -94,9 +94,9 @@ def tiny_args(stand_in: str, root, run_dir) -> list[str]:
 def test_lora_through_the_speech_program(stand_in, tiny_corpus, tiny_root, tmp_path):
     lora = main(tiny_args(stand_in, tiny_root, tmp_path / "lora")).metrics
     record = lora["record"]
-    assert record["kind"] == "e2e" and record["modality"] == "speech" and lora["system"] == "speechllm-lora"
+    assert record["path"] == "e2e" and record["modality"] == "speech" and record["system"] == "speechllm-lora"
     assert record["model"] == {"family": "speech-llm", "name": stand_in, "loss": "lm", "mode": "lora"}
-    assert lora["answers"] == NAMES and set(lora["splits"]["test"]["per_language"]) == {"eng"}
+    assert lora["sections"]["answers"] == NAMES and set(lora["splits"]["test"]["per_language"]) == {"eng"}
     rows = [json.loads(line) for line in (tmp_path / "lora" / "predictions.jsonl").read_text().splitlines()]
     assert rows and all(len(row["probs"]) == 6 and abs(sum(row["probs"]) - 1) < 1e-4 for row in rows)
     state = torch.load(tmp_path / "lora" / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]

@@ -85,7 +85,9 @@ def test_translate_test_cascade_runs_through_its_program(config, tiny_corpus, ti
     assert metrics["record"]["model"]["translator"]["weights_sha256"]
     data = cli.datamodule
     targets = [i for i in data.eval_items("test") if i.language != "eng"]
-    assert targets and set(metrics["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
+    assert targets and set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(
+        tiny_corpus.languages
+    )
     # the classifier read English: every target item's gold text and transcript went through the translator
     stage = TranslateStage(data.translator, data.cache_dir)
     for item in targets:

@@ -166,7 +166,7 @@ class Encoder:
 
             if not Path(spec.checkpoint).is_file():
                 raise ConfigError(f"model.checkpoint: file not found: '{spec.checkpoint}'")
-            module = VisionCLIP.load_from_checkpoint(spec.checkpoint, map_location="cpu")
+            module = VisionCLIP.load_from_checkpoint(spec.checkpoint, map_location="cpu", weights_only=True)
             self.model, self.tokenizer, self.transform = module.clip, module.tokenizer, module.preprocess_val
         else:
             bundle = load_clip(

@@ -20,7 +20,7 @@ import pandas as pd
 
 from workbench.errors import DataError
 from workbench.report import plots, tables
-from workbench.runs import read_record
+from workbench.runs import RunDir, read_record
 
 COST_NOTE = (
     "Training seconds are wall seconds of the fit on the named device (mean over the system's runs); a cascade "
@@ -46,7 +46,7 @@ def _recognizers(runs: pd.DataFrame) -> dict[str, dict]:
     """Recognizer runs by the digest of their ``best.ckpt``: their training and inference seconds."""
     out = {}
     for row in runs[runs["path"] == "recognizer"].itertuples():
-        checkpoint = Path(row.run_dir) / "checkpoints" / "best.ckpt"
+        checkpoint = RunDir(row.run_dir).best
         if checkpoint.is_file():
             training = read_record(row.run_dir).training
             with checkpoint.open("rb") as handle:  # sha256 of the file, as the cascade's describe() records it
