@@ -27,6 +27,8 @@ from scipy.stats import binom
 
 from workbench.runs import RunDir
 
+pytestmark = pytest.mark.long  # several real trainings in fresh processes: beyond the default run's budget
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 SHUFFLE = os.environ.get("XLING_SHUFFLE_TRAINING") == "1"

@@ -21,6 +21,8 @@ import pytest
 
 from workbench.runs import RunDir
 
+pytestmark = pytest.mark.long  # several real trainings in fresh processes: beyond the default run's budget
+
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "configs" / "embedded"
 TIMING = ("seconds", "device")  # durations, and what they were measured on (its thread count differs)
