@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 
 from cascade.text_models import TextModel
-from workbench.answer_scoring import Score, answer_log_probs, class_scores
+from workbench.answer_scoring import Score, answer_log_probs, answer_token_ids, class_scores
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only, as_lora
 
@@ -79,9 +79,8 @@ class LLMClassifier(TextModel):
                 "(name them in label order, or leave them null for the data's label names)"
             )
         self.answers = names
-        end = [] if self.tokenizer.eos_token_id is None else [self.tokenizer.eos_token_id]
         space = "" if getattr(self.tokenizer, "chat_template", None) else " "  # a bare prompt ends in "Topic:"
-        self.answer_ids = [self.tokenizer(space + n, add_special_tokens=False).input_ids + end for n in names]
+        self.answer_ids = answer_token_ids(self.tokenizer, [space + n for n in names])
 
     def chat(self, text: str) -> str:
         """The prompt the model reads for one text, ready for the answer."""
