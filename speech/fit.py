@@ -30,12 +30,38 @@ from workbench.program import (
 
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    return train_speech_classifier(args, SpeechClassifier, identity, fallback="speech")
+
+
+def identity(model: SpeechClassifier, fitted: bool) -> tuple[str, dict]:
+    """The run's system and what its record says of the model."""
+    return model.system, {
+        "encoder": type(model.encoder).__name__,
+        "mode": model.mode,
+        "init_from": model.hparams.init_from,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def train_speech_classifier(
+    args: list[str] | None,
+    model_class: type,
+    describe,
+    *,
+    fallback: str,
+    links: tuple = (("data.num_classes", "model.num_classes"),),
+    sections=lambda model: {},
+) -> Run:
+    """Fit, predict and write a speech E2E run of ``model_class`` on :class:`SpeechDataModule`;
+    ``describe(model, fitted)`` gives the system and the record's ``model``, ``sections(model)`` what
+    the metrics add."""
     with program_scope():
         parsed = parse(
-            SpeechClassifier,
+            model_class,
             SpeechDataModule,
             args,
-            fallback="speech",
+            fallback=fallback,
+            links=links,
             trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
         )
         trainer, best = build_trainer(parsed, mode="max")
@@ -43,15 +69,10 @@ def main(args: list[str] | None = None) -> Run:
         if not parsed.config["test"]:
             return Run(parsed, trainer, None)
         model = parsed.model
-        records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), model.system)
-        identity = {
-            "encoder": type(model.encoder).__name__,
-            "mode": model.mode,
-            "init_from": model.hparams.init_from,
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-        record = run_record(parsed, fitted, path="e2e", modality="speech", system=model.system, model=identity)
-        metrics = write_run(trainer, parsed, record, records, {})
+        system, model_record = describe(model, bool(parsed.config["fit"]))
+        records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), system)
+        record = run_record(parsed, fitted, path="e2e", modality="speech", system=system, model=model_record)
+        metrics = write_run(trainer, parsed, record, records, sections(model))
         report_accuracy(parsed.run_dir, metrics)
         return Run(parsed, trainer, metrics)
 

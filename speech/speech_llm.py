@@ -23,24 +23,12 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from speech.data import SpeechDataModule
+from speech.fit import train_speech_classifier
 from workbench.answer_scoring import answer_log_probs, answer_token_ids
-from workbench.cli import parse
-from workbench.distributed import program_scope
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
-from workbench.program import (
-    Run,
-    build_trainer,
-    class_predictions,
-    entry,
-    fit,
-    predict_splits,
-    report_accuracy,
-    run_record,
-    write_run,
-)
+from workbench.program import Run, entry
 
 SAMPLE_RATE = 16000  # Hz: Qwen2-Audio's Whisper feature extractor
 LLM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # the language model's attention (the audio encoder's
@@ -167,42 +155,24 @@ class SpeechLLM(L.LightningModule):
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
 
 
-def system_of(model: SpeechLLM, fitted: bool) -> str:
-    if model.hparams.system:
-        return model.hparams.system
-    return "speechllm-lora" if fitted and model.lora else "speechllm-zeroshot"
+def identity(model: SpeechLLM, fitted: bool) -> tuple[str, dict]:
+    """The run's system (``speechllm-lora`` / ``-zeroshot`` unless ``model.system`` names it) and its record's model."""
+    system = model.hparams.system or ("speechllm-lora" if fitted and model.lora else "speechllm-zeroshot")
+    mode = ("lora" if model.lora else "finetune") if fitted else "zeroshot"
+    return system, {"family": "speech-llm", "name": model.hparams.model_id, "loss": model.loss_name, "mode": mode}
 
 
 def main(args: list[str] | None = None) -> Run:
     """The speech E2E program's steps (:mod:`speech.fit`) with a speech-LLM as the model: the same data,
     protocols, run directory and record (``model.family`` ``speech-llm``)."""
-    with program_scope():
-        parsed = parse(
-            SpeechLLM,
-            SpeechDataModule,
-            args,
-            fallback="speech_llm",
-            links=(("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names")),
-            trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
-        )
-        trainer, best = build_trainer(parsed, mode="max")
-        fitted = fit(trainer, parsed, best)
-        if not parsed.config["test"]:
-            return Run(parsed, trainer, None)
-        model, trained = parsed.model, bool(parsed.config["fit"])
-        system = system_of(model, trained)
-        records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), system)
-        identity = {
-            "family": "speech-llm",
-            "name": model.hparams.model_id,
-            "loss": model.loss_name,
-            "mode": ("lora" if model.lora else "finetune") if trained else "zeroshot",
-        }
-        record = run_record(parsed, fitted, path="e2e", modality="speech", system=system, model=identity)
-        sections = {"answers": model.names, "question": model.hparams.question}
-        metrics = write_run(trainer, parsed, record, records, sections)
-        report_accuracy(parsed.run_dir, metrics)
-        return Run(parsed, trainer, metrics)
+    return train_speech_classifier(
+        args,
+        SpeechLLM,
+        identity,
+        fallback="speech_llm",
+        links=(("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names")),
+        sections=lambda model: {"answers": model.names, "question": model.hparams.question},
+    )
 
 
 if __name__ == "__main__":
