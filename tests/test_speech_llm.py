@@ -124,7 +124,7 @@ def test_zero_shot_through_the_sweep_and_its_report(stand_in, tiny_corpus, tiny_
     assert code == 0, {k: v.get("log_tail", "")[-800:] for k, v in status.items()}
     (metrics,) = (tmp_path / "sweep").rglob("metrics.json")
     zero = json.loads(metrics.read_text())
-    assert zero["system"] == "speechllm-zeroshot" and zero["record"]["model"]["mode"] == "zeroshot"
+    assert zero["record"]["system"] == "speechllm-zeroshot" and zero["record"]["model"]["mode"] == "zeroshot"
     assert "speechllm-zeroshot" in (tmp_path / "sweep" / "report" / "report.md").read_text(encoding="utf-8")
 
 
