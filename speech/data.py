@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from speech.audio import MAX_SECONDS, duration_seconds, load_audio
 from workbench.data.sources import CorpusSource
@@ -39,7 +39,10 @@ def fix_mmap_threshold() -> None:
     glibc raises its mmap threshold whenever an mmapped block is freed; clips and batches are
     then allocated from the heap, which keeps what is freed: each persistent worker grew by
     ~120 MiB over 2 epochs of 2,000 clips (160 s batches), with the threshold fixed it stayed at
-    ~107 MiB. Set in the main process, before the workers fork (they inherit it). No-op off glibc.
+    ~107 MiB. Set in each DataLoader worker only, never in the training process: there a fixed
+    threshold sends every activation and gradient above 128 KiB through mmap/munmap, a page-fault
+    storm that made the main job's training 1.8x slower (29 s of system time in 150 steps;
+    benchmarks/README.md). No-op off glibc.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -63,7 +66,6 @@ class AudioDataset(Dataset):
 
     def __init__(self, items: list[Item], max_seconds: float | None = MAX_SECONDS):
         self.items, self.max_seconds = items, max_seconds
-        fix_mmap_threshold()
         self.paths = np.array([str(item.audio) for item in items])
         self.labels = np.array([item.label for item in items], dtype=np.int64)
 
@@ -86,6 +88,8 @@ class AudioDataset(Dataset):
         return wave, hashlib.sha1(wave.tobytes()).hexdigest()
 
     def __getitem__(self, index: int):
+        if get_worker_info() is not None:
+            fix_mmap_threshold()  # once per worker process (cached)
         wave, key = self.load(index)
         return index, wave, int(self.labels[index]), key
 

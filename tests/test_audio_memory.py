@@ -113,6 +113,27 @@ def test_loader_memory_does_not_grow_with_the_corpus(tmp_path, tiny_corpus):
     check_growth(tmp_path, tiny_corpus, clips=300, mean_seconds=2.0, workers=2, batch_seconds=30.0)
 
 
+def threshold_fixed(batch) -> bool:
+    """Collate function: whether this process fixed glibc's mmap threshold (runs where the batch is made)."""
+    from speech.data import fix_mmap_threshold
+
+    return fix_mmap_threshold.cache_info().currsize == 1
+
+
+def test_only_loader_workers_fix_the_mmap_threshold(tiny_corpus):
+    """A fixed threshold belongs in the workers, whose heaps would keep freed clips; in the training
+    process it sends every activation and gradient above 128 KiB through mmap/munmap (the main
+    job's training ran 1.8x slower, mostly in system time)."""
+    from torch.utils.data import DataLoader
+
+    from speech.data import AudioDataset
+
+    dataset = AudioDataset(tiny_corpus.items[:4])
+    assert not threshold_fixed(dataset[0]), "the training process fixed glibc's mmap threshold"
+    in_worker = DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=threshold_fixed)
+    assert all(in_worker), "a DataLoader worker left glibc's mmap threshold dynamic"
+
+
 @pytest.mark.scale
 @pytest.mark.timeout(3600)
 def test_loader_memory_at_speechtaxi_scale(tmp_path, tiny_corpus):
