@@ -206,7 +206,7 @@ def plot(frame: pd.DataFrame, layer_weights: np.ndarray | None, title: str, no_w
     image = ax.imshow(100 * values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
     ax.set_xticks(range(cols), labels, fontsize=8)
     ax.set_yticks(range(rows), [str(layer) for layer in matrix.index])
-    ax.set_ylabel("layer (0: the encoder's input embedding)")
+    ax.set_ylabel("layer (0: input embedding)")
     ax.set_title(title, fontsize=9)
     for (i, j), value in np.ndenumerate(values):
         ax.text(j, i, f"{100 * value:.0f}", ha="center", va="center", color="w" if value < 0.6 else "k", fontsize=8)
