@@ -208,6 +208,10 @@ def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch
         from vision.retrieval import parser
 
         parser().parse_args(args)
+    elif module == "speech.probe":  # arguments parsed and type-checked; runs: tests/test_probe.py
+        from speech.probe import parser
+
+        parser().parse_args(args)
     else:
         pytest.fail(f"README command not covered by this test: {command.text}")
 
