@@ -3,7 +3,7 @@
 The page is served at once (on 127.0.0.1 unless ``--host`` says otherwise); the models come
 while it is up. Finished runs are looked for in ``--runs``, ``runs/demo/``, the README main
 job's ``runs/speech`` and ``sweeps/*/runs``; the embedded-default model of each kind none was
-found for is trained in the background, one process at a time, into ``runs/demo/`` (see
+found for is trained in the background, two processes at a time, into ``runs/demo/`` (see
 :mod:`apps.service`). The training panel at the top of the page (and the console) shows each
 model's stage, epoch and step, dev score and time left; each path of the page is usable the
 moment its model is.

@@ -1,7 +1,7 @@
 """What the page serves, kept up to date in the background while the page is already up.
 
 :class:`Service` (started by :func:`apps.demo.build_demo`) finds the finished runs
-(:mod:`apps.registry`), loads them, trains the missing default models one at a time
+(:mod:`apps.registry`), loads them, trains the missing default models two at a time
 (:class:`apps.supervisor.Supervisor`), and collects the example inputs once a corpus is there.
 The page reads :meth:`Service.status` and :meth:`Service.path_status` on a timer.
 """

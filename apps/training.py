@@ -2,8 +2,8 @@
 
 Each model is the engineers' own program run on its shipped config (``python -m speech.fit -c
 configs/embedded/speech.yaml ...``), with the ``all_languages`` protocol so that every language
-of the embedded corpus can be tried. :class:`Supervisor` runs the missing ones one process at a
-time while the page is served, and tells the page and the console how far each has got
+of the embedded corpus can be tried. :class:`Supervisor` runs the missing ones, two processes at a
+time (:func:`training_lanes`), while the page is served, and tells the page and the console how far each has got
 (:mod:`apps.progress`). The children die with the demo: each runs in its own process group
 (killed on Ctrl-C / SIGTERM, see :meth:`Supervisor.stop`) and asks Linux to SIGKILL it when the
 demo dies any other way (``PR_SET_PDEATHSIG``). A run left unfinished resumes from its
@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = Path("runs/demo")
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the shipped configs, whatever the working directory
 STOP_GRACE = 5.0  # s: a child asked to stop (SIGTERM) is killed after this
+LANES = 2  # trainings at once: the quick E2E model beside the quick recognizer (benchmarks/README.md)
+
+
+def training_lanes() -> int:
+    """How many trainings the demo runs at once: :data:`LANES`, at most one per usable core."""
+    from workbench.cli import default_threads
+
+    return max(1, min(LANES, default_threads()))
 
 
 @dataclass

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from apps.progress import read_progress
 from apps.service import Service
@@ -35,6 +36,7 @@ from tests.helpers.demo import (
     train_args,
     wait_for,
 )
+from workbench.data.embedded import EmbeddedSettings
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ("e2e-quick", "asr-quick", "cascade-quick")
@@ -86,7 +88,7 @@ VISION_PATHS = {"vision": "vision-run-name", "ocr": "ocr-run"}
 
 
 @pytest.mark.long
-@pytest.mark.timeout(1800)  # ten trainings one after the other (tiny, but each a process): a busy machine stretches it
+@pytest.mark.timeout(1800)  # ten trainings, two at a time (tiny, but each a process): a busy machine stretches it
 def test_quick_recipes_serve_every_path_then_the_full_ones_replace_them(tmp_path, tiny_root, tiny_corpus):
     need_chromium()
     from playwright.sync_api import expect, sync_playwright
@@ -95,7 +97,8 @@ def test_quick_recipes_serve_every_path_then_the_full_ones_replace_them(tmp_path
     assert not (tree / "runs").exists() and not (tree / "data").exists()
     extra = tiny_extra(tmp_path / "corpus", tmp_path / "digits")
     for name in QUICK + VISION_QUICK:  # no dev check in a quick recipe: the full recipe's run (dev known) replaces it
-        extra[name] = ["--trainer.val_check_interval=1.0", "--trainer.limit_val_batches=0"]
+        extra[name] = ["--trainer.val_check_interval=1.0", "--trainer.check_val_every_n_epoch=1"]
+        extra[name] += ["--trainer.limit_val_batches=0", "--data.source.init_args.per_language=null"]  # tiny corpus
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     demo = start_in(tree, port, train_args(extra))
@@ -203,6 +206,10 @@ def test_quick_recipes_come_first_speech_then_vision_and_take_the_quick_overlays
     assert quick["e2e-quick"].args[-2:] == ["--x=1", "--y=2"] and "--y=2" not in full["e2e"].args
     assert quick["ocr-quick"].args[-1] == "--z"
     assert f"checkpoint={tmp_path / 'asr-quick'}" in " ".join(quick["cascade-quick"].args)
+    # the quick speech recipes share one smaller build of the embedded corpus (the build is most of the first minutes)
+    sizes = {yaml.safe_load(Path(quick[name].configs[-1]).read_text())["data"]["source"]["init_args"]["per_language"]
+             for name in QUICK}  # fmt: skip
+    assert len(sizes) == 1 and sizes.pop() < EmbeddedSettings().per_language
     assert sorted(p.name for p in (REPO / "configs/embedded/demo").glob("*.yaml")) == sorted(
         f"{name.replace('-', '_')}.yaml" for name in quick
     )  # every shipped quick overlay is one of the demo's recipes

@@ -122,6 +122,34 @@ def test_failed_training_shows_its_error_line_and_log_and_resumes_from_last(tmp_
     service.stop()
 
 
+def test_two_trainings_side_by_side_in_order_each_with_its_share_of_the_cores(tmp_path):
+    """Jobs start in order, two at once (the quick E2E model beside the quick recognizer), a job only once the
+    jobs it needs are ready; each child's torch threads are its share of the cores (real processes)."""
+    import json
+
+    from apps.supervisor import Supervisor
+    from apps.training import Job
+    from workbench.cli import THREADS_ENV, default_threads
+
+    def job(name, seconds, needs=()):
+        return Job(
+            name, "tests.helpers.stand_in_training", [], tmp_path / name, [f"--seconds={seconds}"], needs=[*needs]
+        )
+
+    jobs = [job("e2e-quick", 1.0), job("asr-quick", 2.0), job("cascade-quick", 0.2, ["asr-quick"]), job("vision", 0.2)]
+    ready = []
+    supervisor = Supervisor(jobs, ready.append, say=lambda line: None, poll=0.05, lanes=2).start()
+    wait_for(supervisor.done, what="the supervisor to finish")
+    assert [status["state"] for status in supervisor.snapshot()] == ["ready"] * 4
+    ran = {job.name: json.loads((job.run_dir / "ran.json").read_text()) for job in jobs}
+    e2e, asr, cascade, vision = (ran[job.name] for job in jobs)
+    assert asr["started"] < e2e["ended"]  # side by side
+    assert cascade["started"] >= asr["ended"]  # once what it needs is ready, though a lane was free before
+    assert vision["started"] >= cascade["started"]  # in order: never before the job ahead of it
+    assert {r["env"][THREADS_ENV] for r in ran.values()} == {str(max(1, default_threads() // 2))}
+    assert {job.name for job in ready} == set(ran)
+
+
 # -- a real demo process ------------------------------------------------------------------------------
 
 
