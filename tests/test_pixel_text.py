@@ -46,6 +46,7 @@ def test_bigram_rendering_puts_two_characters_in_a_patch_then_a_black_end_patch(
     assert attended == 4 and ink[3] == 16 * 16  # ab | cd | xy, then the black end patch
     assert (ink[:3] > 0).all() and not ink[4:].any()  # blank after the end
     assert np.array_equal(pixels, render_line("abcdxy", LINE)[0])  # words are cut where pairs are: no space drawn
+    assert np.array_equal(pixels[:, 16:32], render_line("cd", LINE)[0][:, :16])  # each pair starts a patch
     assert patch_ink(render_line("abc", LINE)[0])[1] < ink[1]  # "c" alone in its patch
     for text in TEXTS:  # every script of the embedded data draws ink (a face with its glyphs)
         lined, patches = render_line(text, LINE)
@@ -85,8 +86,8 @@ def test_the_classifier_memorises_a_few_texts(pixel_folder):
 def test_bad_checkpoints_are_named(pixel_folder, tmp_path):
     with pytest.raises(ConfigError, match="model.model.init_args.model: .* as hf-pixel:"):
         PixelTextClassifier(str(pixel_folder))
-    with pytest.raises(ConfigError, match="image_size \\[32, 64\\] is not one line of 16-pixel patches"):
-        PixelTextClassifier(f"hf-pixel:{save_tiny_pixel(tmp_path / 'square', image_size=[32, 64])}")
+    with pytest.raises(ConfigError, match="image_size \\[32, 32\\] is not one line of 16-pixel patches"):
+        PixelTextClassifier(f"hf-pixel:{save_tiny_pixel(tmp_path / 'square', image_size=[32, 32])}")
     with pytest.raises(ConfigError, match="model.model.init_args.model: no PIXEL config"):
         PixelTextClassifier(f"hf-pixel:{tmp_path / 'missing'}")
 
