@@ -175,6 +175,9 @@ def build_stand_in(name: str, folder: Path) -> str:
         return save_open_clip(name, entry, folder)
     if program == "speech.fit":
         return save_speech_encoder(name, folder)
+    if entry["class"] == "ViTMAEModel":  # a PIXEL encoder: the rendered-text classifier reads it, no tokenizer
+        build(name, entry).save_pretrained(folder)
+        return f"hf-pixel:{folder}"
     # a text classifier: its real-shape weights and a small tokenizer (ids within its vocabulary)
     kind = "bert" if entry["class"].startswith("Bert") else "xlmr"
     tiny_text_classifier(folder, ["a few words to train a tokenizer on"] * 4, kind=kind)

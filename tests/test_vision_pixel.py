@@ -1,54 +1,24 @@
 """A PIXEL encoder by hub id or folder (vision.pixel): a tiny random stand-in saved as PIXEL ships
 (config.json of model_type "pixel", PIXELForPreTraining; transformers-4.17 key names; a decoder),
-read through ViT-MAE, overfitted, and run through configs/embedded/vision_text/pixel.yaml."""
+read through ViT-MAE, overfitted, and run through configs/embedded/vision_text/pixel.yaml and pixel_m4.yaml."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers.pixel_stand_ins import save_tiny_pixel
 from tests.helpers.vision_fixtures import overfit_head
 from vision.model import load_clip
 from vision.module import VisionCLIP
 from workbench.errors import ConfigError
 
-# Team-PIXEL/pixel-base's config.json (huggingface.co/Team-PIXEL/pixel-base), sizes shrunk
-PIXEL_CONFIG = {
-    "architectures": ["PIXELForPreTraining"], "attention_probs_dropout_prob": 0.1, "decoder_hidden_size": 16,
-    "decoder_intermediate_size": 32, "decoder_num_attention_heads": 2, "decoder_num_hidden_layers": 1,
-    "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 32, "image_size": [16, 8464],
-    "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-12, "mask_ratio": 0.25,
-    "model_type": "pixel", "norm_pix_loss": True, "num_attention_heads": 2, "num_channels": 3,
-    "num_hidden_layers": 2, "patch_size": 16, "qkv_bias": True, "torch_dtype": "float32",
-    "transformers_version": "4.17.0",
-}  # fmt: skip
-
-
-def legacy_name(key: str) -> str:
-    """transformers-5 ViT-MAE key -> the 4.17 name a PIXEL checkpoint holds."""
-    key = key.replace("vit.layers.", "vit.encoder.layer.").replace("mlp.fc1", "intermediate.dense")
-    for new, old in (("q_proj", "attention.query"), ("k_proj", "attention.key"), ("v_proj", "attention.value")):
-        key = key.replace(f"attention.{new}", f"attention.{old}")
-    return key.replace("attention.o_proj", "attention.output.dense").replace("mlp.fc2", "output.dense")
-
 
 @pytest.fixture(scope="module")
 def pixel_folder(tmp_path_factory) -> Path:
-    from safetensors.torch import save_file
-    from transformers import ViTMAEConfig, ViTMAEForPreTraining
-
-    folder = tmp_path_factory.mktemp("pixel-tiny")
-    torch.manual_seed(0)
-    shape = {k: v for k, v in PIXEL_CONFIG.items() if k not in ("architectures", "model_type")}
-    model = ViTMAEForPreTraining(ViTMAEConfig(**shape))
-    state = {legacy_name(k): v.contiguous() for k, v in model.state_dict().items()}
-    assert "vit.encoder.layer.0.attention.attention.query.weight" in state  # as PIXEL's checkpoint names it
-    save_file(state, str(folder / "model.safetensors"))
-    (folder / "config.json").write_text(json.dumps(PIXEL_CONFIG), encoding="utf-8")
-    return folder
+    return save_tiny_pixel(tmp_path_factory.mktemp("pixel-tiny"))
 
 
 def test_transformers_reads_pixel_as_vit_mae_not_by_auto(pixel_folder):
@@ -83,11 +53,12 @@ def test_the_pixel_tower_overfits_random_images(pixel_folder):
     assert right and loss < 0.2
 
 
-def test_the_pixel_config_runs_on_the_tiny_text_images(pixel_folder, tiny_root, tmp_path):
+@pytest.mark.parametrize("config", ["pixel", "pixel_m4"])  # PIXEL-base, PIXEL-M4: one architecture
+def test_the_pixel_config_runs_on_the_tiny_text_images(config, pixel_folder, tiny_root, tmp_path):
     from vision.fit import main
 
     metrics = main(
-        ["-c", "configs/embedded/vision_text.yaml", "-c", "configs/embedded/vision_text/pixel.yaml"]
+        ["-c", "configs/embedded/vision_text.yaml", "-c", f"configs/embedded/vision_text/{config}.yaml"]
         + [f"--model.model_name=hf-pixel:{pixel_folder}", f"--data.source.init_args.root={tiny_root}"]
         + ["--data.source.init_args.tiny=true", "--trainer.max_steps=2", "--trainer.limit_val_batches=1"]
         + ["--trainer.enable_model_summary=false", "--data.batch_size=16", f"--run_dir={tmp_path / 'run'}"]

@@ -27,6 +27,18 @@ from workbench.errors import ConfigError
 MEAN = STD = (0.5, 0.5, 0.5)  # pixel values in [-1, 1]
 
 
+def load_encoder(path: str, pretrained: bool, field: str):
+    """The ViT-MAE encoder of the PIXEL checkpoint at ``path`` (hub id or folder), masking off; its hub
+    weights, or random ones of the same shape. ``field`` names the config field in errors."""
+    from transformers import ViTMAEConfig, ViTMAEModel
+
+    try:
+        config = ViTMAEConfig.from_pretrained(path, mask_ratio=0.0)
+    except OSError as error:
+        raise ConfigError(f"{field}: no PIXEL config at '{path}' ({error})") from None
+    return ViTMAEModel.from_pretrained(path, config=config) if pretrained else ViTMAEModel(config)
+
+
 class PixelTower(nn.Module):
     """ViT-MAE encoder (no masking) -> mean of the patch states -> linear to ``embed_dim``.
 
@@ -35,17 +47,11 @@ class PixelTower(nn.Module):
 
     def __init__(self, path: str, embed_dim: int, image_size: tuple[int, int], pretrained: bool):
         super().__init__()
-        from transformers import ViTMAEConfig, ViTMAEModel
-
-        try:
-            config = ViTMAEConfig.from_pretrained(path, mask_ratio=0.0)
-        except OSError as error:
-            raise ConfigError(f"model.model_name: no PIXEL config at '{path}' ({error})") from None
-        patch = config.patch_size
+        self.encoder = load_encoder(path, pretrained, "model.model_name")
+        patch = self.encoder.config.patch_size
         if any(side % patch for side in image_size):
             raise ConfigError(f"model.image_size: {list(image_size)} must be multiples of the patch size {patch}")
-        self.encoder = ViTMAEModel.from_pretrained(path, config=config) if pretrained else ViTMAEModel(config)
-        self.proj = nn.Linear(config.hidden_size, embed_dim)
+        self.proj = nn.Linear(self.encoder.config.hidden_size, embed_dim)
         self.output_dim, self.image_size = embed_dim, tuple(image_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -108,7 +108,7 @@ _SHAPED = ("Devanagari", "Georgian", "Thai")
 
 
 @cache
-def _font(stem: str, size: int):
+def font(stem: str, size: int):
     from PIL import ImageFont
 
     engine = ImageFont.Layout.RAQM if any(s in stem for s in _SHAPED) else ImageFont.Layout.BASIC
@@ -139,7 +139,7 @@ def runs(text: str, stem: str) -> list[tuple[str, str]]:
 
 @cache
 def line_length(line: str, stem: str, size: int) -> float:
-    return sum(_font(face, size).getlength(part) for face, part in runs(line, stem))
+    return sum(font(face, size).getlength(part) for face, part in runs(line, stem))
 
 
 def wrap(text: str, stem: str, size: int, max_width: int) -> list[str]:
@@ -162,7 +162,7 @@ def _layout(text: str, stem: str, size: int, settings: RenderSettings, angle: fl
     while True:
         lines = wrap(text, stem, size, int(settings.width * 0.9))
         widths = [line_length(line, stem, size) for line in lines]
-        ascent, descent = _font(stem, size).getmetrics()  # tall stacks (Thai, Devanagari) fit the face's metrics
+        ascent, descent = font(stem, size).getmetrics()  # tall stacks (Thai, Devanagari) fit the face's metrics
         step = ascent + descent + size // 6
         w, h = max(widths), step * len(lines)
         fit = min(settings.width * 0.96 / (w * cos + h * sin), settings.height * 0.96 / (w * sin + h * cos))
@@ -177,15 +177,15 @@ def draw_block(text: str, stem: str, size: int, settings: RenderSettings, angle:
     from PIL import Image, ImageDraw
 
     size, lines, widths, step = _layout(text, stem, size, settings, angle)
-    ascent = _font(stem, size).getmetrics()[0]
+    ascent = font(stem, size).getmetrics()[0]
     pad = 4
     mask = Image.new("L", (int(max(widths)) + 2 * pad, step * len(lines) + 2 * pad), 0)
     draw = ImageDraw.Draw(mask)
     for index, (line, width) in enumerate(zip(lines, widths, strict=True)):
         x = pad + (max(widths) - width) * align / 2  # align: 0 left, 1 centre, 2 right
         for face, part in runs(line, stem):
-            draw.text((x, pad + index * step + ascent), part, fill=255, font=_font(face, size), anchor="ls")
-            x += _font(face, size).getlength(part)
+            draw.text((x, pad + index * step + ascent), part, fill=255, font=font(face, size), anchor="ls")
+            x += font(face, size).getlength(part)
     return mask.rotate(angle, resample=Image.BICUBIC, expand=True)
 
 
