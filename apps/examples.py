@@ -40,15 +40,16 @@ def source_of(run_dir: Path | None, config: Path = DEFAULT_SPEECH_CONFIG):
 
 def ready(source) -> bool:
     """True when ``source`` can be loaded without building anything (only the embedded sets are built)."""
+    from speech.sources import Embedded
     from vision.text_images import EmbeddedTextImages, build_dir
-    from workbench.data.sources import Embedded
 
     if isinstance(source, EmbeddedTextImages):
         from workbench.data.embedded import is_built
 
         return is_built(build_dir(*source.settings(), source.root))
     if isinstance(source, Embedded):
-        from workbench.data.embedded import embedded_dir, is_built
+        from speech.embedded import embedded_dir
+        from workbench.data.embedded import is_built
 
         return is_built(embedded_dir(source.settings(), source.root))
     return True

@@ -179,7 +179,7 @@ def last_line(log_path: str | Path, max_bytes: int = 8192) -> str:
 def building_corpus(roots: list[Path]) -> str:
     """``building the embedded corpus: 1158 clips so far`` while a build under ``roots`` is under way, else ''.
 
-    The build (``workbench.data.embedded``) writes its clips first and ``dataset.json`` last.
+    The build (``speech.embedded``) writes its clips first and ``dataset.json`` last.
     """
     for root in roots:
         for folder in sorted(Path(root).glob("embedded-*")):

@@ -147,7 +147,8 @@ def size_of(args) -> str:
 
 def load_clips(root: str | Path, tiny: bool, languages: list[str] | None, split: str, limit: int | None):
     """Items of the embedded corpus (the tiny build for ``tiny``), sorted by id, at most ``limit``."""
-    from workbench.data.embedded import EmbeddedSettings, load_embedded, tiny_settings
+    from speech.embedded import load_embedded
+    from workbench.data.embedded import EmbeddedSettings, tiny_settings
 
     # only the languages asked for are built when the whole dataset is not (a partial build)
     corpus = load_embedded(tiny_settings() if tiny else EmbeddedSettings(), root, languages)

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=None, help="espeak-ng processes at once (default: the build's)")
     args = parser.parse_args(argv)
     preset = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
-    from workbench.data.embedded import EmbeddedSettings, build_embedded, plan_rows
+    from speech.embedded import build_embedded
+    from workbench.data.embedded import EmbeddedSettings, plan_rows
     from workbench.romanize import default_romanizer
 
     overrides = dict(

@@ -216,7 +216,7 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
             "--trainer.precision=bf16-mixed",  # the shipped 16-mixed has no CPU autocast in Lightning
         ]
     args += [
-        "--data.source=workbench.data.sources.Embedded",
+        "--data.source=speech.sources.Embedded",
         f"--data.source.init_args.root={data_root}",
         "--data.source.init_args.tiny=true",
         "--data.source.init_args.languages=[eng]",  # in_language eng, as shipped: evaluation stays short
@@ -344,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_step(args.names[0], Path(args.work_dir), Path(args.data_root))
         (Path(args.work_dir) / "result.json").write_text(json.dumps(result))
         return 0
-    from workbench.data.embedded import load_embedded, tiny_settings
+    from speech.embedded import load_embedded
+    from workbench.data.embedded import tiny_settings
 
     with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
         data_root = Path(args.data_root or Path(tmp) / "data")

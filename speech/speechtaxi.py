@@ -13,7 +13,7 @@ every usable core) behind one progress bar. It is idempotent (a prepared languag
 with no hub call) and resumable: each FLAC is written atomically (a killed preparation leaves
 whole files only) and kept, so a rerun decodes only the clips still missing.
 
-    python -m workbench.data prepare speechtaxi --languages eng tw-akuapem
+    python -m speech.corpora prepare speechtaxi --languages eng tw-akuapem
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def tiny_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_corpus(tiny_root):
     """The tiny embedded corpus (few languages of different scripts, few utterances)."""
-    from workbench.data.embedded import load_embedded, tiny_settings
+    from speech.embedded import load_embedded
+    from workbench.data.embedded import tiny_settings
 
     return load_embedded(tiny_settings(), tiny_root)
 

@@ -7,8 +7,9 @@ import pytest
 import soundfile as sf
 
 from speech.audio import SAMPLE_RATE, load_audio
+from speech.checks import check_audio_items
 from tests.helpers.audio_fixtures import tone, write_audio
-from workbench.data.validate import SkipReport, check_audio_items
+from workbench.data.validate import SkipReport
 from workbench.errors import DataError
 from workbench.items import Item
 

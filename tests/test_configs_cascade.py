@@ -89,7 +89,7 @@ def stand_ins(tmp_path_factory, tiny_corpus, tiny_root):
 
 def tiny_data(s: dict) -> list[str]:
     return [
-        "--data.source=workbench.data.sources.Embedded",
+        "--data.source=speech.sources.Embedded",
         f"--data.source.root={s['root']}",
         "--data.source.tiny=true",
         f"--data.source.languages={s['languages']}",

@@ -76,7 +76,7 @@ def plan(config: Path, models: dict) -> list[str]:
 def test_shipped_config_runs(config, stand_ins, tiny_corpus, tiny_root, tmp_path):
     run = tmp_path / "run"
     args = plan(config, stand_ins) + [
-        "--data.source=workbench.data.sources.Embedded",
+        "--data.source=speech.sources.Embedded",
         f"--data.source.init_args.root={tiny_root}",
         "--data.source.init_args.tiny=true",
         "--data.source.init_args.languages=null",  # the tiny corpus' own; SpeechTaxi's 28 codes are not all embedded

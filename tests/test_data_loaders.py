@@ -11,8 +11,9 @@ import pytest
 from jsonargparse import ArgumentParser
 
 from speech.audio import SAMPLE_RATE, load_audio
+from speech.sources import SPEECHTAXI_LABELS, AudioFolder, HFDataset, SpeechTaxi
 from tests.helpers.audio_fixtures import save_hf_dataset, speechtaxi_rows, tone, wav_bytes, write_audio
-from workbench.data.sources import SPEECHTAXI_LABELS, AudioFolder, CorpusSource, HFDataset, Manifest, SpeechTaxi
+from workbench.data.sources import CorpusSource, Manifest
 from workbench.errors import ConfigError, DataError
 
 VERSES = [f"GEN 1:{i}" for i in range(1, 13)]
@@ -95,7 +96,7 @@ def sib_fleurs_fixture(root: Path) -> Path:
 # test_real_sources.py); these column maps keep HFDataset (the `datasets` route) tested on save_to_disk copies.
 HF_CONFIGS = {
     "minds14": {
-        "class_path": "workbench.data.sources.HFDataset",
+        "class_path": "speech.sources.HFDataset",
         "init_args": {
             "path": "PolyAI/minds14",
             "columns": {"id": "path", "label": "intent_class", "language": "lang_id", "audio": "audio",
@@ -105,7 +106,7 @@ HF_CONFIGS = {
         },
     },
     "speech_massive": {
-        "class_path": "workbench.data.sources.HFDataset",
+        "class_path": "speech.sources.HFDataset",
         "init_args": {
             "path": "FBK-MT/Speech-MASSIVE",
             "columns": {"id": "id", "content_id": "id", "label": "scenario", "language": "locale", "audio": "audio",
@@ -115,7 +116,7 @@ HF_CONFIGS = {
         },
     },
     "sib_fleurs": {
-        "class_path": "workbench.data.sources.HFDataset",
+        "class_path": "speech.sources.HFDataset",
         "init_args": {
             "path": "WueNLP/sib-fleurs",
             "columns": {"id": "id", "content_id": "index_id", "label": "category", "audio": "audio",

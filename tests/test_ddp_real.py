@@ -63,7 +63,7 @@ def test_layerdrop_wav2vec2_trains_under_the_shipped_strategy(tiny_corpus, tiny_
     cmd = [sys.executable, "-m", "speech.fit", "-c", str(SPEECHTAXI)]
     cmd += [
         f"--model.encoder.init_args.name_or_path={encoder}",  # freeze_feature_encoder: true, as shipped
-        "--data.source=workbench.data.sources.Embedded",
+        "--data.source=speech.sources.Embedded",
         f"--data.source.init_args.root={tiny_root}",
         "--data.source.init_args.tiny=true",
         "--data.source.init_args.languages=null",

@@ -18,14 +18,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from workbench.data import embedded
+from speech import embedded
+from speech.embedded import build_embedded, embedded_dir, load_embedded
 from workbench.data.cldr_text import CLASSES, DEFAULT_LANGUAGES, LANGUAGES, clean_name, item_names
 from workbench.data.embedded import (
     EmbeddedSettings,
-    build_embedded,
-    embedded_dir,
     is_built,
-    load_embedded,
     plan_rows,
     protocol_languages,
     tiny_settings,
@@ -280,7 +278,7 @@ def test_partial_build_loads_only_the_protocols_languages_then_completes(built, 
 
 
 def test_protocol_languages_and_the_embedded_source(tmp_path):
-    from workbench.data.sources import Embedded
+    from speech.sources import Embedded
 
     source = Embedded(root=str(tmp_path), languages=["eng", "rus"], per_language=6, tiny=True)
     corpus = source.load_for(Protocol("in_language", sources=["eng"]))  # the data modules' call
@@ -331,7 +329,7 @@ def test_tiny_settings_for_other_tests():
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
-        [sys.executable, "-m", "workbench.data", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+        [sys.executable, "-m", "speech.corpora", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
     )
 
 

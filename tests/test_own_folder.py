@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speech.checks import AudioChecks
+from speech.sources import AudioFolder
 from tests.helpers.audio_fixtures import bad_audio, tone, write_audio
-from workbench.data.sources import AudioFolder, Manifest
-from workbench.data.validate import AudioChecks
+from workbench.data.sources import Manifest
 from workbench.errors import ConfigError, DataError
 
 

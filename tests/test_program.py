@@ -38,7 +38,7 @@ def test_record_of_a_max_steps_run(root, tmp_path):
     assert record.training.monitor == "val/acc" and record.training.train_seconds >= 0
     assert record.protocol.name == "in_language" and record.protocol.sources == ["eng"]
     assert record.protocol.targets == ["eng"] and record.seed == 0
-    assert record.data["source"] == "workbench.data.sources.Embedded" and len(record.data["digest"]) == 16
+    assert record.data["source"] == "speech.sources.Embedded" and len(record.data["digest"]) == 16
     assert record.model["encoder"] == "ConvEncoder" and record.version and record.label_names
     assert (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()
     # dev predictions for calibration, apart from the evaluated splits

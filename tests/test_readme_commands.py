@@ -11,7 +11,7 @@ new command, a moved config or a renamed program fails here. How each is run, an
   stand-ins in ``tests/test_configs_*.py``;
 - ``workbench.sweep``: the printed command with ``--dry-run`` (the sweep file expanded into its
   points and their GPU-hour estimate; running a grid is ``tests/test_sweep*.py``'s);
-- ``workbench.data prepare speechtaxi``: run in full, as printed, on a 28-language replica of the
+- ``speech.corpora prepare speechtaxi``: run in full, as printed, on a 28-language replica of the
   repository in a local hub cache (``HF_HUB_CACHE``, ``HF_HUB_OFFLINE=1``: the hub id is the real one);
 - ``workbench.report``: run in full, as printed, on an (empty) sweep folder of that name;
 - ``apps.demo``: its argument parser only (serving: ``tests/test_demo_*.py``);
@@ -117,7 +117,7 @@ def test_the_extractor_finds_every_block_and_program():
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         assert readme_commands(f"```bash\n{block}```"), f"no command found in:\n{block}"
     programs = {c.argv[2] for c in COMMANDS if c.argv[:2] == ["python", "-m"]}
-    assert TRAINING | {"workbench.sweep", "workbench.report", "workbench.data", "apps.demo"} <= programs
+    assert TRAINING | {"workbench.sweep", "workbench.report", "speech.corpora", "apps.demo"} <= programs
     assert any(c.argv == MISSION for c in COMMANDS), "the mission's command is not printed as typed"
     assert any(c.heredoc and c.argv[:2] == ["cat", ">"] for c in COMMANDS)
     assert len(COMMANDS) >= 30
@@ -185,13 +185,13 @@ def test_readme_command_as_printed(command, sandbox, speechtaxi_hub, monkeypatch
 
         assert main([*args, *([] if "--dry-run" in args else ["--dry-run"])]) == 0
         assert re.search(r"^estimated GPU hours: \d+", capsys.readouterr().out, re.M)
-    elif module == "workbench.data" and args[:2] == ["prepare", "speechtaxi"]:
+    elif module == "speech.corpora" and args[:2] == ["prepare", "speechtaxi"]:
         import huggingface_hub.constants as constants
 
         monkeypatch.setenv("HF_HUB_CACHE", str(speechtaxi_hub))
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(speechtaxi_hub))
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-        from workbench.data.__main__ import main
+        from speech.corpora import main
 
         assert main(args) == 0
         assert re.search(r"\(140 items, 0 skipped\)", capsys.readouterr().out)

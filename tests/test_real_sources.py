@@ -17,8 +17,9 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from speech.audio import SAMPLE_RATE, load_audio
+from speech.sources import SPEECHTAXI_LABELS, SpeechTaxi
 from tests.helpers.hub_replicas import SPLIT_OF, TEXTS, VERSES, speechtaxi_recording, speechtaxi_repo
-from workbench.data.sources import SPEECHTAXI_LABELS, CorpusSource, SpeechTaxi
+from workbench.data.sources import CorpusSource
 from workbench.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def test_speechtaxi_missing_clip_is_named_or_skipped(hub_cache, tmp_path):
 def test_prepare_command_offline(hub_cache, tmp_path):
     speechtaxi_repo(hub_cache)
     env = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "workbench.data", "prepare", "speechtaxi", "--languages", "eng", "tw-akuapem"]
+    command = [sys.executable, "-m", "speech.corpora", "prepare", "speechtaxi", "--languages", "eng", "tw-akuapem"]
     result = subprocess.run(
         [*command, "--cache-dir", str(tmp_path / "c")], cwd=tmp_path, env=env, capture_output=True, text=True
     )

@@ -69,7 +69,7 @@ def assert_same(program: str, args: list[str], tmp_path: Path) -> Path:
 
 def tiny_speech_data(root: Path) -> list[str]:
     return [
-        "--data.source=workbench.data.sources.Embedded",
+        "--data.source=speech.sources.Embedded",
         f"--data.source.init_args.root={root}",
         "--data.source.init_args.tiny=true",
     ]

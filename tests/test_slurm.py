@@ -207,7 +207,7 @@ def test_a_requeued_or_cancelled_point_resumes_from_last_ckpt(
 @pytest.mark.slurm
 def test_a_two_device_point_is_a_two_task_ddp_job(slurm_cluster, tiny_corpus, tiny_root, tmp_path, monkeypatch):
     from speech.data import SpeechDataModule
-    from workbench.data.sources import Embedded
+    from speech.sources import Embedded
     from workbench.protocols import Protocol
 
     monkeypatch.chdir(ROOT)

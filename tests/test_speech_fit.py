@@ -117,7 +117,7 @@ def test_resume_after_kill_9_is_exact(root, tmp_path):
 
 def test_ddp_two_cpu_processes_shard_the_batches(root, tmp_path):
     from speech.data import SpeechDataModule
-    from workbench.data.sources import Embedded
+    from speech.sources import Embedded
     from workbench.protocols import Protocol
 
     data = SpeechDataModule(Embedded(root=str(root), tiny=True), Protocol("in_language", ["eng"]), 6, 0, 120.0)

@@ -42,7 +42,7 @@ def test_a_killed_preparation_keeps_whole_clips_only_and_resumes(hub_cache, tmp_
     speechtaxi_sized(hub_cache, verses=40, seconds=seconds)
     cache = tmp_path / "c"
     env = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "workbench.data", "prepare", "speechtaxi", "--languages", "eng", "rus"]
+    command = [sys.executable, "-m", "speech.corpora", "prepare", "speechtaxi", "--languages", "eng", "rus"]
     proc = subprocess.Popen(
         [*command, "--processes", "2", "--cache-dir", str(cache)],
         env=env,

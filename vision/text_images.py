@@ -30,10 +30,9 @@ from pathlib import Path
 
 from vision.text_render import TEST_FONTS, TRAIN_FONTS, RenderSettings, covered, fallback_font, font_path, render
 from workbench.data.cldr_text import CLASSES, language_spec
-from workbench.data.embedded import EmbeddedSettings, is_built, plan_rows
-from workbench.data.embedded_files import build_lock, remove_partial_files
+from workbench.data.embedded import EmbeddedSettings, build_lock, is_built, plan_rows, remove_partial_files
 from workbench.data.plan import PlannedUtterance, rng_for
-from workbench.data.sources import Embedded
+from workbench.data.sources import EmbeddedPlan
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from workbench.items import Corpus, Item
@@ -182,7 +181,7 @@ def load_text_images(
     return corpus
 
 
-class EmbeddedTextImages(Embedded):
+class EmbeddedTextImages(EmbeddedPlan):
     """The embedded default's texts as images (same items, labels and splits as the speech set).
 
     Takes the speech source's arguments (``root``, ``languages``, ``per_language``, ``seed``,

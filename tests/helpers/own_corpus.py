@@ -66,7 +66,7 @@ def data_config(root: Path, cache: Path) -> str:
     return (
         "data:\n"
         "  source:\n"
-        "    class_path: workbench.data.sources.AudioFolder\n"
+        "    class_path: speech.sources.AudioFolder\n"
         "    init_args:\n"
         f"      root: {root}\n"
         "      columns: {text: transcription}\n"

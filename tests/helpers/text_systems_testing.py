@@ -73,7 +73,7 @@ def tiny_cascade_args(corpus, root: Path, folder: Path) -> list[str]:
 
     texts = [i.text for i in corpus.items] + ["ф е ж"]  # + characters the tiny translator writes
     return [
-        "--data.source=workbench.data.sources.Embedded",
+        "--data.source=speech.sources.Embedded",
         f"--data.source.root={root}",
         "--data.source.tiny=true",
         "--data.source.languages=[" + ", ".join(corpus.languages) + "]",

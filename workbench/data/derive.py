@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from workbench.errors import ConfigError
-from workbench.items import Corpus
 from workbench.io import atomic_write_json
+from workbench.items import Corpus
 from workbench.romanize import default_romanizer
 
 UnknownLanguage = Literal["error", "language_independent"]

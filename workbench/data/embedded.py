@@ -1,65 +1,29 @@
-"""The embedded default dataset: multilingual semantic speech classification, built offline.
+"""The plan of the embedded default dataset: multilingual semantic classification, built offline.
 
-Six classes of CLDR names (months, weekdays, territories, currencies, languages, units),
-spoken by espeak-ng in eight languages and six scripts. An utterance names 2-4 items of
-one class ("March, July, May"); its class is the label. The same content is spoken in
-every language (a parallel corpus), and splits are disjoint by content across languages;
-``test_unseen`` names items never heard in any other split.
+Six classes of CLDR names (months, weekdays, territories, currencies, languages, units) in
+eight languages and six scripts. An utterance names 2-4 items of one class ("March, July,
+May"); its class is the label. The same content is said in every language (a parallel
+corpus), and splits are disjoint by content across languages; ``test_unseen`` names items
+never heard in any other split.
 
-The build is a pure function of :class:`EmbeddedSettings` (seed included): it lives in
-``<root>/embedded-<hash of the settings>/`` and is reused until the settings change.
-``dataset.json`` is written last, so a folder without it is an unfinished build, which
-the next call resumes (finished audio files are kept; they are written atomically).
-
-Layout of a build::
-
-    embedded-1a2b3c4d5e/
-        audio/<language>/<id>.flac   16 kHz mono int16
-        manifest.jsonl               one row per utterance (see :func:`manifest_row`)
-        manifest.<language>.jsonl    the rows of one finished language (partial builds)
-        dataset.json                 label names, settings, counts, build time, size
-
-Example:
-    >>> corpus = load_embedded(tiny_settings(), root="data")   # builds on first call
-    >>> corpus.label_names
-    ['months', 'weekdays', 'territories', 'currencies', 'languages', 'units']
+The plan is a pure function of :class:`EmbeddedSettings` (seed included). Two builds read it:
+the spoken set (espeak-ng, :mod:`speech.embedded`) and the text-image set
+(:mod:`vision.text_images`); each writes its own folder, finished when its ``dataset.json``
+exists (:func:`is_built`), one builder at a time (:func:`build_lock`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
-import subprocess
-import time
+import contextlib
 from dataclasses import asdict, dataclass, fields
-from functools import cache
 from pathlib import Path
 
-from workbench.data.cldr_text import CLASS_KEYS, CLASSES, DEFAULT_LANGUAGES, item_names, language_spec
-from workbench.data.embedded_files import (
-    build_lock,
-    build_rows,
-    folder_size,
-    part_path,
-    remove_partial_files,
-    summarize,
-)
-from speech.tts import espeak_binary
-from workbench.data.manifest import load_manifest
+from workbench.data.cldr_text import CLASS_KEYS, DEFAULT_LANGUAGES, item_names, language_spec
 from workbench.data.plan import PlannedUtterance, Prosody, plan_contents, rng_for
 from workbench.errors import ConfigError
-from workbench.io import atomic_write_json, atomic_write_jsonl, read_json
-from workbench.items import SPLITS, Corpus
-
-log = logging.getLogger(__name__)
+from workbench.items import SPLITS
 
 SAMPLE_RATE = 16000  # Hz
-#: Bump when the same settings would produce different data (text, plan or audio code).
-DATASET_VERSION = 1
-HASH_CHARS = 10  # hex characters of the settings hash in the folder name
-MAX_WORKERS = 8  # espeak-ng processes at once; each utterance is one short process
 
 
 def _tuple(value) -> tuple:
@@ -172,27 +136,6 @@ def tiny_settings(**overrides) -> EmbeddedSettings:
     return EmbeddedSettings(**base)
 
 
-@cache
-def _generator_versions() -> dict:
-    """Versions of the tools whose output is in the data: a new CLDR or espeak-ng is a new build."""
-    import babel
-
-    result = subprocess.run([espeak_binary(), "--version"], capture_output=True, text=True)
-    espeak_version = result.stdout.split("Data at")[0].strip()
-    return {"dataset_version": DATASET_VERSION, "babel": babel.__version__, "espeak_ng": espeak_version}
-
-
-def settings_hash(settings: EmbeddedSettings) -> str:
-    """A short hash of the settings and generator versions: the build folder's name suffix."""
-    payload = json.dumps({"settings": settings.to_dict(), "generator": _generator_versions()}, sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:HASH_CHARS]
-
-
-def embedded_dir(settings: EmbeddedSettings, root: str | Path = "data") -> Path:
-    """Where the build of ``settings`` lives (built or not)."""
-    return Path(root) / f"embedded-{settings_hash(settings)}"
-
-
 def is_built(folder: Path) -> bool:
     """A build is finished exactly when its ``dataset.json`` exists (written last, atomically)."""
     return (folder / "dataset.json").is_file()
@@ -266,94 +209,24 @@ def protocol_languages(protocol) -> list[str] | None:
     return None
 
 
-def _parts_done(folder: Path, languages: tuple[str, ...]) -> bool:
-    return all(part_path(folder, lang).is_file() for lang in languages)
+@contextlib.contextmanager
+def build_lock(folder: Path):
+    """One builder per folder: a concurrent caller waits, then finds the build finished."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".build.lock", "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: builds are still safe (atomic writes), only duplicated
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build(
-    settings: EmbeddedSettings,
-    folder: Path,
-    workers: int,
-    languages: tuple[str, ...] | None = None,
-    progress: bool = False,
-) -> None:
-    """Build the parts of ``languages``; with None, every part and then the whole dataset."""
-    started = time.perf_counter()
-    remove_partial_files(folder)
-    rows, held = plan_rows(settings)
-    if languages is not None:
-        rows = [row for row in rows if row.language in languages and not part_path(folder, row.language).is_file()]
-    log.info("building %d utterances into %s with %d workers", len(rows), folder, workers)
-    by_language = build_rows(rows, folder, settings.sample_rate, workers, progress)
-    if languages is not None:
-        return
-    records = [record for lang in settings.languages for record in by_language[lang]]
-    atomic_write_jsonl(folder / "manifest.jsonl", records)
-    meta = {
-        "name": folder.name,
-        "label_names": list(CLASSES),
-        "settings": settings.to_dict(),
-        "generator": _generator_versions(),
-        "held_out": {cls: list(keys) for cls, keys in held.items() if keys},
-        **summarize(records),
-        "build_seconds": round(time.perf_counter() - started, 1),
-    }
-    meta["size_bytes"] = folder_size(folder)  # without dataset.json itself, a few kB
-    atomic_write_json(folder / "dataset.json", meta)  # last: marks the build as finished
-
-
-def build_embedded(
-    settings: EmbeddedSettings | None = None,
-    root: str | Path = "data",
-    workers: int | None = None,
-    languages: list[str] | tuple[str, ...] | None = None,
-    progress: bool = True,
-) -> Path:
-    """Build the dataset of ``settings`` under ``root`` unless built; return its folder.
-
-    Args:
-        settings: defaults to ``EmbeddedSettings()`` (8 languages, 600 training utterances each).
-        root: the folder holding every build.
-        workers: espeak-ng processes at once (default: the CPU count, at most 8). Does not
-            change the data: every utterance depends only on the seed and its id.
-        languages: build only these languages' parts (a partial build that
-            :func:`load_embedded` can load); None: the whole dataset. An utterance is the same
-            whether its language is built alone or with the others.
-        progress: a progress bar on stderr while building.
-    """
-    settings = settings or EmbeddedSettings()
-    folder = embedded_dir(settings, root)
-    wanted = wanted_languages(settings, languages)
-    if is_built(folder) or (wanted is not None and _parts_done(folder, wanted)):
-        return folder
-    workers = workers or max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-    with build_lock(folder):
-        # another process may have finished it while we waited
-        if not is_built(folder) and not (wanted is not None and _parts_done(folder, wanted)):
-            _build(settings, folder, workers, wanted, progress)
-    return folder
-
-
-def load_embedded(
-    settings: EmbeddedSettings | None = None, root: str | Path = "data", languages: list[str] | None = None
-) -> Corpus:
-    """The embedded dataset as a :class:`Corpus` (built first if needed).
-
-    ``corpus.meta`` holds ``dataset.json``: settings, held-out items, counts, build time.
-    With ``languages`` (see :func:`protocol_languages`) and no finished whole build, only those
-    languages are built and loaded; ``corpus.meta["partial"]`` is then True. The corpus name
-    (the build folder) is the same either way.
-    """
-    settings = settings or EmbeddedSettings()
-    wanted = wanted_languages(settings, languages)
-    folder = build_embedded(settings, root, languages=wanted)
-    if is_built(folder) or wanted is None:
-        corpus = load_manifest(folder / "manifest.jsonl", list(CLASSES), list(settings.languages), name=folder.name)
-        corpus.meta.update(read_json(folder / "dataset.json"))
-    else:
-        parts = [load_manifest(part_path(folder, lang), list(CLASSES), [lang]) for lang in wanted]
-        items = [item for part in parts for item in part.items]
-        corpus = Corpus(items=items, label_names=list(CLASSES), name=folder.name)
-        corpus.meta.update(partial=True, languages=list(wanted), settings=settings.to_dict())
-    corpus.meta["folder"] = str(folder)
-    return corpus
+def remove_partial_files(folder: Path) -> None:
+    """Delete the temporary files a killed build left behind (the caller holds the lock)."""
+    for tmp in folder.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ to exactly one of train, dev and test, and ``test_unseen`` combinations contain 
 one item that is never heard in any other split (an item held out of the large classes).
 
 :class:`PlannedUtterance` and its :class:`Prosody` are one row of the plan once spoken in a
-language: the speech build (:mod:`workbench.data.embedded_files`) and the image build
+language: the speech build (:mod:`speech.embedded`) and the image build
 (:mod:`vision.text_images`) both read them, so they live here, importing neither.
 """
 

@@ -102,7 +102,7 @@ class Corpus:
 
 #: SpeechTaxi reads Taxi1500's verses (860 train / 106 dev / 111 test a language); ~80 h over
 #: 28 languages x 1077 verses gives ~9.5 s a verse.
-CORPORA = {"workbench.data.sources.SpeechTaxi": Corpus(860, 106, 111, 80 * 3600 / (28 * 1077))}
+CORPORA = {"speech.sources.SpeechTaxi": Corpus(860, 106, 111, 80 * 3600 / (28 * 1077))}
 FITTED_MULTIPLIER = {"full": 6, "lora": 4, "frozen": 2}
 
 

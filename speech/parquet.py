@@ -15,7 +15,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from workbench.data.hub import cache_audio, item_language
+from speech.hub import cache_audio, row_item, row_label, row_language
 from workbench.data.hubfiles import repo_glob
 from workbench.data.validate import SkipReport
 from workbench.errors import ConfigError, DataError
@@ -47,18 +47,6 @@ def _recordings(value) -> list:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _label(value, names: list[str], where: str) -> int:
-    if value is None or value == "":
-        raise DataError(where, "label", "missing label")
-    if isinstance(value, str):
-        if value not in names:
-            raise DataError(where, "label", f"unknown label '{value}', known: {names}")
-        return names.index(value)
-    if not 0 <= int(value) < len(names):
-        raise DataError(where, "label", f"index {value} outside {len(names)} classes")
-    return int(value)
 
 
 def _settings_key(source, config, entry, files: list[Path]) -> str:
@@ -114,13 +102,8 @@ def _row_items(
     raw_id = row.get(columns["id"]) if "id" in columns and columns["id"] in row else number
     item_id = f"{config}-{split}-{raw_id}" if config else f"{split}-{raw_id}"
     where += f" item '{item_id}'"
-    language = row.get(columns["language"]) if "language" in columns else default_language
-    if language_names is not None and isinstance(language, int):
-        language = language_names[language]
-    if not language:
-        raise DataError(where, "language", "missing language (map a language column or set language)")
-    language, hub_id = item_language(language, where)
-    label = _label(row[columns["label"]], names, where)
+    language, hub_id = row_language(row, columns, default_language, language_names, where)
+    label = row_label(row[columns["label"]], names, where)
     recordings = _recordings(row[columns["audio"]])
     if not recordings:
         raise DataError(where, "audio", "no recording in the row")
@@ -129,24 +112,13 @@ def _row_items(
     for k, value in enumerate(recordings):
         rec_id = item_id if len(recordings) == 1 and not isinstance(row[columns["audio"]], list) else f"{item_id}-r{k}"
         audio = cache_audio(value, f"{where} recording {k}", audio_dir / str(language), rec_id, max_seconds)
-        out.append(
-            Item(
-                id=rec_id,
-                content_id=content,
-                language=str(language),
-                label=label,
-                split=split,
-                audio=audio,
-                text=row.get(columns["text"]) if "text" in columns else None,
-                romanized=row.get(columns["romanized"]) if "romanized" in columns else None,
-                hub_language=hub_id,
-            )
-        )
+        key = {"id": rec_id, "content_id": content, "language": language, "label": label, "hub_language": hub_id}
+        out.append(row_item(row, columns, split, audio, **key))
     return out
 
 
 def read_parquet_source(source) -> tuple[list[Item], list[str], dict]:
-    """Items of every config and split entry of a :class:`~workbench.data.sources.HubParquet`."""
+    """Items of every config and split entry of a :class:`~speech.sources.HubParquet`."""
     items: list[Item] = []
     names = list(source.label_names) if source.label_names else None
     report = SkipReport()

@@ -1,7 +1,7 @@
-"""Command line for the embedded default dataset and for preparing real ones.
+"""Command line for the speech corpora: building the embedded default (spoken) and preparing real ones.
 
-    python -m workbench.data build [--root data] [--languages eng deu ...] [--per-language 600] [--seed 0]
-    python -m workbench.data prepare speechtaxi [--languages eng tw-akuapem ...] [--revision REV] [--processes N]
+    python -m speech.corpora build [--root data] [--languages eng deu ...] [--per-language 600] [--seed 0]
+    python -m speech.corpora prepare speechtaxi [--languages eng tw-akuapem ...] [--revision REV] [--processes N]
 
 Builds (or finds) the dataset and prints its folder, size on disk, build time and counts
 per language x split and per split x class.
@@ -15,16 +15,17 @@ import sys
 import time
 from pathlib import Path
 
+from speech.embedded import build_embedded, embedded_dir
+from speech.speechtaxi import prepare_speechtaxi
 from workbench.data.cldr_text import LANGUAGES
-from workbench.data.embedded import EmbeddedSettings, build_embedded, embedded_dir, is_built, tiny_settings
+from workbench.data.embedded import EmbeddedSettings, is_built, tiny_settings
 from workbench.errors import WorkbenchError
 from workbench.io import read_json
 from workbench.items import SPLITS
-from speech.speechtaxi import prepare_speechtaxi
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workbench.data", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m speech.corpora", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build the embedded dataset, or report the cached build")
     build.add_argument("--root", default="data", help="folder holding the builds (default: data)")

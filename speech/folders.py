@@ -49,7 +49,7 @@ def _field(row: dict, columns: dict[str, str], name: str):
 
 
 def read_audio_folder(source) -> Corpus:
-    """The items of an :class:`~workbench.data.sources.AudioFolder` (see the module doc)."""
+    """The items of an :class:`~speech.sources.AudioFolder` (see the module doc)."""
     root = source.root
     if not root.is_dir():
         raise DataError(f"audio folder '{root}'", "root", "folder not found")
