@@ -40,7 +40,7 @@ def identity(model: VisionCLIP) -> dict:
         "name": model.hparams.model_name,
         "pretrained": model.hparams.pretrained,
         "loss": model.loss_name,
-        "script": model.prompt_cfg.script,
+        "script": model.script,
     }
 
 
