@@ -196,7 +196,7 @@ def test_every_program_takes_the_one_vocabulary(module, capsys):
     if module not in ("cascade.fit_asr", "cascade.fit_ocr"):
         assert "system" in config["model"]
     if module.startswith("vision."):  # the prompts' script is the data's alone: no dead model.prompts.script
-        assert "script" in config["data"] and "script" not in config["model"]["prompts"]
+        assert "script" in config["data"] and "script" not in (config["model"]["prompts"] or {})
 
 
 @pytest.fixture(scope="module")
