@@ -25,6 +25,7 @@ import torch
 from benchmarks.common import base_parser, header, interleave, load_clips
 from benchmarks.models import save_whisper
 from benchmarks.profiling import profiled
+from tests.helpers.cascade_testing import transcribe_per_file
 
 SETTINGS = {
     "quick": dict(clips=4, langs=["eng", "rus"], dims="stand-in", rounds=2, tiny=True, sample_len=8, strings=200),
@@ -33,29 +34,6 @@ SETTINGS = {
         clips=128, langs=["eng", "rus", "hin", "tha"], dims="tiny", rounds=3, tiny=False, sample_len=24, strings=7280
     ),
 }
-
-
-def per_file(model, waves: list, languages: list[str], sample_len: int, fp16: bool = False) -> list[str]:
-    """The reference: ``whisper.transcribe`` once per clip, with options equal to the batched decoder's."""
-    import whisper
-
-    from cascade.languages import whisper_language
-
-    return [
-        whisper.transcribe(
-            model,
-            wave,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            language=whisper_language(lang),
-            without_timestamps=True,
-            fp16=fp16,
-            sample_len=sample_len,
-            no_speech_threshold=None,
-            verbose=None,
-        )["text"].strip()
-        for wave, lang in zip(waves, languages, strict=True)
-    ]
 
 
 def recognition(args, preset: dict, tmp: Path) -> list[str]:
@@ -76,7 +54,7 @@ def recognition(args, preset: dict, tmp: Path) -> list[str]:
         outputs["batched"] = rec.transcribe(waves, languages)
 
     def sequential():
-        outputs["per_file"] = per_file(model, waves, languages, sample_len)
+        outputs["per_file"] = transcribe_per_file(model, waves, languages, sample_len)
 
     what = f"checkpoint {args.model}" if args.model else f"random whisper {dims}"
     lines = [

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.cascade_recognition import per_file
 from benchmarks.common import Interleaved, base_parser, header, interleave_many, load_clips
 from benchmarks.models import save_whisper
+from tests.helpers.cascade_testing import transcribe_per_file
 
 SETTINGS = {
     "quick": dict(clips=4, langs=["eng", "rus"], dims="stand-in", rounds=2, tiny=True, sample_len=8),
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
 
         def sequential():
-            outputs["transcribe"] = per_file(model, waves, languages, sample_len)
+            outputs["transcribe"] = transcribe_per_file(model, waves, languages, sample_len)
 
         def batched(name):
             def run():

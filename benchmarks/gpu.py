@@ -11,7 +11,7 @@ Rows (each runs even when an earlier one failed; the exit status is 1 if any fai
    (tokens)/s, and MFU = model FLOP/s (``torch.utils.flop_counter`` over one forward + backward)
    / the card's dense bf16 peak (:data:`PEAK_BF16`, from the vendor's datasheet).
 2. ``whisper``: :class:`cascade.recognizers.whisper_asr.WhisperRecognizer` (batched decoding) vs
-   one ``whisper.transcribe`` per file (:func:`benchmarks.cascade_recognition.per_file`), fp16,
+   one ``whisper.transcribe`` per file (:func:`tests.helpers.cascade_testing.transcribe_per_file`), fp16,
    on a random-weight Whisper large-v3: clips/s both ways, their ratio, identical transcripts.
 3. ``main job``: ``python -m speech.fit -c configs/embedded/speech.yaml`` (the README's command,
    :func:`benchmarks.wall_time.main_command`) with ``--trainer.accelerator=gpu`` vs the same on
@@ -177,8 +177,8 @@ def whisper_checkpoint(work: Path, quick: bool) -> str:
 
 
 def whisper_row(size: dict, work: Path, device: torch.device, quick: bool) -> str:
-    from benchmarks.cascade_recognition import per_file
     from cascade.recognizers.whisper_asr import WhisperRecognizer
+    from tests.helpers.cascade_testing import transcribe_per_file
 
     fp16 = device.type == "cuda"
     gen = torch.Generator().manual_seed(1)
@@ -199,7 +199,7 @@ def whisper_row(size: dict, work: Path, device: torch.device, quick: bool) -> st
     batched = rec.transcribe(clips, languages)
     batched_s = time.perf_counter() - started
     started = time.perf_counter()
-    sequential = per_file(rec.model, clips, languages, size["sample_len"], fp16=fp16)
+    sequential = transcribe_per_file(rec.model, clips, languages, size["sample_len"], fp16=fp16)
     per_file_s = time.perf_counter() - started
     same = sum(a == b for a, b in zip(batched, sequential, strict=True))
     params = sum(p.numel() for p in rec.model.parameters()) / 1e6

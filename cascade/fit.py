@@ -20,64 +20,48 @@ import logging
 from cascade.asr_text import error_rates_by_language
 from cascade.classifier import TextClassifier
 from cascade.data import CascadeDataModule
-from workbench.cli import parse
 from workbench.distributed import program_scope
 from workbench.metrics import scores_by_language
-from workbench.program import (
-    Run,
-    build_trainer,
-    class_predictions,
-    entry,
-    fit,
-    predict_splits,
-    probs_in_order,
-    run_record,
-    write_run,
-)
+from workbench.program import Run, entry, evaluate, probs_in_order, train
 
 log = logging.getLogger(__name__)
+LINKS = (("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names"))
 
 
+@program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    with program_scope():
-        parsed = parse(
-            TextClassifier,
-            CascadeDataModule,
-            args,
-            fallback="cascade",
-            links=(("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names")),
-        )
-        trainer, best = build_trainer(parsed, mode="max")
-        fitted = fit(trainer, parsed, best)
-        if not parsed.config["test"]:
-            return Run(parsed, trainer, None)
-        data, model = parsed.datamodule, parsed.model
-        system = model.hparams.system or data.system
-        outputs = predict_splits(trainer, parsed, fitted)  # recognizer output (evaluated splits, dev), then gold text
-        columns = {"transcripts": lambda items: [data.transcripts[i.id] for i in items]}
-        if data.script == "romanized":
-            columns["romanized"] = lambda items: data.texts_for(items, "asr")
-        records = class_predictions(parsed, outputs, system, **columns)
-        identity = {
-            "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
-            "script": data.script,
-            "train_on": data.train_on,
-            "translator": data.translator.describe() if data.translator is not None else None,
-            "classifier": type(model.model).__name__,
-        }
+    run = train(TextClassifier, CascadeDataModule, args, fallback="cascade", links=LINKS)
+    data, model = run.datamodule, run.model
+    columns = {"transcripts": lambda items: [data.transcripts[i.id] for i in items]}
+    if data.script == "romanized":
+        columns["romanized"] = lambda items: data.texts_for(items, "asr")
+    run = evaluate(
+        run,
+        path="cascade",
         # image when the recognizer reads images (OCR), else speech
-        modality = "image" if getattr(data.recognizer, "signal", "audio") == "image" else "speech"
-        record = run_record(parsed, fitted, path="cascade", modality=modality, system=system, model=identity)
-        sections = {
-            "asr": asr_scores(data),
-            "gold_text": {"splits": gold_text_scores(data, outputs[len(data.predict_splits) :])},
-        }
-        metrics = write_run(trainer, parsed, record, records, sections)
-        for split, scores in (metrics or {}).get("splits", {}).items():
-            gold = metrics["sections"]["gold_text"]["splits"][split]["overall"]["accuracy"]
-            log.warning("%s %s: accuracy %.3f (gold %.3f)", parsed.run_dir, split, scores["overall"]["accuracy"], gold)
-        return Run(parsed, trainer, metrics)
+        modality="image" if getattr(data.recognizer, "signal", "audio") == "image" else "speech",
+        system=model.hparams.system or data.system,
+        model=identity(run),
+        # the data module's predict loaders after the recognizer's output: the gold text
+        further=lambda gold: {"asr": asr_scores(data), "gold_text": {"splits": gold_text_scores(data, gold)}},
+        **columns,
+    )
+    for split, scores in (run.metrics or {}).get("sections", {}).get("gold_text", {}).get("splits", {}).items():
+        log.warning("%s %s: gold text accuracy %.3f", run.parsed.run_dir, split, scores["overall"]["accuracy"])
+    return run
+
+
+def identity(run: Run) -> dict:
+    """What the run record says of the cascade: its stages and classifier."""
+    data = run.datamodule
+    return {
+        "recognizer": data.recognizer.describe() if data.recognizer is not None else None,
+        "script": data.script,
+        "train_on": data.train_on,
+        "translator": data.translator.describe() if data.translator is not None else None,
+        "classifier": type(run.model.model).__name__,
+    }
 
 
 def gold_text_scores(data: CascadeDataModule, outputs: list) -> dict:

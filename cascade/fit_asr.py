@@ -1,6 +1,6 @@
 """Train a CTC recognizer on the corpus' transcripts: ``python -m cascade.fit_asr -c CONFIG [-c OVERLAY]``.
 
-LightningCLI parses (``--print_config``, ``--help``); :func:`train_recognizer` runs the steps of
+LightningCLI parses (``--print_config``, ``--help``); :func:`main` runs the steps of
 :mod:`workbench.program` in order. Trains :class:`~cascade.ctc.CTCRecognizer` on every training
 language (protocol ``all_languages``) with native-script or romanized targets
 (``data.script``), keeps ``checkpoints/best.ckpt`` (lowest dev CER; a Lightning checkpoint
@@ -14,15 +14,15 @@ split with it and writes the run directory (``--run_dir``, default ``runs/<confi
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import torch
 
 from cascade.asr_data import ASRDataModule, target_text
 from cascade.asr_text import error_rates_by_language
 from cascade.ctc import CTCRecognizer
-from workbench.cli import parse
 from workbench.distributed import program_scope
-from workbench.program import Run, best_checkpoint, build_trainer, entry, fit, run_record, write_run
+from workbench.program import Run, best_checkpoint, entry, run_record, train, write_run
 from workbench.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -41,52 +41,52 @@ def transcribe_split(model: CTCRecognizer, data: ASRDataModule, split: str) -> l
     return texts
 
 
+# a recognizer is best by its lowest dev CER; its data modules shard their own batches
+RECOGNIZER = {
+    "mode": "min",
+    "monitor": "val/cer",
+    "links": (),
+    "trainer_defaults": {"use_distributed_sampler": False, "log_every_n_steps": 10},
+}
+
+
+@program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    return train_recognizer(args, ASRDataModule, modality="speech", fallback="asr", system_prefix="ctc")
+    run = train(CTCRecognizer, ASRDataModule, args, fallback="asr", **RECOGNIZER)
+    return evaluate_recognizer(run, modality="speech", system_prefix="ctc")
 
 
-def train_recognizer(args: list[str] | None, data_class: type, *, modality: str, fallback: str, system_prefix: str):
-    """Fit a CTC recognizer (best by lowest ``val/cer``), transcribe the evaluated splits with
-    ``best.ckpt`` into transcripts.jsonl and write metrics.json (``asr``: CER/WER per split)."""
-    with program_scope():
-        parsed = parse(
-            CTCRecognizer,
-            data_class,
-            args,
-            fallback=fallback,
-            monitor="val/cer",
-            links=(),
-            trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
-        )
-        trainer, best = build_trainer(parsed, mode="min")
-        fitted = fit(trainer, parsed, best)
-        if not parsed.config["test"]:
-            return Run(parsed, trainer, None)
-        data, checkpoint = parsed.datamodule, best_checkpoint(parsed)
-        model = parsed.model
-        if checkpoint is not None:
-            model = CTCRecognizer.load_from_checkpoint(checkpoint, encoder=model.encoder, weights_only=True)
-        rows, scores = [], {}
-        for split in data.eval_splits:
-            items = data.eval_items(split)
-            hyps = transcribe_split(model, data, split)
-            refs = [target_text(item, data.script) for item in items]
-            scores[split] = error_rates_by_language(refs, hyps, [item.language for item in items])
-            rows += [
-                {"id": i.id, "language": i.language, "split": split, "reference": r, "transcript": h}
-                for i, r, h in zip(items, refs, hyps, strict=True)
-            ]
-        if trainer.is_global_zero:
-            RunDir(parsed.run_dir).write_transcripts(rows)
-        system = f"{system_prefix}-{data.script}"
-        identity = {"encoder": type(model.encoder).__name__, "script": data.script, "symbols": len(model.vocabulary)}
-        record = run_record(parsed, fitted, path="recognizer", modality=modality, system=system, model=identity)
-        metrics = write_run(trainer, parsed, record, None, {"asr": scores})
-        for split, part in (metrics or {}).get("sections", {}).get("asr", {}).items():
-            per = ", ".join(f"{lang} {s['cer']:.3f}" for lang, s in part["per_language"].items())
-            log.warning("%s CER %s: %s (fit %.0f s)", parsed.run_dir, split, per, fitted.training.train_seconds)
-        return Run(parsed, trainer, metrics)
+def evaluate_recognizer(run: Run, *, modality: str, system_prefix: str) -> Run:
+    """Unless ``--test false``: transcribe the evaluated splits with ``best.ckpt`` into transcripts.jsonl
+    and write metrics.json (``asr``: CER/WER per split); the system is ``<system_prefix>-<script>``."""
+    parsed, trainer, fitted = run.parsed, run.trainer, run.fitted
+    if not parsed.config["test"]:
+        return run
+    data, checkpoint = parsed.datamodule, best_checkpoint(parsed)
+    model = parsed.model
+    if checkpoint is not None:
+        model = CTCRecognizer.load_from_checkpoint(checkpoint, encoder=model.encoder, weights_only=True)
+    rows, scores = [], {}
+    for split in data.eval_splits:
+        items = data.eval_items(split)
+        hyps = transcribe_split(model, data, split)
+        refs = [target_text(item, data.script) for item in items]
+        scores[split] = error_rates_by_language(refs, hyps, [item.language for item in items])
+        rows += [
+            {"id": i.id, "language": i.language, "split": split, "reference": r, "transcript": h}
+            for i, r, h in zip(items, refs, hyps, strict=True)
+        ]
+    if trainer.is_global_zero:
+        RunDir(parsed.run_dir).write_transcripts(rows)
+    system = f"{system_prefix}-{data.script}"
+    identity = {"encoder": type(model.encoder).__name__, "script": data.script, "symbols": len(model.vocabulary)}
+    record = run_record(parsed, fitted, path="recognizer", modality=modality, system=system, model=identity)
+    metrics = write_run(trainer, parsed, record, None, {"asr": scores})
+    for split, part in (metrics or {}).get("sections", {}).get("asr", {}).items():
+        per = ", ".join(f"{lang} {s['cer']:.3f}" for lang, s in part["per_language"].items())
+        log.warning("%s CER %s: %s (fit %.0f s)", parsed.run_dir, split, per, fitted.training.train_seconds)
+    return replace(run, metrics=metrics)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,18 @@ The run record says ``kind`` recognizer, ``modality`` image.
 
 from __future__ import annotations
 
-from cascade.fit_asr import train_recognizer
+from cascade.ctc import CTCRecognizer
+from cascade.fit_asr import RECOGNIZER, evaluate_recognizer
 from cascade.ocr_data import LineImageDataModule
-from workbench.program import Run, entry
+from workbench.distributed import program_scope
+from workbench.program import Run, entry, train
 
 
+@program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    return train_recognizer(args, LineImageDataModule, modality="image", fallback="ocr", system_prefix="ocr-ctc")
+    run = train(CTCRecognizer, LineImageDataModule, args, fallback="ocr", **RECOGNIZER)
+    return evaluate_recognizer(run, modality="image", system_prefix="ocr-ctc")
 
 
 if __name__ == "__main__":

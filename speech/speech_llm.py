@@ -23,17 +23,21 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from speech.fit import train_speech_classifier
+from speech.data import SpeechDataModule
+from speech.fit import TRAINER
 from workbench.answer_scoring import answer_log_probs, answer_token_ids
+from workbench.distributed import program_scope
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
-from workbench.program import Run, entry
+from workbench.program import Run, entry, evaluate, train
 
 SAMPLE_RATE = 16000  # Hz: Qwen2-Audio's Whisper feature extractor
 LLM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # the language model's attention (the audio encoder's
 # attention is named the same: adapters on both unless model.lora.target_modules narrows them)
 DType = Literal["float32", "bfloat16", "float16"]
+# the answers are the corpus' label names unless model.answers names them
+LINKS = (("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names"))
 
 
 class SpeechLLM(L.LightningModule):
@@ -155,23 +159,30 @@ class SpeechLLM(L.LightningModule):
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
 
 
-def identity(model: SpeechLLM, fitted: bool) -> tuple[str, dict]:
-    """The run's system (``speechllm-lora`` / ``-zeroshot`` unless ``model.system`` names it) and its record's model."""
-    system = model.hparams.system or ("speechllm-lora" if fitted and model.lora else "speechllm-zeroshot")
+def system_name(model: SpeechLLM, fitted: bool) -> str:
+    """``model.system``, else ``speechllm-lora`` (fitted with adapters) or ``speechllm-zeroshot``."""
+    return model.hparams.system or ("speechllm-lora" if fitted and model.lora else "speechllm-zeroshot")
+
+
+def identity(model: SpeechLLM, fitted: bool) -> dict:
+    """What the run record says of a speech-LLM."""
     mode = ("lora" if model.lora else "finetune") if fitted else "zeroshot"
-    return system, {"family": "speech-llm", "name": model.hparams.model_id, "loss": model.loss_name, "mode": mode}
+    return {"family": "speech-llm", "name": model.hparams.model_id, "loss": model.loss_name, "mode": mode}
 
 
+@program_scope()
 def main(args: list[str] | None = None) -> Run:
     """The speech E2E program's steps (:mod:`speech.fit`) with a speech-LLM as the model: the same data,
     protocols, run directory and record (``model.family`` ``speech-llm``)."""
-    return train_speech_classifier(
-        args,
-        SpeechLLM,
-        identity,
-        fallback="speech_llm",
-        links=(("data.num_classes", "model.num_classes"), ("data.label_names", "model.class_names")),
-        sections=lambda model: {"answers": model.names, "question": model.hparams.question},
+    run = train(SpeechLLM, SpeechDataModule, args, fallback="speech_llm", links=LINKS, trainer_defaults=TRAINER)
+    model, fitted = run.model, bool(run.parsed.config["fit"])
+    return evaluate(
+        run,
+        path="e2e",
+        modality="speech",
+        system=system_name(model, fitted),
+        model=identity(model, fitted),
+        sections={"answers": model.names, "question": model.hparams.question},
     )
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import whisper
 
-from cascade.languages import whisper_language
 from cascade.recognize import transcribe_items
 from cascade.recognizers.whisper_asr import WhisperRecognizer
-from tests.helpers.cascade_testing import noise_clips, tiny_whisper
+from tests.helpers.cascade_testing import noise_clips, tiny_whisper, transcribe_per_file
 
 SAMPLE_LEN = 12  # random models loop: cap the tokens per clip
 
@@ -25,21 +24,7 @@ def clips():
 
 def sequential(model, clips, languages):
     """The reference: one transcribe() call per file, greedy, no conditioning, same options."""
-    return [
-        whisper.transcribe(
-            model,
-            clip,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            language=whisper_language(lang) if lang else None,
-            without_timestamps=True,
-            fp16=False,
-            sample_len=SAMPLE_LEN,
-            no_speech_threshold=None,
-            verbose=None,
-        )["text"].strip()
-        for clip, lang in zip(clips, languages, strict=True)
-    ]
+    return transcribe_per_file(model, clips, languages, SAMPLE_LEN)
 
 
 def test_batched_equals_sequential_with_given_languages(tiny_path, clips):

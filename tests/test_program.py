@@ -195,6 +195,8 @@ def test_every_program_takes_the_one_vocabulary(module, capsys):
     assert config["monitor"] == ("val/cer" if "fit_" in module and "vlm" not in module else "val/acc")
     if module not in ("cascade.fit_asr", "cascade.fit_ocr"):
         assert "system" in config["model"]
+    if module.startswith("vision."):  # the prompts' script is the data's alone: no dead model.prompts.script
+        assert "script" in config["data"] and "script" not in (config["model"]["prompts"] or {})
 
 
 @pytest.fixture(scope="module")

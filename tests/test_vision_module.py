@@ -39,7 +39,7 @@ def test_overfit_captions_contrastive(corpus):
 
 @pytest.mark.parametrize("loss", ["prompts", "head"])
 def test_overfit_prompts_and_head(corpus, loss):
-    module = make(corpus, loss=loss, prompts=Prompts(script="romanized"))
+    module = make(corpus, loss=loss, script="romanized")
     batch = batch_of(module, corpus, language="rus")
     first, last = overfit(module, batch, steps=120)
     assert last < 0.2 and accuracy(module, batch) == 1.0
@@ -91,7 +91,7 @@ def test_caption_loss_treats_identical_texts_as_one():
 
 
 def test_prompts_templates_and_romanization(corpus):
-    module = make(corpus, prompts=Prompts(templates={"rus": "цифра {}"}, script="romanized"))
+    module = make(corpus, prompts=Prompts(templates={"rus": "цифра {}"}), script="romanized")
     assert module.prompt_texts("rus")[2] == "tsifra dva"
     assert module.prompt_texts("eng")[2] == "two"
     assert module.system_name(fitted=False) == "vis-zeroshot-romanized"

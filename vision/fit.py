@@ -16,19 +16,8 @@ from __future__ import annotations
 
 from vision.datamodule import ImageDataModule
 from vision.module import VisionCLIP
-from workbench.cli import parse
 from workbench.distributed import program_scope
-from workbench.program import (
-    Run,
-    build_trainer,
-    class_predictions,
-    entry,
-    fit,
-    predict_splits,
-    report_accuracy,
-    run_record,
-    write_run,
-)
+from workbench.program import Run, entry, evaluate, train
 
 # the model reads what the data says: its classes, their names and the script of its texts
 LINKS = (
@@ -38,42 +27,34 @@ LINKS = (
 )
 
 
+@program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    return train_image_classifier(args, VisionCLIP, identity)
+    run = train(VisionCLIP, ImageDataModule, args, fallback="vision", links=LINKS)
+    return evaluate_image_classifier(run, identity(run.model))
 
 
-def identity(model) -> dict:
+def identity(model: VisionCLIP) -> dict:
     """What the run record says of an open_clip model."""
     return {
         "name": model.hparams.model_name,
         "pretrained": model.hparams.pretrained,
         "loss": model.loss_name,
-        "script": model.prompt_cfg.script,
+        "script": model.script,
     }
 
 
-def train_image_classifier(args: list[str] | None, model_class: type, describe, **more) -> Run:
-    """Fit, predict and write an image classifier's run; ``describe(model)`` is the record's
-    ``model``; ``more``: extra metrics sections, each a function of the model."""
-    with program_scope():
-        parsed = parse(model_class, ImageDataModule, args, fallback="vision", links=LINKS)
-        trainer, best = build_trainer(parsed, mode="max")
-        fitted = fit(trainer, parsed, best)
-        if not parsed.config["test"]:
-            return Run(parsed, trainer, None)
-        model = parsed.model
-        system = model.system_name(parsed.config["fit"])
-        records = class_predictions(parsed, predict_splits(trainer, parsed, fitted), system)
-        record = run_record(parsed, fitted, path="e2e", modality="image", system=system, model=describe(model))
-        sections = {
-            "prompts": {lang: model.prompt_texts(lang) for lang in sorted(model.class_names)},
-            "dropped_for_leakage": parsed.datamodule.selection.dropped_for_leakage,
-            **{name: section(model) for name, section in more.items()},
-        }
-        metrics = write_run(trainer, parsed, record, records, sections)
-        report_accuracy(parsed.run_dir, metrics)
-        return Run(parsed, trainer, metrics)
+def evaluate_image_classifier(run: Run, model_record: dict, **sections) -> Run:
+    """:func:`~workbench.program.evaluate` for an image classifier (a ``vision.module.ClassScorer``):
+    its system name, and its prompts and the items dropped for leakage beside ``sections``."""
+    model = run.model
+    sections = {
+        "prompts": {lang: model.prompt_texts(lang) for lang in sorted(model.class_names)},
+        "dropped_for_leakage": run.datamodule.selection.dropped_for_leakage,
+        **sections,
+    }
+    system = model.system_name(run.parsed.config["fit"])
+    return evaluate(run, path="e2e", modality="image", system=system, model=model_record, sections=sections)
 
 
 if __name__ == "__main__":

@@ -7,23 +7,21 @@ Its runs are vision runs like the others (same record kind, report and demo), wi
 
 from __future__ import annotations
 
-from vision.fit import train_image_classifier
+from vision.datamodule import ImageDataModule
+from vision.fit import LINKS, evaluate_image_classifier
 from vision.vlm import VisionVLM
-from workbench.program import Run, entry
+from workbench.distributed import program_scope
+from workbench.program import Run, entry, train
 
 
-def identity(model) -> dict:
-    """What the run record says of a VLM."""
-    return {"family": "vlm", "name": model.hparams.model_id, "loss": model.loss_name}
-
-
-def questions(model) -> dict:
-    return {lang: model.question(lang) for lang in sorted(model.prompt_cfg.texts)}
-
-
+@program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    return train_image_classifier(args, VisionVLM, identity, questions=questions)
+    run = train(VisionVLM, ImageDataModule, args, fallback="vision", links=LINKS)
+    model = run.model
+    identity = {"family": "vlm", "name": model.hparams.model_id, "loss": model.loss_name}
+    questions = {lang: model.question(lang) for lang in sorted(model.prompt_cfg.texts)}
+    return evaluate_image_classifier(run, identity, questions=questions)
 
 
 if __name__ == "__main__":

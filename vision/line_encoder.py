@@ -96,10 +96,10 @@ class LineEncoder(ConvEncoder):
         self.height, self.stem_channels = height, stem_channels
         width = LineColumns(height, stem_channels).dim
         super().__init__(dim, num_blocks, kernel, stride, dropout, n_mels=width, specaugment=False)
-        self.preprocess_config = {
+        self.preprocess_config = {  # the conv encoder's, with columns instead of audio frames
             **self.features.config,
             "lines": {"max_skew": lines.MAX_SKEW, "line_gap": lines.LINE_GAP, "margin": lines.MARGIN},
-            "encoder": {"dim": dim, "num_blocks": num_blocks, "kernel": kernel, "stride": stride},
+            "encoder": self.preprocess_config["encoder"],
         }
 
     def front_end(self, n_mels: int, specaugment: bool) -> nn.Module:

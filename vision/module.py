@@ -29,7 +29,7 @@ channels-last memory layout (``channels_last``: the same weights and results, an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import lightning as L
@@ -53,25 +53,18 @@ Contrast = Literal["auto", "softmax", "sigmoid"]
 
 @dataclass
 class Prompts:
-    """How class prompts are written.
+    """How class prompts are written (their script is the data's: ``data.script``).
 
     Args:
         templates: language -> template with one ``{}`` for the class name; ``{}`` (the bare
             name) for languages not listed. Write each template in its own language.
-        script: ``native`` text, or ``romanized`` by uroman (prompts and training captions).
     """
 
     templates: dict[str, str] = field(default_factory=dict)
-    script: Script = "native"
 
 
 # modules built in code keep prompts in their hyper-parameters: checkpoints read with weights_only=True
 torch.serialization.add_safe_globals([Prompts])
-
-
-def with_script(prompts, script: Script | None):
-    """``prompts`` (:class:`Prompts` or the VLM's questions) in ``script`` when one is given."""
-    return prompts if script is None else replace(prompts, script=script)
 
 
 class ClassScorer:
@@ -121,8 +114,8 @@ class ClassScorer:
         if self.hparams.system:
             return self.hparams.system
         if not fitted:
-            return f"{self.family}-zeroshot-{self.prompt_cfg.script}"
-        return self.fitted_name(self.prompt_cfg.script)
+            return f"{self.family}-zeroshot-{self.script}"
+        return self.fitted_name(self.script)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -144,7 +137,7 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         context_length: overrides the text context length (tokens).
         aug_cfg: open_clip training augmentation (``scale``, ``color_jitter``...).
         loss: ``captions`` (contrastive), ``prompts`` (class prompts) or ``head``.
-        prompts: prompt templates per language and the script of the text side.
+        prompts: prompt templates per language.
         freeze: towers not trained at all (``image``, ``text``).
         lora: LoRA adapters on the linear layers of the towers that are not frozen (their
             other weights then stay fixed); None trains those towers fully.
@@ -156,7 +149,8 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vis-finetune[-head|-romanized]`` or,
             when evaluated without training, ``vis-zeroshot-<script>``.
-        script: the prompts' and captions' script (linked from ``data.script``; None: the prompts').
+        script: the prompts' and captions' script, ``native`` or ``romanized`` by uroman (linked from
+            ``data.script``).
     """
 
     def __init__(
@@ -177,12 +171,12 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         num_classes: int | None = None,
         class_names: dict[str, list[str]] | None = None,
         system: str | None = None,
-        script: Script | None = None,
+        script: Script = "native",
     ):
         needs_names = "" if loss == "head" else "classification by prompts"
         super().__init__(loss, lora, optim, class_names, num_classes, needs_names)
         self.save_hyperparameters()
-        self.prompt_cfg = with_script(prompts or Prompts(), script)
+        self.prompt_cfg, self.script = prompts or Prompts(), script
         self.freeze = list(freeze or [])
         bundle = load_clip(model_name, pretrained, tokenizer, context_length, aug_cfg, architecture=architecture)
         self.clip = bundle.model
@@ -223,7 +217,7 @@ class VisionCLIP(ClassScorer, L.LightningModule):
             raise ConfigError(f"no class names for language '{language}' (have {sorted(self.class_names)})")
         template = self.prompt_cfg.templates.get(language, "{}")
         texts = [template.format(name) for name in self.class_names[language]]
-        if self.prompt_cfg.script == "romanized":
+        if self.script == "romanized":
             texts = [romanize(text, language) for text in texts]
         return texts
 
@@ -302,7 +296,7 @@ class VisionCLIP(ClassScorer, L.LightningModule):
         return (image_loss + text_loss) / 2
 
     def batch_texts(self, batch: dict) -> list[str]:
-        if self.prompt_cfg.script == "native":
+        if self.script == "native":
             return batch["text"]
         return [
             rom or romanize(text, lang)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -14,6 +14,17 @@ from workbench.errors import ConfigError
 from workbench.items import Item
 from workbench.predictor import Predictor, register
 from workbench.record import RunRecord
+
+
+@contextmanager
+def in_script(model, script: str | None):
+    """``model``'s prompts (or questions and answers) in ``script`` for a while (None: the run's own)."""
+    saved = model.script
+    model.script = script or saved
+    try:
+        yield
+    finally:
+        model.script = saved
 
 
 @register("e2e", "image")
@@ -31,12 +42,8 @@ class VisionPredictor(Predictor):
 
     def prompts(self, language: str, script: str | None = None) -> list[str]:
         """The class prompts of ``language`` in ``script`` (default: the run's own)."""
-        saved = self.model.prompt_cfg
-        self.model.prompt_cfg = replace(saved, script=script or saved.script)
-        try:
+        with in_script(self.model, script):
             return self.model.prompt_texts(language)
-        finally:
-            self.model.prompt_cfg = saved
 
     @torch.no_grad()
     def predict_images(self, images: list, languages: list[str], script: str | None = None) -> list[list[float]]:
@@ -45,12 +52,8 @@ class VisionPredictor(Predictor):
             if language not in self.model.class_names:
                 raise ConfigError(f"language '{language}': this vision run knows {self.languages}")
         pixels = torch.stack([self.model.preprocess_val(image.convert("RGB")) for image in images])
-        saved = self.model.prompt_cfg
-        self.model.prompt_cfg = replace(saved, script=script or saved.script)
-        try:
+        with in_script(self.model, script):
             logits = self.model.logits(pixels, languages, cached=False)
-        finally:
-            self.model.prompt_cfg = saved
         return torch.softmax(logits.float(), dim=-1).tolist()
 
     def predict_items(self, items: list[Item]) -> list[list[float]]:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vision.module import ClassScorer, Script, with_script
+from vision.module import ClassScorer, Script
 from workbench.answer_scoring import Score, answer_log_probs, answer_token_ids, class_scores
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only
@@ -38,15 +38,13 @@ DType = Literal["float32", "bfloat16", "float16"]
 
 @dataclass
 class Questions:
-    """The question shown with each image, per language, and the script of questions and answers.
+    """The question shown with each image, per language (its script is the data's: ``data.script``).
 
     Args:
         texts: language -> the question, written in that language.
-        script: ``native``, or ``romanized`` by uroman (questions and class names alike).
     """
 
     texts: dict[str, str] = field(default_factory=dict)
-    script: Script = "native"
 
 
 # the language model's attention projections get adapters when model.lora.target_modules is null
@@ -75,7 +73,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
         trust_remote_code: run the repository's own code (opt-in; False loads transformers' classes only).
         dtype: weights' dtype (``bfloat16`` on GPUs; ``float32`` on CPU).
         image_size: images are resized to this square (pixels) before the processor.
-        prompts: the question per language and the script.
+        prompts: the question per language.
         answers: ``{language: [class name per label]}`` replacing the data's class names (e.g. a
             category word when the data's texts are the images' contents).
         loss: ``lm`` (gold answer likelihood) or ``classes`` (softmax over the class scores).
@@ -86,7 +84,8 @@ class VisionVLM(ClassScorer, L.LightningModule):
         num_classes: number of classes (linked from the data).
         class_names: ``{language: [class name per label]}`` (linked from the data).
         system: system name for run tables; default ``vlm-lora[-romanized]`` or ``vlm-zeroshot-<script>``.
-        script: the questions' and answers' script (linked from ``data.script``; None: the prompts').
+        script: the questions' and answers' script, ``native`` or ``romanized`` by uroman (linked from
+            ``data.script``).
     """
 
     names_key, family = "model.answers", "vlm"
@@ -106,14 +105,14 @@ class VisionVLM(ClassScorer, L.LightningModule):
         num_classes: int | None = None,
         class_names: dict[str, list[str]] | None = None,
         system: str | None = None,
-        script: Script | None = None,
+        script: Script = "native",
     ):
         needs_names = "scoring class names (or model.answers)"
         super().__init__(loss, lora, optim, answers or class_names, num_classes, needs_names)
         self.save_hyperparameters()
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        self.prompt_cfg = with_script(prompts or Questions(), script)
+        self.prompt_cfg, self.script = prompts or Questions(), script
         try:
             self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
             self.vlm = AutoModelForImageTextToText.from_pretrained(
@@ -134,7 +133,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
 
     # -- texts -----------------------------------------------------------------------------
     def _script(self, texts: list[str], language: str) -> list[str]:
-        if self.prompt_cfg.script == "native":
+        if self.script == "native":
             return texts
         return [romanize(text, language) for text in texts]
 
@@ -162,7 +161,7 @@ class VisionVLM(ClassScorer, L.LightningModule):
 
     def answer_ids(self, language: str) -> list[list[int]]:
         """Token ids of each class name of ``language``, then the end-of-answer token (cached)."""
-        key = f"{language}:{self.prompt_cfg.script}"  # the demo switches scripts on one model
+        key = f"{language}:{self.script}"  # the demo switches scripts on one model
         if key not in self._answer_cache:
             self._answer_cache[key] = answer_token_ids(self.tokenizer, self.prompt_texts(language))
         return self._answer_cache[key]

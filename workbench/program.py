@@ -1,11 +1,14 @@
 """The steps every training program runs, as plain functions a program's ``main`` calls in order::
 
-    parsed = parse(Model, Data, args, fallback=...)      # workbench.cli: LightningCLI for parsing only
-    trainer, best = build_trainer(parsed, mode="max")     # callbacks, loggers, one checkpoint naming
-    fitted = fit(trainer, parsed, best)                   # --fit, --ckpt_path resumes
-    outputs = predict_splits(trainer, parsed, fitted)     # every evaluated split, then dev, with the best
-    records = class_predictions(parsed, outputs, system)
-    metrics = write_run(trainer, parsed, run_record(...), records, sections)   # the metrics last
+    run = train(Model, Data, args, fallback=...)   # parse (workbench.cli), build the trainer, fit
+    run = evaluate(run, path=..., modality=..., system=..., model=...)   # predict, write the run
+
+:func:`train` is :func:`~workbench.cli.parse` (LightningCLI for parsing only), :func:`build_trainer`
+(callbacks, loggers, one checkpoint naming) and :func:`fit` (``--fit``, ``--ckpt_path`` resumes);
+:func:`evaluate` (skipped with ``--test false``) is :func:`predict_splits` (every evaluated split,
+then dev, with the best checkpoint), :func:`class_predictions`, :func:`run_record` and
+:func:`write_run` (the metrics last). A recognizer (:mod:`cascade.fit_asr`) calls :func:`train`
+and writes its transcripts itself. A run directory holds:
 
 - checkpoints (:class:`~workbench.runs.RunDir` owns the layout): ``best`` (best ``--monitor`` dev
   score; when training ended before any validation, the final weights) and ``last`` (the
@@ -27,7 +30,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -35,7 +38,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from workbench.cli import Parsed, RunDirConfig
+from workbench.cli import Parsed, RunDirConfig, parse
 from workbench.console import StepProgressBar, quiet_lightning
 from workbench.distributed import gathered, rank_and_world, rank_share
 from workbench.early_stopping import checks_since_best, stopped_by
@@ -68,13 +71,23 @@ def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = N
 
 
 @dataclass
+class Fitted:
+    """How fitting went, taken when it ended (see :func:`fit`)."""
+
+    training: TrainingRecord
+    cpu_seconds: float
+
+
+@dataclass
 class Run:
-    """What a program's ``main`` returns: the parsed run, its trainer and the metrics written
-    (None when ``--test false`` or on a rank other than 0)."""
+    """What :func:`train` and :func:`evaluate` return, and so a program's ``main``: the parsed run,
+    its trainer, how fitting went and the metrics written (None before :func:`evaluate`, with
+    ``--test false`` or on a rank other than 0)."""
 
     parsed: Parsed
     trainer: Trainer
-    metrics: dict | None
+    fitted: Fitted
+    metrics: dict | None = None
 
     @property
     def model(self):
@@ -85,12 +98,44 @@ class Run:
         return self.parsed.datamodule
 
 
-@dataclass
-class Fitted:
-    """How fitting went, taken when it ended (see :func:`fit`)."""
+def train(model_class: type, data_class: type, args: list[str] | None, *, mode: str = "max", **parsing) -> Run:
+    """Every program's opening: parse ``args`` (:func:`~workbench.cli.parse` with ``parsing``: ``fallback``,
+    ``links``, ``monitor``, ``trainer_defaults``), build the trainer (best checkpoint by ``--monitor``
+    in ``mode``) and fit."""
+    parsed = parse(model_class, data_class, args, **parsing)
+    trainer, best = build_trainer(parsed, mode=mode)
+    return Run(parsed, trainer, fit(trainer, parsed, best))
 
-    training: TrainingRecord
-    cpu_seconds: float
+
+def evaluate(
+    run: Run,
+    *,
+    path: str,
+    modality: str,
+    system: str,
+    model: dict,
+    sections: dict | None = None,
+    further: Callable[[list], dict] | None = None,
+    **columns,
+) -> Run:
+    """A classifier's run written (unless ``--test false``): every evaluated split and dev predicted
+    with ``best.ckpt`` as ``system``, the record (``path`` x ``modality``, ``model``), the predictions
+    and the metrics with the program's ``sections``; one line per split logs its accuracy.
+
+    ``further(outputs)``: more sections from the outputs of the data module's predict loaders after
+    the evaluated splits and dev (the cascade's gold text); ``columns``: per-split functions
+    ``items -> values`` of extra prediction columns (``transcripts``, ``romanized``).
+    """
+    parsed, trainer = run.parsed, run.trainer
+    if not parsed.config["test"]:
+        return run
+    outputs = predict_splits(trainer, parsed, run.fitted)
+    records = class_predictions(parsed, outputs, system, **columns)
+    record = run_record(parsed, run.fitted, path=path, modality=modality, system=system, model=model)
+    sections = {**(sections or {}), **(further(outputs[len(parsed.datamodule.predict_splits) :]) if further else {})}
+    metrics = write_run(trainer, parsed, record, records, sections)
+    report_accuracy(parsed.run_dir, metrics)
+    return replace(run, metrics=metrics)
 
 
 def build_trainer(parsed: Parsed, mode: str = "max") -> tuple[Trainer, ModelCheckpoint]:

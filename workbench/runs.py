@@ -43,40 +43,16 @@ class RunDir:
     """One run directory at ``path`` (it need not exist yet)."""
 
     def __init__(self, path: str | Path):
+        # where each part lives
         self.path = Path(path)
-
-    # -- where each part lives -------------------------------------------------------------
-    @property
-    def config_path(self) -> Path:
-        return self.path / CONFIG
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / CHECKPOINTS
-
-    @property
-    def best(self) -> Path:
-        return self.checkpoints / f"{BEST}.ckpt"
-
-    @property
-    def last(self) -> Path:
-        return self.checkpoints / f"{LAST}.ckpt"
-
-    @property
-    def predictions_path(self) -> Path:
-        return self.path / PREDICTIONS
-
-    @property
-    def dev_predictions_path(self) -> Path:
-        return self.path / DEV_PREDICTIONS
-
-    @property
-    def transcripts_path(self) -> Path:
-        return self.path / TRANSCRIPTS
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS
+        self.config_path = self.path / CONFIG
+        self.checkpoints = self.path / CHECKPOINTS
+        self.best = self.checkpoints / f"{BEST}.ckpt"
+        self.last = self.checkpoints / f"{LAST}.ckpt"
+        self.predictions_path = self.path / PREDICTIONS
+        self.dev_predictions_path = self.path / DEV_PREDICTIONS
+        self.transcripts_path = self.path / TRANSCRIPTS
+        self.metrics_path = self.path / METRICS
 
     def is_finished(self) -> bool:
         return self.metrics_path.is_file()

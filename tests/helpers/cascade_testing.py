@@ -1,6 +1,6 @@
 """Tiny stand-ins for the cascade's pretrained models, built locally (never downloaded).
 
-Used by tests/test_cascade_*.py, tests/test_configs_cascade.py and benchmarks/whisper_batched.py.
+Used by tests/test_cascade_*.py, tests/test_configs_cascade.py and the cascade benchmarks.
 """
 
 from __future__ import annotations
@@ -172,3 +172,28 @@ def write_processor_files(folder: Path, **tokenizer_extra) -> None:
         "sampling_rate": 16000,
     }
     (folder / "preprocessor_config.json").write_text(json.dumps(extractor))
+
+
+def transcribe_per_file(model, waves: list, languages: list, sample_len: int, fp16: bool = False) -> list[str]:
+    """The reference the batched Whisper recognizer must equal: ``whisper.transcribe`` once per clip, with
+    the batched decoder's options (greedy, no conditioning on previous text, no timestamps, same
+    ``sample_len``); a language None is detected."""
+    import whisper
+
+    from cascade.languages import whisper_language
+
+    return [
+        whisper.transcribe(
+            model,
+            wave,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            language=whisper_language(lang) if lang else None,
+            without_timestamps=True,
+            fp16=fp16,
+            sample_len=sample_len,
+            no_speech_threshold=None,
+            verbose=None,
+        )["text"].strip()
+        for wave, lang in zip(waves, languages, strict=True)
+    ]

@@ -95,25 +95,31 @@ class Document:
     def add(self, *lines: str) -> None:
         self.lines += list(lines)
 
+    def by_modality_and_protocol(self, title: str, explanation: str, frame, markdown) -> None:
+        """A section: its title, what its tables show, then ``markdown(part)`` per modality and protocol."""
+        self.add("", title, "", explanation)
+        for (modality, group), part in frame.groupby(["modality", "protocol"], sort=True):
+            self.add("", f"### {group} ({modality})", "", markdown(part))
+
     def split_section(self, split, table, ladder, sig, pooled, unpaired) -> None:
-        self.add("", f"## Accuracy (%) on `{split}`, mean ± std over seeds", "")
-        self.add(
+        self.by_modality_and_protocol(
+            f"## Accuracy (%) on `{split}`, mean ± std over seeds",
             "`*` marks a training language of a zero-shot table; `avg (targets)` averages the others. "
             "`:gold` columns classify the gold transcript (the cascade's upper bound); `hybrid` combines "
-            "E2E and cascade probabilities weighted by confidence (`hybrid-cal`: temperature-scaled first)."
+            "E2E and cascade probabilities weighted by confidence (`hybrid-cal`: temperature-scaled first).",
+            table,
+            tables.table_markdown,
         )
-        for (modality, group), part in table.groupby(["modality", "protocol"], sort=True):
-            self.add("", f"### {group} ({modality})", "", tables.table_markdown(part))
         if not ladder.empty:
             rungs = "gold text → native recognized text → romanized → translated → E2E"
-            self.add("", f"## Headroom ladder on `{split}`: {rungs}", "")
-            self.add(
+            self.by_modality_and_protocol(
+                f"## Headroom ladder on `{split}`: {rungs}",
                 "Accuracy (%) per rung; `CER / WER` of the recognizer (ASR for speech, OCR for images) behind "
                 "each cascade; chance level last. `ca-translated` is translate-test (recognized text translated "
-                "to English, then classified); its `:gold` rung is the gold text translated."
+                "to English, then classified); its `:gold` rung is the gold text translated.",
+                ladder,
+                tables.ladder_markdown,
             )
-            for (modality, group), part in ladder.groupby(["modality", "protocol"], sort=True):
-                self.add("", f"### {group} ({modality})", "", tables.ladder_markdown(part))
         if not sig.empty:
             self._tests(split, sig, pooled, unpaired)
 
