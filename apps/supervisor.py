@@ -210,7 +210,8 @@ class Supervisor:
             if self._stop.wait(self.poll):
                 break
         code = child.wait() if not self._stop.is_set() else child.poll()
-        self._children.discard(child)
+        if code is not None:  # a child still running when stopped stays listed: stop() must still reach it
+            self._children.discard(child)
         with self._changed:
             self._changed.notify_all()
         if self._stop.is_set():

@@ -14,6 +14,7 @@ Layout of a build::
         dataset.json                 label names, settings, counts, build time, size
 
 Example:
+    >>> from workbench.data.embedded import tiny_settings
     >>> corpus = load_embedded(tiny_settings(), root="data")   # builds on first call
     >>> corpus.label_names
     ['months', 'weekdays', 'territories', 'currencies', 'languages', 'units']

@@ -65,7 +65,7 @@ def run_encoder(run_dir: str | Path) -> tuple[SpeechEncoder, np.ndarray | None, 
 
     run = RunDir(run_dir)
     if not run.is_finished():
-        raise ConfigError(f"run_dir: '{run_dir}' is not a finished run directory (no metrics.json)")
+        raise ConfigError(f"run_dir: '{run_dir}' is not a finished run directory (no run record)")
     predictor = load_run(run_dir)
     record = predictor.record
     if (record.path, record.modality) != ("e2e", "speech"):
@@ -289,7 +289,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     """Parse ``argv`` (default ``sys.argv[1:]``), probe, print each language's best layer; returns probe.csv's rows."""
-    from workbench.data.sources import Embedded
+    from speech.sources import Embedded
     from workbench.predictor import instantiate
 
     parser_ = parser()

@@ -44,8 +44,9 @@ SPEECHTAXI_RUNS = [
 ]
 
 
-# run with their own tiny stand-ins (a causal LM, not XLM-R) by tests/test_llm_classifier.py
-RUN_ELSEWHERE = ["classifier/qwen_lora", "classifier/qwen_zeroshot"]
+# run with their own tiny stand-ins (a causal LM, not XLM-R) by tests/test_llm_classifier.py, and (a ViT-MAE
+# line of rendered text) by tests/test_pixel_text.py
+RUN_ELSEWHERE = ["classifier/qwen_lora", "classifier/qwen_zeroshot", "classifier/pixel_m4"]
 
 
 def test_every_config_file_is_covered_by_a_run():
