@@ -20,18 +20,22 @@ from workbench.runs import RunDir
 log = logging.getLogger(__name__)
 
 
-def stop_child(child: subprocess.Popen, grace: float) -> None:
-    """SIGTERM to the child's process group (the program and anything it started), SIGKILL after ``grace`` s."""
+def stop_children(children: list[subprocess.Popen], grace: float) -> None:
+    """SIGTERM to each child's process group (the program and anything it started) at once, SIGKILL to
+    those still alive ``grace`` s later: one slow child does not hold back the others' signal."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            child.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        alive = [child for child in children if child.poll() is None]
+        for child in alive:
+            try:
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        for child in alive:
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def summary(status: JobStatus) -> str:
@@ -100,10 +104,10 @@ class Supervisor:
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
-        for child in list(self._children):
-            if child.poll() is None:
-                self.say(f"Stopping training (pid {child.pid}) ...")
-                stop_child(child, grace)
+        running = [child for child in list(self._children) if child.poll() is None]
+        for child in running:
+            self.say(f"Stopping training (pid {child.pid}) ...")
+        stop_children(running, grace)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(grace)
 
