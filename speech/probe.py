@@ -36,6 +36,7 @@ import torch
 from speech.cache import weights_fingerprint
 from speech.data import AudioDataset, collate_waves
 from speech.encoders.base import SpeechEncoder
+from speech.pooling import MeanPooling
 from workbench.data.sources import CorpusSource
 from workbench.errors import ConfigError
 from workbench.io import atomic_write_bytes, atomic_write_text
@@ -82,9 +83,8 @@ def pooled_layers(encoder: SpeechEncoder, waves: torch.Tensor, lengths: torch.Te
     """
     out = encoder(waves, lengths)
     layers = out.layers if out.layers is not None else (out.hidden,)
-    mask = out.mask().unsqueeze(-1).float()  # (B, F, 1)
-    count = mask.sum(1).clamp(min=1)
-    return torch.stack([(layer.float() * mask).sum(1) / count for layer in layers], dim=1)
+    mean = MeanPooling()
+    return torch.stack([mean(layer.float(), out.lengths) for layer in layers], dim=1)
 
 
 def encoder_digest(encoder: SpeechEncoder) -> str:
