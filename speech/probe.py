@@ -95,10 +95,14 @@ def encoder_digest(encoder: SpeechEncoder) -> str:
 
 @torch.no_grad()
 def encode(encoder: SpeechEncoder, items: list[Item], batch_size: int = 16, store: Path | None = None) -> Split:
-    """The pooled features of ``items``, read from ``store`` when an earlier call wrote them for this encoder."""
+    """The pooled features of ``items``, read from ``store`` when an earlier call wrote them for this encoder
+    from the same audio: keyed by each clip's content hash (the frozen-encoder cache's key), not by its id or
+    path, so another corpus (or a rebuilt one) with the same ids and paths never reads these features."""
     path = None
+    dataset = AudioDataset(items)
     if store is not None:
-        listed = "\n".join(f"{item.id}\t{item.audio}\t{item.label}" for item in items)
+        # decoding every clip once more for its key costs ~2 % of an embedded probe (benchmarks/README.md)
+        listed = "\n".join(f"{dataset.load(index)[1]}\t{item.label}" for index, item in enumerate(items))
         digest = hashlib.sha1(f"{encoder_digest(encoder)}\n{listed}".encode()).hexdigest()[:20]
         path = store / f"{digest}.npz"
         if path.is_file():
@@ -106,7 +110,7 @@ def encode(encoder: SpeechEncoder, items: list[Item], batch_size: int = 16, stor
             return Split(saved["features"], saved["labels"])
     encoder.eval()  # fixed features: no dropout, SpecAugment or BatchNorm updates
     device = next(encoder.parameters()).device
-    loader = torch.utils.data.DataLoader(AudioDataset(items), batch_size=batch_size, collate_fn=collate_waves)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=collate_waves)
     parts = [pooled_layers(encoder, b["waves"].to(device), b["lengths"].to(device)).cpu() for b in loader]
     split = Split(torch.cat(parts).numpy(), np.array([item.label for item in items], dtype=np.int64))
     if path is not None:

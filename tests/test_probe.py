@@ -138,3 +138,28 @@ def test_bad_run_dir_and_language_are_one_line_errors(weighted_run, tmp_path, ca
             entry(probe.main, argv)
         err = capsys.readouterr().err.strip()
         assert exit_.value.code == 2 and message in err and "\n" not in err, err
+
+
+def test_stored_features_are_keyed_by_the_audio_not_by_ids_and_paths(tiny, tmp_path):
+    """Two corpora whose items share ids, paths and labels but not audio never share stored features."""
+    from dataclasses import replace
+    from shutil import copyfile
+
+    from speech.encoders.conv import ConvEncoder
+
+    torch.manual_seed(0)
+    encoder = ConvEncoder(dim=16, num_blocks=1).requires_grad_(False)
+    originals = tiny.where("test", ["eng"])[:4]
+    items = [replace(item, audio=str(tmp_path / f"{item.id}.flac")) for item in originals]
+    for original, item in zip(originals, items, strict=True):
+        copyfile(original.audio, item.audio)
+    store = tmp_path / "features"
+    first = probe.encode(encoder, items, batch_size=2, store=store)
+    assert np.array_equal(probe.encode(encoder, items, batch_size=2, store=store).features, first.features)
+    assert len(list(store.glob("*.npz"))) == 1  # the same audio again: read back, not encoded again
+    for index, item in enumerate(items):  # other clips under the same paths: a rebuilt or other corpus
+        copyfile(originals[(index + 1) % len(items)].audio, item.audio)
+    second = probe.encode(encoder, items, batch_size=2, store=store)
+    assert np.allclose(second.features, probe.encode(encoder, items, batch_size=2).features)
+    assert not np.allclose(second.features, first.features)
+    assert len(list(store.glob("*.npz"))) == 2
