@@ -16,6 +16,7 @@ from tests.helpers.sweep_program import program_sweep, repo_on_path
 from workbench.errors import ConfigError
 from workbench.sweep import load_sweep, run_sweep
 from workbench.sweep.__main__ import main as sweep_main
+from workbench.sweep.runner import is_finished
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +101,45 @@ def test_killed_sweep_keeps_finished_points(tmp_path):
     assert not status.failed()
     after = {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")}
     assert len(after) == 6 and all(after[p] == stamp for p, stamp in finished.items())
+
+
+def test_setup_from_shares_another_sweeps_setup_steps_and_runs_them_once(tmp_path):
+    """``setup_from`` (the matrix reads the main comparison's recognizers): whichever sweep runs first
+    trains the shared step in the other's folder; the second reuses it; one started with other
+    arguments is trained again, not silently reused."""
+    started = tmp_path / "starts.txt"
+    counted = {"--starts_file": str(started)}  # every start of a run is written down
+    main = program_sweep(tmp_path, {"ca-test": {}}, out_dir=str(tmp_path / "sweeps" / "main"), args=counted)
+    system = main["systems"]["ca-test"]
+    main["setup"] = [{"name": "asr", "program": system["program"], "configs": system["configs"], "args": counted}]
+    main["systems"]["ca-test"]["args"]["--needs"] = "${sweep_dir}/setup/asr/DONE"
+    main_path = tmp_path / "main.yaml"
+    main_path.write_text(yaml.safe_dump(main))
+    matrix = program_sweep(tmp_path, {"ca-test": {}}, out_dir=str(tmp_path / "sweeps" / "matrix"), args=counted)
+    matrix["setup_from"] = str(main_path)
+    matrix["protocols"] = {"zero_shot": [["eng"]]}
+    matrix["systems"]["ca-test"]["args"]["--needs"] = "${setup_dir}/asr/DONE"
+    matrix_path = tmp_path / "matrix.yaml"
+    matrix_path.write_text(yaml.safe_dump(matrix))
+
+    sweep = load_sweep(matrix_path)
+    shared = tmp_path / "sweeps" / "main" / "setup" / "asr"
+    assert [step.run_dir for step in sweep.setup] == [shared] == [s.run_dir for s in load_sweep(main_path).setup]
+    assert all(dict(p.args)["--needs"] == str(shared / "DONE") for p in sweep.points)
+    # the main sweep's setup step alone (--only setup/), then the matrix: it trains no recognizer
+    assert sweep_main(["-c", str(main_path), "--only", "setup/", "--no-report"]) == 0
+    assert starts(started) == {shared: 1}
+    assert sweep_main(["-c", str(matrix_path), "--no-report"]) == 0
+    assert starts(started)[shared] == 1 and sum(starts(started).values()) == 1 + len(sweep.points)
+    # the same step started with other arguments (another budget) is not this one: trained again
+    other = load_sweep(matrix_path, extra_args={"--sleep": 0})
+    assert not is_finished(other.setup[0])
+    assert sweep_main(["-c", str(matrix_path), "--no-report", "--set=--sleep=0", "--only", "setup/"]) == 0
+    assert starts(started)[shared] == 2 and is_finished(other.setup[0])
+    main["setup_from"] = str(matrix_path)
+    main_path.write_text(yaml.safe_dump(main))
+    with pytest.raises(ConfigError, match="not both"):
+        load_sweep(main_path)
 
 
 def test_submitit_local_engine(tmp_path):

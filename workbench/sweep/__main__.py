@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--config", required=True, help="sweep file (configs/sweeps/*.yaml)")
     parser.add_argument("--out", help="output folder (default: the file's out_dir)")
     parser.add_argument("--workers", type=int, help="parallel points (default: the file's workers)")
-    parser.add_argument("--only", help="run only points whose tag contains this text")
+    parser.add_argument("--only", help="run only points whose tag contains this text (setup/: only the setup steps)")
     parser.add_argument(
         "--set",
         action="append",

@@ -61,9 +61,19 @@ def point_record(point: Point) -> RunRecord | None:
     return record
 
 
+def started_with(point: Point) -> list[str] | None:
+    """The arguments the run in ``point.run_dir`` was started with by a sweep; None when unknown."""
+    try:
+        return read_json(point.run_dir / POINT_FILE).get("arguments")
+    except (OSError, ValueError):
+        return None
+
+
 def is_finished(point: Point) -> bool:
-    if point.protocol is None:  # setup steps mark themselves done with a file of their own
-        return (point.run_dir / "DONE").is_file() or RunDir(point.run_dir).is_finished()
+    if point.protocol is None:  # setup steps mark themselves done with a file of their own; one that
+        # two sweeps share (setup_from) counts only when it was started with these very arguments
+        done = (point.run_dir / "DONE").is_file() or RunDir(point.run_dir).is_finished()
+        return done and started_with(point) in (None, point.arguments())
     return point_record(point) is not None
 
 
@@ -93,12 +103,8 @@ def attempt() -> str:
 
 def resumable_checkpoint(point: Point) -> Path | None:
     """The last checkpoint of an earlier, unfinished start of this very point (same arguments), else None."""
-    try:
-        started = read_json(point.run_dir / POINT_FILE)
-    except (OSError, ValueError):
-        return None
     last = RunDir(point.run_dir).last
-    return last if started.get("arguments") == point.arguments() and last.is_file() else None
+    return last if started_with(point) == point.arguments() and last.is_file() else None
 
 
 def run_point(point: Point, env: dict | None = None, launcher: ForkLauncher | None = None) -> tuple[bool, str]:
@@ -357,9 +363,9 @@ def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None)
     workers = workers or sweep.workers
     todo = [p for p in sweep.points if not is_finished(p) and (only is None or only in p.tag)]
     setup = [step for step in sweep.setup if not is_finished(step)]
-    if only is not None:  # --only: just the setup steps the chosen points read (none for E2E points)
+    if only is not None:  # --only: the setup steps it names (--only setup/) and those the chosen points read
         needed = {step for point in todo for step in dependencies(point, sweep.setup)}
-        setup = [step for step in setup if step in needed]
+        setup = [step for step in setup if step in needed or only in step.tag]
     for point in sweep.points:
         if is_finished(point):
             status.record(point, "done")

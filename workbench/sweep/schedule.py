@@ -13,17 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from workbench.sweep.spec import Point
+from workbench.sweep.spec import Point, reads
 
 
 def dependencies(point: Point, setup: Iterable[Point]) -> list[Point]:
     """The setup steps whose run directory appears in ``point``'s arguments (e.g. a checkpoint path)."""
-    args = [str(value) for _, value in point.args]
-
-    def reads(step: Point) -> bool:
-        return any(value == str(step.run_dir) or value.startswith(f"{step.run_dir}/") for value in args)
-
-    return [step for step in setup if step is not point and reads(step)]
+    return [step for step in setup if reads(point, step)]
 
 
 def priority_order(setup: list[Point], points: list[Point]) -> list[Point]:

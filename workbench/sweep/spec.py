@@ -26,6 +26,10 @@ Example (see ``configs/sweeps/embedded.yaml``)::
     engine: submitit            # or local (the default)
     slurm: {timeout_min: 60, cpus_per_task: 2, slurm_partition: gpu}   # submitit's own keys
 
+A sweep that needs another's setup steps (the transfer matrix, the main comparison's
+recognizers) names that file instead of copying them: ``setup_from: configs/sweeps/embedded.yaml``;
+its systems read them through ``${setup_dir}`` (``${sweep_dir}/setup`` otherwise).
+
 The ``slurm`` section is what submitit's ``AutoExecutor.update_parameters`` takes (its shared
 keys, and ``slurm_``-prefixed keys of its SLURM executor), plus ``cluster`` (``slurm``, the
 default, or ``local``); an unknown key is an error naming the accepted ones.
@@ -49,7 +53,19 @@ from workbench.errors import ConfigError
 
 PROTOCOLS = ("in_language", "all_languages", "zero_shot")
 ENGINES = ("local", "submitit")
-KNOWN_KEYS = {"name", "out_dir", "workers", "engine", "setup", "systems", "protocols", "seeds", "args", "slurm"}
+KNOWN_KEYS = {
+    "name",
+    "out_dir",
+    "workers",
+    "engine",
+    "setup",
+    "setup_from",
+    "systems",
+    "protocols",
+    "seeds",
+    "args",
+    "slurm",
+}
 KNOWN_KEYS |= {"tune"}  # read by workbench.tune (budget, tuned protocols); a sweep ignores it
 
 
@@ -117,13 +133,14 @@ class Sweep:
     slurm: dict = field(default_factory=dict)
 
 
-def _args(mapping: dict | None, sweep_dir: Path) -> tuple[tuple[str, str], ...]:
+def _args(mapping: dict | None, sweep_dir: Path, setup_dir: Path) -> tuple[tuple[str, str], ...]:
     out = []
     for key, value in (mapping or {}).items():
         if not str(key).startswith("--"):
             raise ConfigError(f"sweep args: '{key}' must be a CLI flag starting with '--'")
         text = json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
-        out.append((str(key), text.replace("${sweep_dir}", str(sweep_dir))))
+        text = text.replace("${sweep_dir}", str(sweep_dir)).replace("${setup_dir}", str(setup_dir))
+        out.append((str(key), text))
     return tuple(out)
 
 
@@ -156,6 +173,26 @@ def _slurm(section, path: Path) -> dict:
     return dict(section)
 
 
+def reads(point: Point, step: Point) -> bool:
+    """Whether ``point``'s arguments name ``step``'s run directory (e.g. a recognizer's checkpoint)."""
+    values = [str(value) for _, value in point.args]
+    return point is not step and any(v == str(step.run_dir) or v.startswith(f"{step.run_dir}/") for v in values)
+
+
+def shared_setup(source: Path, sweep_dir: Path, extra_args: dict | None, path: Path) -> list[Point]:
+    """``setup_from``: the setup steps of another sweep file, run in that sweep's folder beside this
+    one (``<sweep_dir>/../<its out_dir's name>/setup``), so that whichever of the two sweeps runs
+    first trains them and the other reuses them (a step started with other arguments is run again).
+    :func:`load_sweep` keeps those this sweep's points read."""
+    if not source.is_file():
+        raise ConfigError(f"sweep file {path}: setup_from: sweep file not found: {source}")
+    other = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    if other.get("setup_from"):
+        raise ConfigError(f"sweep file {path}: setup_from: {source} takes its setup from another file itself")
+    other_dir = sweep_dir.parent / Path(other.get("out_dir") or source.stem).name
+    return load_sweep(source, other_dir, extra_args).setup
+
+
 def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: dict | None = None) -> Sweep:
     """Read and expand a sweep file; every error names the key at fault.
 
@@ -173,12 +210,18 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
     common = dict(spec.get("args") or {})
     extra = dict(extra_args or {})
 
+    setup_dir = sweep_dir / "setup"
     setup = []
     for step in spec.get("setup") or []:
         program, configs = _system(step.get("name", "?"), step, "setup step")
-        run_dir = sweep_dir / "setup" / step["name"]
-        args = _args({**(step.get("args") or {}), **extra}, sweep_dir)
+        run_dir = setup_dir / step["name"]
+        args = _args({**(step.get("args") or {}), **extra}, sweep_dir, setup_dir)
         setup.append(Point(step["name"], program, configs, args, run_dir))
+    if spec.get("setup_from"):
+        if setup:
+            raise ConfigError(f"sweep file {path}: give 'setup' or 'setup_from', not both")
+        setup = shared_setup(Path(spec["setup_from"]), sweep_dir, extra_args, path)
+        setup_dir = setup[0].run_dir.parent if setup else setup_dir
 
     systems = spec.get("systems") or {}
     if not systems:
@@ -199,11 +242,13 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
         program, configs = _system(system, sys_spec, "system")
         for sources in source_sets or [None]:
             sources = tuple([sources] if isinstance(sources, str) else sources) if sources else None
-            args = _args({**common, **(sys_spec.get("args") or {}), **extra}, sweep_dir)
+            args = _args({**common, **(sys_spec.get("args") or {}), **extra}, sweep_dir, setup_dir)
             draft = Point(system, program, configs, args, Path(), protocol, sources, int(seed))
             points.append(
                 Point(system, program, configs, args, sweep_dir / "runs" / draft.tag, protocol, sources, int(seed))
             )
+    if spec.get("setup_from"):  # of the other file's steps, those this sweep's points read
+        setup = [step for step in setup if any(reads(point, step) for point in points)]
     return Sweep(
         name=spec.get("name", path.stem),
         out_dir=sweep_dir,
