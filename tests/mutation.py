@@ -30,7 +30,7 @@ SCRATCH = ROOT / ".mutation"
 LINKED = ["workbench", "cascade", "speech", "vision", "apps", "configs", "tests"]
 # module -> (tests before issue 26, tests it added); smallest modules first
 MODULES = {
-    "workbench/early_stopping.py": (["tests/test_early_stopping.py"], []),
+    "workbench/early_stopping.py": (["tests/test_early_stopping.py"], ["tests/test_early_stopping_limits.py"]),
     "workbench/record.py": (
         ["tests/test_sweep_schedule.py", "tests/test_security.py::test_load_run_refuses_a_pickle_payload"],
         ["tests/test_record.py"],
