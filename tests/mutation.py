@@ -45,7 +45,7 @@ MODULES = {
         ["tests/test_speech_model.py::test_frozen_cache_skips_the_encoder_and_survives_truncation"],
         ["tests/test_cache_keys.py"],
     ),
-    "cascade/asr_text.py": (["tests/test_cascade_stages.py"], []),
+    "cascade/asr_text.py": (["tests/test_cascade_stages.py"], ["tests/test_asr_text.py"]),
     "cascade/cache.py": (["tests/test_cascade_stages.py"], []),
     "speech/feature_cache.py": (["tests/test_feature_cache.py"], []),
     "workbench/report/stats.py": (["tests/test_report_stats.py"], ["tests/test_report_properties.py"]),
