@@ -2,8 +2,9 @@
 
 The modules are those whose bugs change a conclusion without an error (issue 26). Each runs
 mutmut (settings: ``[tool.mutmut]`` in pyproject.toml) in a scratch folder of its own,
-``.mutation/<module>/``, with only the tests that cover it, so that a mutant costs seconds;
-mutmut further narrows each mutant to the tests that call the mutated function.
+``.mutation/<module>/`` (``<package>.<module>`` where two share a name), with only the tests
+that cover it, so that a mutant costs seconds; mutmut further narrows each mutant to the tests
+that call the mutated function.
 
 - ``--before``: only the tests that existed before issue 26 (``.mutation/<module>-before/``).
 - without it: every covering test. When a ``--before`` run exists, only its survivors that no
@@ -43,7 +44,7 @@ MODULES = {
     ),
     "speech/cache.py": (
         ["tests/test_speech_model.py::test_frozen_cache_skips_the_encoder_and_survives_truncation"],
-        ["tests/test_cache_keys.py"],
+        ["tests/test_cache_keys.py", "tests/test_encoder_cache.py"],
     ),
     "cascade/asr_text.py": (["tests/test_cascade_stages.py"], ["tests/test_asr_text.py"]),
     "cascade/cache.py": (["tests/test_cascade_stages.py"], []),
@@ -67,7 +68,10 @@ RESULT = re.compile(r"^\s*(?P<name>\S+__mutmut_\d+): (?P<status>.+)$")
 def scratch(module: str, before: bool) -> Path:
     """``.mutation/<module>[-before]/``: links to the code and tests, a pyproject naming the module and its tests."""
     original, added = MODULES[module]
-    folder = SCRATCH / (Path(module).stem + ("-before" if before else ""))
+    stem = Path(module).stem
+    if sum(Path(other).stem == stem for other in MODULES) > 1:  # speech/cache.py, cascade/cache.py
+        stem = f"{Path(module).parent.name}.{stem}"
+    folder = SCRATCH / (stem + ("-before" if before else ""))
     folder.mkdir(parents=True, exist_ok=True)
     for name in LINKED:
         link = folder / name
