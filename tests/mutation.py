@@ -47,7 +47,7 @@ MODULES = {
         ["tests/test_cache_keys.py", "tests/test_encoder_cache.py"],
     ),
     "cascade/asr_text.py": (["tests/test_cascade_stages.py"], ["tests/test_asr_text.py"]),
-    "cascade/cache.py": (["tests/test_cascade_stages.py"], []),
+    "cascade/cache.py": (["tests/test_cascade_stages.py"], ["tests/test_shard_cache.py"]),
     "speech/feature_cache.py": (["tests/test_feature_cache.py"], []),
     "workbench/report/stats.py": (["tests/test_report_stats.py"], ["tests/test_report_properties.py"]),
     "workbench/report/calibration.py": (["tests/test_report_checks.py"], ["tests/test_report_properties.py"]),
