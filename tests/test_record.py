@@ -105,3 +105,22 @@ def test_version_outside_an_installed_package_is_unknown(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "version", missing)
     assert package_version() == "unknown"
+
+
+def refusal(build) -> tuple[str, str, str]:
+    with pytest.raises(DataError) as refused:
+        build()
+    return refused.value.where, refused.value.field, refused.value.problem
+
+
+def test_each_refusal_names_exactly_the_file_the_field_and_what_to_do():
+    """A reader prints ``where`` and ``field`` to point at the fault; a pattern that matches part of
+    the message would pass a misspelt field or file."""
+    assert refusal(lambda: record("vision")) == ("run record", "path", f"'vision' is not one of {PATHS}")
+    assert refusal(lambda: record("e2e", "video")) == ("run record", "modality", f"'video' is not one of {MODALITIES}")
+    older = record().to_dict() | {"schema": SCHEMA - 1}
+    assert refusal(lambda: RunRecord.from_dict(older, where="m.json")) == (
+        "m.json",
+        "record.schema",
+        f"schema {SCHEMA - 1} is older than this code's; rerun the run ({SCHEMA})",
+    )
