@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from cascade import fit_translator
-from cascade.asr_text import error_rates
 from cascade.translate import Translator
 from workbench.errors import ConfigError
 from workbench.io import read_json
@@ -23,11 +22,13 @@ TRANSLATOR = ROOT / "configs" / "embedded" / "translator.yaml"
 
 @pytest.fixture(scope="module")
 def trained(tiny_corpus, tiny_root, tmp_path_factory):
-    """The translator program on the tiny corpus, a smaller model, until it has seen its pairs ~60 times."""
+    """The translator program on the tiny corpus, a smaller model, until it has seen its pairs ~60 times; its kept
+    checkpoint the lowest training loss (the tiny dev set, unseen names only, picks the untrained start)."""
     run_dir = tmp_path_factory.mktemp("translator") / "run"
     args = ["-c", str(TRANSLATOR), f"--data.source.init_args.root={tiny_root}", "--data.source.init_args.tiny=true"]
     args += ["--model.d_model=64", "--model.ffn_dim=128", "--model.dropout=0.0", "--model.optim.lr=0.005"]
-    args += ["--trainer.max_steps=120", "--trainer.callbacks=[]", "--threads=1", f"--run_dir={run_dir}"]
+    args += ["--trainer.max_steps=120", "--trainer.callbacks=[]", "--monitor=train/loss", "--threads=1"]
+    args += [f"--run_dir={run_dir}"]
     run = fit_translator.main(args)
     return run, run_dir / fit_translator.FOLDER
 
@@ -53,8 +54,9 @@ def test_the_translator_folder_loads_and_has_learnt_its_training_texts(trained, 
     pairs = fit_translator.parallel_pairs(run.parsed.datamodule.selection["train"], "eng")
     russian = [(s.text, t.text) for s, t in pairs if s.language == "rus"]
     translated = translator.translate([s for s, _ in russian], "rus")
-    # a random model of this shape writes no English name (CER ~1); 120 steps on 72 pairs learn most of them
-    assert error_rates([t for _, t in russian], translated)["cer"] < 0.5
+    # a random model of this shape writes no English name; 120 steps on 72 pairs learn many texts word for word
+    exact = sum(h == t for h, (_, t) in zip(translated, russian, strict=True)) / len(russian)
+    assert exact >= 0.25, list(zip(translated, russian, strict=True))[:3]
     scores = read_json(folder / "dev_scores.json")
     assert set(scores["per_language"]) == {i.language for i in tiny_corpus.items} - {"eng"}
 
