@@ -48,6 +48,9 @@ def test_embedded_sweep_runs_end_to_end_on_tiny_data(tiny_corpus, tiny_root, tmp
         "e2e-conv/zero_shot-eng/seed0",
         "ca-native/zero_shot-eng/seed0",
         "ca-romanized/zero_shot-eng/seed0",
+        "setup/translator",
+        "ca-translated-standin/zero_shot-eng/seed0",
+        "ca-pixel-standin/zero_shot-eng/seed0",
     }
     with (out / "report" / "table_test.csv").open() as handle:
         systems = {row["system"] for row in csv.DictReader(handle)}
@@ -55,3 +58,14 @@ def test_embedded_sweep_runs_end_to_end_on_tiny_data(tiny_corpus, tiny_root, tmp
     significance = (out / "report" / "significance_test.csv").read_text()
     assert "e2e-conv,ca-romanized" in significance
     assert (out / "report" / "heatmap_e2e-conv.png").is_file()
+    # issue 30's stand-ins trained here: in the ladder under their -standin names, translate-test last of the
+    # cascades (its gold rung the gold text translated by the translator the sweep trained), with the report's note
+    with (out / "report" / "ladder_test.csv").open() as handle:
+        rungs = [row for row in csv.DictReader(handle) if row["protocol"].startswith("zero_shot")]
+    order = [r["system"] for r in sorted(rungs, key=lambda r: int(r["rung"])) if r["language"] == "rus"]
+    cascades = ["ca-native", "ca-pixel-standin", "ca-romanized", "ca-translated-standin"]
+    assert order == [f"{c}:gold" for c in cascades] + cascades + ["e2e-conv"]
+    translated = json.loads((out / "runs/ca-translated-standin/zero_shot-eng/seed0/metrics.json").read_text())
+    assert translated["record"]["model"]["translator"]["weights_sha256"]
+    assert (out / "setup/translator/translator/model.safetensors").is_file()
+    assert "are STAND-INS trained here" in (out / "report" / "report.md").read_text()

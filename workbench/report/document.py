@@ -11,6 +11,13 @@ from workbench.report import calibration, stats, tables
 from workbench.report.frame import Runs
 
 UNPAIRED_SHOWN = 20  # the full list is in unpaired_<split>.csv
+# a system named ``<name>-standin`` runs a tiny model trained in its own sweep in place of a pretrained one
+STANDIN = "-standin"
+STANDIN_NOTE = (
+    f" Systems named `…{STANDIN}` are STAND-INS trained here: the real system's architecture class at tiny size, "
+    "trained from scratch on this corpus (no pretrained weights), so their rungs show the route on this data, "
+    "not what the pretrained model the real system loads would do."
+)
 
 
 def _p(value) -> str:
@@ -116,7 +123,8 @@ class Document:
                 f"## Headroom ladder on `{split}`: {rungs}",
                 "Accuracy (%) per rung; `CER / WER` of the recognizer (ASR for speech, OCR for images) behind "
                 "each cascade; chance level last. `ca-translated` is translate-test (recognized text translated "
-                "to English, then classified); its `:gold` rung is the gold text translated.",
+                "to English, then classified); its `:gold` rung is the gold text translated."
+                + (STANDIN_NOTE if ladder["system"].str.contains(STANDIN, regex=False).any() else ""),
                 ladder,
                 tables.ladder_markdown,
             )

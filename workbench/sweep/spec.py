@@ -17,6 +17,7 @@ Example (see ``configs/sweeps/embedded.yaml``)::
         program: cascade.fit
         configs: [configs/embedded/cascade.yaml, configs/embedded/cascade/romanized.yaml]
         args: {--model.recognizer.init_args.checkpoint: "${sweep_dir}/setup/asr-romanized/checkpoints/best.ckpt"}
+        protocols: [zero_shot]  # this system in these of the grid's protocols only (default: all)
     protocols:
       in_language: [[eng], [rus]]
       zero_shot: [[eng]]
@@ -154,6 +155,18 @@ def _system(name: str, spec: dict, where: str) -> tuple[str, tuple[str, ...]]:
     return spec["program"], configs
 
 
+def _system_protocols(name: str, spec: dict, protocols: dict, path: Path) -> list[str]:
+    """The sweep's protocols this system runs in: its own ``protocols`` list (a subset), else all."""
+    wanted = spec.get("protocols", list(protocols))
+    unknown = [p for p in wanted if p not in protocols] if isinstance(wanted, list) else wanted
+    if unknown:
+        raise ConfigError(
+            f"sweep file {path}: systems.{name}.protocols: {unknown} is not a list of this sweep's protocols "
+            f"{list(protocols)}"
+        )
+    return wanted
+
+
 def slurm_keys() -> set[str]:
     """The keys a sweep file's ``slurm`` section accepts: submitit's own (its AutoExecutor's shared
     parameters and its SLURM executor's, ``slurm_``-prefixed), and ``cluster``."""
@@ -240,6 +253,8 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
         systems.items(), protocols.items(), seeds
     ):
         program, configs = _system(system, sys_spec, "system")
+        if protocol not in _system_protocols(system, sys_spec, protocols, path):
+            continue
         for sources in source_sets or [None]:
             sources = tuple([sources] if isinstance(sources, str) else sources) if sources else None
             args = _args({**common, **(sys_spec.get("args") or {}), **extra}, sweep_dir, setup_dir)
