@@ -379,21 +379,26 @@ def measure(name: str, root: Path, data_root: Path, precision: str | None = None
 
 
 def table_lines(results: dict[str, dict]) -> list[str]:
+    """The table of ``results`` (benchmarks/README.md's rows), GPU memory estimated now (:func:`gpu_memory_gb`)."""
     table = load_table()
     lines = [
-        "| model | published | built (in the program) | CPU step | peak RSS | est. GPU memory, shipped batch |",
-        "|---|---|---|---|---|---|",
+        "| model | published | built (in the program) | CPU step | whole run | peak RSS | est. GPU memory | load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         if "error" in r:
-            lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | |")
+            lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | | | |")
             continue
-        if table[name]["step"] == "recognize":  # the stand-in classifier's step is not the point: the run's wall
-            built, step = "recognizer (inference)", f"whole run (recognition of the eval clips): {r['cpu_s']:.0f} CPU s"
+        entry, how = table[name], f"{r['precision']}, {r['threads']} thread{'s' * (r['threads'] > 1)}"
+        gpu = gpu_memory_gb(name, entry, r["program"], r["trainable_m"] * 1e6)
+        if entry["step"] == "recognize":  # the stand-in classifier's step is not the point: the recognition
+            built, step = f"recognizer in `{r['program']}`", f"inference only ({how})"
         else:
-            built, step = f"{r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained)", f"{r['step_s']:.1f} s"
-        memory = f"{r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB"
-        lines.append(f"| `{name}` | {table[name]['params']} | {built} | {step} | {memory} |")
+            built = f"{r['params_m']:.1f}M in `{r['program']}` ({r['trainable_m']:.1f}M trained)"
+            step = f"{r['step_s']:.1f} s ({how})"
+        run = f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} CPU s"
+        memory = f"{r['peak_rss_gb']:.1f} GB | {gpu:.1f} GB"
+        lines.append(f"| `{name}` | {entry['params']} | {built} | {step} | {run} | {memory} | {r['load']:.1f} |")
     return lines
 
 
@@ -402,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="models of configs/models.yaml (default: every steppable one)")
     parser.add_argument("--list", action="store_true", help="print the steppable models and exit")
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
+    parser.add_argument("--table", nargs="+", default=None, help="print the table of these --out files and exit")
     parser.add_argument("--work-dir", default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--data-root", default=None, help="tiny embedded corpus folder (built if missing)")
     parser.add_argument("--precision", default=None, help="the trainer's precision (default: the shipped config's)")
@@ -411,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(steppable()))
+        return 0
+    if args.table:
+        print("\n".join(table_lines({k: v for f in args.table for k, v in json.loads(Path(f).read_text()).items()})))
         return 0
     if args.build:
         (Path(args.work_dir) / "stand_in.txt").write_text(build_stand_in(args.names[0], Path(args.work_dir)))
