@@ -288,6 +288,9 @@ def step_command(
         args += [f"--data.cache_dir={work / 'cache'}", f"--model.model.init_args.model={work / 'classifier'}"]
         if "whisper" in " ".join(configs):
             args += ["--data.recognizer.init_args.fp16=false"]  # half precision is for the GPU
+            # random weights rarely write the end token: each clip would decode to the shipped cap (224
+            # tokens); the tiny corpus's sentences are under 32 tokens, as a trained model would write
+            args += ["--data.recognizer.init_args.sample_len=32"]
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
     return args
