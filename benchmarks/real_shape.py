@@ -41,6 +41,7 @@ CASCADE_BASE = "cascade/speechtaxi.yaml"
 # the program of a model named by a config of these folders (over that program's SpeechTaxi base)
 PROGRAM = {"encoder": "speech.fit", "speech": "speech.fit", "classifier": "cascade.fit", "cascade": "cascade.fit"}
 PROGRAM |= {"recognizer": "cascade.fit", "vision": "vision.fit", "embedded/vision_text": "vision.fit"}
+PROGRAM |= {"translator": "cascade.fit"}
 PROGRAM |= {"vision/qwen2_vl.yaml": "vision.fit_vlm"}  # a whole config of its own program (its header)
 BASE = {"speech.fit": SPEECH_BASE, "cascade.fit": CASCADE_BASE, "vision.fit": "vision/cifar10_xlmr.yaml"}
 BASE |= {"embedded/vision_text": "embedded/vision_text.yaml", "vision.fit_vlm": "vision/qwen2_vl.yaml"}
@@ -49,6 +50,8 @@ ARGUMENT = {
     ("speech.fit", "train"): "--model.encoder.init_args.name_or_path",
     ("cascade.fit", "train"): "--model.model.init_args.model",
     ("cascade.fit", "recognize"): "--data.recognizer.init_args.model",
+    ("cascade.fit", "lora"): "--model.model.init_args.model",  # the LLM classifier (classifier/qwen_lora.yaml)
+    ("cascade.fit", "translate"): "--data.translator.init_args.model",
     ("vision.fit", "lora"): "--model.pretrained",  # a weights file of the architecture given with it
     ("vision.fit", "train"): "--model.model_name",  # a PIXEL encoder over the embedded text images
     ("vision.fit_vlm", "lora"): "--model.model_id",
@@ -194,6 +197,40 @@ def save_qwen2_vl(name: str, entry: dict, folder: Path) -> str:
     return str(folder)
 
 
+def save_causal_lm(name: str, entry: dict, folder: Path) -> str:
+    """The LLM classifier's model at its published shape, random bf16 weights (as the hub ships them), with
+    Qwen's tokenizer kind and chat template over a small vocabulary (ids within its own)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from benchmarks.model_shapes import build
+    from tests.helpers.text_systems_testing import tiny_causal_lm
+
+    tiny_causal_lm(folder, ["a few words to train a tokenizer on"] * 4)  # its tiny model is replaced below
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    torch.set_default_dtype(torch.bfloat16)
+    model = build(name, entry)
+    model.config.eos_token_id, model.config.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def save_translator(name: str, entry: dict, folder: Path) -> str:
+    """NLLB at its published shape, random weights, with an NllbTokenizer over the Latin and Cyrillic
+    letters (and the 202 FLORES language tokens) and the tiny stand-in's generation settings."""
+    from transformers import GenerationConfig
+
+    from benchmarks.model_shapes import build
+    from tests.helpers.text_systems_testing import tiny_nllb
+
+    letters = "abcdefghijklmnopqrstuvwxyz" + "".join(chr(c) for c in range(0x430, 0x450))
+    tiny_nllb(folder, [letters, letters.upper()])  # its tiny model is replaced below
+    model = build(name, entry)
+    model.generation_config = GenerationConfig.from_pretrained(folder)
+    model.save_pretrained(folder)
+    return str(folder)
+
+
 def build_stand_in(name: str, folder: Path) -> str:
     """Save ``name`` at its published shape where its program reads it; returns what to pass."""
     import torch
@@ -204,7 +241,7 @@ def build_stand_in(name: str, folder: Path) -> str:
     entry = load_table()[name]
     torch.manual_seed(0)
     program, _, _ = plan(name)
-    if entry["step"] == "recognize":  # the cascade's classifier: a small stand-in, the recognizer is measured
+    if entry["step"] in ("recognize", "translate"):  # the cascade's classifier: a small stand-in
         tiny_text_classifier(folder / "classifier", ["a few words to train a tokenizer on"] * 4)
     if entry["builder"] == "openai-whisper":
         from tests.helpers.speech_stand_ins import random_whisper_checkpoint
@@ -216,6 +253,10 @@ def build_stand_in(name: str, folder: Path) -> str:
         return save_open_clip(name, entry, folder)
     if program == "vision.fit_vlm":
         return save_qwen2_vl(name, entry, folder / "vlm")
+    if entry["step"] == "translate":
+        return save_translator(name, entry, folder / "translator")
+    if entry["class"] == "Qwen2ForCausalLM":
+        return save_causal_lm(name, entry, folder / "llm")
     if program == "speech.fit":
         return save_speech_encoder(name, folder)
     if entry["class"] == "ViTMAEModel":  # a PIXEL encoder: the rendered-text classifier reads it, no tokenizer
@@ -293,6 +334,15 @@ def step_command(
             args += ["--data.recognizer.init_args.sample_len=32"]
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
+    step = load_table()[name]["step"]
+    if step == "translate":  # translate-test of Russian gold text (English is kept as it is), a stand-in classifier
+        args += [f"--model.model.init_args.model={work / 'classifier'}", "--data.translator.init_args.device=cpu"]
+        args += ["--data.source.init_args.languages=[rus]", "--data.protocol.sources=[rus]"]
+        # random weights rarely write the end token; the tiny corpus's sentences are under 32 tokens
+        args += ["--data.translator.init_args.max_new_tokens=32"]
+        args += ["--data.translator.init_args.dtype=float32"] * (precision == "32-true")
+    if program == "cascade.fit" and step == "lora":  # the LLM scores 6 answers a text: its evaluation left out
+        args += ["--test=false"] + ["--model.model.init_args.dtype=float32"] * (precision == "32-true")
     return args
 
 
