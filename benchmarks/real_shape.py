@@ -419,6 +419,8 @@ def measure(name: str, root: Path, data_root: Path, precision: str | None = None
     work = root / work_name(name)
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    if threads:  # else Lightning's DDP strategies on CPU (speechtaxi.yaml's) reset torch's threads to the cores
+        env["OMP_NUM_THREADS"] = str(threads)
     base = [sys.executable, "-m", "benchmarks.real_shape", name, "--work-dir", str(work), "--data-root", str(data_root)]
     options = [f"--precision={precision}"] * bool(precision) + [f"--threads={threads}"] * bool(threads)
     for stage in ("--build", "--step"):
