@@ -26,7 +26,7 @@ from benchmarks.model_shapes import (
     published_count,
     render,
 )
-from benchmarks.real_shape import measure, step_command, steppable, work_name
+from benchmarks.real_shape import gpu_memory_gb, measure, step_command, steppable, table_lines, work_name
 
 TABLE = load_table()
 
@@ -99,3 +99,17 @@ def test_precision_and_threads_replace_the_shipped_ones_only_when_given(work):
     assert vlm == ["--trainer.precision=32-true", "--model.dtype=float32"]  # fp32 math on the bf16 weights
     llm = options("Qwen/Qwen2.5-1.5B-Instruct", "32-true")
     assert llm == ["--trainer.precision=32-true", "--model.model.init_args.dtype=float32"]
+
+
+def test_table_rows_say_how_each_model_ran():
+    trained = {"step_s": 40.94, "wall_s": 193.1, "cpu_s": 194.8, "peak_rss_gb": 11.63, "params_m": 315.4}
+    trained |= {"trainable_m": 311.2, "precision": "32-true", "threads": 1, "load": 3.16, "program": "speech.fit"}
+    recognizer = {**trained, "program": "cascade.fit", "threads": 2}
+    rows = table_lines({"facebook/mms-300m": trained, "large-v3": recognizer, "small": {"error": "--step: boom"}})
+    gpu = gpu_memory_gb("facebook/mms-300m", TABLE["facebook/mms-300m"], "speech.fit", 311.2e6)
+    assert rows[2] == (
+        "| `facebook/mms-300m` | 317M | 315.4M in `speech.fit` (311.2M trained) | 40.9 s (32-true, 1 thread) "
+        f"| 193 s wall, 195 CPU s | 11.6 GB | {gpu:.1f} GB | 3.2 |"
+    )
+    assert "| recognizer in `cascade.fit` | inference only (32-true, 2 threads) |" in rows[3]
+    assert rows[4].startswith("| `small` | 242M | FAILED: --step: boom |")
