@@ -355,7 +355,8 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
     ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer; open_clip: the image tower's patches
     of a batch of 128 images (an upper bound: the tower is frozen as shipped, so its activations need
     not be kept). Recognition (fp16, no backward): ``2 P`` bytes of weights plus one layer's working
-    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each).
+    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each);
+    translation (bf16) the same for 32 texts of 128 tokens.
     """
     config = entry.get("config") or {}
     config = config.get("text_config", config)  # the VLM: its language model's activations (LoRA there)
@@ -376,6 +377,8 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
         tokens = 128 * (vision["image_size"] // vision.get("patch_size", 16)) ** 2
     if entry["step"] == "recognize":
         return (2 * total + 20 * 16 * 1500 * width) / 1e9
+    if entry["step"] == "translate":  # bf16, 32 texts of up to 128 tokens a batch (translator/nllb.yaml)
+        return (2 * total + 20 * 32 * 128 * width) / 1e9
     states = 16 * trainable + frozen_bytes * (total - trainable)
     return (states + 34 * tokens * width * layers) / 1e9
 
@@ -446,8 +449,8 @@ def table_lines(results: dict[str, dict]) -> list[str]:
             continue
         entry, how = table[name], f"{r['precision']}, {r['threads']} thread{'s' * (r['threads'] > 1)}"
         gpu = gpu_memory_gb(name, entry, r["program"], r["trainable_m"] * 1e6)
-        if entry["step"] == "recognize":  # the stand-in classifier's step is not the point: the recognition
-            built, step = f"recognizer in `{r['program']}`", f"inference only ({how})"
+        if entry["step"] in ("recognize", "translate"):  # the stand-in classifier's step is not the point
+            built, step = f"{entry['step']} in `{r['program']}`", f"inference only ({how})"
         else:
             built = f"{r['params_m']:.1f}M in `{r['program']}` ({r['trainable_m']:.1f}M trained)"
             step = f"{r['step_s']:.1f} s ({how})"

@@ -111,5 +111,5 @@ def test_table_rows_say_how_each_model_ran():
         "| `facebook/mms-300m` | 317M | 315.4M in `speech.fit` (311.2M trained) | 40.9 s (32-true, 1 thread) "
         f"| 193 s wall, 195 CPU s | 11.6 GB | {gpu:.1f} GB | 3.2 |"
     )
-    assert "| recognizer in `cascade.fit` | inference only (32-true, 2 threads) |" in rows[3]
+    assert "| recognize in `cascade.fit` | inference only (32-true, 2 threads) |" in rows[3]
     assert rows[4].startswith("| `small` | 242M | FAILED: --step: boom |")
