@@ -429,7 +429,9 @@ def measure(name: str, root: Path, data_root: Path, precision: str | None = None
     for stage in ("--build", "--step"):
         proc = subprocess.run([*base, stage, *options], cwd=REPO, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            return {"error": f"{stage}: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
+            # the exit status too: a process the kernel killed (-9, out of memory) leaves no traceback
+            last = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
+            return {"error": f"{stage}: exit status {proc.returncode}: {last}"}
     result = json.loads((work / "result.json").read_text())
     entry = load_table()[name]
     result["gpu_gb"] = gpu_memory_gb(name, entry, result["program"], result["trainable_m"] * 1e6)
