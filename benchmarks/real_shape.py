@@ -65,6 +65,9 @@ SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
 # 224 px image (64 tokens after its 2x2 merge) and about 40 tokens of question and answer
 PIXEL_TOKENS = {"cascade.fit": 32 * 529, "vision.fit": 32 * 4 * 8}
 VLM_TOKENS = 8 * (64 + 40)
+# the LLM classifier (classifier/qwen_lora.yaml): 32 texts a batch, each with each of the 6 class answers,
+# prompts of about 128 tokens (its max_length: 256)
+LLM_TOKENS = 32 * 6 * 128
 
 
 class StepClock(L.Callback):
@@ -353,7 +356,7 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
     """Estimated GPU memory (GB) for the shipped batch.
 
     Training (bf16-mixed, AdamW): ``16 P_trained + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW
-    moments 8; the VLM's frozen weights in bf16: 2) plus activations by Korthikanti et al. 2022
+    moments 8; the VLM's and the LLM's frozen weights in bf16: 2) plus activations by Korthikanti et al. 2022
     (arXiv:2205.05198) for a transformer without recomputation, attention in a fused kernel (SDPA: no
     ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer; open_clip: the image tower's patches
     of a batch of 128 images (an upper bound: the tower is frozen as shipped, so its activations need
@@ -370,8 +373,8 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
     if entry.get("class") == "ViTMAEModel":
         tokens = PIXEL_TOKENS[program]
     frozen_bytes = 4
-    if program == "vision.fit_vlm":  # frozen weights in bf16 as shipped (model.dtype), LoRA adapters trained
-        tokens, frozen_bytes = VLM_TOKENS, 2
+    if entry["step"] == "lora" and entry["builder"] == "transformers":  # frozen weights in bf16 as shipped
+        tokens, frozen_bytes = (VLM_TOKENS if program == "vision.fit_vlm" else LLM_TOKENS), 2
     if entry["builder"] == "open_clip":  # the image tower's patches dominate: batch 128 (cifar10_xlmr.yaml)
         import open_clip
 
