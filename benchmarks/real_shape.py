@@ -438,6 +438,8 @@ def measure(name: str, root: Path, data_root: Path, precision: str | None = None
             # the exit status too: a process the kernel killed (-9, out of memory) leaves no traceback
             last = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
             return {"error": f"{stage}: exit status {proc.returncode}: {last}"}
+    if not (work / "result.json").exists():  # the programs stop cleanly on SIGTERM (exit status 0)
+        return {"error": "--step: stopped before the end (no result.json)"}
     result = json.loads((work / "result.json").read_text())
     entry = load_table()[name]
     result["gpu_gb"] = gpu_memory_gb(name, entry, result["program"], result["trainable_m"] * 1e6)
