@@ -1,23 +1,24 @@
 """One real step of the real program for each pretrained model at its published shape, on CPU.
 
-    python -m benchmarks.real_shape [NAME ...] [--out FILE]
+    python -m benchmarks.real_shape [NAME ...] [--precision P] [--threads N] [--out FILE]
+    python -m benchmarks.real_shape --table FILE ...   # the table of saved --out files
 
 For each model of ``configs/models.yaml`` (all, or the ``NAME``s given), two fresh processes:
 
 1. ``--build``: the model with random weights of its published shape
    (:mod:`benchmarks.model_shapes`), saved where the program's loader reads it;
-2. ``--step``: the program (``speech.fit`` / ``cascade.fit``) through its own CLI, from the shipped
-   config that names the model (over its program's SpeechTaxi base), the pretrained name swapped for
-   the saved folder, SpeechTaxi for the tiny embedded corpus, the trainer on CPU at the shipped
-   precision (bf16-mixed autocast runs on CPU; ``--precision 32-true`` where the CPU has no native
-   bf16, ``--threads N`` for torch's threads), one training step (``--trainer.max_steps=1``), then
+2. ``--step``: the program (``speech.fit`` / ``cascade.fit`` / ``vision.fit`` / ``vision.fit_vlm``)
+   through its own CLI, from the shipped config that names the model (over its program's base), the
+   pretrained name swapped for the saved folder, SpeechTaxi for the tiny embedded corpus, the trainer
+   on CPU at the shipped precision (bf16-mixed autocast runs on CPU; ``--precision 32-true`` where the
+   CPU has no native bf16, ``--threads N`` for torch's threads), one training step (``--trainer.max_steps=1``), then
    the program's own evaluation. The step's wall time (:class:`StepClock`, a Lightning callback
    given on the command line) and the process's peak RSS (``getrusage``) are reported, with the
    GPU memory estimated for the shipped batch (:func:`gpu_memory_gb`).
 
-Models whose step is ``recognize`` (the cascade's recognizers) or ``lora`` and the vision models are
-listed with ``--list`` but not stepped yet (their parameter counts are checked by
-tests/test_real_shape.py).
+Recognizers and the translator run inference inside ``cascade.fit`` (a small stand-in classifier);
+the VLM and the LLM classifier one LoRA step without their evaluation (``--test false``: 6 answers
+scored an item). ``--list`` names every model with a plan (all but the 8.4 B speech LLM).
 """
 
 from __future__ import annotations
