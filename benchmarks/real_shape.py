@@ -1,22 +1,24 @@
 """One real step of the real program for each pretrained model at its published shape, on CPU.
 
-    python -m benchmarks.real_shape [NAME ...] [--out FILE]
+    python -m benchmarks.real_shape [NAME ...] [--precision P] [--threads N] [--out FILE]
+    python -m benchmarks.real_shape --table FILE ...   # the table of saved --out files
 
 For each model of ``configs/models.yaml`` (all, or the ``NAME``s given), two fresh processes:
 
 1. ``--build``: the model with random weights of its published shape
    (:mod:`benchmarks.model_shapes`), saved where the program's loader reads it;
-2. ``--step``: the program (``speech.fit`` / ``cascade.fit``) through its own CLI, from the shipped
-   config that names the model (over its program's SpeechTaxi base), the pretrained name swapped for
-   the saved folder, SpeechTaxi for the tiny embedded corpus, the trainer on CPU at the shipped
-   precision (bf16-mixed autocast runs on CPU), one training step (``--trainer.max_steps=1``), then
+2. ``--step``: the program (``speech.fit`` / ``cascade.fit`` / ``vision.fit`` / ``vision.fit_vlm``)
+   through its own CLI, from the shipped config that names the model (over its program's base), the
+   pretrained name swapped for the saved folder, SpeechTaxi for the tiny embedded corpus, the trainer
+   on CPU at the shipped precision (bf16-mixed autocast runs on CPU; ``--precision 32-true`` where the
+   CPU has no native bf16, ``--threads N`` for torch's threads), one training step (``--trainer.max_steps=1``), then
    the program's own evaluation. The step's wall time (:class:`StepClock`, a Lightning callback
    given on the command line) and the process's peak RSS (``getrusage``) are reported, with the
    GPU memory estimated for the shipped batch (:func:`gpu_memory_gb`).
 
-Models whose step is ``recognize`` (the cascade's recognizers) or ``lora`` and the vision models are
-listed with ``--list`` but not stepped yet (their parameter counts are checked by
-tests/test_real_shape.py).
+Recognizers and the translator run inference inside ``cascade.fit`` (a small stand-in classifier);
+the VLM and the LLM classifier one LoRA step without their evaluation (``--test false``: 6 answers
+scored an item). ``--list`` names every model with a plan (all but the 8.4 B speech LLM).
 """
 
 from __future__ import annotations
@@ -35,23 +37,38 @@ import lightning as L
 
 from benchmarks.model_shapes import REPO, load_table, named_models, published_count, save_speech_encoder
 
-SPEECH_BASE = "speech/speechtaxi.yaml"
+SPEECH_BASE = "speechtaxi.yaml"
 CASCADE_BASE = "cascade/speechtaxi.yaml"
 # the program of a model named by a config of these folders (over that program's SpeechTaxi base)
 PROGRAM = {"encoder": "speech.fit", "speech": "speech.fit", "classifier": "cascade.fit", "cascade": "cascade.fit"}
-PROGRAM |= {"recognizer": "cascade.fit", "vision": "vision.fit"}
+PROGRAM |= {"recognizer": "cascade.fit", "vision": "vision.fit", "embedded/vision_text": "vision.fit"}
+PROGRAM |= {"translator": "cascade.fit"}
+PROGRAM |= {"vision/qwen2_vl.yaml": "vision.fit_vlm"}  # a whole config of its own program (its header)
 BASE = {"speech.fit": SPEECH_BASE, "cascade.fit": CASCADE_BASE, "vision.fit": "vision/cifar10_xlmr.yaml"}
+BASE |= {"embedded/vision_text": "embedded/vision_text.yaml", "vision.fit_vlm": "vision/qwen2_vl.yaml"}
 # where the model's name goes on the command line: by program and step (configs/models.yaml)
 ARGUMENT = {
     ("speech.fit", "train"): "--model.encoder.init_args.name_or_path",
     ("cascade.fit", "train"): "--model.model.init_args.model",
     ("cascade.fit", "recognize"): "--data.recognizer.init_args.model",
+    ("cascade.fit", "lora"): "--model.model.init_args.model",  # the LLM classifier (classifier/qwen_lora.yaml)
+    ("cascade.fit", "translate"): "--data.translator.init_args.model",
     ("vision.fit", "lora"): "--model.pretrained",  # a weights file of the architecture given with it
+    ("vision.fit", "train"): "--model.model_name",  # a PIXEL encoder over the embedded text images
+    ("vision.fit_vlm", "lora"): "--model.model_id",
 }
 OPEN_CLIP_NAME = "real-shape"  # the architecture registered from the saved one (vision.model.load_clip)
 # the shipped batches the GPU memory is estimated for: 160 s of audio (50 encoder frames a second,
-# speech/speechtaxi.yaml max_batch_seconds) and 32 texts of 128 tokens (cascade/speechtaxi.yaml)
+# speechtaxi.yaml max_batch_seconds) and 32 texts of 128 tokens (cascade/speechtaxi.yaml)
 SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
+# PIXEL reads pixels: a text is one line of 529 patches (vision.pixel_text), an embedded text image 4 x 8
+# patches (embedded/vision_text/pixel.yaml), 32 a batch; Qwen2-VL (vision/qwen2_vl.yaml): 8 a batch of a
+# 224 px image (64 tokens after its 2x2 merge) and about 40 tokens of question and answer
+PIXEL_TOKENS = {"cascade.fit": 32 * 529, "vision.fit": 32 * 4 * 8}
+VLM_TOKENS = 8 * (64 + 40)
+# the LLM classifier (classifier/qwen_lora.yaml): 32 texts a batch, each with each of the 6 class answers,
+# prompts of about 128 tokens (its max_length: 256)
+LLM_TOKENS = 32 * 6 * 128
 
 
 class StepClock(L.Callback):
@@ -78,17 +95,16 @@ def plan(name: str) -> tuple[str, list[str], str]:
     entry = load_table()[name]
     configs = named_models()[name]
     for config in sorted(configs, key=lambda c: not c.startswith("recognizer/whisper.yaml")):
-        program = PROGRAM.get(config.split("/")[0])
+        folder = config.rsplit("/", 1)[0]
+        program = PROGRAM.get(config) or PROGRAM.get(folder)
         if program is None or (program, entry["step"]) not in ARGUMENT:
             continue
-        if program == "vision.fit" and entry["builder"] != "open_clip":  # qwen2_vl.yaml is the VLM program's
-            continue
-        base = BASE[program]
+        base = BASE.get(folder) or BASE[program]
         argument = ARGUMENT[program, entry["step"]]
         if entry["builder"] == "openai-whisper" and program == "speech.fit":
             argument = "--model.encoder.init_args.name"  # configs/encoder/whisper_openai.yaml
         return program, [base] + ([config] if config != base else []), argument
-    raise KeyError(f"{name}: no speech.fit / cascade.fit config names it (step: {entry['step']})")
+    raise KeyError(f"{name}: no config of {sorted(set(PROGRAM.values()))} names it (step: {entry['step']})")
 
 
 def steppable() -> list[str]:
@@ -153,6 +169,72 @@ def save_open_clip(name: str, entry: dict, folder: Path) -> str:
     return str(folder / "weights.pt")
 
 
+def save_qwen2_vl(name: str, entry: dict, folder: Path) -> str:
+    """Qwen2-VL at its published shape, random bf16 weights (as the hub ships them: 4.4 GB), with Qwen2-VL's
+    processor over a small byte-level BPE trained on the config's questions and answers (ids within its
+    vocabulary; the special tokens' ids written into the config)."""
+    import torch
+    import yaml
+    from transformers import Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    from benchmarks.model_shapes import hf_config
+    from tests.helpers.vlm_fixtures import CHAT_TEMPLATE, CLIP_MEAN, CLIP_STD, SPECIAL, tiny_qwen_tokenizer
+
+    shipped = yaml.safe_load((REPO / "configs" / BASE["vision.fit_vlm"]).read_text(encoding="utf-8"))["model"]
+    texts = list(shipped["prompts"]["texts"].values()) + [a for names in shipped["answers"].values() for a in names]
+    tokenizer = tiny_qwen_tokenizer(texts * 4)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL}
+    config = hf_config(entry)
+    config.image_token_id, config.video_token_id = ids["<|image_pad|>"], ids["<|video_pad|>"]
+    config.vision_start_token_id, config.vision_end_token_id = ids["<|vision_start|>"], ids["<|vision_end|>"]
+    for part in (config, config.text_config):
+        part.bos_token_id, part.pad_token_id, part.eos_token_id = (
+            ids["<|endoftext|>"],
+            ids["<|endoftext|>"],
+            ids["<|im_end|>"],
+        )
+    torch.set_default_dtype(torch.bfloat16)  # built in bf16: 4.4 GB, not 8.8
+    Qwen2VLForConditionalGeneration(config).save_pretrained(folder)
+    images = Qwen2VLImageProcessor(image_mean=CLIP_MEAN, image_std=CLIP_STD)  # its default sizes: 224 px fits
+    Qwen2VLProcessor(images, tokenizer, Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE).save_pretrained(folder)
+    return str(folder)
+
+
+def save_causal_lm(name: str, entry: dict, folder: Path) -> str:
+    """The LLM classifier's model at its published shape, random bf16 weights (as the hub ships them), with
+    Qwen's tokenizer kind and chat template over a small vocabulary (ids within its own)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from benchmarks.model_shapes import build
+    from tests.helpers.text_systems_testing import tiny_causal_lm
+
+    tiny_causal_lm(folder, ["a few words to train a tokenizer on"] * 4)  # its tiny model is replaced below
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    torch.set_default_dtype(torch.bfloat16)
+    model = build(name, entry)
+    model.config.eos_token_id, model.config.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def save_translator(name: str, entry: dict, folder: Path) -> str:
+    """NLLB at its published shape, random weights, with an NllbTokenizer over the Latin and Cyrillic
+    letters (and the 202 FLORES language tokens) and the tiny stand-in's generation settings."""
+    from transformers import GenerationConfig
+
+    from benchmarks.model_shapes import build
+    from tests.helpers.text_systems_testing import tiny_nllb
+
+    letters = "abcdefghijklmnopqrstuvwxyz" + "".join(chr(c) for c in range(0x430, 0x450))
+    tiny_nllb(folder, [letters, letters.upper()])  # its tiny model is replaced below
+    model = build(name, entry)
+    model.generation_config = GenerationConfig.from_pretrained(folder)
+    model.save_pretrained(folder)
+    return str(folder)
+
+
 def build_stand_in(name: str, folder: Path) -> str:
     """Save ``name`` at its published shape where its program reads it; returns what to pass."""
     import torch
@@ -163,7 +245,7 @@ def build_stand_in(name: str, folder: Path) -> str:
     entry = load_table()[name]
     torch.manual_seed(0)
     program, _, _ = plan(name)
-    if entry["step"] == "recognize":  # the cascade's classifier: a small stand-in, the recognizer is measured
+    if entry["step"] in ("recognize", "translate"):  # the cascade's classifier: a small stand-in
         tiny_text_classifier(folder / "classifier", ["a few words to train a tokenizer on"] * 4)
     if entry["builder"] == "openai-whisper":
         from tests.helpers.speech_stand_ins import random_whisper_checkpoint
@@ -173,6 +255,12 @@ def build_stand_in(name: str, folder: Path) -> str:
         return save_ctc_recognizer(name, entry, folder / "recognizer")
     if entry["builder"] == "open_clip":
         return save_open_clip(name, entry, folder)
+    if program == "vision.fit_vlm":
+        return save_qwen2_vl(name, entry, folder / "vlm")
+    if entry["step"] == "translate":
+        return save_translator(name, entry, folder / "translator")
+    if entry["class"] == "Qwen2ForCausalLM":
+        return save_causal_lm(name, entry, folder / "llm")
     if program == "speech.fit":
         return save_speech_encoder(name, folder)
     if entry["class"] == "ViTMAEModel":  # a PIXEL encoder: the rendered-text classifier reads it, no tokenizer
@@ -186,7 +274,11 @@ def build_stand_in(name: str, folder: Path) -> str:
     return str(folder)
 
 
-def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str]:
+def step_command(
+    name: str, model: str, work: Path, data_root: Path, precision: str | None = None, threads: int | None = None
+) -> list[str]:
+    """The program's command line; ``precision`` / ``threads`` replace the shipped precision / the
+    program's default threads when given."""
     program, configs, argument = plan(name)
     args = [sys.executable, "-m", program]
     for config in configs:
@@ -205,6 +297,21 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         "--data.num_workers=0",
         "--data.batch_size=4",
     ]
+    args += [f"--threads={threads}"] if threads else []
+    # the shipped precision unless told (vision's shipped 16-mixed has no CPU autocast in Lightning: bf16-mixed)
+    precision = precision or ("bf16-mixed" if program == "vision.fit" else None)
+    args += [f"--trainer.precision={precision}"] if precision else []
+    if program == "vision.fit_vlm":
+        # its evaluation scores 6 answers an image (2 B parameters each) over every eval split: hours on a
+        # CPU; the step and one dev batch are the measurement
+        args += ["--test=false"] + ["--model.dtype=float32"] * (precision == "32-true")  # bf16 weights, fp32 math
+    text_images = program == "vision.fit" and load_table()[name]["builder"] != "open_clip"  # PIXEL
+    if text_images or program == "vision.fit_vlm":  # PIXEL, the VLM: the embedded text images
+        return args + [
+            f"--data.source.init_args.root={data_root}",
+            "--data.source.init_args.tiny=true",
+            "--data.source.init_args.languages=[eng]",
+        ]
     if program == "vision.fit":
         return args + [
             f"--model.model_name={OPEN_CLIP_NAME}",
@@ -213,7 +320,6 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
             "--data.source.init_args.max_per_split=10",
             "--data.source.init_args.dev_fraction=0.2",
             f"--data.source.init_args.cache_dir={work / 'cache'}",
-            "--trainer.precision=bf16-mixed",  # the shipped 16-mixed has no CPU autocast in Lightning
         ]
     args += [
         "--data.source=speech.sources.Embedded",
@@ -227,8 +333,23 @@ def step_command(name: str, model: str, work: Path, data_root: Path) -> list[str
         args += [f"--data.cache_dir={work / 'cache'}", f"--model.model.init_args.model={work / 'classifier'}"]
         if "whisper" in " ".join(configs):
             args += ["--data.recognizer.init_args.fp16=false"]  # half precision is for the GPU
+            # random weights rarely write the end token: each clip would decode to the shipped cap (224
+            # tokens); the tiny corpus's sentences are under 32 tokens, as a trained model would write
+            args += ["--data.recognizer.init_args.sample_len=32"]
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
+    step = load_table()[name]["step"]
+    if step == "translate":  # translate-test of Russian gold text (English is kept as it is), a stand-in classifier
+        args += [f"--model.model.init_args.model={work / 'classifier'}", "--data.translator.init_args.device=cpu"]
+        args += ["--data.source.init_args.languages=[rus]", "--data.protocol.sources=[rus]"]
+        # random weights rarely write the end token; the tiny corpus's sentences are under 32 tokens
+        args += ["--data.translator.init_args.max_new_tokens=32"]
+        args += ["--data.translator.init_args.dtype=float32"] * (precision == "32-true")
+    if program == "cascade.fit" and step == "lora":  # the LLM scores 6 answers a text: its evaluation left out
+        args += ["--test=false"] + ["--model.model.init_args.dtype=float32"] * (precision == "32-true")
+        # one text a batch (6 sequences, one per class answer): 4 texts' activations in fp32 took this
+        # 1.5 B model past 23 GB on CPU
+        args += ["--data.batch_size=1"]
     return args
 
 
@@ -236,18 +357,25 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
     """Estimated GPU memory (GB) for the shipped batch.
 
     Training (bf16-mixed, AdamW): ``16 P_trained + 4 P_frozen`` bytes (fp32 weights 4, grads 4, AdamW
-    moments 8) plus activations by Korthikanti et al. 2022 (arXiv:2205.05198) for a transformer without
-    recomputation, attention in a fused kernel (SDPA: no ``s^2`` scores kept): ``34 * tokens * width``
-    bytes per layer; open_clip: the image tower's patches of a batch of 128 images (an upper bound: the
-    tower is frozen as shipped, so its activations need not be kept). Recognition (fp16,
-    no backward): ``2 P`` bytes of weights plus one layer's working
-    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each).
+    moments 8; the VLM's and the LLM's frozen weights in bf16: 2) plus activations by Korthikanti et al. 2022
+    (arXiv:2205.05198) for a transformer without recomputation, attention in a fused kernel (SDPA: no
+    ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer; open_clip: the image tower's patches
+    of a batch of 128 images (an upper bound: the tower is frozen as shipped, so its activations need
+    not be kept). Recognition (fp16, no backward): ``2 P`` bytes of weights plus one layer's working
+    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each);
+    translation (bf16) the same for 32 texts of 128 tokens.
     """
     config = entry.get("config") or {}
+    config = config.get("text_config", config)  # the VLM: its language model's activations (LoRA there)
     total = published_count(entry["params"])
     width = config.get("hidden_size") or config.get("d_model") or config.get("n_audio_state")
     layers = config.get("num_hidden_layers") or config.get("encoder_layers") or config.get("n_audio_layer")
     tokens = SHIPPED_TOKENS.get(program, 0)
+    if entry.get("class") == "ViTMAEModel":
+        tokens = PIXEL_TOKENS[program]
+    frozen_bytes = 4
+    if entry["step"] == "lora" and entry["builder"] == "transformers":  # frozen weights in bf16 as shipped
+        tokens, frozen_bytes = (VLM_TOKENS if program == "vision.fit_vlm" else LLM_TOKENS), 2
     if entry["builder"] == "open_clip":  # the image tower's patches dominate: batch 128 (cifar10_xlmr.yaml)
         import open_clip
 
@@ -256,14 +384,18 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
         tokens = 128 * (vision["image_size"] // vision.get("patch_size", 16)) ** 2
     if entry["step"] == "recognize":
         return (2 * total + 20 * 16 * 1500 * width) / 1e9
-    states = 16 * trainable + 4 * (total - trainable)
+    if entry["step"] == "translate":  # bf16, 32 texts of up to 128 tokens a batch (translator/nllb.yaml)
+        return (2 * total + 20 * 32 * 128 * width) / 1e9
+    states = 16 * trainable + frozen_bytes * (total - trainable)
     return (states + 34 * tokens * width * layers) / 1e9
 
 
-def run_step(name: str, work: Path, data_root: Path) -> dict:
+def run_step(name: str, work: Path, data_root: Path, precision: str | None, threads: int | None) -> dict:
     """The ``--step`` process: the program on the saved model, then this process's peak RSS."""
+    import torch
+
     model = (work / "stand_in.txt").read_text().strip()
-    cmd = step_command(name, model, work, data_root)
+    cmd = step_command(name, model, work, data_root, precision, threads)
     started = time.perf_counter()
     # the program in this process, so that getrusage(RUSAGE_SELF) is its peak; argv as typed
     program = __import__(cmd[2], fromlist=["main"])
@@ -279,6 +411,9 @@ def run_step(name: str, work: Path, data_root: Path) -> dict:
         "peak_rss_gb": usage.ru_maxrss / 1e6,  # KiB on Linux
         "params_m": sum(p.numel() for p in module.parameters()) / 1e6,
         "trainable_m": trainable / 1e6,
+        "precision": cli.trainer.precision,
+        "threads": torch.get_num_threads(),
+        "load": os.getloadavg()[0],  # the machine's 1-minute load when the run ended
         "program": cmd[2],
         "command": " ".join(cmd[1:]),
     }
@@ -289,16 +424,23 @@ def work_name(name: str) -> str:
     return name.replace("/", "--").replace(":", "-")
 
 
-def measure(name: str, root: Path, data_root: Path) -> dict:
+def measure(name: str, root: Path, data_root: Path, precision: str | None = None, threads: int | None = None) -> dict:
     """Build and step ``name`` in two fresh processes; the figures of the step."""
     work = root / work_name(name)
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    if threads:  # else Lightning's DDP strategies on CPU (speechtaxi.yaml's) reset torch's threads to the cores
+        env["OMP_NUM_THREADS"] = str(threads)
     base = [sys.executable, "-m", "benchmarks.real_shape", name, "--work-dir", str(work), "--data-root", str(data_root)]
+    options = [f"--precision={precision}"] * bool(precision) + [f"--threads={threads}"] * bool(threads)
     for stage in ("--build", "--step"):
-        proc = subprocess.run([*base, stage], cwd=REPO, env=env, capture_output=True, text=True)
+        proc = subprocess.run([*base, stage, *options], cwd=REPO, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            return {"error": f"{stage}: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
+            # the exit status too: a process the kernel killed (-9, out of memory) leaves no traceback
+            last = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
+            return {"error": f"{stage}: exit status {proc.returncode}: {last}"}
+    if not (work / "result.json").exists():  # the programs stop cleanly on SIGTERM (exit status 0)
+        return {"error": "--step: stopped before the end (no result.json)"}
     result = json.loads((work / "result.json").read_text())
     entry = load_table()[name]
     result["gpu_gb"] = gpu_memory_gb(name, entry, result["program"], result["trainable_m"] * 1e6)
@@ -306,21 +448,26 @@ def measure(name: str, root: Path, data_root: Path) -> dict:
 
 
 def table_lines(results: dict[str, dict]) -> list[str]:
+    """The table of ``results`` (benchmarks/README.md's rows), GPU memory estimated now (:func:`gpu_memory_gb`)."""
     table = load_table()
     lines = [
-        "| model | published | built (in the program) | CPU step | peak RSS | est. GPU memory, shipped batch |",
-        "|---|---|---|---|---|---|",
+        "| model | published | built (in the program) | CPU step | whole run | peak RSS | est. GPU memory | load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         if "error" in r:
-            lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | |")
+            lines.append(f"| `{name}` | {table[name]['params']} | FAILED: {r['error']} | | | | | |")
             continue
-        if table[name]["step"] == "recognize":  # the stand-in classifier's step is not the point: the run's wall
-            built, step = "recognizer (inference)", f"whole run (recognition of the eval clips): {r['cpu_s']:.0f} CPU s"
+        entry, how = table[name], f"{r['precision']}, {r['threads']} thread{'s' * (r['threads'] > 1)}"
+        gpu = gpu_memory_gb(name, entry, r["program"], r["trainable_m"] * 1e6)
+        if entry["step"] in ("recognize", "translate"):  # the stand-in classifier's step is not the point
+            built, step = f"{entry['step']} in `{r['program']}`", f"inference only ({how})"
         else:
-            built, step = f"{r['params_m']:.1f}M ({r['trainable_m']:.1f}M trained)", f"{r['step_s']:.1f} s"
-        memory = f"{r['peak_rss_gb']:.2f} GB | {r['gpu_gb']:.1f} GB"
-        lines.append(f"| `{name}` | {table[name]['params']} | {built} | {step} | {memory} |")
+            built = f"{r['params_m']:.1f}M in `{r['program']}` ({r['trainable_m']:.1f}M trained)"
+            step = f"{r['step_s']:.1f} s ({how})"
+        run = f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} CPU s"
+        memory = f"{r['peak_rss_gb']:.1f} GB | {gpu:.1f} GB"
+        lines.append(f"| `{name}` | {entry['params']} | {built} | {step} | {run} | {memory} | {r['load']:.1f} |")
     return lines
 
 
@@ -329,19 +476,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="models of configs/models.yaml (default: every steppable one)")
     parser.add_argument("--list", action="store_true", help="print the steppable models and exit")
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
+    parser.add_argument("--table", nargs="+", default=None, help="print the table of these --out files and exit")
     parser.add_argument("--work-dir", default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--data-root", default=None, help="tiny embedded corpus folder (built if missing)")
+    parser.add_argument("--precision", default=None, help="the trainer's precision (default: the shipped config's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the program's)")
     parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)  # the child processes
     parser.add_argument("--step", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(steppable()))
         return 0
+    if args.table:
+        print("\n".join(table_lines({k: v for f in args.table for k, v in json.loads(Path(f).read_text()).items()})))
+        return 0
     if args.build:
         (Path(args.work_dir) / "stand_in.txt").write_text(build_stand_in(args.names[0], Path(args.work_dir)))
         return 0
     if args.step:
-        result = run_step(args.names[0], Path(args.work_dir), Path(args.data_root))
+        result = run_step(args.names[0], Path(args.work_dir), Path(args.data_root), args.precision, args.threads)
         (Path(args.work_dir) / "result.json").write_text(json.dumps(result))
         return 0
     from speech.embedded import load_embedded
@@ -352,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         load_embedded(tiny_settings(), data_root)
         results = {}
         for name in args.names or steppable():
-            results[name] = measure(name, Path(tmp), data_root)
+            results[name] = measure(name, Path(tmp), data_root, args.precision, args.threads)
             print(f"{name}: {json.dumps(results[name])}", flush=True)
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("\n".join(table_lines(results)))
