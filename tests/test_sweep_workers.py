@@ -32,3 +32,22 @@ def test_torch_threads_never_exceed_an_openmp_thread_limit(monkeypatch):
     assert default_threads() == 1 and default_threads(4) == 1
     monkeypatch.setenv("OMP_THREAD_LIMIT", "8")
     assert default_threads(4) == 4
+
+
+def test_threads_hold_under_lightnings_ddp_on_cpu(monkeypatch):
+    """``--threads 1`` under a DDP strategy on CPU (the SpeechTaxi configs name one): Lightning resets
+    torch's threads to the cores per process unless OMP_NUM_THREADS is set; the programs set it."""
+    import torch
+    from lightning.fabric.utilities.distributed import _set_num_threads_if_needed
+
+    from workbench.cli import use_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        use_threads(1)
+        _set_num_threads_if_needed(num_processes=1)  # what DDP's setup_environment does on CPU
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -46,6 +46,15 @@ def default_run_dir(config_paths: list | None, fallback: str) -> str:
     return str(Path("runs") / ("-".join(stems) if stems else fallback))
 
 
+def use_threads(threads: int) -> None:
+    """torch's CPU threads for this process, held under Lightning's DDP too: on CPU it resets them to
+    the cores per process unless ``OMP_NUM_THREADS`` is set (``_set_num_threads_if_needed``)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
 def default_threads(threads: int | None = None) -> int:
     """``threads`` if given, else the sweep worker's share (``XLING_NUM_THREADS``), else the usable cores;
     never more than ``OMP_THREAD_LIMIT``: torch asked for more OpenMP threads than that limit lets
@@ -130,9 +139,7 @@ class _ParseOnly(LightningCLI):
         self.config = parser.parse_args(list(args))
 
     def before_instantiate_classes(self) -> None:
-        import torch
-
-        torch.set_num_threads(default_threads(self.config.get("threads")))
+        use_threads(default_threads(self.config.get("threads")))
         if not self.config.get("run_dir"):
             self.config["run_dir"] = default_run_dir(self.config.get("config"), self.fallback)
 
