@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.helpers.report_runs import item_rows, write_run
 from tests.helpers.speech_runs import tiny_args
@@ -83,6 +84,42 @@ def test_a_cascade_pays_its_share_of_the_recognizer(tmp_path):
     text = "\n".join(lines)
     assert "## What each system costs" in text and "40 (3)" in text
     assert figures == ["cost_zero_shot.png"] and (tmp_path / "cost_zero_shot.png").is_file()
+
+
+def test_a_recognizer_another_sweep_trained_is_charged_too(tmp_path):
+    """setup_from: the matrix's cascades read the main sweep's recognizers, outside the report's folder;
+    the cascade's saved config names the checkpoint, and its digest must be the one it recorded."""
+    recognizer = write_run(
+        tmp_path / "main" / "setup" / "asr",
+        [],
+        path="recognizer",
+        system="ctc-romanized",
+        protocol="all_languages",
+        training={"train_seconds": 120.0, "predict_seconds_per_item": 0.02},
+    )
+    (recognizer / "checkpoints").mkdir()
+    checkpoint = recognizer / "checkpoints" / "best.ckpt"
+    checkpoint.write_bytes(b"weights")
+    rows = item_rows("eng", [True, False]) + item_rows("rus", [True, False])
+    report = tmp_path / "matrix"
+    for source, digest in (("eng", hashlib.sha256(b"weights").hexdigest()), ("rus", "another recognizer's")):
+        run = write_run(
+            report / f"ca-{source}",
+            rows,
+            path="cascade",
+            system=f"ca-{source}",
+            sources=[source],
+            training={"train_seconds": 10.0, "predict_seconds_per_item": 0.001},
+        )
+        _with_recognizer(run, digest)
+        config = {"data": {"recognizer": {"init_args": {"checkpoint": str(checkpoint)}}}}
+        (run / "config.yaml").write_text(yaml.safe_dump(config))
+    runs = load_runs(report)
+    cost.section(scores(runs, runs.items), runs.runs, report)
+    table = pd.read_csv(report / "cost.csv").set_index("system")
+    assert table.loc["ca-eng", "recognizer_seconds"] == pytest.approx(120.0)
+    assert table.loc["ca-eng", "seconds_per_item"] == pytest.approx(0.001 + 0.02)
+    assert table.loc["ca-rus", "recognizer_seconds"] == 0  # its recorded digest is not that checkpoint's
 
 
 def test_a_real_run_records_its_device_parameters_and_latency(tiny_corpus, tiny_root, tmp_path):

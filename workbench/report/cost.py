@@ -4,7 +4,8 @@ inference seconds per item, per protocol, with the accuracy-vs-cost Pareto front
 Every figure comes from the run records (``record.training``: ``train_seconds``, ``device``,
 ``params_total``, ``params_trainable``, ``predict_seconds_per_item``). A cascade's cost includes
 its recognizer's: the recognizer run whose ``best.ckpt`` the cascade read (matched by the
-checkpoint's digest, the one ``describe()`` puts in the cascade's record) is trained once for all
+checkpoint's digest, the one ``describe()`` puts in the cascade's record; in the report's folder, or
+the folder of the checkpoint the cascade's saved config names) is trained once for all
 the cascade runs of the report that read it, so each is charged ``train_seconds / runs sharing it``;
 its inference seconds per item are added in full (each clip is transcribed). A pretrained
 recognizer (Whisper, MMS) has no training cost here.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from workbench.errors import DataError
 from workbench.report import plots, tables
@@ -42,26 +44,43 @@ def pareto_front(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
     return front
 
 
-def _recognizers(runs: pd.DataFrame) -> dict[str, dict]:
+def _recognizers(run_dirs) -> dict[str, dict]:
     """Recognizer runs by the digest of their ``best.ckpt``: their training and inference seconds."""
     out = {}
-    for row in runs[runs["path"] == "recognizer"].itertuples():
-        checkpoint = RunDir(row.run_dir).best
+    for run_dir in run_dirs:
+        checkpoint = RunDir(run_dir).best
         if checkpoint.is_file():
-            training = read_record(row.run_dir).training
+            try:
+                training = read_record(run_dir).training
+            except (DataError, OSError):
+                continue
             with checkpoint.open("rb") as handle:  # sha256 of the file, as the cascade's describe() records it
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
             out[digest] = {
-                "run_dir": row.run_dir,
+                "run_dir": run_dir,
                 "train_seconds": training.train_seconds or 0.0,
                 "predict_seconds_per_item": training.predict_seconds_per_item or 0.0,
             }
     return out
 
 
+def _recognizer_dir_read_by(run_dir) -> Path | None:
+    """The run folder of the recognizer checkpoint a cascade run's saved config names: one outside the
+    report's folder (another sweep's setup step, shared through ``setup_from``)."""
+    try:
+        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+        checkpoint = Path(config["data"]["recognizer"]["init_args"]["checkpoint"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    return checkpoint.parent.parent
+
+
 def run_costs(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per predicting run: its own cost and its recognizer's share."""
-    recognizers = _recognizers(runs)
+    recognizers = _recognizers(runs[runs["path"] == "recognizer"]["run_dir"])
+    elsewhere = [_recognizer_dir_read_by(d) for d in runs[runs["path"] == "cascade"]["run_dir"]]
+    outside = {d for d in elsewhere if d is not None} - {Path(d) for d in runs["run_dir"]}
+    recognizers = {**_recognizers(sorted(outside)), **recognizers}
     rows = []
     for row in runs[runs["path"] != "recognizer"].itertuples():
         try:
