@@ -31,6 +31,10 @@ TOLERANCE = 0.01  # built vs published parameter count
 NAME_KEYS = ("name_or_path", "model", "model_id")
 
 
+# a folder in the repository or a run's output, not a hub id: a stand-in built or trained here
+LOCAL_PREFIXES = ("configs/", "runs/", "./", "/")
+
+
 # -- the names the configs use -------------------------------------------------------------------------------------
 def _names_in(node, found: set[str]) -> None:
     if isinstance(node, dict):
@@ -61,7 +65,7 @@ def named_models(configs: Path = CONFIGS) -> dict[str, list[str]]:
         _names_in(yaml.safe_load(path.read_text(encoding="utf-8")), found)
         for name in found:
             named.setdefault(name, []).append(path.relative_to(configs).as_posix())
-    return named
+    return {name: files for name, files in named.items() if not name.split(":")[-1].startswith(LOCAL_PREFIXES)}
 
 
 # -- building ------------------------------------------------------------------------------------------------------

@@ -17,23 +17,28 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_embedded_sweep_runs_recognizers_first_and_cascades_after_their_recognizer(tmp_path):
     sweep = load_sweep(ROOT / "configs/sweeps/embedded.yaml", out_dir=tmp_path)
     setup = {step.system: step for step in sweep.setup}
-    assert set(setup) == {"asr-romanized", "asr-native"}
+    assert list(setup) == ["asr-romanized", "asr-native", "translator"]
+    needs = {
+        "ca-native": ["asr-native"],
+        "ca-romanized": ["asr-romanized"],
+        "ca-translated-standin": ["asr-native", "translator"],
+        "ca-pixel-standin": ["asr-native"],
+    }
     for point in sweep.points:
-        expected = {"ca-native": ["asr-native"], "ca-romanized": ["asr-romanized"]}.get(point.system, [])
-        assert [step.system for step in dependencies(point, sweep.setup)] == expected, point.tag
+        assert [step.system for step in dependencies(point, sweep.setup)] == needs.get(point.system, []), point.tag
     order = priority_order(sweep.setup, sweep.points)
     systems = [point.system for point in order]
-    assert systems[:2] == ["asr-romanized", "asr-native"]
-    assert set(systems[2:8]) == {"e2e-conv"} and set(systems[8:]) == {"ca-native", "ca-romanized"}
+    assert systems[:3] == ["asr-romanized", "asr-native", "translator"]
+    assert set(systems[3:9]) == {"e2e-conv"} and set(systems[9:]) == set(needs)
     assert sorted(order, key=id) == sorted([*sweep.setup, *sweep.points], key=id)  # nothing lost or doubled
 
-    pending = order[2:]
-    # both recognizers training: an E2E point is next, and no cascade point is ready
+    pending = order[3:]
+    # the setup steps training: an E2E point is next, and no cascade point is ready
     assert next_ready(pending, {*sweep.setup, *pending}, sweep.setup).system == "e2e-conv"
     cascades = [p for p in pending if p.system.startswith("ca-")]
     assert next_ready(cascades, {*sweep.setup, *cascades}, sweep.setup) is None
     # the native recognizer has ended: its cascade points may start, the romanized ones still wait
-    ready = next_ready(cascades, {setup["asr-romanized"], *cascades}, sweep.setup)
+    ready = next_ready(cascades, {setup["asr-romanized"], setup["translator"], *cascades}, sweep.setup)
     assert ready is not None and ready.system == "ca-native"
 
 
