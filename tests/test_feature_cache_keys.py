@@ -106,7 +106,7 @@ def test_a_front_end_that_gives_other_frame_counts_is_an_error(tmp_path, monkeyp
     assert not list(tmp_path.rglob("*.f16"))
 
 
-def test_set_writes_switches_writing_off_and_on_again(tmp_path, monkeypatch):
+def test_set_writes_switches_writing_off_and_on_and_the_counters_add_up(tmp_path, monkeypatch):
     monkeypatch.setattr(feature_cache, "_WRITES", True)  # restored after the test
     cache = FeatureCache(tmp_path, "frontend", bins=BINS)
     waves, lengths = torch.randn(1, 800), torch.tensor([800])
@@ -116,6 +116,9 @@ def test_set_writes_switches_writing_off_and_on_again(tmp_path, monkeypatch):
     feature_cache.set_writes(True)
     cache.features(waves, lengths, lengths // 160, _constant_front_end)
     assert cache.misses == 2 and len(list(tmp_path.rglob("*.f16"))) == 1
+    for _ in range(2):  # the counters add up over calls
+        cache.features(waves, lengths, lengths // 160, _constant_front_end)
+    assert (cache.hits, cache.misses) == (2, 2)
 
 
 def test_a_batch_whose_frame_counts_do_not_match_its_clips_is_refused(tmp_path):
