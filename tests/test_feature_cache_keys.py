@@ -71,7 +71,8 @@ def test_an_entry_is_raw_little_endian_float16_in_the_documented_layout(tmp_path
     entry = tmp_path / "frontend" / key[:2] / f"{key}.f16"
     assert {p for p in tmp_path.rglob("*") if p.is_file()} == {entry, tmp_path / "frontend" / "format.json"}
     assert entry.read_bytes() == value.astype("<f2").tobytes()
-    assert torch.equal(cache.read(key, 3), torch.from_numpy(value.astype("<f2").astype(np.float32)))
+    read = cache.read(key, 3)
+    assert read.dtype == torch.float32 and torch.equal(read, torch.from_numpy(value.astype("<f2").astype(np.float32)))
     assert cache.read(key, 2) is None and cache.read(clip_digest(torch.zeros(10)), 3) is None
     described = json.loads((tmp_path / "frontend" / "format.json").read_text())
     assert described["n_mels"] == BINS and described["window"] == "hann"
