@@ -48,7 +48,7 @@ MODULES = {
     ),
     "cascade/asr_text.py": (["tests/test_cascade_stages.py"], ["tests/test_asr_text.py"]),
     "cascade/cache.py": (["tests/test_cascade_stages.py"], ["tests/test_shard_cache.py"]),
-    "speech/feature_cache.py": (["tests/test_feature_cache.py"], []),
+    "speech/feature_cache.py": (["tests/test_feature_cache.py"], ["tests/test_feature_cache_keys.py"]),
     "workbench/report/stats.py": (["tests/test_report_stats.py"], ["tests/test_report_properties.py"]),
     "workbench/report/calibration.py": (
         ["tests/test_report_checks.py"],
