@@ -138,6 +138,19 @@ def test_hf_encoder_families_load_from_a_local_folder(family, tmp_path):
     assert enc.lora_targets()
 
 
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm"])
+def test_the_conv_feature_encoder_is_frozen_as_shipped(family):
+    """``freeze_feature_encoder: true`` freezes every wav2vec2-family front end (HuBERT has no
+    freeze_feature_encoder() in transformers 5: it was silently trained) and nothing else."""
+    from speech.encoders.hf import HFEncoder
+    from tests.helpers.speech_stand_ins import stand_in
+
+    enc = HFEncoder(stand_in(family), freeze_feature_encoder=True)
+    front = {id(p) for p in enc.model.feature_extractor.parameters()}
+    assert front and all(not p.requires_grad for p in enc.model.feature_extractor.parameters())
+    assert all(p.requires_grad for p in enc.model.parameters() if id(p) not in front)
+
+
 def test_ecapa_encoder_frames_and_masking():
     from speech.encoders.ecapa import EcapaEncoder
 

@@ -55,6 +55,16 @@ def masked_standardize(waves: torch.Tensor, lengths: torch.Tensor, eps: float = 
     return (waves - mean) / torch.sqrt(var + eps) * mask
 
 
+def freeze_conv_feature_encoder(model) -> None:
+    """Freeze the convolutional feature encoder of a wav2vec2-family model (as its papers fine-tune).
+    HuBERT has no ``freeze_feature_encoder()`` in transformers 5, only its ``feature_extractor``;
+    w2v-BERT and Whisper have no convolutional feature encoder: nothing to freeze."""
+    if hasattr(model, "freeze_feature_encoder"):
+        model.freeze_feature_encoder()
+    elif hasattr(getattr(model, "feature_extractor", None), "_freeze_parameters"):
+        model.feature_extractor._freeze_parameters()
+
+
 class HFEncoder(SpeechEncoder):
     """A pretrained ``transformers`` speech encoder.
 
@@ -91,8 +101,8 @@ class HFEncoder(SpeechEncoder):
         # from_pretrained returns eval mode and Lightning 2.6 keeps submodules' modes, so without
         # this, fine-tuning would silently run with no dropout, SpecAugment masking or layerdrop
         self.model.train()
-        if freeze_feature_encoder and hasattr(self.model, "freeze_feature_encoder"):
-            self.model.freeze_feature_encoder()
+        if freeze_feature_encoder:
+            freeze_conv_feature_encoder(self.model)
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
         self.extractor = load_feature_extractor(name_or_path, self.model_type, revision)
