@@ -171,9 +171,13 @@ def test_concurrent_readers_see_no_entry_or_a_whole_one(cache_dir):
     seen, errors, stop = [], [], threading.Event()
 
     def writer():
-        for i in range(200):
-            cache.write(key, values[i % 2])
-        stop.set()
+        try:
+            for i in range(200):
+                cache.write(key, values[i % 2])
+        except Exception as error:  # a failing write fails the test, it does not leave the readers waiting
+            errors.append(repr(error))
+        finally:
+            stop.set()
 
     def reader():
         while True:  # at least one read after the last write, however the threads are scheduled
