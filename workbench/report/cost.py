@@ -22,7 +22,7 @@ import yaml
 
 from workbench.errors import DataError
 from workbench.report import plots, tables
-from workbench.runs import RunDir, read_record
+from workbench.runs import CONFIG, RunDir, read_record
 
 COST_NOTE = (
     "Training seconds are wall seconds of the fit on the named device (mean over the system's runs); a cascade "
@@ -68,7 +68,7 @@ def _recognizer_dir_read_by(run_dir) -> Path | None:
     """The run folder of the recognizer checkpoint a cascade run's saved config names: one outside the
     report's folder (another sweep's setup step, shared through ``setup_from``)."""
     try:
-        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+        config = yaml.safe_load((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
         checkpoint = Path(config["data"]["recognizer"]["init_args"]["checkpoint"])
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return None
