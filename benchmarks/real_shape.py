@@ -66,9 +66,9 @@ SHIPPED_TOKENS = {"speech.fit": 160 * 50, "cascade.fit": 32 * 128}
 # 224 px image (64 tokens after its 2x2 merge) and about 40 tokens of question and answer
 PIXEL_TOKENS = {"cascade.fit": 32 * 529, "vision.fit": 32 * 4 * 8}
 VLM_TOKENS = 8 * (64 + 40)
-# the LLM classifier (classifier/qwen_lora.yaml): 32 texts a batch, each with each of the 6 class answers,
-# prompts of about 128 tokens (its max_length: 256)
-LLM_TOKENS = 32 * 6 * 128
+# the LLM classifier (classifier/qwen_lora.yaml): 32 texts a batch, prompts of about 128 tokens (its max_length:
+# 256) read once, then each of the 6 class answers (about 4 tokens each) after each prompt
+LLM_TOKENS = 32 * (128 + 6 * 4)
 
 
 class StepClock(L.Callback):

@@ -3,8 +3,9 @@
 The prompt (an English instruction with the text in it, through the tokenizer's chat template when
 it has one, as Instruct models were trained) is followed by each class name and the end-of-answer
 token; a class's logit is its answer's log-likelihood (:mod:`workbench.answer_scoring`, the scorer the VLM
-of :mod:`vision.vlm` uses too). So the model classifies zero-shot (``cascade.fit --fit false``),
-and fine-tuning (the cross-entropy of the softmax over the class scores) trains LoRA adapters
+of :mod:`vision.vlm` uses too; the prompt runs once, its keys and values shared by the class names).
+So the model classifies zero-shot (``cascade.fit --fit false``), and fine-tuning (the cross-entropy of the
+softmax over the class scores) trains LoRA adapters
 (:mod:`workbench.lora`; default targets: the attention projections) or, without ``lora``, every weight.
 
 Remote code is never run unless ``trust_remote_code: true`` is set in the config.
@@ -17,7 +18,7 @@ from typing import Literal
 import torch
 
 from cascade.text_models import TextModel
-from workbench.answer_scoring import Score, answer_log_probs, answer_token_ids, class_scores
+from workbench.answer_scoring import Score, answer_token_ids, class_scores, prompt_then_answers_log_probs
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only, as_lora
 
@@ -94,13 +95,13 @@ class LLMClassifier(TextModel):
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         """``len(texts)`` strings -> class scores ``(B, C)`` (answer log-likelihoods)."""
-        classes = len(self.answer_ids)
-        prompts = [self.chat(text) for text in texts for _ in range(classes)]
-        answers = [ids for _ in texts for ids in self.answer_ids]
-        enc = self.tokenizer(prompts, padding=True, add_special_tokens=False, return_tensors="pt")
+        enc = self.tokenizer(
+            [self.chat(text) for text in texts], padding=True, add_special_tokens=False, return_tensors="pt"
+        )
         device = next(self.lm.parameters()).device
-        log_probs = answer_log_probs(self.lm, enc, answers, self.tokenizer.pad_token_id or 0, device)
-        return class_scores(log_probs, answers, len(texts), self.score)
+        pad = self.tokenizer.pad_token_id or 0
+        log_probs = prompt_then_answers_log_probs(self.lm, enc, self.answer_ids, pad, device)  # each prompt once
+        return class_scores(log_probs, [ids for _ in texts for ids in self.answer_ids], len(texts), self.score)
 
     def make_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
         trained = [(n, p) for n, p in self.lm.named_parameters() if p.requires_grad]

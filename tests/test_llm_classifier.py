@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from cascade import fit
@@ -16,6 +17,7 @@ from cascade.classifier import TextClassifier
 from cascade.data import TextDataset, collate_texts
 from cascade.llm import LLMClassifier
 from tests.helpers.text_systems_testing import tiny_cascade_args, tiny_causal_lm
+from workbench.answer_scoring import answer_log_probs, class_scores
 from workbench.errors import ConfigError
 from workbench.io import read_json
 from workbench.items import Item
@@ -77,6 +79,37 @@ def test_lora_trains_the_adapters_only_and_memorises(lms):
     assert any("lora_" in n for n, p in lm.lm.named_parameters() if p.requires_grad)
 
 
+def test_each_prompt_is_read_once_and_trains_as_if_repeated_for_each_class(lms):
+    """The prompt's keys and values are shared by the class names: the model reads each prompt's tokens once,
+    and the scores and the adapters' gradients are those of every prompt repeated for each answer."""
+    torch.manual_seed(0)
+    model = LLMClassifier(str(lms["qwen2"]), lora=LoraSettings(r=4, alpha=8))
+    model.build(2, NAMES)
+    for name, param in model.lm.named_parameters():  # LoRA's B starts at 0: nudge it so that A's gradient is not 0
+        if "lora_B" in name:
+            param.data.normal_(0, 0.1)
+    read = []
+    hook = model.lm.get_input_embeddings().register_forward_hook(lambda _m, args, _o: read.append(args[0].shape))
+    shared = model(TEXTS)
+    hook.remove()
+    prompts = model.tokenizer([model.chat(t) for t in TEXTS], padding=True, add_special_tokens=False)
+    width = max(map(len, model.answer_ids))
+    assert read == [(len(TEXTS), len(prompts.input_ids[0])), (len(TEXTS) * len(NAMES), width - 1)]
+
+    answers = [ids for _ in TEXTS for ids in model.answer_ids]
+    enc = model.tokenizer(
+        [model.chat(t) for t in TEXTS for _ in NAMES], padding=True, add_special_tokens=False, return_tensors="pt"
+    )
+    repeated = class_scores(
+        answer_log_probs(model.lm, enc, answers, model.tokenizer.pad_token_id, "cpu"), answers, 6, "sum"
+    )
+    assert torch.allclose(shared, repeated, atol=1e-4)
+    trained = [p for p in model.lm.parameters() if p.requires_grad]
+    labels = torch.tensor(LABELS)
+    grads = [torch.autograd.grad(F.cross_entropy(s, labels), trained) for s in (shared, repeated)]
+    assert all(torch.allclose(a, b, atol=1e-5) and b.abs().sum() > 0 for a, b in zip(*grads, strict=True))
+
+
 def test_remote_code_runs_only_when_opted_in(lms, tmp_path):
     folder = tmp_path / "custom"
     LLMClassifier(str(lms["qwen2"])).lm.save_pretrained(folder)
@@ -114,3 +147,13 @@ def test_llm_cascade_runs_through_its_program(mode, lms, tiny_corpus, tiny_root,
     assert record["system"] == f"ca-llm-{mode}" and record["model"]["classifier"] == "LLMClassifier"
     assert record["training"]["steps"] == (0 if mode == "zeroshot" else 2)
     assert set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
+
+
+@pytest.mark.slow
+def test_prompt_once_benchmark_quick():
+    from tests.helpers.benchmark_runs import ratios, run
+
+    found = ratios(run("prompt_once", "--quick"))
+    assert (
+        set(found) == {"lora_step", "saved_for_backward"} and found["saved_for_backward"] > 1
+    )  # fewer activations kept, whatever the timing

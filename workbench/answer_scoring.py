@@ -3,7 +3,8 @@
 A processor's output for N prompts (a question with an image, a clip, or text alone) gets each
 row's candidate answer appended (its tokens, then the end-of-answer token, so that ``Monat``
 does not win by being a prefix of ``Monate``); one forward pass gives the log-probability of each
-answer token. Class scores are their sum (or mean); nothing is generated or parsed. Used by
+answer token (a text-only prompt is run once and its keys and values repeated for each answer:
+:func:`prompt_then_answers_log_probs`). Class scores are their sum (or mean); nothing is generated or parsed. Used by
 :class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma), :class:`speech.speech_llm.SpeechLLM`
 (Qwen2-Audio) and :class:`cascade.llm.LLMClassifier` (an LLM as the cascade's text classifier).
 """
@@ -61,6 +62,41 @@ def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | N
     logits = model(**inputs, logits_to_keep=width + 1).logits[:, -(width + 1) : -1].float()
     tail, tail_mask = tail.to(device), tail_mask.to(device)
     return logits.log_softmax(-1).gather(-1, tail[..., None])[..., 0] * tail_mask
+
+
+def prompt_then_answers_log_probs(
+    model, enc: dict, answers: list[list[int]], pad_id: int | None, device
+) -> torch.Tensor:
+    """Log-probabilities ``[N * C, W]`` of each of N prompts followed by each of the same C answers (row
+    ``n * C + c``: prompt n, answer c; 0 past an answer's end), each prompt run through the model once.
+
+    The numbers of :func:`answer_log_probs` over every prompt repeated C times, but the prompt's
+    keys and values are computed once and repeated for its C answers: 1/C of the prompt's compute and
+    of the activations kept for training (a text classifier's prompt is nearly all of its tokens, and
+    C is the number of classes). For text-only causal LMs: ``enc`` holds ``input_ids`` and
+    ``attention_mask`` (left-padded) and nothing else.
+    """
+    if set(enc) - {"input_ids", "attention_mask"}:
+        raise ConfigError(
+            f"model: the prompt-once scorer takes text only, not {sorted(set(enc) - {'input_ids', 'attention_mask'})}"
+        )
+    classes, ids, mask = len(answers), enc["input_ids"].to(device), enc["attention_mask"].to(device)
+    rows, width = ids.shape[0], max(len(a) for a in answers)
+    tail = torch.tensor([a + [pad_id or 0] * (width - len(a)) for a in answers], device=device)  # [C, W]
+    tail_mask = torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers], device=device)
+    prompt = model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
+    # the prompt's last position predicts every answer's first token
+    first = prompt.logits[:, -1].float().log_softmax(-1)[:, tail[:, 0]].reshape(rows * classes, 1)
+    if width == 1:
+        return first * tail_mask[:, :1].repeat(rows, 1)
+    cache = prompt.cache
+    cache.batch_repeat_interleave(classes)  # row n * C + c reads prompt n's keys and values
+    tails, tails_mask = tail.repeat(rows, 1), tail_mask.repeat(rows, 1)
+    # positions go on from the prompt's (as in one pass over prompt + answer); the mask covers both
+    full_mask = torch.cat([mask.repeat_interleave(classes, 0), tails_mask.to(mask.dtype)], 1)
+    logits = model(input_ids=tails[:, :-1], attention_mask=full_mask[:, :-1], cache=cache).logits.float()
+    rest = logits.log_softmax(-1).gather(-1, tails[:, 1:, None])[..., 0]
+    return torch.cat([first, rest], 1) * tails_mask
 
 
 def class_scores(log_probs: torch.Tensor, answers: list[list[int]], rows: int, score: Score) -> torch.Tensor:
