@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from workbench.cli import Parsed, RunDirConfig, parse
 from workbench.console import StepProgressBar, quiet_lightning
@@ -46,7 +48,7 @@ from workbench.errors import WorkbenchError
 from workbench.predictions import Prediction, make_predictions
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
 from workbench.resume import ExactResume
-from workbench.runs import BEST, LAST, RunDir
+from workbench.runs import BEST, CHECKPOINTS, LAST, METRICS, RunDir
 
 log = logging.getLogger(__name__)
 DEBUG_ENV = "XLING_DEBUG"
@@ -56,7 +58,9 @@ def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = N
     """Run ``main(argv)`` as a command: a workbench error is one line on stderr and exit status 2.
 
     ``--debug`` (removed before ``main`` sees the arguments) or ``XLING_DEBUG=1`` shows the
-    full traceback instead.
+    full traceback instead. A run stopped by SIGTERM (``scancel``, a preemption) exits with 143, as a
+    process the signal killed does: Lightning stops it with a ``SystemExit`` that would say 0, and a
+    scheduler or script would take the unfinished run for a finished one.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
@@ -68,6 +72,13 @@ def entry(main: Callable[[list[str] | None], object], argv: list[str] | None = N
             raise
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except SIGTERMException:
+        print(
+            f"error: stopped by SIGTERM before the run finished (no {METRICS}); "
+            f"--ckpt_path=<run_dir>/{CHECKPOINTS}/{LAST}.ckpt resumes it",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signal.SIGTERM)
 
 
 @dataclass
