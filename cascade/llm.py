@@ -100,8 +100,9 @@ class LLMClassifier(TextModel):
         )
         device = next(self.lm.parameters()).device
         pad = self.tokenizer.pad_token_id or 0
-        log_probs = prompt_then_answers_log_probs(self.lm, enc, self.answer_ids, pad, device)  # each prompt once
-        return class_scores(log_probs, [ids for _ in texts for ids in self.answer_ids], len(texts), self.score)
+        answers = [ids for _ in texts for ids in self.answer_ids]
+        log_probs = prompt_then_answers_log_probs(self.lm, enc, answers, pad, device)  # each prompt once
+        return class_scores(log_probs, answers, len(texts), self.score)
 
     def make_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
         trained = [(n, p) for n, p in self.lm.named_parameters() if p.requires_grad]

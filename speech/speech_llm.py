@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from speech.data import SpeechDataModule
 from speech.fit import TRAINER
-from workbench.answer_scoring import answer_log_probs, answer_token_ids
+from workbench.answer_scoring import answer_log_probs, answer_token_ids, prompt_then_answers_log_probs
 from workbench.distributed import program_scope
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only
@@ -116,11 +116,12 @@ class SpeechLLM(L.LightningModule):
         )
 
     def logits(self, batch: dict) -> torch.Tensor:
-        """Clips -> class scores ``[B, C]`` (answer log-likelihoods): B x C rows in one forward pass."""
+        """Clips -> class scores ``[B, C]`` (answer log-likelihoods): each clip and prompt through the model once,
+        its keys and values shared by the C class names."""
         enc, classes = self.encode(batch), self.num_classes
-        enc = {k: v.repeat_interleave(classes, 0) if torch.is_tensor(v) else v for k, v in enc.items()}
         answers = self.answer_ids * len(batch["lengths"])
-        total = answer_log_probs(self.llm, enc, answers, self.tokenizer.pad_token_id, self.device).sum(1)
+        pad = self.tokenizer.pad_token_id
+        total = prompt_then_answers_log_probs(self.llm, enc, answers, pad, self.device).sum(1)
         if self.hparams.score == "mean":
             total = total / torch.tensor([len(a) for a in answers], device=total.device)
         return total.view(-1, classes)

@@ -63,6 +63,17 @@ def test_class_scores_are_the_answers_log_likelihoods(stand_in, batch):
     assert scores.shape == (3, 6) and not torch.allclose(scores[0], scores[2])  # the audio changes the scores
 
 
+def test_each_clip_is_heard_once_for_all_class_names(stand_in, batch):
+    """The audio tower and the prompt run once a clip, not once a class name (their keys and values are shared)."""
+    module = SpeechLLM(stand_in, answers=NAMES, question=QUESTION)
+    heard = []
+    hook = module.llm.model.audio_tower.register_forward_hook(lambda _m, args, _o: heard.append(args[0].shape[0]))
+    with torch.no_grad():
+        module.logits(batch)
+    hook.remove()
+    assert heard == [len(batch["lengths"])]
+
+
 def test_lora_trains_only_adapters_and_the_gold_answers_loss_goes_down(stand_in, batch):
     module = SpeechLLM(stand_in, answers=NAMES, question=QUESTION, lora=LoraSettings(r=4, alpha=8))
     trained = [n for n, p in module.named_parameters() if p.requires_grad]

@@ -181,6 +181,9 @@ class VisionVLM(ClassScorer, L.LightningModule):
         """Images ``[B, 3, H, W]`` (uint8) of the given languages -> class scores ``[B, C]`` (log-likelihoods)."""
         del cached  # the class names' token ids are always cached; kept for VisionCLIP's signature
         classes = self.num_classes
+        # each image repeated per class name, not read once with its keys and values shared (as the LLM classifier
+        # and the speech LLM do): transformers 5.25's Qwen2-VL builds a cached step's 3-D positions over the whole
+        # attention mask, not the new tokens', and fails
         pictures = [image.cpu() for image in images for _ in range(classes)]
         rows = [lang for lang in languages for _ in range(classes)]
         answers = [ids for lang in languages for ids in self.answer_ids(lang)]

@@ -3,8 +3,8 @@
 A processor's output for N prompts (a question with an image, a clip, or text alone) gets each
 row's candidate answer appended (its tokens, then the end-of-answer token, so that ``Monat``
 does not win by being a prefix of ``Monate``); one forward pass gives the log-probability of each
-answer token (a text-only prompt is run once and its keys and values repeated for each answer:
-:func:`prompt_then_answers_log_probs`). Class scores are their sum (or mean); nothing is generated or parsed. Used by
+answer token (or, :func:`prompt_then_answers_log_probs`, each prompt runs once and its keys and
+values are repeated for each answer). Class scores are their sum (or mean); nothing is generated or parsed. Used by
 :class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma), :class:`speech.speech_llm.SpeechLLM`
 (Qwen2-Audio) and :class:`cascade.llm.LLMClassifier` (an LLM as the cascade's text classifier).
 """
@@ -32,6 +32,13 @@ def answer_token_ids(tokenizer, names: list[str]) -> list[list[int]]:
     return [tokenizer(name, add_special_tokens=False).input_ids + end for name in names]
 
 
+def padded_answers(answers: list[list[int]], pad_id: int | None, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Answers as one ``[N, W]`` tensor of ids (``pad_id``, or 0, past each end) and its 0/1 mask."""
+    width = max(len(a) for a in answers)
+    ids = torch.tensor([a + [pad_id or 0] * (width - len(a)) for a in answers], device=device)
+    return ids, torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers], device=device)
+
+
 def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | None, device) -> torch.Tensor:
     """Log-probabilities ``[N, W]`` of each row's answer tokens after its prompt (0 past its end).
 
@@ -43,9 +50,8 @@ def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | N
     """
     enc = dict(enc)
     ids = enc.pop("input_ids")
-    width = max(len(a) for a in answers)
-    tail = torch.tensor([a + [pad_id or 0] * (width - len(a)) for a in answers])
-    tail_mask = torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers])
+    tail, tail_mask = padded_answers(answers, pad_id, "cpu")
+    width = tail.shape[1]
     inputs = {"input_ids": torch.cat([ids, tail], 1)}
     for key, value in enc.items():
         if key not in NOT_PER_TOKEN and torch.is_tensor(value) and value.shape == ids.shape:  # per-token inputs
@@ -67,36 +73,39 @@ def answer_log_probs(model, enc: dict, answers: list[list[int]], pad_id: int | N
 def prompt_then_answers_log_probs(
     model, enc: dict, answers: list[list[int]], pad_id: int | None, device
 ) -> torch.Tensor:
-    """Log-probabilities ``[N * C, W]`` of each of N prompts followed by each of the same C answers (row
-    ``n * C + c``: prompt n, answer c; 0 past an answer's end), each prompt run through the model once.
+    """Log-probabilities ``[N * C, W]`` of N prompts each followed by each of its C answers, each prompt
+    (with its image or audio) through the model once.
 
-    The numbers of :func:`answer_log_probs` over every prompt repeated C times, but the prompt's
-    keys and values are computed once and repeated for its C answers: 1/C of the prompt's compute and
-    of the activations kept for training (a text classifier's prompt is nearly all of its tokens, and
-    C is the number of classes). For text-only causal LMs: ``enc`` holds ``input_ids`` and
-    ``attention_mask`` (left-padded) and nothing else.
+    The numbers of :func:`answer_log_probs` over every prompt repeated C times, but the prompt's keys and
+    values are computed once and repeated for its C answers: 1/C of the prompt's compute and of the
+    activations kept for training (the prompt, its image or audio, is nearly all of a row's tokens,
+    and C is the number of classes).
+
+    Args:
+        model, pad_id: as for :func:`answer_log_probs`.
+        enc: the processor's output for N prompts, left-padded, each prompt once.
+        answers: N * C token-id lists: row ``n * C + c`` is prompt n's c-th answer.
     """
-    if set(enc) - {"input_ids", "attention_mask"}:
-        raise ConfigError(
-            f"model: the prompt-once scorer takes text only, not {sorted(set(enc) - {'input_ids', 'attention_mask'})}"
-        )
-    classes, ids, mask = len(answers), enc["input_ids"].to(device), enc["attention_mask"].to(device)
-    rows, width = ids.shape[0], max(len(a) for a in answers)
-    tail = torch.tensor([a + [pad_id or 0] * (width - len(a)) for a in answers], device=device)  # [C, W]
-    tail_mask = torch.tensor([[1] * len(a) + [0] * (width - len(a)) for a in answers], device=device)
-    prompt = model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
-    # the prompt's last position predicts every answer's first token
-    first = prompt.logits[:, -1].float().log_softmax(-1)[:, tail[:, 0]].reshape(rows * classes, 1)
-    if width == 1:
-        return first * tail_mask[:, :1].repeat(rows, 1)
+    enc = {k: v.to(device) if torch.is_tensor(v) else v for k, v in enc.items()}
+    rows, mask = enc["input_ids"].shape[0], enc["attention_mask"]
+    classes = len(answers) // rows
+    tail, tail_mask = padded_answers(answers, pad_id, device)
+    prompt = model(**enc, use_cache=True, logits_to_keep=1)
+    # the prompt's last position predicts each of its answers' first token
+    last = prompt.logits[:, -1].float().log_softmax(-1)
+    first = last[torch.arange(rows, device=device).repeat_interleave(classes), tail[:, 0]][:, None]
+    if tail.shape[1] == 1:
+        return first * tail_mask
     cache = prompt.cache
     cache.batch_repeat_interleave(classes)  # row n * C + c reads prompt n's keys and values
-    tails, tails_mask = tail.repeat(rows, 1), tail_mask.repeat(rows, 1)
     # positions go on from the prompt's (as in one pass over prompt + answer); the mask covers both
-    full_mask = torch.cat([mask.repeat_interleave(classes, 0), tails_mask.to(mask.dtype)], 1)
-    logits = model(input_ids=tails[:, :-1], attention_mask=full_mask[:, :-1], cache=cache).logits.float()
-    rest = logits.log_softmax(-1).gather(-1, tails[:, 1:, None])[..., 0]
-    return torch.cat([first, rest], 1) * tails_mask
+    inputs = {"input_ids": tail[:, :-1]}
+    inputs["attention_mask"] = torch.cat([mask.repeat_interleave(classes, 0), tail_mask.to(mask.dtype)], 1)[:, :-1]
+    for key in set(enc) & set(SUFFIX_TYPES):  # the answer typed as in one pass over prompt + answer
+        inputs[key] = torch.full_like(inputs["input_ids"], SUFFIX_TYPES[key])
+    logits = model(**inputs, cache=cache).logits.float()
+    rest = logits.log_softmax(-1).gather(-1, tail[:, 1:, None])[..., 0]
+    return torch.cat([first, rest], 1) * tail_mask
 
 
 def class_scores(log_probs: torch.Tensor, answers: list[list[int]], rows: int, score: Score) -> torch.Tensor:
