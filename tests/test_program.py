@@ -4,6 +4,8 @@ error at entry, and ``load_run`` on every path and modality."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -304,3 +306,24 @@ def test_load_run_refuses_a_run_without_a_record(tmp_path):
 
     with pytest.raises(DataError, match="no run record"):
         load_run(tmp_path)
+
+
+def test_a_run_stopped_by_sigterm_exits_with_143_not_0(capsys):
+    """Lightning stops a fit on SIGTERM with a SystemExit that says 0; the program says 143, as a killed process."""
+    import lightning as L
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    class Stopped(BoringModel):
+        def training_step(self, batch, batch_idx):
+            if batch_idx == 1:  # as scancel or a preemption would, mid-epoch
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().training_step(batch, batch_idx)
+
+    def main(_argv):
+        trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+        trainer.fit(Stopped())
+
+    with pytest.raises(SystemExit) as stopped:
+        entry(main, [])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM before the run finished" in capsys.readouterr().err
