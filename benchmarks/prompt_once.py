@@ -10,8 +10,9 @@ repeats its keys and values for the class names
 (forward, cross-entropy over the class scores, backward) on the same texts, interleaved round by round,
 on a Qwen2.5-1.5B-wide model (width 1536, 8960 MLP, 12/2 heads, its 151,936-token vocabulary) with
 fewer layers, random weights, float32 on the CPU. Besides the time, it counts the bytes of the
-tensors autograd keeps for the backward pass (exact, from ``saved_tensors_hooks``): the activations,
-which decide a GPU batch's memory. Prints seconds per step, the saved bytes, and two ``RATIO`` lines.
+tensors autograd keeps for the backward pass (from ``saved_tensors_hooks``: each storage once, the
+model's weights left out): the activations, which decide a GPU batch's memory. Prints seconds per
+step, the saved bytes, and two ``RATIO`` lines.
 """
 
 from __future__ import annotations
@@ -63,10 +64,13 @@ def step(model, texts: list[str], labels: torch.Tensor, once: bool) -> tuple[flo
 
     from workbench.answer_scoring import answer_log_probs, class_scores
 
-    saved = [0]
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    kept: dict[int, int] = {}  # storage -> bytes: a tensor saved by several operations, or its views, count once
 
     def keep(tensor):
-        saved[0] += tensor.numel() * tensor.element_size()
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:  # the weights a matmul saves are not activations
+            kept[storage.data_ptr()] = storage.nbytes()
         return tensor
 
     started = time.perf_counter()
@@ -81,7 +85,7 @@ def step(model, texts: list[str], labels: torch.Tensor, once: bool) -> tuple[flo
             scores = class_scores(log_probs, answers, len(texts), model.score)
         F.cross_entropy(scores, labels).backward()
     model.lm.zero_grad(set_to_none=True)
-    return time.perf_counter() - started, saved[0]
+    return time.perf_counter() - started, sum(kept.values())
 
 
 def main(argv: list[str] | None = None) -> list[str]:
