@@ -72,19 +72,28 @@ LLM_TOKENS = 32 * 6 * 128
 
 
 class StepClock(L.Callback):
-    """Writes the wall seconds of each training step to ``out`` (JSON list) when training ends."""
+    """Writes the wall seconds of each training step, and the process's peak RSS (GB) at the end of the
+    first (before any checkpoint: Lightning runs checkpoint callbacks after the others), to ``out``
+    (JSON) when training ends."""
 
     def __init__(self, out: str):
-        self.out, self.seconds, self.started = out, [], 0.0
+        self.out, self.seconds, self.started, self.step_peak_rss_gb = out, [], 0.0, None
 
     def on_train_batch_start(self, trainer, *_) -> None:
         self.started = time.perf_counter()
 
     def on_train_batch_end(self, trainer, *_) -> None:
         self.seconds.append(time.perf_counter() - self.started)
+        if self.step_peak_rss_gb is None:
+            self.step_peak_rss_gb = peak_rss_gb()
 
     def on_train_end(self, trainer, *_) -> None:
-        Path(self.out).write_text(json.dumps(self.seconds))
+        Path(self.out).write_text(json.dumps({"seconds": self.seconds, "step_peak_rss_gb": self.step_peak_rss_gb}))
+
+
+def peak_rss_gb() -> float:
+    """This process's high-water RSS so far (``getrusage``; KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
 def plan(name: str) -> tuple[str, list[str], str]:
@@ -332,10 +341,9 @@ def step_command(
     elif load_table()[name]["step"] == "recognize":  # the recognizer on the eval splits, a stand-in classifier
         args += [f"--data.cache_dir={work / 'cache'}", f"--model.model.init_args.model={work / 'classifier'}"]
         if "whisper" in " ".join(configs):
-            args += ["--data.recognizer.init_args.fp16=false"]  # half precision is for the GPU
-            # random weights rarely write the end token: each clip would decode to the shipped cap (224
-            # tokens); the tiny corpus's sentences are under 32 tokens, as a trained model would write
-            args += ["--data.recognizer.init_args.sample_len=32"]
+            # half precision is for the GPU; the shipped batch (32 clips) and token cap (224) are kept: the
+            # tiny corpus's 18 English eval clips are one decode call, random weights decoding to the cap
+            args += ["--data.recognizer.init_args.fp16=false"]
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
     step = load_table()[name]["step"]
@@ -400,15 +408,16 @@ def run_step(name: str, work: Path, data_root: Path, precision: str | None, thre
     # the program in this process, so that getrusage(RUSAGE_SELF) is its peak; argv as typed
     program = __import__(cmd[2], fromlist=["main"])
     cli = program.main(cmd[3:])
-    seconds = json.loads((work / "steps.json").read_text())
+    steps = json.loads((work / "steps.json").read_text())
     module = cli.model
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "step_s": seconds[0],
+        "step_s": steps["seconds"][0],
+        "step_peak_rss_gb": steps["step_peak_rss_gb"],  # before validation and the checkpoints
         "wall_s": time.perf_counter() - started,
         "cpu_s": usage.ru_utime + usage.ru_stime,  # the whole run's CPU seconds: steadier than wall on a busy machine
-        "peak_rss_gb": usage.ru_maxrss / 1e6,  # KiB on Linux
+        "peak_rss_gb": peak_rss_gb(),
         "params_m": sum(p.numel() for p in module.parameters()) / 1e6,
         "trainable_m": trainable / 1e6,
         "precision": cli.trainer.precision,
@@ -466,7 +475,10 @@ def table_lines(results: dict[str, dict]) -> list[str]:
             built = f"{r['params_m']:.1f}M in `{r['program']}` ({r['trainable_m']:.1f}M trained)"
             step = f"{r['step_s']:.1f} s ({how})"
         run = f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} CPU s"
-        memory = f"{r['peak_rss_gb']:.1f} GB | {gpu:.1f} GB"
+        memory = f"{r['peak_rss_gb']:.1f} GB"
+        if r.get("step_peak_rss_gb") and entry["step"] not in ("recognize", "translate"):
+            memory += f" ({r['step_peak_rss_gb']:.1f} GB at the step's end)"  # before validation and checkpoints
+        memory += f" | {gpu:.1f} GB"
         lines.append(f"| `{name}` | {entry['params']} | {built} | {step} | {run} | {memory} | {r['load']:.1f} |")
     return lines
 
