@@ -370,8 +370,11 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
     ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer; open_clip: the image tower's patches
     of a batch of 128 images (an upper bound: the tower is frozen as shipped, so its activations need
     not be kept). Recognition (fp16, no backward): ``2 P`` bytes of weights plus one layer's working
-    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each);
-    translation (bf16) the same for 32 texts of 128 tokens.
+    set, ``20 * tokens * width`` bytes, for the shipped batch (:func:`shipped_recognizer`; 16 clips
+    where none is given) of 30 s clips (1500 frames each); Whisper adds its decoder's key and value
+    caches, ``2 * 2 * layers * clips * (1500 frames + sample_len tokens) * width`` bytes (cross- and
+    self-attention; 8.0 GB measured in fp32 for 18 clips on CPU, the 8.8 GB of this formula);
+    translation (bf16) the same working set for 32 texts of 128 tokens.
     """
     config = entry.get("config") or {}
     config = config.get("text_config", config)  # the VLM: its language model's activations (LoRA there)
@@ -391,11 +394,33 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
         width, layers = vision.get("width", 768), vision.get("layers", 12)  # timm's ViT-B: 768 x 12
         tokens = 128 * (vision["image_size"] // vision.get("patch_size", 16)) ** 2
     if entry["step"] == "recognize":
-        return (2 * total + 20 * 16 * 1500 * width) / 1e9
+        settings = shipped_recognizer(name)
+        clips = settings.get("batch_size", 16)
+        working = 20 * clips * 1500 * width
+        if entry["builder"] == "openai-whisper":  # its decoder's key and value caches, every layer (fp16)
+            tokens = settings.get("sample_len") or 224  # Whisper's default cap
+            working += 2 * 2 * config["n_text_layer"] * clips * (1500 + tokens) * config["n_text_state"]
+        return (2 * total + working) / 1e9
     if entry["step"] == "translate":  # bf16, 32 texts of up to 128 tokens a batch (translator/nllb.yaml)
         return (2 * total + 20 * 32 * 128 * width) / 1e9
     states = 16 * trainable + frozen_bytes * (total - trainable)
     return (states + 34 * tokens * width * layers) / 1e9
+
+
+def shipped_recognizer(name: str) -> dict:
+    """The recognizer's ``init_args`` as the shipped configs of ``name``'s plan give them (a later config
+    naming another recognizer class starts over, as the CLI would)."""
+    import yaml
+
+    settings, class_path = {}, None
+    for config in plan(name)[1]:
+        recognizer = (yaml.safe_load((REPO / "configs" / config).read_text(encoding="utf-8")).get("data") or {}).get(
+            "recognizer"
+        ) or {}
+        if recognizer.get("class_path") not in (None, class_path):
+            settings, class_path = {}, recognizer["class_path"]
+        settings |= recognizer.get("init_args") or {}
+    return settings
 
 
 def run_step(name: str, work: Path, data_root: Path, precision: str | None, threads: int | None) -> dict:

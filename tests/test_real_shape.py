@@ -150,3 +150,14 @@ def test_the_step_clock_records_the_step_and_the_peak_memory_before_any_checkpoi
     steps = json.loads((tmp_path / "steps.json").read_text())
     assert len(steps["seconds"]) == 2 and all(s > 0 for s in steps["seconds"])
     assert 0.05 < steps["step_peak_rss_gb"] < 64  # this process's high-water mark, in GB
+
+
+def test_whisper_recognition_is_estimated_at_the_shipped_batch_with_its_decoder_caches():
+    from benchmarks.real_shape import shipped_recognizer
+
+    whisper = shipped_recognizer("large-v3")  # cascade/speechtaxi.yaml's, recognizer/whisper.yaml over it
+    assert (whisper["batch_size"], whisper["sample_len"]) == (32, 224)
+    mms = shipped_recognizer("facebook/mms-1b-all")  # its overlay's recognizer class replaces the base's Whisper
+    assert mms["batch_size"] == 16 and "sample_len" not in mms
+    cross_attention = 2 * 2 * 32 * 32 * 1500 * 1280 / 1e9  # keys and values, 32 layers, 32 clips of 1500 frames, fp16
+    assert gpu_memory_gb("large-v3", TABLE["large-v3"], "cascade.fit", 0) > 2 * 1.55 + cross_attention
