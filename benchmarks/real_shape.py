@@ -72,19 +72,28 @@ LLM_TOKENS = 32 * (128 + 6 * 4)
 
 
 class StepClock(L.Callback):
-    """Writes the wall seconds of each training step to ``out`` (JSON list) when training ends."""
+    """Writes the wall seconds of each training step, and the process's peak RSS (GB) at the end of the
+    first (before any checkpoint: Lightning runs checkpoint callbacks after the others), to ``out``
+    (JSON) when training ends."""
 
     def __init__(self, out: str):
-        self.out, self.seconds, self.started = out, [], 0.0
+        self.out, self.seconds, self.started, self.step_peak_rss_gb = out, [], 0.0, None
 
     def on_train_batch_start(self, trainer, *_) -> None:
         self.started = time.perf_counter()
 
     def on_train_batch_end(self, trainer, *_) -> None:
         self.seconds.append(time.perf_counter() - self.started)
+        if self.step_peak_rss_gb is None:
+            self.step_peak_rss_gb = peak_rss_gb()
 
     def on_train_end(self, trainer, *_) -> None:
-        Path(self.out).write_text(json.dumps(self.seconds))
+        Path(self.out).write_text(json.dumps({"seconds": self.seconds, "step_peak_rss_gb": self.step_peak_rss_gb}))
+
+
+def peak_rss_gb() -> float:
+    """This process's high-water RSS so far (``getrusage``; KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
 def plan(name: str) -> tuple[str, list[str], str]:
@@ -332,10 +341,9 @@ def step_command(
     elif load_table()[name]["step"] == "recognize":  # the recognizer on the eval splits, a stand-in classifier
         args += [f"--data.cache_dir={work / 'cache'}", f"--model.model.init_args.model={work / 'classifier'}"]
         if "whisper" in " ".join(configs):
-            args += ["--data.recognizer.init_args.fp16=false"]  # half precision is for the GPU
-            # random weights rarely write the end token: each clip would decode to the shipped cap (224
-            # tokens); the tiny corpus's sentences are under 32 tokens, as a trained model would write
-            args += ["--data.recognizer.init_args.sample_len=32"]
+            # half precision is for the GPU; the shipped batch (32 clips) and token cap (224) are kept: the
+            # tiny corpus's 18 English eval clips are one decode call, random weights decoding to the cap
+            args += ["--data.recognizer.init_args.fp16=false"]
     else:
         args += [f"--data.cache_dir={work / 'cache'}", "--data.recognizer=null"]  # gold text: the classifier alone
     step = load_table()[name]["step"]
@@ -362,8 +370,11 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
     ``s^2`` scores kept): ``34 * tokens * width`` bytes per layer; open_clip: the image tower's patches
     of a batch of 128 images (an upper bound: the tower is frozen as shipped, so its activations need
     not be kept). Recognition (fp16, no backward): ``2 P`` bytes of weights plus one layer's working
-    set, ``20 * tokens * width`` bytes, for a batch of 16 clips of 30 s (1500 frames each);
-    translation (bf16) the same for 32 texts of 128 tokens.
+    set, ``20 * tokens * width`` bytes, for the shipped batch (:func:`shipped_recognizer`; 16 clips
+    where none is given) of 30 s clips (1500 frames each); Whisper adds its decoder's key and value
+    caches, ``2 * 2 * layers * clips * (1500 frames + sample_len tokens) * width`` bytes (cross- and
+    self-attention; 8.0 GB measured in fp32 for 18 clips on CPU, the 8.8 GB of this formula);
+    translation (bf16) the same working set for 32 texts of 128 tokens.
     """
     config = entry.get("config") or {}
     config = config.get("text_config", config)  # the VLM: its language model's activations (LoRA there)
@@ -383,11 +394,33 @@ def gpu_memory_gb(name: str, entry: dict, program: str, trainable: float) -> flo
         width, layers = vision.get("width", 768), vision.get("layers", 12)  # timm's ViT-B: 768 x 12
         tokens = 128 * (vision["image_size"] // vision.get("patch_size", 16)) ** 2
     if entry["step"] == "recognize":
-        return (2 * total + 20 * 16 * 1500 * width) / 1e9
+        settings = shipped_recognizer(name)
+        clips = settings.get("batch_size", 16)
+        working = 20 * clips * 1500 * width
+        if entry["builder"] == "openai-whisper":  # its decoder's key and value caches, every layer (fp16)
+            tokens = settings.get("sample_len") or 224  # Whisper's default cap
+            working += 2 * 2 * config["n_text_layer"] * clips * (1500 + tokens) * config["n_text_state"]
+        return (2 * total + working) / 1e9
     if entry["step"] == "translate":  # bf16, 32 texts of up to 128 tokens a batch (translator/nllb.yaml)
         return (2 * total + 20 * 32 * 128 * width) / 1e9
     states = 16 * trainable + frozen_bytes * (total - trainable)
     return (states + 34 * tokens * width * layers) / 1e9
+
+
+def shipped_recognizer(name: str) -> dict:
+    """The recognizer's ``init_args`` as the shipped configs of ``name``'s plan give them (a later config
+    naming another recognizer class starts over, as the CLI would)."""
+    import yaml
+
+    settings, class_path = {}, None
+    for config in plan(name)[1]:
+        recognizer = (yaml.safe_load((REPO / "configs" / config).read_text(encoding="utf-8")).get("data") or {}).get(
+            "recognizer"
+        ) or {}
+        if recognizer.get("class_path") not in (None, class_path):
+            settings, class_path = {}, recognizer["class_path"]
+        settings |= recognizer.get("init_args") or {}
+    return settings
 
 
 def run_step(name: str, work: Path, data_root: Path, precision: str | None, threads: int | None) -> dict:
@@ -400,15 +433,16 @@ def run_step(name: str, work: Path, data_root: Path, precision: str | None, thre
     # the program in this process, so that getrusage(RUSAGE_SELF) is its peak; argv as typed
     program = __import__(cmd[2], fromlist=["main"])
     cli = program.main(cmd[3:])
-    seconds = json.loads((work / "steps.json").read_text())
+    steps = json.loads((work / "steps.json").read_text())
     module = cli.model
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "step_s": seconds[0],
+        "step_s": steps["seconds"][0],
+        "step_peak_rss_gb": steps["step_peak_rss_gb"],  # before validation and the checkpoints
         "wall_s": time.perf_counter() - started,
         "cpu_s": usage.ru_utime + usage.ru_stime,  # the whole run's CPU seconds: steadier than wall on a busy machine
-        "peak_rss_gb": usage.ru_maxrss / 1e6,  # KiB on Linux
+        "peak_rss_gb": peak_rss_gb(),
         "params_m": sum(p.numel() for p in module.parameters()) / 1e6,
         "trainable_m": trainable / 1e6,
         "precision": cli.trainer.precision,
@@ -466,7 +500,10 @@ def table_lines(results: dict[str, dict]) -> list[str]:
             built = f"{r['params_m']:.1f}M in `{r['program']}` ({r['trainable_m']:.1f}M trained)"
             step = f"{r['step_s']:.1f} s ({how})"
         run = f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} CPU s"
-        memory = f"{r['peak_rss_gb']:.1f} GB | {gpu:.1f} GB"
+        memory = f"{r['peak_rss_gb']:.1f} GB"
+        if r.get("step_peak_rss_gb") and entry["step"] not in ("recognize", "translate"):
+            memory += f" ({r['step_peak_rss_gb']:.1f} GB at the step's end)"  # before validation and checkpoints
+        memory += f" | {gpu:.1f} GB"
         lines.append(f"| `{name}` | {entry['params']} | {built} | {step} | {run} | {memory} | {r['load']:.1f} |")
     return lines
 

@@ -113,3 +113,51 @@ def test_table_rows_say_how_each_model_ran():
     )
     assert "| recognize in `cascade.fit` | inference only (32-true, 2 threads) |" in rows[3]
     assert rows[4].startswith("| `small` | 242M | FAILED: --step: boom |")
+
+
+def test_a_row_gives_the_peak_at_the_steps_end_apart_from_the_whole_runs():
+    trained = {"step_s": 60.0, "wall_s": 300.0, "cpu_s": 290.0, "peak_rss_gb": 12.44, "step_peak_rss_gb": 11.96}
+    trained |= {"params_m": 580.5, "trainable_m": 580.0, "precision": "32-true", "threads": 1, "load": 2.0}
+    recognizer = {**trained, "program": "cascade.fit"}
+    rows = table_lines({"facebook/w2v-bert-2.0": {**trained, "program": "speech.fit"}, "large-v3": recognizer})
+    assert "| 12.4 GB (12.0 GB at the step's end) |" in rows[2]
+    assert "| 12.4 GB |" in rows[3]  # a recognizer's step is its stand-in classifier's: not the point
+
+
+def test_the_step_clock_records_the_step_and_the_peak_memory_before_any_checkpoint(tmp_path):
+    import lightning as L
+    import torch
+
+    from benchmarks.real_shape import StepClock
+
+    class Tiny(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch, _):
+            return self.layer(batch[0]).pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), batch_size=4)
+    clock = StepClock(str(tmp_path / "steps.json"))
+    trainer = L.Trainer(
+        max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, callbacks=[clock]
+    )
+    trainer.fit(Tiny(), data)
+    steps = json.loads((tmp_path / "steps.json").read_text())
+    assert len(steps["seconds"]) == 2 and all(s > 0 for s in steps["seconds"])
+    assert 0.05 < steps["step_peak_rss_gb"] < 64  # this process's high-water mark, in GB
+
+
+def test_whisper_recognition_is_estimated_at_the_shipped_batch_with_its_decoder_caches():
+    from benchmarks.real_shape import shipped_recognizer
+
+    whisper = shipped_recognizer("large-v3")  # cascade/speechtaxi.yaml's, recognizer/whisper.yaml over it
+    assert (whisper["batch_size"], whisper["sample_len"]) == (32, 224)
+    mms = shipped_recognizer("facebook/mms-1b-all")  # its overlay's recognizer class replaces the base's Whisper
+    assert mms["batch_size"] == 16 and "sample_len" not in mms
+    cross_attention = 2 * 2 * 32 * 32 * 1500 * 1280 / 1e9  # keys and values, 32 layers, 32 clips of 1500 frames, fp16
+    assert gpu_memory_gb("large-v3", TABLE["large-v3"], "cascade.fit", 0) > 2 * 1.55 + cross_attention

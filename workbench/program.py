@@ -38,6 +38,7 @@ import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from workbench.cli import Parsed, RunDirConfig, parse
@@ -45,6 +46,7 @@ from workbench.console import StepProgressBar, quiet_lightning
 from workbench.distributed import gathered, rank_and_world, rank_share
 from workbench.early_stopping import checks_since_best, stopped_by
 from workbench.errors import WorkbenchError
+from workbench.io import atomic_open
 from workbench.predictions import Prediction, make_predictions
 from workbench.record import ProtocolRecord, RunRecord, TrainingRecord, git_commit, package_version
 from workbench.resume import ExactResume
@@ -174,7 +176,22 @@ def build_trainer(parsed: Parsed, mode: str = "max") -> tuple[Trainer, ModelChec
             CSVLogger(run_dir, name="csv", version=""),
         ]
     config["default_root_dir"] = str(parsed.run_dir)
-    return Trainer(**config, callbacks=callbacks), best
+    plugins = config.pop("plugins", None) or []
+    plugins = plugins if isinstance(plugins, list) else [plugins]
+    if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+        plugins.append(StreamedCheckpointIO())
+    return Trainer(**config, callbacks=callbacks, plugins=plugins), best
+
+
+class StreamedCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written straight to their (local) file, atomically. Lightning's own (2.6:
+    ``TorchCheckpointIO`` -> ``_atomic_save``) first serialises the whole checkpoint into memory:
+    the weights and the AdamW moments, 12 bytes a trained parameter (7 GB for w2v-BERT 2.0), on
+    top of the training state at every save, the run's peak memory."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        with atomic_open(path) as handle:
+            torch.save(checkpoint, handle)
 
 
 def fit(trainer: Trainer, parsed: Parsed, best: ModelCheckpoint) -> Fitted:
