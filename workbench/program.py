@@ -157,8 +157,15 @@ def build_trainer(parsed: Parsed, mode: str = "max") -> tuple[Trainer, ModelChec
     run directory unless the config names its loggers. Returns the trainer and the best callback."""
     quiet_lightning()
     config, checkpoints = dict(parsed.trainer), RunDir(parsed.run_dir).checkpoints
+    # best: the weights evaluated and served, no optimizer state (``last`` resumes): a whole checkpoint
+    # there would be loaded again by every prediction, AdamW moments included, beside the fit's own
     best = ModelCheckpoint(
-        dirpath=checkpoints, filename=BEST, monitor=parsed.config["monitor"], mode=mode, enable_version_counter=False
+        dirpath=checkpoints,
+        filename=BEST,
+        monitor=parsed.config["monitor"],
+        mode=mode,
+        save_weights_only=True,
+        enable_version_counter=False,
     )
     # Not the best callback's save_last: Lightning (2.6) rewrites that "last" only when a new
     # best was saved, so it would hold the best epoch and a resume would repeat epochs.
@@ -197,15 +204,15 @@ class StreamedCheckpointIO(TorchCheckpointIO):
 def fit(trainer: Trainer, parsed: Parsed, best: ModelCheckpoint) -> Fitted:
     """Fit (unless ``--fit false``; ``--ckpt_path`` resumes) and say how it went.
 
-    Taken now, not when the record is written: predicting with best.ckpt restores the
-    callbacks' states of that earlier epoch, which would erase why (and when) fitting stopped.
+    Taken now, not when the record is written: predicting with best.ckpt loads that earlier
+    epoch's checkpoint, which must not erase why (and when) fitting stopped.
     """
     config = parsed.config
     started, cpu_started = time.perf_counter(), time.process_time()
     if config["fit"]:
         trainer.fit(parsed.model, datamodule=parsed.datamodule, ckpt_path=config.get("ckpt_path"), weights_only=True)
         if not best.best_model_path:  # ended before any validation: the final weights are the best
-            trainer.save_checkpoint(best_path(parsed))
+            trainer.save_checkpoint(best_path(parsed), weights_only=True)
     score = best.best_model_score
     training = TrainingRecord(
         stopped_by=stopped_by(trainer) if config["fit"] else "none",
