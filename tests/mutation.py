@@ -49,7 +49,14 @@ MODULES = {
     "cascade/asr_text.py": (["tests/test_cascade_stages.py"], ["tests/test_asr_text.py"]),
     "cascade/cache.py": (["tests/test_cascade_stages.py"], ["tests/test_shard_cache.py"]),
     "speech/feature_cache.py": (["tests/test_feature_cache.py"], ["tests/test_feature_cache_keys.py"]),
-    "workbench/report/stats.py": (["tests/test_report_stats.py"], ["tests/test_report_properties.py"]),
+    "workbench/report/stats.py": (
+        ["tests/test_report_stats.py"],
+        [
+            "tests/test_report_properties.py",
+            "tests/test_report_stats_units.py",
+            "tests/test_doctests.py::test_docstring_examples_are_true[workbench.report.stats]",
+        ],
+    ),
     "workbench/report/calibration.py": (
         ["tests/test_report_checks.py"],
         [
