@@ -38,3 +38,18 @@ def test_permutation_test_is_the_p_value_of_permutation_also_beyond_exact_enumer
     assert stats.permutation_test(diffs) == expected.p
     assert stats.permutation_test(diffs, None, stats.PERMUTATIONS, 0) == expected.p
     assert stats.permutation_test(diffs, seed=1) == stats.permutation(diffs, seed=1).p != expected.p
+
+
+def test_bootstrap_interval_is_reproducible_and_seeded_with_zero_by_default():
+    # 30 items of many sizes: the interval's ends move with the draws, so another seed gives another one
+    diffs = [((7 * k) % 11 - 5) / 5 for k in range(30)]
+    interval = stats.bootstrap_interval(diffs, samples=500)
+    assert interval == stats.bootstrap_interval(diffs, samples=500)  # a report rerun gives the same numbers
+    assert interval == stats.bootstrap_interval(diffs, samples=500, seed=0)
+    assert interval != stats.bootstrap_interval(diffs, samples=500, seed=1)
+
+
+def test_bootstrap_interval_of_one_cluster_is_its_mean_and_of_none_is_undefined():
+    assert stats.bootstrap_interval([0.5]) == (0.5, 0.5)  # every resample is that one item
+    assert stats.bootstrap_interval([1.0, 0.0], ["c", "c"]) == (0.5, 0.5)  # one content, two items
+    assert all(x != x for x in stats.bootstrap_interval([]))  # NaN, NaN
