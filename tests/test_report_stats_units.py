@@ -6,6 +6,8 @@ and the permutation test's p-value function beyond the exact enumeration.
 
 from __future__ import annotations
 
+import pytest
+
 from workbench.report import stats
 
 
@@ -53,3 +55,46 @@ def test_bootstrap_interval_of_one_cluster_is_its_mean_and_of_none_is_undefined(
     assert stats.bootstrap_interval([0.5]) == (0.5, 0.5)  # every resample is that one item
     assert stats.bootstrap_interval([1.0, 0.0], ["c", "c"]) == (0.5, 0.5)  # one content, two items
     assert all(x != x for x in stats.bootstrap_interval([]))  # NaN, NaN
+
+
+def test_mcnemar_and_the_sign_test_by_hand():
+    assert stats.mcnemar_exact(0, 0) == 1.0  # no discordant pair: no evidence
+    assert stats.mcnemar_exact(5, 0) == stats.mcnemar_exact(0, 5) == pytest.approx(2 * 0.5**5)
+    assert stats.mcnemar_exact(2, 1) == 1.0  # the two-sided binomial p-value, capped at 1
+    # zeros are left out; a share difference counts by its sign
+    assert stats.sign_test([0.5, -0.25, 0.0, 1.0, 0.0]) == (2, 1, stats.mcnemar_exact(2, 1))
+    assert stats.sign_test([]) == (0, 0, 1.0)
+
+
+def test_effect_sizes_by_hand():
+    assert stats.cohens_g(3, 1) == 0.25 and stats.cohens_g(0, 4) == -0.5 and stats.cohens_g(0, 0) == 0.0
+    assert stats.cohens_dz([1.0, 2.0, 3.0]) == 2.0  # mean 2 over the sample standard deviation 1
+    assert stats.cohens_dz([1.0, 1.0]) == 0.0 and stats.cohens_dz([0.5]) == 0.0  # no variation
+
+
+def test_confidence_weighted_hybrid_by_hand():
+    # weights 0.8 and 0.6: (0.8 * 0.8 + 0.6 * 0.4) / 1.4 and (0.8 * 0.2 + 0.6 * 0.6) / 1.4
+    assert stats.confidence_weighted([0.8, 0.2], [0.4, 0.6]) == pytest.approx([0.88 / 1.4, 0.52 / 1.4])
+    assert stats.confidence_weighted([0.5, 0.5], [0.9, 0.1]) == pytest.approx([(0.25 + 0.81) / 1.4, 0.34 / 1.4])
+    with pytest.raises(ValueError):
+        stats.confidence_weighted([0.5, 0.5], [0.2, 0.3, 0.5])  # a class short: refused, not truncated
+
+
+def test_permutation_results_by_hand():
+    # exact: all 2^3 sign patterns; |sum| = 3 in 2 of them
+    assert stats.permutation([1.0, 1.0, 1.0]) == stats.Permutation(0.25, 8, True, False)
+    assert stats.permutation([1.0, -1.0]).p == 1.0  # observed 0: every pattern is as extreme
+    assert stats.permutation([1.0, 1.0]).p == 0.5
+    assert stats.permutation([0.0, 0.0]) == stats.Permutation(1.0, 0, True, False)  # no information
+    assert stats.permutation([]) == stats.Permutation(1.0, 0, True, False)
+    # clusters: two contents of two items each, the sums 2 and 1 -> patterns |+-2 +-1| >= 3 in 2 of 4
+    assert stats.permutation([1.0, 1.0, 0.5, 0.5], ["a", "a", "b", "b"]) == stats.Permutation(0.5, 4, True, False)
+    # EXACT_UP_TO clusters are enumerated; one more goes to Monte Carlo
+    assert stats.permutation([1.0] * stats.EXACT_UP_TO).exact
+    many = stats.permutation([1.0] * (stats.EXACT_UP_TO + 1), permutations=999)
+    assert not many.exact and many.resamples == 999
+    # all 40 clusters one way: no random pattern reaches it, the p-value is the floor, a bound
+    floor = stats.permutation([1.0] * 40, permutations=999)
+    assert floor == stats.Permutation(1 / 1000, 999, False, True)
+    some = stats.permutation([1.0] * 7 + [-1.0] * 6, permutations=999)  # hits: not at the floor
+    assert not some.at_floor and some.p > 0.5
