@@ -12,7 +12,7 @@ from workbench.report import stats
 
 
 def test_holm_bounded_adjusts_exactly_as_holm_does():
-    for p_values in ([0.01, 0.04, 0.03], [0.6, 0.7], [0.2, 0.01, 0.05], [0.03]):
+    for p_values in ([0.01, 0.04, 0.03], [0.6, 0.7], [0.2, 0.01, 0.05], [0.03], [0.123456789012345]):
         adjusted = stats.holm_bounded(p_values, [False] * len(p_values))
         assert [value for value, _ in adjusted] == stats.holm(p_values)
     # by hand: sorted 0.01, 0.03, 0.04 -> 3 * 0.01, max(0.03, 2 * 0.03), max(0.06, 1 * 0.04)
@@ -98,3 +98,9 @@ def test_permutation_results_by_hand():
     assert floor == stats.Permutation(1 / 1000, 999, False, True)
     some = stats.permutation([1.0] * 7 + [-1.0] * 6, permutations=999)  # hits: not at the floor
     assert not some.at_floor and some.p > 0.5
+
+
+def test_bootstrap_interval_cuts_two_and_a_half_percent_from_each_tail():
+    # the mean of 20 draws from ten 1s and ten 0s is k/20 with k ~ Binomial(20, 1/2):
+    # P(k <= 5) = 0.021 < 0.025 <= P(k <= 6) = 0.058 -> 6/20; P(k <= 13) = 0.942 < 0.975 <= P(k <= 14) = 0.979 -> 14/20
+    assert stats.bootstrap_interval([1.0] * 10 + [0.0] * 10, samples=20000) == (0.3, 0.7)
