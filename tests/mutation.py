@@ -70,7 +70,11 @@ MODULES = {
     ),
     "workbench/report/checks.py": (
         ["tests/test_report_checks.py"],
-        ["tests/test_report_conventions.py", "tests/test_tune.py::test_unequal_and_missing_budgets_are_flagged"],
+        [
+            "tests/test_report_checks_units.py",
+            "tests/test_report_conventions.py",
+            "tests/test_tune.py::test_unequal_and_missing_budgets_are_flagged",
+        ],
     ),
     "workbench/report/compare.py": (
         ["tests/test_report_stats.py", "tests/test_report.py"],
