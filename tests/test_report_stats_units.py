@@ -69,6 +69,7 @@ def test_mcnemar_and_the_sign_test_by_hand():
 def test_effect_sizes_by_hand():
     assert stats.cohens_g(3, 1) == 0.25 and stats.cohens_g(0, 4) == -0.5 and stats.cohens_g(0, 0) == 0.0
     assert stats.cohens_dz([1.0, 2.0, 3.0]) == 2.0  # mean 2 over the sample standard deviation 1
+    assert stats.cohens_dz([1.0, 3.0]) == pytest.approx(2 / 2**0.5)  # two items: mean 2, sd sqrt(2)
     assert stats.cohens_dz([1.0, 1.0]) == 0.0 and stats.cohens_dz([0.5]) == 0.0  # no variation
 
 
@@ -98,9 +99,18 @@ def test_permutation_results_by_hand():
     assert floor == stats.Permutation(1 / 1000, 999, False, True)
     some = stats.permutation([1.0] * 7 + [-1.0] * 6, permutations=999)  # hits: not at the floor
     assert not some.at_floor and some.p > 0.5
+    # one hit (this seed's draws reach 13 equal signs once): 2 / (B + 1), above the floor, not a bound
+    assert stats.permutation([1.0] * 13, seed=9) == stats.Permutation(2 / (stats.PERMUTATIONS + 1), 9999, False, False)
 
 
 def test_bootstrap_interval_cuts_two_and_a_half_percent_from_each_tail():
     # the mean of 20 draws from ten 1s and ten 0s is k/20 with k ~ Binomial(20, 1/2):
     # P(k <= 5) = 0.021 < 0.025 <= P(k <= 6) = 0.058 -> 6/20; P(k <= 13) = 0.942 < 0.975 <= P(k <= 14) = 0.979 -> 14/20
     assert stats.bootstrap_interval([1.0] * 10 + [0.0] * 10, samples=20000) == (0.3, 0.7)
+
+
+def test_bootstrap_interval_ends_are_resampled_means():
+    # percentile ends are means of resamples (k/4 here), never interpolated between two of them
+    for seed in range(8):
+        ends = stats.bootstrap_interval([1.0, 0.0, 0.0, 0.0], samples=7, seed=seed)
+        assert all(4 * end == int(4 * end) for end in ends), (seed, ends)
