@@ -65,6 +65,7 @@ MODULES = {
         [
             "tests/test_report_properties.py",
             "tests/test_report_conventions.py",
+            "tests/test_report_calibration_units.py",
             "tests/test_doctests.py::test_docstring_examples_are_true[workbench.report.calibration]",
         ],
     ),
