@@ -18,6 +18,7 @@ def test_holm_bounded_adjusts_exactly_as_holm_does():
     # by hand: sorted 0.01, 0.03, 0.04 -> 3 * 0.01, max(0.03, 2 * 0.03), max(0.06, 1 * 0.04)
     assert stats.holm_bounded([0.01, 0.04, 0.03], [False] * 3) == [(0.03, False), (0.06, False), (0.06, False)]
     assert stats.holm_bounded([0.6, 0.7], [False, False]) == [(1.0, False), (1.0, False)]  # capped at 1
+    assert stats.holm([0.6, 0.7]) == [1.0, 1.0]
     assert stats.holm_bounded([0.0001234], [False]) == [(0.0001234, False)]  # not rounded away
 
 
