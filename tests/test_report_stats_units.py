@@ -38,6 +38,7 @@ def test_permutation_test_is_the_p_value_of_permutation_also_beyond_exact_enumer
     assert len(diffs) > stats.EXACT_UP_TO
     expected = stats.permutation(diffs, permutations=stats.PERMUTATIONS, seed=0)
     assert not expected.exact and 0.05 < expected.p < 0.95  # far from the ends: another draw moves it
+    assert stats.permutation(diffs) == expected  # seed 0 by default: a report rerun gives the same p-value
     assert stats.permutation_test(diffs) == expected.p
     assert stats.permutation_test(diffs, None, stats.PERMUTATIONS, 0) == expected.p
     assert stats.permutation_test(diffs, seed=1) == stats.permutation(diffs, seed=1).p != expected.p
