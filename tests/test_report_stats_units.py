@@ -90,6 +90,8 @@ def test_permutation_results_by_hand():
     assert stats.permutation([1.0, 1.0]).p == 0.5
     assert stats.permutation([0.0, 0.0]) == stats.Permutation(1.0, 0, True, False)  # no information
     assert stats.permutation([]) == stats.Permutation(1.0, 0, True, False)
+    # one content: both of its 2 sign patterns are as extreme as the observed one
+    assert stats.permutation([1.0, 1.0, 1.0], ["c", "c", "c"]) == stats.Permutation(1.0, 2, True, False)
     # clusters: two contents of two items each, the sums 2 and 1 -> patterns |+-2 +-1| >= 3 in 2 of 4
     assert stats.permutation([1.0, 1.0, 0.5, 0.5], ["a", "a", "b", "b"]) == stats.Permutation(0.5, 4, True, False)
     # EXACT_UP_TO clusters are enumerated; one more goes to Monte Carlo
