@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRATCH = ROOT / ".mutation"
-LINKED = ["workbench", "cascade", "speech", "vision", "apps", "configs", "tests"]
+LINKED = ["workbench", "cascade", "speech", "vision", "apps", "configs", "tests", "README.md"]
 # module -> (tests before issue 26: the --before run, the other covering tests: issue 26's, and for the report
 # modules test_report_conventions.py and test_tune.py's tuning check, older but left out of --before when the
 # first runs had started); smallest modules first
