@@ -99,7 +99,7 @@ class LLMClassifier(TextModel):
             [self.chat(text) for text in texts], padding=True, add_special_tokens=False, return_tensors="pt"
         )
         device = next(self.lm.parameters()).device
-        pad = self.tokenizer.pad_token_id or 0
+        pad = self.tokenizer.pad_token_id
         answers = [ids for _ in texts for ids in self.answer_ids]
         log_probs = prompt_then_answers_log_probs(self.lm, enc, answers, pad, device)  # each prompt once
         return class_scores(log_probs, answers, len(texts), self.score)

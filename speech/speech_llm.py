@@ -6,8 +6,8 @@ with a speech-LLM as the model. Each clip is given with a question (in the chat 
 Instruct model was trained); every class name is then scored as the answer by
 :mod:`workbench.answer_scoring` (the VLM's scorer): the sum (or mean) of its tokens'
 log-probabilities, followed by the end-of-answer token. Class probabilities are the softmax over
-those scores. The clip's audio features are computed once and its prompt repeated for each class
-in one batched forward pass (B clips x C classes rows).
+those scores. Each clip and its prompt go through the model once a batch; their keys and values are
+repeated for the C class names (B x C answer rows).
 
 Zero-shot (``--fit false``), or fine-tuned with LoRA (peft, :mod:`workbench.lora`) on the language
 model's attention (``loss: lm``: the gold answer's token-mean negative log-likelihood; ``classes``:
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from speech.data import SpeechDataModule
 from speech.fit import TRAINER
-from workbench.answer_scoring import answer_log_probs, answer_token_ids, prompt_then_answers_log_probs
+from workbench.answer_scoring import answer_log_probs, answer_token_ids, class_scores, prompt_then_answers_log_probs
 from workbench.distributed import program_scope
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, adapters_only
@@ -118,13 +118,11 @@ class SpeechLLM(L.LightningModule):
     def logits(self, batch: dict) -> torch.Tensor:
         """Clips -> class scores ``[B, C]`` (answer log-likelihoods): each clip and prompt through the model once,
         its keys and values shared by the C class names."""
-        enc, classes = self.encode(batch), self.num_classes
-        answers = self.answer_ids * len(batch["lengths"])
+        clips = len(batch["lengths"])
+        answers = self.answer_ids * clips
         pad = self.tokenizer.pad_token_id
-        total = prompt_then_answers_log_probs(self.llm, enc, answers, pad, self.device).sum(1)
-        if self.hparams.score == "mean":
-            total = total / torch.tensor([len(a) for a in answers], device=total.device)
-        return total.view(-1, classes)
+        log_probs = prompt_then_answers_log_probs(self.llm, self.encode(batch), answers, pad, self.device)
+        return class_scores(log_probs, answers, clips, self.hparams.score)
 
     def gold_loss(self, batch: dict) -> torch.Tensor:
         """Token-mean negative log-likelihood of each clip's gold answer (``loss: lm``)."""
