@@ -82,6 +82,11 @@ def test_near_chance_is_at_or_below_chance_plus_5_points_on_a_training_language(
     ]
 
 
+def test_near_chance_checks_cascades_as_well_as_e2e_systems():
+    scores = score_rows(("ca", "ca-native", "cascade", "test", "eng", 0.3, 4, True, "eng", "zero_shot"))
+    assert [row["run_dir"] for row in checks.near_chance(scores)] == ["ca"]
+
+
 def run_rows(*rows) -> pd.DataFrame:
     columns = ["run_dir", "system", "stopped_by", "steps", "epochs", "best_dev", "checks_since_best"]
     return pd.DataFrame(rows, columns=columns)
@@ -127,6 +132,14 @@ def test_budget_names_runs_that_ran_out_while_improving_or_before_any_check():
     ]
 
 
+def test_budget_reads_every_run_after_a_converged_one():
+    runs = run_rows(
+        ("levelled", "e2e-conv", "max_steps", 50, 1, 0.5, 2),
+        ("improving", "e2e-conv", "max_steps", 50, 1, 0.5, 0),
+    )
+    assert [row["run_dir"] for row in checks.budget(runs)] == ["improving"]
+
+
 def table_rows(*rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_dir", "system", "path", "split", "modality", "group", "language", "seed"])
 
@@ -161,6 +174,18 @@ def test_seeds_names_the_runs_of_a_system_with_fewer_seeds_than_the_most_seeded(
     assert checks.seeds(table_rows(*rows)) == [
         {"check": "seeds", "run_dir": run, "detail": "ca-native in zs has 1 seed(s) for rus, tha, others 3"}
         for run in ("c0", "c1", "c2")
+    ]
+
+
+def test_seeds_leaves_a_language_a_system_lacks_to_the_language_sets_check():
+    rows = [
+        (f"e{seed}", "e2e-conv", "e2e", "test", "speech", "zs", lang, seed)
+        for seed in (0, 1)
+        for lang in ("rus", "tha")
+    ]
+    rows += [("c0", "ca-native", "cascade", "test", "speech", "zs", "rus", 0)]  # no tha at all: not "fewer seeds"
+    assert checks.seeds(table_rows(*rows)) == [
+        {"check": "seeds", "run_dir": "c0", "detail": "ca-native in zs has 1 seed(s) for rus, others 2"}
     ]
 
 
