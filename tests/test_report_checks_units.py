@@ -278,3 +278,6 @@ def test_check_runs_lists_unread_files_first_and_skips_the_score_checks_without_
     for scores in (None, pd.DataFrame()):
         table = checks.check_runs(runs, scores)
         assert list(table.columns) == ["check", "run_dir", "detail"] and table.values.tolist() == expected
+    clean = SimpleNamespace(skipped=[], asr=asr_rows(), items=pd.DataFrame(), runs=pd.DataFrame(columns=RUN_COLUMNS))
+    nothing = checks.check_runs(clean, None)  # a clean sweep: no row, but the columns a reader selects by
+    assert nothing.empty and list(nothing.columns) == ["check", "run_dir", "detail"]
