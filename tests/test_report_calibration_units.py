@@ -106,3 +106,38 @@ def test_calibration_table_per_system_and_language_raw_and_calibrated():
     (row,) = calibration.calibration_table(calibration.add_calibrated(raw_only)).to_dict("records")
     assert math.isnan(row["ece_cal"]) and math.isnan(row["temperature"]) and row["n"] == 7
     assert row["accuracy"] == 1.0 and row["confidence"] == round((2.8 + 2.1) / 7, 4)
+
+
+def test_a_fit_is_at_its_bound_at_either_end_or_where_the_nll_went_flat():
+    probs = [[0.9, 0.1], [0.8, 0.2], [0.9, 0.1], [0.2, 0.8]]
+    wrong = [1, 1, 1, 0]  # sure and always wrong: ever flatter is ever better, the fit stops at T = e^4
+    t = calibration.fit_temperature(probs, wrong)
+    assert t == pytest.approx(math.exp(calibration.LOG_T_BOUNDS[1]), rel=1e-3)
+    assert calibration.stopped_at_bound(probs, wrong, t)
+    interior = [[0.6, 0.4], [0.3, 0.7], [0.8, 0.2], [0.7, 0.3]], [0, 1, 0, 1]  # its optimum: T = 0.86
+    assert not calibration.stopped_at_bound(*interior, 0.86)
+    # within 1e-3 of an end counts as at it, even where the NLL still rises towards it
+    assert calibration.stopped_at_bound(*interior, math.exp(calibration.LOG_T_BOUNDS[1] - 5e-4))
+    assert calibration.stopped_at_bound(*interior, math.exp(calibration.LOG_T_BOUNDS[0] + 5e-4))
+    # a flat NLL (uniform probabilities: no temperature changes them) has no optimum to find
+    assert calibration.stopped_at_bound([[0.5, 0.5]] * 3, [0, 1, 0], 1.0)
+
+
+def test_without_any_dev_prediction_nothing_is_calibrated():
+    frame = items(("n", "test", RIGHT), ("m", "test", OVER))
+    out = calibration.add_calibrated(frame)
+    assert out["probs_cal"].isna().all() and out["confidence_cal"].isna().all() and out["temperature"].isna().all()
+    assert calibration.temperatures(frame.iloc[0:0]).dtype == float
+
+
+def test_reliability_has_one_row_per_non_empty_bin_and_ece_uses_the_bins_asked_for():
+    table = calibration.reliability([0.55, 0.65], [1, 0], bins=1)
+    assert list(table.columns) == ["n", "confidence", "accuracy", "low", "high"]
+    assert calibration.ece([0.55, 0.65], [1, 0], bins=1) == pytest.approx(0.1)  # one bin: |0.5 - 0.6|
+    assert calibration.ece([0.55, 0.65], [1, 0]) == pytest.approx(0.55)  # 15 bins: (0.45 + 0.65) / 2
+
+
+def test_the_calibration_tables_accuracy_is_rounded_to_4_decimals():
+    frame = items(("n", "test", RIGHT[:2] + [([0.9, 0.1], 1)]))
+    (row,) = calibration.calibration_table(calibration.add_calibrated(frame)).to_dict("records")
+    assert row["accuracy"] == 0.6667
