@@ -141,54 +141,66 @@ def test_table_markdown_puts_languages_down_and_systems_across():
 
 
 def test_the_ladder_climbs_gold_then_native_romanized_translated_asr_then_e2e_with_the_cascades_cer():
+    # names in another alphabetical order than the rungs': the text decides, then the name
+    systems = [
+        ("e2e", "e2e", 0.7, 4),
+        ("c-trans", "cascade", 0.5, 4),
+        ("b-rom", "cascade", 0.6, 4),
+        ("a-other", "cascade", 0.55, 4),  # its text is not known: it ranks with the translated ones
+        ("z-nat", "cascade", 0.4, 7),
+        ("z-nat:gold", "gold", 0.9, 4),
+        ("b-rom:gold", "gold", 0.95, 4),
+    ]
+    in_language = {"group": "in_language", "protocol": "in_language"}
     frame = pd.DataFrame(
-        [
-            score(system, path, "deu", acc, group="in_language", protocol="in_language", n_classes=n)
-            for system, path, acc, n in [
-                ("e2e", "e2e", 0.7, 4),
-                ("ca-t", "cascade", 0.5, 4),
-                ("ca-r", "cascade", 0.6, 4),
-                ("ca-n", "cascade", 0.4, 5),
-                ("ca-n:gold", "gold", 0.9, 4),
-                ("ca-r:gold", "gold", 0.95, 4),
-            ]
-        ]
-        + [score("ca-n", "cascade", "deu", 0.6, seed=1, group="in_language", protocol="in_language")]
+        [score(system, path, "deu", acc, **in_language, n_classes=n) for system, path, acc, n in systems]
+        + [score("z-nat", "cascade", "deu", 0.6, seed=1, **in_language)]
+        + [score("z-nat", "cascade", "deu", 0.7, seed=2, **in_language)]
+        + [score("e2e", "e2e", "deu", 0.1, group="a-e2e-only")]  # a group without a cascade: no ladder
     )
+    texts = [("z-nat", "native"), ("b-rom", "romanized"), ("c-trans", "translated"), ("a-other", None)]
     runs = SimpleNamespace(
         runs=pd.DataFrame(
             [
-                {"run_dir": f"{s}-0", "system": s, "modality": "speech", "group": "in_language", "text": t}
-                for s, t in [("ca-n", "native"), ("ca-r", "romanized"), ("ca-t", "translated"), ("e2e", None)]
+                {"run_dir": f"{s}-{seed}", "system": s, "modality": "speech", "group": "in_language", "text": t}
+                for s, t in [*texts, ("e2e", None)]
+                for seed in (0, 1, 2)
             ]
-            + [{"run_dir": "ca-n-1", "system": "ca-n", "modality": "speech", "group": "in_language", "text": "native"}]
         ),
         asr=pd.DataFrame(
             [
-                {"run_dir": "ca-n-0", "system": "ca-n", "split": "test", "language": "deu", "cer": 0.2, "wer": 0.5},
-                {"run_dir": "ca-n-1", "system": "ca-n", "split": "test", "language": "deu", "cer": 0.4, "wer": 0.7},
-                {"run_dir": "ca-n-1", "system": "ca-n", "split": "dev", "language": "deu", "cer": 0.9, "wer": 0.9},
-                {"run_dir": "ca-n-1", "system": "ca-n", "split": "test", "language": "eng", "cer": 0.9, "wer": 0.9},
+                {"run_dir": "z-nat-0", "system": "z-nat", "split": "test", "language": "deu", "cer": 0.1, "wer": 0.5},
+                {
+                    "run_dir": "z-nat-1",
+                    "system": "z-nat",
+                    "split": "test",
+                    "language": "deu",
+                    "cer": 0.12345,
+                    "wer": 0.71234,
+                },
+                {"run_dir": "z-nat-1", "system": "z-nat", "split": "dev", "language": "deu", "cer": 0.9, "wer": 0.9},
+                {"run_dir": "z-nat-1", "system": "z-nat", "split": "test", "language": "eng", "cer": 0.9, "wer": 0.9},
             ]
         ),
     )
     ladder = tables.ladder(frame, runs)
-    assert ladder["system"].tolist() == ["ca-n:gold", "ca-r:gold", "ca-n", "ca-r", "ca-t", "e2e"]
-    assert ladder["rung"].tolist() == [0, 1, 2, 3, 4, 5]
-    assert ladder["path"].tolist() == ["gold", "gold", "cascade", "cascade", "cascade", "e2e"]
-    native = ladder.set_index("system").loc["ca-n"]
-    assert (native["accuracy"], native["seeds"], native["cer"], native["wer"]) == (0.5, 2, 0.3, 0.6)
-    assert pd.isna(ladder.set_index("system").loc["ca-r", "cer"])  # no recognizer row: no CER
-    assert pd.isna(ladder.set_index("system").loc["ca-n:gold", "wer"])  # gold text has none
-    assert ladder["chance"].tolist() == [0.2] * 6  # the most classes of the group
+    order = ["z-nat:gold", "b-rom:gold", "z-nat", "b-rom", "a-other", "c-trans", "e2e"]
+    assert ladder["system"].tolist() == order
+    assert ladder["rung"].tolist() == list(range(7))
+    assert ladder["path"].tolist() == ["gold", "gold", "cascade", "cascade", "cascade", "cascade", "e2e"]
+    native = ladder.set_index("system").loc["z-nat"]
+    # the mean of 3 seeds and of 2 recognizer runs, each to 4 decimals
+    assert (native["accuracy"], native["seeds"], native["cer"], native["wer"]) == (0.5667, 3, 0.1117, 0.6062)
+    assert pd.isna(ladder.set_index("system").loc["b-rom", "cer"])  # no recognizer row: no CER
+    assert pd.isna(ladder.set_index("system").loc["z-nat:gold", "wer"])  # gold text has none
+    assert ladder["chance"].tolist() == [0.1429] * 7  # 1/7: the most classes of the group
     assert ladder.iloc[0][["split", "modality", "protocol", "language"]].tolist() == [
         "test",
         "speech",
         "in_language",
         "deu",
     ]
-    e2e_only = frame[frame["path"] == "e2e"]
-    assert tables.ladder(e2e_only, runs).empty  # no cascade: no ladder
+    assert set(ladder["protocol"]) == {"in_language"}
 
 
 def test_ladder_markdown_gives_cer_and_wer_after_each_cascade_rung_and_the_chance_level():
@@ -209,6 +221,14 @@ def test_ladder_markdown_gives_cer_and_wer_after_each_cascade_rung_and_the_chanc
         "| amh | 80.0 | 40.0 | – | 60.0 | 25.0 |\n"
         "| deu | 90.0 | 50.0 | 0.25 / 0.50 | – | 25.0 |"
     )
+
+
+def test_a_ladder_of_one_cascade_alone_is_written_too():
+    table = pd.DataFrame(
+        [("deu", 0, "ca", "cascade", 0.5, 0.25, 0.5, 0.25)],
+        columns=["language", "rung", "system", "path", "accuracy", "cer", "wer", "chance"],
+    )
+    assert tables.ladder_markdown(table).splitlines()[-1] == "| deu | 50.0 | 0.25 / 0.50 | 25.0 |"
 
 
 def test_protocol_averages_are_over_runs_of_the_target_average_with_a_sample_std():
@@ -249,7 +269,8 @@ def test_the_tuning_budget_is_the_fewest_trials_of_a_systems_runs_and_untuned_wh
         "| protocol | modality | system | trials | search space | runs |\n|---|---|---|---|---|---|\n"
         "| g | speech | ca | untuned | – | 2 |\n| g | speech | e2e | 6 | lr; lr; wd | 2 |"
     )
-    assert tables.tuning_budget(runs.iloc[0:0]).empty
+    empty = tables.tuning_budget(runs.iloc[0:0])
+    assert empty.empty and empty.columns.tolist() == budget.columns.tolist()
 
 
 def test_scores_are_per_run_and_language_from_test_items_plus_gold_text_for_the_sources_own_language():
@@ -286,3 +307,17 @@ def test_scores_are_per_run_and_language_from_test_items_plus_gold_text_for_the_
     assert frame["is_source"].dtype == bool
     no_gold = SimpleNamespace(runs=runs.runs, gold=runs.gold.iloc[0:0])
     assert set(tables.scores(no_gold, items)["path"]) == {"cascade"}
+
+
+def test_a_run_without_a_seed_is_scored_and_every_source_of_a_multi_source_run_is_a_source():
+    run = {"modality": "speech", "group": "zero_shot-deu+eng", "protocol": "zero_shot", "sources": "deu+eng"}
+    run |= {"system": "ca", "path": "cascade", "run_dir": "ca-2", "n_classes": 4, "seed": None}
+    items = pd.DataFrame([{**run, "split": "test", "language": "deu", "correct": True, "is_source": True}])
+    gold = pd.DataFrame([("deu", 0.9), ("eng", 0.8), ("tha", 0.4)], columns=["language", "accuracy"]).assign(
+        run_dir="ca-2", system="ca", path="cascade", split="test", n=1
+    )
+    runs = SimpleNamespace(runs=pd.DataFrame([run]), gold=gold)
+    frame = tables.scores(runs, items)
+    assert frame[frame["path"] == "cascade"]["run_dir"].tolist() == ["ca-2"]  # its seed is unknown: still a run
+    sources = frame[frame["path"] == "gold"].set_index("language")["is_source"]
+    assert sources.to_dict() == {"deu": True, "eng": True, "tha": False}
