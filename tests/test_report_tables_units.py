@@ -118,7 +118,8 @@ def test_speechtaxi_tables_star_the_sources_and_give_mean_sample_std_and_seeds()
 def test_in_language_tables_have_no_source_star_and_no_target_average():
     frame = pd.DataFrame(
         [
-            score("e2e", "e2e", language, accuracy, group="in_language", protocol="in_language")
+            # an in-language run's source is its own language: nothing is starred all the same
+            score("e2e", "e2e", language, accuracy, group="in_language", protocol="in_language", sources=language)
             for language, accuracy in [("eng", 1.0), ("deu", 0.5)]
         ]
     )
@@ -321,3 +322,46 @@ def test_a_run_without_a_seed_is_scored_and_every_source_of_a_multi_source_run_i
     assert frame[frame["path"] == "cascade"]["run_dir"].tolist() == ["ca-2"]  # its seed is unknown: still a run
     sources = frame[frame["path"] == "gold"].set_index("language")["is_source"]
     assert sources.to_dict() == {"deu": True, "eng": True, "tha": False}
+
+
+def test_scores_are_a_fresh_table_with_boolean_sources_whatever_the_items_dtype():
+    item = {"modality": "speech", "group": "zero_shot-eng", "protocol": "zero_shot", "sources": "eng", "seed": 0}
+    item |= {"system": "ca", "path": "cascade", "run_dir": "ca-0", "n_classes": 4, "split": "test"}
+    items = pd.DataFrame(
+        [{**item, "language": "eng", "correct": True, "is_source": True}]
+        + [{**item, "language": "deu", "correct": True, "is_source": False}]
+    ).astype({"is_source": object})  # as read back from JSON records with a missing value elsewhere
+    gold = pd.DataFrame([("deu", 0.9)], columns=["language", "accuracy"])
+    gold = gold.assign(run_dir="ca-0", system="ca", path="cascade", split="test", n=1)
+    run = {k: v for k, v in item.items() if k != "split"}
+    frame = tables.scores(SimpleNamespace(runs=pd.DataFrame([run]), gold=gold), items)
+    assert frame["is_source"].dtype == bool and frame["is_source"].tolist() == [False, True, False]
+    assert frame.index.tolist() == [0, 1, 2]  # one row per label: no label of the items repeated by the gold rows
+
+
+def test_a_seedless_run_is_averaged_and_each_modalitys_table_averages_its_own_runs():
+    frame = pd.DataFrame(
+        [
+            score("e2e", "e2e", "eng", 1.0, seed=None),
+            score("e2e", "e2e", "deu", 0.5, seed=None),
+            score("e2e", "e2e", "eng", 0.2, modality="image"),
+            score("e2e", "e2e", "deu", 0.2, modality="image"),
+        ]
+    )
+    averages = tables.run_averages(frame).set_index("modality")
+    assert averages.loc["speech", [tables.AVERAGE, tables.TARGET_AVERAGE]].tolist() == [0.75, 0.5]
+    table = tables.speechtaxi_tables(frame).set_index(["modality", "language"])
+    assert table.loc[("speech", tables.AVERAGE), ["accuracy_mean", "seeds"]].tolist() == [0.75, 1]
+    assert table.loc[("image", tables.AVERAGE), ["accuracy_mean", "seeds"]].tolist() == [0.2, 1]
+
+
+def test_every_source_of_a_multi_source_table_is_starred_and_means_keep_4_decimals():
+    rows = [("eng", 1.0), ("deu", 0.9), ("tha", 0.5)]
+    frame = pd.DataFrame(
+        [score("e2e", "e2e", language, accuracy, sources="eng+deu") for language, accuracy in rows]
+        + [score("e2e", "e2e", "tha", 0.6, seed=1, sources="eng+deu")]
+        + [score("e2e", "e2e", "tha", 0.6, seed=2, sources="eng+deu")]
+    )
+    table = tables.speechtaxi_tables(frame).set_index("language")
+    assert list(table.index[:3]) == ["deu*", "eng*", "tha"]
+    assert table.loc["tha", "accuracy_mean"] == 0.5667
