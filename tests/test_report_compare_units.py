@@ -255,3 +255,56 @@ def test_hybrids_pair_an_e2e_and_a_cascade_run_of_one_group_and_seed_weighting_e
 def test_only_zero_shot_items_enter_the_pooled_test(protocol):
     paired = pd.DataFrame(paired_rows("deu", [1.0, 1.0, -1.0], protocol=protocol))
     assert compare.pooled_test(paired, {}) == []
+
+
+def test_dev_and_train_items_are_never_compared_and_a_cascade_without_shared_groups_is_skipped_not_the_rest():
+    items = pd.DataFrame(
+        [
+            item(s, s, f"{k}-deu", k % 2 == 0, split=split)
+            for s in ("e2e", "ca-b")
+            for k in range(3)
+            for split in ("test", "dev", "train")
+        ]
+        + [item("ca-a", "ca-a", "0-deu", True, group="in_language", protocol="in_language", sources="")]
+    )
+    per_language, pooled, _ = compare.comparisons(items)
+    assert per_language[["split", "e2e", "cascade"]].values.tolist() == [["test", "e2e", "ca-b"]]
+    assert pooled[["split", "cascade"]].values.tolist() == [["test", "ca-b"]]
+
+
+def test_hybrids_skip_a_mismatched_cascade_run_not_the_rest_and_need_both_sides_calibrated():
+    def run(system, run_dir, probs, cal=None, split="test"):
+        return [
+            item(system, run_dir, f"{k}-deu", None, probs=p, probs_cal=cal, label=0, split=split)
+            for k, p in enumerate(probs)
+        ]
+
+    items = pd.DataFrame(
+        run("e2e", "e0", [[0.9, 0.1]], cal=[0.8, 0.2])
+        + run("ca", "a-ragged", [[0.2, 0.3, 0.5]], cal=[0.2, 0.3, 0.5])  # other classes: nothing to mix
+        + run("ca", "c0", [[0.6, 0.4]])  # not calibrated: the raw hybrid only
+        + run("e2e", "e0", [[0.1, 0.9]], split="train")
+        + run("ca", "c0", [[0.1, 0.9]], split="train")
+    )
+    hybrids = compare.hybrid_scores(items)
+    assert hybrids[["system", "run_dir", "split", "correct"]].values.tolist() == [
+        ["hybrid:e2e+ca", "e0 + c0", "test", True]
+    ]
+    assert hybrids.index.tolist() == [0]
+
+
+def test_hybrid_rows_have_a_fresh_index():
+    probs = [[0.9, 0.1], [0.2, 0.8]]
+    items = pd.DataFrame(
+        [
+            item(s, r, f"{k}-deu", None, probs=p, probs_cal=None, label=0)
+            for s, r in (("e2e", "e0"), ("ca", "c0"))
+            for k, p in enumerate(probs)
+        ]
+        + [
+            item(s, r, f"{k}-deu", None, probs=p, probs_cal=None, label=0, seed=1)
+            for s, r in (("e2e", "e1"), ("ca", "c1"))
+            for k, p in enumerate(probs)
+        ]
+    )
+    assert compare.hybrid_scores(items).index.tolist() == [0, 1, 2, 3]
