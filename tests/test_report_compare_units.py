@@ -99,6 +99,8 @@ def test_two_systems_are_paired_on_the_items_both_predicted_in_every_seed():
 def test_agreement_counts_are_expected_counts_over_seed_pairs():
     paired = pd.DataFrame({"share_e2e": [1.0, 0.5, 0.0, 0.0, 1 / 3], "share_ca": [1.0, 1.0, 0.0, 1.0, 0.0]})
     assert compare.agreement(paired) == {"both_right": 1.5, "only_e2e": 0.33, "only_ca": 1.5, "both_wrong": 1.67}
+    thirds = pd.concat([paired, pd.DataFrame({"share_e2e": [1 / 3], "share_ca": [1 / 3]})])  # + 1/9, 2/9, 2/9, 4/9
+    assert compare.agreement(thirds) == {"both_right": 1.61, "only_e2e": 0.56, "only_ca": 1.72, "both_wrong": 2.11}
 
 
 def paired_rows(language, ds, group="g", content=None, protocol="zero_shot", is_source=False):
@@ -308,3 +310,55 @@ def test_hybrid_rows_have_a_fresh_index():
         ]
     )
     assert compare.hybrid_scores(items).index.tolist() == [0, 1, 2, 3]
+
+
+def test_every_reported_share_difference_and_interval_is_rounded_to_4_decimals():
+    ds = [0.0, 1.0, -1.0, 1.0, -1.0, -1.0, -1.0]  # sevenths (and sixths): no value has 4 decimals or fewer
+    content = {k: f"c{k % 6}" for k in range(7)}
+    paired = pd.DataFrame(paired_rows("deu", ds, content=content))
+    (row,) = compare.language_tests(paired, {})
+    low, high = stats.bootstrap_interval(ds)
+    expected = {"acc_e2e": 2 / 7, "acc_cascade": 4 / 7, "diff": -2 / 7, "ci_low": low, "ci_high": high}
+    assert all(round(value, 4) != round(value, 5) for value in expected.values())  # the fixture tells them apart
+    assert {k: row[k] for k in expected} == {k: round(v, 4) for k, v in expected.items()}
+    (pooled,) = compare.pooled_test(paired, {})
+    low, high = stats.bootstrap_interval(ds, [content[k] for k in range(7)])
+    expected |= {"ci_low": low, "ci_high": high}
+    assert all(round(value, 4) != round(value, 5) for value in expected.values())
+    assert {k: pooled[k] for k in expected} == {k: round(v, 4) for k, v in expected.items()}
+
+
+def test_holm_is_rounded_to_4_significant_digits_and_a_one_item_language_is_tested_too():
+    paired = pd.DataFrame(
+        paired_rows("deu", [1.0] * 8 + [-1.0])  # p = 0.03906, the smallest of 3: times 3 = 0.11718
+        + paired_rows("rus", [1.0, -1.0])
+        + paired_rows("tha", [1.0])
+    )
+    rows = {r["language"]: r for r in compare.language_tests(paired, {})}
+    assert rows["deu"]["mcnemar_p"] == 0.03906 and rows["deu"]["p_holm"] == 0.1172
+    assert (rows["tha"]["n"], rows["tha"]["seeds_e2e"], rows["tha"]["seeds_ca"]) == (1, 1, 2)
+
+
+def test_one_item_systems_pair_and_an_item_missing_from_an_e2e_seed_is_listed_under_the_e2e_system():
+    paired, unpaired = compare.pair_systems(
+        pd.DataFrame([item("e2e", "e0", "a-deu", True), item("e2e", "e1", "b-deu", True)]),
+        pd.DataFrame([item("ca", "c0", "a-deu", False)]),
+    )
+    assert "index" not in paired.columns and paired.index.tolist() == []
+    assert sorted(zip(unpaired["id"], unpaired["system"], unpaired["reason"], strict=True)) == [
+        ("a-deu", "e2e", "not predicted by e1"),
+        ("b-deu", "ca", "no prediction"),
+        ("b-deu", "e2e", "not predicted by e0"),
+    ]
+    paired, _ = compare.pair_systems(
+        pd.DataFrame([item("e2e", "e0", "a-deu", True)]), pd.DataFrame([item("ca", "c0", "a-deu", False)])
+    )
+    assert paired[["id", "d"]].values.tolist() == [["a-deu", 1.0]] and "index" not in paired.columns
+
+
+def test_the_pooled_row_names_every_zero_shot_group_it_pools():
+    paired = pd.DataFrame(
+        paired_rows("deu", [1.0, -1.0], group="zero_shot-eng") + paired_rows("rus", [1.0], group="zero_shot-amh")
+    )
+    row = compare.pooled_test(paired, {})[0]  # all targets (then the Latin and the other scripts)
+    assert row["groups"] == "zero_shot-amh zero_shot-eng" and row["languages"] == "deu rus"
