@@ -42,6 +42,7 @@ def test_a_systems_seeds_become_one_share_per_item_and_an_item_missing_from_a_se
     )
     shares, missing = compare.system_shares(part)
     assert missing == [{"group": "zero_shot-eng", "sources": "eng", "id": "c-deu", "reason": "not predicted by r1"}]
+    assert shares.index.tolist() == [0, 1, 2]  # one table over both groups, not their indexes repeated
     rows = shares.set_index("id")
     assert sorted(rows.index) == ["a-deu", "a-eng", "b-deu"]
     assert rows.loc["a-deu", ["share", "seeds"]].tolist() == [1.0, 2]
