@@ -179,9 +179,10 @@ def run_module(module: str, before: bool, children: int = 1) -> dict[str, str]:
     if before:
         mutate(scratch(module, "before"), children=children)
         return results(scratch(module, "before"))
-    quick = results(scratch(module, "quick")) if module in QUICK else {"done": "killed"}
-    if not quick or "not checked" in quick.values():
-        mutate(scratch(module, "quick"), children=children)
+    if module in QUICK:
+        quick = results(scratch(module, "quick"))
+        if not quick or "not checked" in quick.values():  # not run, or stopped part way
+            mutate(scratch(module, "quick"), children=children)
     seen, killed = earlier_kills(module)
     later = results(scratch(module, "all"))
     # a mutant killed by fewer tests stays killed by more: only the ones no run has killed yet
