@@ -158,16 +158,17 @@ def score(statuses: dict[str, str]) -> tuple[Counter, str]:
 def earlier_kills(module: str) -> tuple[set[str], set[str]]:
     """(every mutant an earlier stage saw, those it killed): the before run's and the quick run's."""
     seen, killed = set(), set()
-    for stage in ("before", "quick"):
-        statuses = results(scratch(module, stage)) if stage == "before" or module in QUICK else {}
+    for stage in ["before"] + (["quick"] if module in QUICK else []):
+        statuses = results(scratch(module, stage))
         seen |= set(statuses)
         killed |= {name for name, status in statuses.items() if status in KILLED}
     return seen, killed
 
 
-def merged(module: str) -> dict[str, str]:
-    """The after statuses: a kill in an earlier stage stands, the others get the plain run's verdict."""
-    seen, killed = earlier_kills(module)
+def merged(module: str, earlier: tuple[set[str], set[str]] | None = None) -> dict[str, str]:
+    """The after statuses: a kill in an earlier stage stands, the others get the plain run's verdict
+    (``earlier``: :func:`earlier_kills` when the caller has it already)."""
+    seen, killed = earlier or earlier_kills(module)
     after = results(scratch(module, "all"))
     if not seen:
         return after
@@ -183,13 +184,13 @@ def run_module(module: str, before: bool, children: int = 1) -> dict[str, str]:
         quick = results(scratch(module, "quick"))
         if not quick or "not checked" in quick.values():  # not run, or stopped part way
             mutate(scratch(module, "quick"), children=children)
-    seen, killed = earlier_kills(module)
+    seen, killed = earlier = earlier_kills(module)
     later = results(scratch(module, "all"))
     # a mutant killed by fewer tests stays killed by more: only the ones no run has killed yet
     survivors = sorted(name for name in seen - killed if later.get(name) not in KILLED)
     if survivors or not seen:
         mutate(scratch(module, "all"), survivors, children)
-    return merged(module)
+    return merged(module, earlier)  # the earlier stages' verdicts are unchanged by the plain run
 
 
 def main(argv: list[str] | None = None) -> None:
