@@ -50,8 +50,8 @@ class TextClassifier(L.LightningModule):
         self.optim = as_optim(optim)
         self._schedule = None
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
-        return self.model(texts)
+    def forward(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
+        return self.model(texts, languages)
 
     def _lr_factor(self) -> float:
         # manual optimisation: the one schedule, by optimizer step (global_step counts every optimizer)
@@ -64,7 +64,7 @@ class TextClassifier(L.LightningModule):
         return list(opts) if isinstance(opts, list | tuple) else [opts]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        logits = self(batch["texts"])
+        logits = self(batch["texts"], batch.get("languages"))
         loss = nn.functional.cross_entropy(logits, batch["label"], label_smoothing=self.hparams.label_smoothing)
         optimizers = self.optimizers_list()
         for opt in optimizers:
@@ -81,20 +81,26 @@ class TextClassifier(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        logits = self(batch["texts"])
+        logits = self(batch["texts"], batch.get("languages"))
         loss = nn.functional.cross_entropy(logits, batch["label"])
         acc = multiclass_accuracy(logits.argmax(-1), batch["label"], self.num_classes, average="micro")
         self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["label"]))
 
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(index (B,), probabilities (B, C))``: what :mod:`workbench.program` collects."""
-        return batch["index"].cpu(), self(batch["texts"]).softmax(-1).float().cpu()
+        return batch["index"].cpu(), self(batch["texts"], batch.get("languages")).softmax(-1).float().cpu()
 
     @torch.no_grad()
-    def predict_texts(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
-        """Probabilities ``(len(texts), C)`` (eval mode), for the demo and quick checks."""
+    def predict_texts(
+        self, texts: list[str], languages: list[str] | None = None, batch_size: int = 64
+    ) -> torch.Tensor:
+        """Probabilities ``(len(texts), C)`` (eval mode), for the demo and quick checks; ``languages``: each
+        text's, for models that read them."""
         self.eval()
-        parts = [self(texts[i : i + batch_size]).softmax(-1).cpu() for i in range(0, len(texts), batch_size)]
+        parts = [
+            self(texts[i : i + batch_size], languages[i : i + batch_size] if languages else None).softmax(-1).cpu()
+            for i in range(0, len(texts), batch_size)
+        ]
         return torch.cat(parts) if parts else torch.zeros(0, self.num_classes)
 
     def configure_optimizers(self):

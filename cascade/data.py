@@ -9,7 +9,7 @@ DDP each rank does its share of what the caches lack and gets the others' result
 3. translate transcripts and gold texts to English (``translator``: translate-test,
    :mod:`cascade.translate`), so the classifier reads English only.
 
-Batches are ``{"texts": list[str], "label": (B,), "index": (B,)}``. The predict dataloaders
+Batches are ``{"texts": list[str], "languages": list[str], "label": (B,), "index": (B,)}``. The predict dataloaders
 are, in order, the recognizer's text of each of ``predict_splits`` (the evaluated splits,
 then dev), then the gold text of each evaluated split (the upper bound).
 """
@@ -39,7 +39,7 @@ TrainOn = Literal["gold", "asr"]
 
 
 class TextDataset(Dataset):
-    """``(index, text, label)`` per item."""
+    """``(index, text, label, language)`` per item."""
 
     def __init__(self, items: list[Item], texts: list[str]):
         self.items, self.texts = items, texts
@@ -48,14 +48,16 @@ class TextDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int):
-        return index, self.texts[index], self.items[index].label
+        item = self.items[index]
+        return index, self.texts[index], item.label, item.language
 
 
 def collate_texts(batch: list) -> dict:
     return {
-        "index": torch.tensor([i for i, _, _ in batch]),
-        "texts": [t for _, t, _ in batch],
-        "label": torch.tensor([label for _, _, label in batch]),
+        "index": torch.tensor([row[0] for row in batch]),
+        "texts": [row[1] for row in batch],
+        "label": torch.tensor([row[2] for row in batch]),
+        "languages": [row[3] for row in batch],
     }
 
 

@@ -93,7 +93,7 @@ class LLMClassifier(TextModel):
             [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
         )
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
         """``len(texts)`` strings -> class scores ``(B, C)`` (answer log-likelihoods)."""
         enc = self.tokenizer(
             [self.chat(text) for text in texts], padding=True, add_special_tokens=False, return_tensors="pt"

@@ -89,9 +89,11 @@ class CascadePredictor(Predictor):
                 f"run '{self.run_dir}': a text-only cascade run (no recognizer) cannot take speech or images"
             )
 
-    def classify(self, texts: list[str]) -> list[list[float]]:
-        """Class probabilities of texts (already native or romanized, as the run classifies)."""
-        return self.classifier.predict_texts(texts).tolist()
+    def classify(self, texts: list[str], languages: list[str | None] | None = None) -> list[list[float]]:
+        """Class probabilities of texts (already native or romanized, as the run classifies), in their
+        ``languages`` when known (read by models with per-language parts)."""
+        known = languages if languages and all(languages) else None
+        return self.classifier.predict_texts(texts, known).tolist()
 
     def texts(self, transcripts: list[str], languages: list[str | None]) -> list[str]:
         """What the classifier reads: the transcripts, romanized when the run classifies romanized
@@ -112,7 +114,8 @@ class CascadePredictor(Predictor):
     def predict_items(self, items: list[Item]) -> list[list[float]]:
         self._need_recognizer()
         languages = [i.language for i in items]
-        return self.classify(self.texts(self.recognizer.transcribe(self.read_items(items), languages), languages))
+        texts = self.texts(self.recognizer.transcribe(self.read_items(items), languages), languages)
+        return self.classify(texts, languages)
 
     def transcribe(self, signal, language: str | None) -> str:
         """The recognizer's text of one input: a 16 kHz wave, or (image cascade) a PIL image or path."""
@@ -134,7 +137,7 @@ class CascadePredictor(Predictor):
         if self.recognizer.script == "native" and language is not None:
             romanized = romanize(transcript, language) if transcript.strip() else ""
         text = romanized if self.script == "romanized" else transcript
-        return CascadeResult(transcript, romanized, text, self.classify([text])[0], language, note)
+        return CascadeResult(transcript, romanized, text, self.classify([text], [language])[0], language, note)
 
     def predict(self, signal, language: str | None = None) -> list[float]:
         return self.run_cascade(signal, language).probs

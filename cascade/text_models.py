@@ -30,8 +30,9 @@ class TextModel(nn.Module):
         """Size the model's output; ``label_names`` (the data's, in label order) for models that read them."""
 
     @abstractmethod
-    def forward(self, texts: list[str]) -> torch.Tensor:
-        """``len(texts)`` strings -> logits ``(B, num_classes)``."""
+    def forward(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
+        """``len(texts)`` strings -> logits ``(B, num_classes)``; ``languages``: each text's language code
+        (items' ``language``), read by models with per-language parts (language adapters), else ignored."""
 
     @abstractmethod
     def make_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]: ...
@@ -116,7 +117,7 @@ class CharNgramModel(TextModel):
             flat.extend(ids or (0,))  # an empty transcript still needs one row: bucket 0
         return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
         ids, offsets = self.encode(texts)
         device = self.embedding.weight.device
         pooled = self.embedding(ids.to(device), offsets.to(device))  # (B, D)
@@ -157,7 +158,7 @@ class HFSequenceClassifier(TextModel):
             self.name, num_labels=num_classes, revision=self.revision, ignore_mismatched_sizes=True
         )
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
         device = next(self.model.parameters()).device
         batch = self.tokenizer(
             [t or "" for t in texts], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"

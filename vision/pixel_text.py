@@ -81,7 +81,7 @@ class PixelTextClassifier(TextModel):
         weights = keep.to(hidden.dtype)[..., None]
         return (hidden * weights).sum(1) / weights.sum(1)
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], languages: list[str] | None = None) -> torch.Tensor:
         pixels, attended = self.render(texts)
         return self.head(self.dropout(self.pool(pixels.to(self.head.weight.device), attended)))
 
