@@ -91,9 +91,7 @@ class TextClassifier(L.LightningModule):
         return batch["index"].cpu(), self(batch["texts"], batch.get("languages")).softmax(-1).float().cpu()
 
     @torch.no_grad()
-    def predict_texts(
-        self, texts: list[str], languages: list[str] | None = None, batch_size: int = 64
-    ) -> torch.Tensor:
+    def predict_texts(self, texts: list[str], languages: list[str] | None = None, batch_size: int = 64) -> torch.Tensor:
         """Probabilities ``(len(texts), C)`` (eval mode), for the demo and quick checks; ``languages``: each
         text's, for models that read them."""
         self.eval()
