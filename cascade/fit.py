@@ -61,6 +61,8 @@ def identity(run: Run) -> dict:
         "train_on": data.train_on,
         "translator": data.translator.describe() if data.translator is not None else None,
         "classifier": type(run.model.model).__name__,
+        # e.g. the language adapters a LanguageAdapterClassifier stacked under its task adapter
+        **({"classifier_parts": run.model.model.describe()} if hasattr(run.model.model, "describe") else {}),
     }
 
 
