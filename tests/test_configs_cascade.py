@@ -47,6 +47,8 @@ SPEECHTAXI_RUNS = [
 # run with their own tiny stand-ins (a causal LM, not XLM-R) by tests/test_llm_classifier.py, and (a ViT-MAE
 # line of rendered text) by tests/test_pixel_text.py
 RUN_ELSEWHERE = ["classifier/qwen_lora", "classifier/qwen_zeroshot", "classifier/pixel_m4"]
+# on language adapters that cascade.fit_language_adapters fits first: run by tests/test_language_adapters.py
+RUN_ELSEWHERE += ["classifier/madx_xlmr"]
 # the embedded sweep's stand-ins (a translator it trains, a tiny ViT-MAE): run by tests/test_sweep_embedded.py
 RUN_ELSEWHERE += ["embedded/cascade/translated_standin", "embedded/cascade/pixel_standin"]
 

@@ -6,13 +6,22 @@ language's training texts only."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
-from cascade.language_adapters import TASK, LanguageAdapterClassifier
+from cascade import fit, fit_language_adapters
+from cascade.fit_language_adapters import FOLDER, MaskedLMAdapters
+from cascade.language_adapters import TASK, LanguageAdapterClassifier, adapter_folders
 from tests.helpers.language_adapter_testing import random_language_adapters, tiny_xlmr_mlm
-from workbench.errors import ConfigError
+from tests.helpers.text_systems_testing import tiny_cascade_args
+from workbench.errors import ConfigError, DataError
+from workbench.io import read_json
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 TEXTS = ["march july may", "monday friday", "май июль", "понедельник", "april june", "воскресенье"]
 LANGUAGES = ["eng", "eng", "rus", "rus", "eng", "rus"]
@@ -92,3 +101,94 @@ def test_an_adapters_folder_that_holds_none(stand_ins, tmp_path):
         LanguageAdapterClassifier(str(base), str(tmp_path / "absent"))
     with pytest.raises(ConfigError, match="holds no language adapter"):
         LanguageAdapterClassifier(str(base), str(tmp_path))
+
+
+FIT_CONFIG = CONFIGS / "language_adapters" / "xlmr.yaml"
+
+
+def tiny_fit_args(corpus, root: Path, base: Path) -> list[str]:
+    """cascade.fit_language_adapters over its shipped config on the tiny corpus and a tiny XLM-R, on CPU."""
+    return [
+        "-c",
+        str(FIT_CONFIG),
+        "--data.source=speech.sources.Embedded",
+        f"--data.source.root={root}",
+        "--data.source.tiny=true",
+        "--data.source.languages=[" + ", ".join(corpus.languages) + "]",
+        "--data.batch_size=8",
+        f"--model.model={base}",
+        "--model.lora.r=4",
+        "--model.optim.lr=0.03",
+        "--trainer.accelerator=cpu",
+        "--trainer.precision=32",
+        "--trainer.max_steps=12",
+        "--trainer.val_check_interval=6",
+        "--trainer.enable_progress_bar=false",
+        "--threads=1",  # a tiny model: a second thread only waits on the first (and on a shared CPU, longer)
+    ]
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_corpus, tiny_root, tmp_path_factory):
+    """The fit program run once, with every text its model read recorded: ``(run_dir, base, reads)``."""
+    folder = tmp_path_factory.mktemp("language_adapters")
+    texts = [i.text for i in tiny_corpus.items] + ["ф е ж"]  # as tiny_cascade_args' classifier, so its base too
+    base = tiny_xlmr_mlm(folder / "xlmr", texts)
+    reads = []
+    original = MaskedLMAdapters.mlm_loss
+
+    def recorded(self, language, texts, seed=None):
+        reads.append((language, tuple(texts), seed is None and self.training))
+        return original(self, language, texts, seed)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MaskedLMAdapters, "mlm_loss", recorded)
+        fit_language_adapters.main([*tiny_fit_args(tiny_corpus, tiny_root, base), f"--run_dir={folder / 'run'}"])
+    return folder / "run", base, reads
+
+
+def test_the_fit_program_trains_each_language_on_its_own_training_texts(fitted, tiny_corpus):
+    run_dir, _, reads = fitted
+    folder = run_dir / FOLDER
+    assert sorted(adapter_folders(folder)) == sorted(tiny_corpus.languages)
+    for language, adapter in adapter_folders(folder).items():  # each written trained (LoRA's B starts at 0)
+        weights = load_file(adapter / "adapter_model.safetensors")
+        assert any(v.abs().sum() > 0 for k, v in weights.items() if "lora_B" in k), language
+    scores = read_json(folder / "dev_scores.json")
+    for language in tiny_corpus.languages:
+        assert scores[language]["after"] < scores[language]["before"], scores  # the dev MLM loss drops
+        assert scores[language]["train_texts"] == 24 and scores[language]["dev_texts"] == 6
+    said = {(i.split, i.language): set() for i in tiny_corpus.items}
+    for item in tiny_corpus.items:
+        said[item.split, item.language].add(item.text)
+    trained = [(language, texts) for language, texts, training in reads if training]
+    assert {language for language, _ in trained} == set(tiny_corpus.languages)
+    for language, texts, training in reads:  # its own language's training texts when training, dev texts else
+        split = "train" if training else "dev"
+        assert set(texts) <= said[split, language], (language, split, texts)
+
+
+def test_a_language_without_training_text_is_named(tiny_corpus, tiny_root, tmp_path, fitted):
+    _, base, _ = fitted
+    args = [*tiny_fit_args(tiny_corpus, tiny_root, base), "--data.languages=[eng, fra]", f"--run_dir={tmp_path}"]
+    with pytest.raises(DataError, match="language 'fra' field 'text': no training text"):
+        fit_language_adapters.main(args)
+
+
+@pytest.mark.long  # ~15 s on 2 shared cores (the corpus read twice, the tiny recognizer): over the suite's budget
+def test_the_madx_cascade_runs_through_its_program(fitted, tiny_corpus, tiny_root, tmp_path):
+    """configs/classifier/madx_xlmr.yaml through cascade.fit, zero-shot from English, on the adapters fitted above:
+    trained under eng's adapter, each test language under its own."""
+    run_dir, base, _ = fitted
+    args = ["-c", str(CONFIGS / "cascade" / "speechtaxi.yaml"), "-c", str(CONFIGS / "recognizer" / "mms.yaml")]
+    args += ["-c", str(CONFIGS / "classifier" / "madx_xlmr.yaml"), "-c", str(CONFIGS / "protocol" / "zero_shot.yaml")]
+    args += tiny_cascade_args(tiny_corpus, tiny_root, tmp_path)
+    args += [f"--model.model.init_args.model={base}", f"--model.model.init_args.adapters={run_dir / FOLDER}"]
+    fit.main([*args, "--threads=1", f"--run_dir={tmp_path / 'run'}"])
+    metrics = read_json(tmp_path / "run" / "metrics.json")
+    record = metrics["record"]
+    assert record["system"] == "ca-madx" and record["model"]["classifier"] == "LanguageAdapterClassifier"
+    parts = record["model"]["classifier_parts"]
+    assert parts["languages"] == sorted(tiny_corpus.languages) and parts["adapters"] == str(run_dir / FOLDER)
+    assert record["training"]["steps"] == 2 and record["model"]["script"] == "native"
+    assert set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)

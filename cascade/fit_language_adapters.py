@@ -1,0 +1,310 @@
+"""Train one language adapter per language by masked-LM: ``python -m cascade.fit_language_adapters -c CONFIG``.
+
+The first half of MAD-X (Pfeiffer et al. 2020; :mod:`cascade.language_adapters` is the second): for each
+language of the corpus (or ``data.languages``), a LoRA adapter (peft; a stand-in for MAD-X's bottleneck
+adapter, as the ``adapters`` library does not import with transformers 5) on a frozen
+``AutoModelForMaskedLM`` base (XLM-R), trained by masked-LM (15 % of the tokens, BERT's 80/10/10 rule) on
+the gold texts of the TRAINING split in that language only. Labels are never read, the evaluated splits
+never either; each batch holds one language, whose adapter alone is active and trained. The dev split's
+MLM loss, per language (masks fixed by a seed, so every check sees the same ones), picks each adapter's
+best step.
+
+LightningCLI parses (``--print_config``); the run directory (``--run_dir``) gets the usual ``checkpoints/``
+and, at the end, ``language_adapters/<language>/`` (peft ``save_pretrained``: what
+:class:`~cascade.language_adapters.LanguageAdapterClassifier` loads from ``adapters: <run_dir>/language_adapters``)
+and ``language_adapters/dev_scores.json``: per language, the dev MLM loss before training (the base alone)
+and after (the chosen step), and how many training and dev texts there were.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import Dataset
+
+from cascade.language_adapters import ADAPTER_TARGETS
+from workbench.data.sources import CorpusSource
+from workbench.datamodule import CorpusDataModule
+from workbench.distributed import program_scope
+from workbench.errors import ConfigError, DataError
+from workbench.io import atomic_write_json
+from workbench.items import Item
+from workbench.languages import resolve
+from workbench.lora import LoraSettings, as_lora
+from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
+from workbench.program import Run, entry, train
+from workbench.protocols import Protocol
+
+log = logging.getLogger(__name__)
+FOLDER = "language_adapters"  # in the run directory: what LanguageAdapterClassifier loads
+MLM_PROBABILITY = 0.15  # share of tokens masked (BERT's, XLM-R's, MAD-X's)
+
+
+class MonolingualTexts(Dataset):
+    """``(language, gold text)`` per item: labels are not kept."""
+
+    def __init__(self, items: list[Item], languages: list[str]):
+        self.rows = [(i.language, i.text) for i in items if i.language in languages and i.text]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        return self.rows[index]
+
+
+class OneLanguageBatches:
+    """Batches of one language each: positions of ``rows`` by ``batch_size``; shuffled within and across
+    languages when training (Python's RNG, seeded by ``seed_everything``), in order else."""
+
+    def __init__(self, rows: list[tuple[str, str]], batch_size: int, shuffle: bool):
+        self.by_language = defaultdict(list)
+        for k, (language, _) in enumerate(rows):
+            self.by_language[language].append(k)
+        self.batch_size, self.shuffle = batch_size, shuffle
+
+    def _batches(self) -> list[list[int]]:
+        batches = []
+        for positions in self.by_language.values():
+            positions = random.sample(positions, len(positions)) if self.shuffle else positions
+            batches += [positions[k : k + self.batch_size] for k in range(0, len(positions), self.batch_size)]
+        return random.sample(batches, len(batches)) if self.shuffle else batches
+
+    def __iter__(self):
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return sum(-(-len(p) // self.batch_size) for p in self.by_language.values())
+
+
+class MonolingualTextDataModule(CorpusDataModule):
+    """Corpus + protocol -> one-language batches of gold texts ``{"language": str, "texts": list[str]}``.
+
+    Args:
+        source: the corpus (only its items' texts and languages are read).
+        protocol: which items train and validate (``all_languages``: every language's training texts;
+            the evaluated splits are never read).
+        languages: the languages that get an adapter; None: every language with training text.
+        batch_size: texts per batch.
+    """
+
+    def __init__(
+        self, source: CorpusSource, protocol: Protocol, languages: list[str] | None = None, batch_size: int = 32
+    ):
+        super().__init__(source, protocol)
+        self.wanted = [resolve(language).code for language in languages] if languages else None
+        self.batch_size = batch_size
+        self.languages: list[str] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if self.languages:
+            return
+        counts = self.text_counts("train")
+        for language in self.wanted or []:
+            if not counts.get(language):
+                raise DataError(f"language '{language}'", "text", f"no training text (protocol {self.protocol.tag})")
+        self.languages = self.wanted or sorted(counts)
+        if not self.languages:
+            raise DataError(f"protocol {self.protocol.tag}", "text", "no training item has a text")
+
+    def text_counts(self, split: str) -> dict[str, int]:
+        """Texts per language in ``split``."""
+        counts = defaultdict(int)
+        for item in self.selection[split]:
+            counts[item.language] += bool(item.text)
+        return {language: n for language, n in counts.items() if n}
+
+    def make_dataset(self, items: list[Item], train: bool) -> Dataset:
+        return MonolingualTexts(items, self.languages)
+
+    def batch_sampler(self, dataset: Dataset, train: bool):
+        return OneLanguageBatches(dataset.rows, self.batch_size, shuffle=train)
+
+    def collate(self, batch: list) -> dict:
+        return {"language": batch[0][0], "texts": [text for _, text in batch]}
+
+
+def add_loss(sums: dict, language: str, loss: torch.Tensor, masked: int) -> None:
+    """Add a batch's mean loss over ``masked`` tokens to ``sums[language]`` (``[loss x tokens, tokens]``)."""
+    sums[language][0] += float(loss) * masked
+    sums[language][1] += masked
+
+
+class MaskedLMAdapters(L.LightningModule):
+    """A frozen masked LM with one LoRA adapter per language of the data, built once the data is set up.
+
+    Args:
+        model: hub id (``FacebookAI/xlm-roberta-base``) or local folder of a masked LM.
+        lora: each adapter's LoRA (targets default: :data:`cascade.language_adapters.ADAPTER_TARGETS`).
+        mlm_probability: share of tokens masked.
+        max_length: tokens per text (longer texts are truncated).
+        revision: hub revision of ``model``.
+        optim: AdamW with warm-up and cosine decay.
+    """
+
+    def __init__(
+        self,
+        model: str = "FacebookAI/xlm-roberta-base",
+        lora: LoraSettings | None = None,
+        mlm_probability: float = MLM_PROBABILITY,
+        max_length: int = 128,
+        revision: str | None = None,
+        optim: Optim | None = None,
+    ):
+        super().__init__()
+        from transformers import AutoTokenizer
+
+        self.save_hyperparameters()
+        self.optim, self.lora = as_optim(optim), as_lora(lora)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        self.net = None
+        self.before: dict[str, float] = {}  # dev MLM loss per language with the base alone
+        self.best: dict[str, tuple[float, dict]] = {}  # language -> (dev loss, its adapter's weights then)
+        self._dev = defaultdict(lambda: [0.0, 0])  # language -> [loss x masked tokens, masked tokens]
+
+    def configure_model(self) -> None:
+        """After the data module's setup: one adapter per language it trains."""
+        if self.net is not None:
+            return
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForMaskedLM
+
+        hp, settings = self.hparams, self.lora
+        config = LoraConfig(
+            r=settings.r,
+            lora_alpha=settings.alpha,
+            lora_dropout=settings.dropout,
+            target_modules=list(settings.target_modules or ADAPTER_TARGETS),
+        )
+        first, *rest = self.trainer.datamodule.languages
+        base = AutoModelForMaskedLM.from_pretrained(hp.model, revision=hp.revision)
+        self.net = get_peft_model(base, config, adapter_name=first)  # the base frozen
+        for language in rest:
+            self.net.add_adapter(language, config)
+
+    def mlm_loss(self, language: str, texts: list[str], seed: int | None = None) -> tuple[torch.Tensor | None, int]:
+        """Mean MLM loss over the masked tokens of ``texts`` with ``language``'s adapter alone active (and
+        trainable), and how many tokens were masked (None and 0 when a few short texts drew no mask); ``seed``
+        fixes the masks (dev)."""
+        from transformers import DataCollatorForLanguageModeling
+
+        masker = DataCollatorForLanguageModeling(
+            self.tokenizer, mlm_probability=self.hparams.mlm_probability, seed=seed
+        )
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.hparams.max_length)
+        batch = masker([{"input_ids": ids} for ids in encoded["input_ids"]])
+        masked = int((batch["labels"] != -100).sum())
+        self.net.base_model.set_adapter(language)
+        if masked == 0:
+            return None, 0
+        return self.net(**{k: v.to(self.device) for k, v in batch.items()}).loss, masked
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        loss, masked = self.mlm_loss(batch["language"], batch["texts"])
+        if masked:  # else None: Lightning skips the step
+            self.log("train/loss", loss, batch_size=masked)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, masked = self.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
+        if masked:
+            add_loss(self._dev, batch["language"], loss, masked)
+            self.log("val/loss", loss, batch_size=masked, prog_bar=True)  # the mean over masked tokens
+
+    def on_validation_epoch_start(self) -> None:
+        self._dev.clear()
+
+    def on_validation_epoch_end(self) -> None:
+        """Keep each language's adapter at its lowest dev loss so far (not while Lightning's sanity check runs)."""
+        if self.trainer.sanity_checking:
+            return
+        from peft import get_peft_model_state_dict
+
+        for language, loss in self.dev_means(self._dev).items():
+            if language not in self.best or loss < self.best[language][0]:
+                weights = get_peft_model_state_dict(self.net, adapter_name=language)
+                self.best[language] = (loss, {k: v.detach().clone() for k, v in weights.items()})
+
+    @staticmethod
+    def dev_means(sums: dict) -> dict[str, float]:
+        return {language: total / n for language, (total, n) in sorted(sums.items()) if n}
+
+    @torch.no_grad()
+    def dev_losses(self, loader) -> dict[str, float]:
+        """Dev MLM loss per language (the masks of every validation: same batches, same seeds), in eval mode."""
+        was_training, sums = self.training, defaultdict(lambda: [0.0, 0])
+        self.eval()
+        for batch_idx, batch in enumerate(loader):
+            loss, masked = self.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
+            if masked:
+                add_loss(sums, batch["language"], loss, masked)
+        self.train(was_training)
+        return self.dev_means(sums)
+
+    def on_train_start(self) -> None:
+        self.before = self.dev_losses(self.trainer.datamodule.val_dataloader())
+
+    def keep_best(self) -> None:
+        """Each language's adapter back to its best dev step (unchanged where no check ran)."""
+        from peft import set_peft_model_state_dict
+
+        for language, (_, weights) in self.best.items():
+            set_peft_model_state_dict(self.net, weights, adapter_name=language)
+
+    def configure_optimizers(self):
+        adapters = [p for n, p in self.net.named_parameters() if "lora_" in n]  # one language's trains per step
+        return adamw_warmup_cosine(decay_groups(adapters, self.optim.weight_decay), self.optim, self.trainer)
+
+
+def save_adapters(run: Run) -> Path:
+    """Each language's adapter at its best dev step as ``<run_dir>/language_adapters/<language>/``, and
+    ``dev_scores.json`` beside them."""
+    model, data = run.model, run.datamodule
+    if model.net is None:
+        raise ConfigError("--fit: false trains no adapter, so there are none to write")
+    folder = Path(run.parsed.run_dir) / FOLDER
+    model.keep_best()
+    model.net.save_pretrained(folder)  # peft: an adapter not named "default" goes to <folder>/<its name>/
+    after = model.dev_losses(data.val_dataloader())
+    train, dev = data.text_counts("train"), data.text_counts(data.fit_dev_split)
+    scores = {
+        language: {
+            "before": round(model.before[language], 4) if language in model.before else None,
+            "after": round(after[language], 4) if language in after else None,
+            "train_texts": train.get(language, 0),
+            "dev_texts": dev.get(language, 0),
+        }
+        for language in data.languages
+    }
+    atomic_write_json(folder / "dev_scores.json", scores)
+    per = ", ".join(f"{k} {v['before']} -> {v['after']}" for k, v in scores.items())
+    log.warning("%s dev MLM loss (before -> after): %s", folder, per)
+    return folder
+
+
+@program_scope()
+def main(args: list[str] | None = None) -> Run:
+    """Run the program on ``args`` (default ``sys.argv[1:]``)."""
+    run = train(
+        MaskedLMAdapters,
+        MonolingualTextDataModule,
+        args,
+        mode="min",
+        fallback=FOLDER,
+        monitor="val/loss",
+        links=(),
+        trainer_defaults={"log_every_n_steps": 10},
+    )
+    if run.trainer.is_global_zero:
+        save_adapters(run)
+    return run
+
+
+if __name__ == "__main__":
+    entry(main)
