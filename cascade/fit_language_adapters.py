@@ -194,11 +194,15 @@ class MaskedLMAdapters(L.LightningModule):
         fixes the masks (dev)."""
         from transformers import DataCollatorForLanguageModeling
 
-        masker = DataCollatorForLanguageModeling(
-            self.tokenizer, mlm_probability=self.hparams.mlm_probability, seed=seed
-        )
+        masker = DataCollatorForLanguageModeling(self.tokenizer, mlm_probability=self.hparams.mlm_probability)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.hparams.max_length)
-        batch = masker([{"input_ids": ids} for ids in encoded["input_ids"]])
+        rows = [{"input_ids": ids} for ids in encoded["input_ids"]]
+        if seed is None:
+            batch = masker(rows)
+        else:  # not the collator's own seed: it refuses to run in a process multiprocessing started (a sweep worker)
+            with torch.random.fork_rng(devices=[]):  # the masks are drawn on the CPU; training's stream untouched
+                torch.manual_seed(seed)
+                batch = masker(rows)
         masked = int((batch["labels"] != -100).sum())
         self.net.base_model.set_adapter(language)
         if masked == 0:
@@ -269,6 +273,7 @@ def save_adapters(run: Run) -> Path:
     if model.net is None:
         raise ConfigError("--fit: false trains no adapter, so there are none to write")
     folder = Path(run.parsed.run_dir) / FOLDER
+    model.to(run.trainer.strategy.root_device)  # Lightning's teardown left it on the CPU: score dev where it trained
     model.keep_best()
     model.net.save_pretrained(folder)  # peft: an adapter not named "default" goes to <folder>/<its name>/
     after = model.dev_losses(data.val_dataloader())

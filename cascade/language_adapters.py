@@ -24,6 +24,7 @@ import torch
 from cascade.text_models import TextModel
 from workbench.errors import ConfigError
 from workbench.lora import LoraSettings, as_lora
+from workbench.optim import decay_groups
 
 # the attention's query/value and the feed-forward of every XLM-R layer (where MAD-X puts its adapters);
 # never a bare "dense": it would also match the MLM head's and the classification head's layers
@@ -161,8 +162,5 @@ class LanguageAdapterClassifier(TextModel):
         return {"adapters": self.adapters, "languages": self.languages, "missing": self.missing}
 
     def make_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
-        trained = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        decay = [p for _, p in trained if p.ndim > 1]
-        rest = [p for _, p in trained if p.ndim <= 1]
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
-        return [torch.optim.AdamW(groups, lr=lr)]
+        trained = [p for p in self.model.parameters() if p.requires_grad]  # the task adapter and the head
+        return [torch.optim.AdamW(decay_groups(trained, weight_decay), lr=lr)]

@@ -19,7 +19,8 @@ from cascade.language_adapters import TASK, LanguageAdapterClassifier, adapter_f
 from tests.helpers.language_adapter_testing import random_language_adapters, tiny_xlmr_mlm
 from tests.helpers.text_systems_testing import tiny_cascade_args
 from workbench.errors import ConfigError, DataError
-from workbench.io import read_json
+from workbench.io import read_json, read_jsonl
+from workbench.predictor import load_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -192,3 +193,8 @@ def test_the_madx_cascade_runs_through_its_program(fitted, tiny_corpus, tiny_roo
     assert parts["languages"] == sorted(tiny_corpus.languages) and parts["adapters"] == str(run_dir / FOLDER)
     assert record["training"]["steps"] == 2 and record["model"]["script"] == "native"
     assert set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
+    # the demo's path: the run loaded back classifies a transcript in its item's language as the run did
+    predictor = load_run(tmp_path / "run")
+    rows = {row["language"]: row for row in read_jsonl(tmp_path / "run" / "predictions.jsonl")}
+    for language, row in sorted(rows.items()):
+        assert predictor.classify([row["transcript"]], [language])[0] == pytest.approx(row["probs"], abs=1e-4)
