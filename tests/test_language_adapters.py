@@ -12,14 +12,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
+from torch.utils.data import DataLoader
 
 from cascade import fit, fit_language_adapters
+from cascade.classifier import TextClassifier
+from cascade.data import TextDataset, collate_texts
 from cascade.fit_language_adapters import FOLDER, MaskedLMAdapters
 from cascade.language_adapters import TASK, LanguageAdapterClassifier, adapter_folders
 from tests.helpers.language_adapter_testing import random_language_adapters, tiny_xlmr_mlm
 from tests.helpers.text_systems_testing import tiny_cascade_args
 from workbench.errors import ConfigError, DataError
 from workbench.io import read_json, read_jsonl
+from workbench.items import Item
 from workbench.predictor import load_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -66,6 +70,20 @@ def test_each_text_is_classified_under_its_own_language_adapter(stand_ins):
     mixed = model(TEXTS, LANGUAGES)  # split by language inside, rows put back in order
     alone = torch.cat([model([t], [lang]) for t, lang in zip(TEXTS, LANGUAGES, strict=True)])
     assert torch.allclose(mixed, alone, atol=1e-5)
+
+
+@torch.no_grad()
+def test_the_classifier_hands_each_text_its_items_language(stand_ins):
+    """cascade/data.py's batches carry the items' languages; TextClassifier passes them to the model (predict, and
+    predict_texts as the demo calls it)."""
+    model = classifier(stand_ins)
+    items = [Item(f"i{k}", f"c{k}", lang, 0, "test", text=TEXTS[k]) for k, lang in enumerate(LANGUAGES)]
+    batch = next(iter(DataLoader(TextDataset(items, TEXTS), batch_size=len(TEXTS), collate_fn=collate_texts)))
+    assert batch["languages"] == LANGUAGES
+    wrapped = TextClassifier(model, num_classes=2)
+    expected = model(TEXTS, LANGUAGES).softmax(-1)
+    assert torch.allclose(wrapped.predict_step(batch, 0)[1], expected, atol=1e-5)
+    assert torch.allclose(wrapped.predict_texts(TEXTS, LANGUAGES, batch_size=4), expected, atol=1e-5)
 
 
 def test_only_the_task_adapter_and_the_head_train(stand_ins):
