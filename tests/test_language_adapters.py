@@ -33,6 +33,15 @@ LANGUAGES = ["eng", "eng", "rus", "rus", "eng", "rus"]
 LABELS = torch.tensor([0, 1, 0, 1, 0, 1])
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: a second torch thread only waits on the first (on a shared CPU, for long)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def stand_ins(tmp_path_factory):
     """A tiny XLM-R masked LM and random adapters for eng and rus (none for deu)."""
@@ -52,6 +61,12 @@ def classifier(stand_ins, **kwargs) -> LanguageAdapterClassifier:
     return model.eval()
 
 
+@pytest.fixture(scope="module")
+def built(stand_ins) -> LanguageAdapterClassifier:
+    """One classifier for the tests that only read it (each forward sets the adapters it needs)."""
+    return classifier(stand_ins)
+
+
 def by_hand(model: LanguageAdapterClassifier, texts: list[str], adapters: list[str]) -> torch.Tensor:
     """The reference: peft's own adapter switch on the wrapped model, then one plain forward."""
     model.model.base_model.set_adapter(adapters)
@@ -60,8 +75,8 @@ def by_hand(model: LanguageAdapterClassifier, texts: list[str], adapters: list[s
 
 
 @torch.no_grad()
-def test_each_text_is_classified_under_its_own_language_adapter(stand_ins):
-    model = classifier(stand_ins)
+def test_each_text_is_classified_under_its_own_language_adapter(built):
+    model = built
     assert model.languages == ["eng", "rus"]
     rus = [t for t, lang in zip(TEXTS, LANGUAGES, strict=True) if lang == "rus"]
     under_rus = model(rus, ["rus"] * len(rus))
@@ -73,10 +88,10 @@ def test_each_text_is_classified_under_its_own_language_adapter(stand_ins):
 
 
 @torch.no_grad()
-def test_the_classifier_hands_each_text_its_items_language(stand_ins):
+def test_the_classifier_hands_each_text_its_items_language(built):
     """cascade/data.py's batches carry the items' languages; TextClassifier passes them to the model (predict, and
     predict_texts as the demo calls it)."""
-    model = classifier(stand_ins)
+    model = built
     items = [Item(f"i{k}", f"c{k}", lang, 0, "test", text=TEXTS[k]) for k, lang in enumerate(LANGUAGES)]
     batch = next(iter(DataLoader(TextDataset(items, TEXTS), batch_size=len(TEXTS), collate_fn=collate_texts)))
     assert batch["languages"] == LANGUAGES
@@ -106,9 +121,9 @@ def test_only_the_task_adapter_and_the_head_train(stand_ins):
 
 
 @torch.no_grad()
-def test_a_language_without_an_adapter(stand_ins):
+def test_a_language_without_an_adapter(stand_ins, built):
     with pytest.raises(ConfigError, match=r"no adapter for language 'deu' in '.*adapters'"):
-        classifier(stand_ins)(TEXTS[:1], ["deu"])
+        built(TEXTS[:1], ["deu"])
     model = classifier(stand_ins, missing="none")
     assert torch.allclose(model(TEXTS[:2], ["deu", "deu"]), by_hand(model, TEXTS[:2], [TASK]), atol=1e-5)
     assert torch.allclose(model(TEXTS[:2], None), by_hand(model, TEXTS[:2], [TASK]), atol=1e-5)  # no language given
