@@ -24,6 +24,7 @@ from tests.helpers.text_systems_testing import tiny_cascade_args
 from workbench.errors import ConfigError, DataError
 from workbench.io import read_json, read_jsonl
 from workbench.items import Item
+from workbench.lora import LoraSettings
 from workbench.predictor import load_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -200,6 +201,34 @@ def test_the_fit_program_trains_each_language_on_its_own_training_texts(fitted, 
     for language, texts, training in reads:  # its own language's training texts when training, dev texts else
         split = "train" if training else "dev"
         assert set(texts) <= said[split, language], (language, split, texts)
+
+
+def test_each_language_keeps_its_adapter_of_lowest_dev_loss(stand_ins):
+    """Checks on dev: each language's adapter is written as it was at its own best check, not at the last."""
+    from types import SimpleNamespace
+
+    from peft import get_peft_model_state_dict
+
+    base, _ = stand_ins
+    module = MaskedLMAdapters(str(base), lora=LoraSettings(r=2, alpha=4))
+    module._trainer = SimpleNamespace(sanity_checking=False, datamodule=SimpleNamespace(languages=["eng", "rus"]))
+    module.configure_model()
+
+    def check(weights: dict[str, float], losses: dict[str, float]) -> None:
+        for name, param in module.net.named_parameters():
+            for language, value in weights.items():
+                if f"lora_B.{language}." in name:
+                    param.data.fill_(value)
+        module._dev = {language: [loss * 10, 10] for language, loss in losses.items()}  # 10 masked tokens
+        module.on_validation_epoch_end()
+
+    check({"eng": 1.0, "rus": 1.0}, {"eng": 2.0, "rus": 3.0})
+    check({"eng": 2.0, "rus": 5.0}, {"eng": 2.5, "rus": 1.0})  # eng worse, rus better
+    check({"eng": 3.0, "rus": 7.0}, {"eng": 2.2, "rus": 1.5})  # both worse than their best
+    module.keep_best()
+    for language, expected in (("eng", 1.0), ("rus", 5.0)):
+        weights = get_peft_model_state_dict(module.net, adapter_name=language)
+        assert all(torch.all(v == expected) for k, v in weights.items() if "lora_B" in k), language
 
 
 def test_a_language_without_training_text_is_named(tiny_corpus, tiny_root, tmp_path, fitted):
