@@ -7,6 +7,10 @@ that cover it, so that a mutant costs seconds; mutmut further narrows each mutan
 that call the mutated function.
 
 - ``--before``: only the tests that existed before issue 26 (``.mutation/<module>-before/``).
+  ``--before --sample N``: only N more mutants, drawn at random (seeded, never by their outcome) among
+  those the plain run killed and no before run has run yet: a mutant that survives every covering test
+  survives their subset, so the before score is ``killed before / judged``, estimated from the share
+  of the sampled mutants that the older tests kill, with a 95 % Wilson interval (exact once all have run).
 - without it: every covering test. Only the mutants that no earlier stage has killed run
   against them (a mutant killed by fewer tests stays killed by more; a changed test selection
   makes mutmut forget a run's verdicts), and the stages' verdicts are merged. The earlier stages:
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import subprocess
 import sys
@@ -175,6 +180,31 @@ def merged(module: str, earlier: tuple[set[str], set[str]] | None = None) -> dic
     return {name: "killed" if name in killed else after.get(name, "not checked") for name in seen | set(after)}
 
 
+def before_sample(module: str, size: int, seed: int = 26) -> list[str]:
+    """``size`` mutants drawn at random among those the plain run killed and no before run has run."""
+    before = results(scratch(module, "before"))
+    pool = sorted(n for n, s in merged(module).items() if s in KILLED and before.get(n, "not checked") == "not checked")
+    return sorted(random.Random(f"{seed}:{len(pool)}").sample(pool, min(size, len(pool))))
+
+
+def before_estimate(after: dict[str, str], before: dict[str, str]) -> tuple[float, float, float, int, int]:
+    """(score, its 95 % interval's low and high end, mutants run before, of how many the plain run killed):
+    the before kills among the plain run's kills, counted where run and estimated for the rest from the
+    share of the run ones that were killed (Wilson interval: scipy's binomtest)."""
+    from scipy.stats import binomtest
+
+    killed_after = [name for name, status in after.items() if status in KILLED]
+    judged = sum(status in KILLED | MISSED for status in after.values())
+    run = [name for name in killed_after if before.get(name, "not checked") != "not checked"]
+    if not run or not judged:
+        return float("nan"), float("nan"), float("nan"), 0, len(killed_after)
+    kept = sum(before[name] in KILLED for name in run)
+    rest = len(killed_after) - len(run)
+    interval = binomtest(kept, len(run)).proportion_ci(method="wilson")
+    low, mid, high = (kept + rest * share for share in (interval.low, kept / len(run), interval.high))
+    return mid / judged, low / judged, high / judged, len(run), len(killed_after)
+
+
 def run_module(module: str, before: bool, children: int = 1) -> dict[str, str]:
     """Mutate one module (after a before or quick run: only their survivors); its statuses."""
     if before:
@@ -197,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help=f"paths, default all: {', '.join(MODULES)}")
     parser.add_argument("--before", action="store_true", help="only the tests that existed before issue 26")
+    parser.add_argument("--sample", type=int, help="with --before: only this many more mutants, drawn at random")
     parser.add_argument("--report", action="store_true", help="print the scores of earlier runs, run nothing")
     parser.add_argument("--children", type=int, default=1, help="mutants run at once (default 1: a shared machine)")
     args = parser.parse_args(argv)
@@ -204,12 +235,19 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(modules) - set(MODULES))
     if unknown:
         parser.error(f"unknown module(s) {unknown}; known: {list(MODULES)}")
-    rows, survivors = [], []
+    if args.sample is not None and not args.before:
+        parser.error("--sample draws mutants for a --before run: give --before too")
+    rows, survivors, estimates = [], [], []
     for module in modules:
         if args.report:
             statuses = results(scratch(module, "before")) if args.before else merged(module)
+        elif args.sample is not None:
+            mutate(scratch(module, "before"), before_sample(module, args.sample), args.children)
+            statuses = results(scratch(module, "before"))
         else:
             statuses = run_module(module, args.before, args.children)
+        if args.before:
+            estimates.append((module, before_estimate(merged(module), statuses)))
         counts, percent = score(statuses)
         rows.append((module, counts, percent))
         survivors += [f"  {status}: {name}" for name, status in sorted(statuses.items()) if status in MISSED]
@@ -219,6 +257,10 @@ def main(argv: list[str] | None = None) -> None:
         total = sum(c.values())
         line = f"{module:34} {total:7} {killed:7} {c['survived']:8} {c['no tests']:8} {c['not checked']:7} {percent:>6}"
         print(line)
+    for module, (score_, low, high, run, killed) in estimates:
+        if 0 < run < killed:
+            print(f"{module}: before {score_:.1%} estimated (95 % interval {low:.1%} to {high:.1%}; {run} of the")
+            print(f"    {killed} mutants the plain run killed were run with the older tests)")
     print("\n".join(["", "survivors (killed by a new test, or equivalent: tests/README.md):", *survivors]))
 
 
