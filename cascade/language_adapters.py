@@ -29,7 +29,7 @@ from workbench.optim import decay_groups
 # the attention's query/value and the feed-forward of every XLM-R layer (where MAD-X puts its adapters);
 # never a bare "dense": it would also match the MLM head's and the classification head's layers
 ADAPTER_TARGETS = ["query", "value", "intermediate.dense", "output.dense"]
-TASK = "task"  # the task adapter's name (a language code never is: codes are 3 letters)
+TASK = "task"  # the task adapter's name; no language code is "task" (ISO 639-3 has none)
 ADAPTER_CONFIG = "adapter_config.json"  # what peft's save_pretrained writes in each adapter's folder
 Missing = Literal["error", "none"]
 
