@@ -125,8 +125,9 @@ class LanguageAdapterClassifier(TextModel):
         elif self.missing == "none":
             names = [TASK]
         else:
+            what = f"language '{language}'" if language is not None else "a text whose language is not given"
             raise ConfigError(
-                f"model.model.init_args.adapters: no adapter for language '{language}' in '{self.adapters}' "
+                f"model.model.init_args.adapters: no adapter for {what} in '{self.adapters}' "
                 "(fit one, or set missing: none for the task adapter alone)"
             )
         self.model.base_model.set_adapter(names)  # peft: every active adapter trainable; the language's is not

@@ -91,9 +91,8 @@ class CascadePredictor(Predictor):
 
     def classify(self, texts: list[str], languages: list[str | None] | None = None) -> list[list[float]]:
         """Class probabilities of texts (already native or romanized, as the run classifies), in their
-        ``languages`` when known (read by models with per-language parts)."""
-        known = languages if languages and all(languages) else None
-        return self.classifier.predict_texts(texts, known).tolist()
+        ``languages`` (None where unknown; read by models with per-language parts)."""
+        return self.classifier.predict_texts(texts, languages).tolist()
 
     def texts(self, transcripts: list[str], languages: list[str | None]) -> list[str]:
         """What the classifier reads: the transcripts, romanized when the run classifies romanized

@@ -128,6 +128,12 @@ def test_a_language_without_an_adapter(stand_ins, built):
     model = classifier(stand_ins, missing="none")
     assert torch.allclose(model(TEXTS[:2], ["deu", "deu"]), by_hand(model, TEXTS[:2], [TASK]), atol=1e-5)
     assert torch.allclose(model(TEXTS[:2], None), by_hand(model, TEXTS[:2], [TASK]), atol=1e-5)  # no language given
+    # the demo's texts: one language known, one not (None): each keeps what it has
+    mixed = model(TEXTS[:2], ["eng", None])
+    assert torch.allclose(mixed[:1], by_hand(model, TEXTS[:1], ["eng", TASK]), atol=1e-5)
+    assert torch.allclose(mixed[1:], by_hand(model, TEXTS[1:2], [TASK]), atol=1e-5)
+    with pytest.raises(ConfigError, match="no adapter for a text whose language is not given"):
+        built(TEXTS[:1], [None])
 
 
 def test_an_adapters_folder_that_holds_none(stand_ins, tmp_path):
