@@ -35,7 +35,7 @@ from workbench.errors import ConfigError, DataError
 from workbench.io import atomic_write_json
 from workbench.items import Item
 from workbench.languages import resolve
-from workbench.lora import LoraSettings, as_lora
+from workbench.lora import LoraSettings, as_lora, lora_config
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
 from workbench.program import Run, entry, train
 from workbench.protocols import Protocol
@@ -158,11 +158,12 @@ class MaskedLMAdapters(L.LightningModule):
         optim: Optim | None = None,
     ):
         super().__init__()
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer, DataCollatorForLanguageModeling
 
         self.save_hyperparameters()
         self.optim, self.lora = as_optim(optim), as_lora(lora)
         self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        self.masker = DataCollatorForLanguageModeling(self.tokenizer, mlm_probability=mlm_probability)
         self.net = None
         self.before: dict[str, float] = {}  # dev MLM loss per language with the base alone
         self.best: dict[str, tuple[float, dict]] = {}  # language -> (dev loss, its adapter's weights then)
@@ -172,16 +173,11 @@ class MaskedLMAdapters(L.LightningModule):
         """After the data module's setup: one adapter per language it trains."""
         if self.net is not None:
             return
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
         from transformers import AutoModelForMaskedLM
 
-        hp, settings = self.hparams, self.lora
-        config = LoraConfig(
-            r=settings.r,
-            lora_alpha=settings.alpha,
-            lora_dropout=settings.dropout,
-            target_modules=list(settings.target_modules or ADAPTER_TARGETS),
-        )
+        hp = self.hparams
+        config = lora_config(self.lora, list(self.lora.target_modules or ADAPTER_TARGETS))
         first, *rest = self.trainer.datamodule.languages
         base = AutoModelForMaskedLM.from_pretrained(hp.model, revision=hp.revision)
         self.net = get_peft_model(base, config, adapter_name=first)  # the base frozen
@@ -192,17 +188,14 @@ class MaskedLMAdapters(L.LightningModule):
         """Mean MLM loss over the masked tokens of ``texts`` with ``language``'s adapter alone active (and
         trainable), and how many tokens were masked (None and 0 when a few short texts drew no mask); ``seed``
         fixes the masks (dev)."""
-        from transformers import DataCollatorForLanguageModeling
-
-        masker = DataCollatorForLanguageModeling(self.tokenizer, mlm_probability=self.hparams.mlm_probability)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.hparams.max_length)
         rows = [{"input_ids": ids} for ids in encoded["input_ids"]]
         if seed is None:
-            batch = masker(rows)
+            batch = self.masker(rows)
         else:  # not the collator's own seed: it refuses to run in a process multiprocessing started (a sweep worker)
             with torch.random.fork_rng(devices=[]):  # the masks are drawn on the CPU; training's stream untouched
                 torch.manual_seed(seed)
-                batch = masker(rows)
+                batch = self.masker(rows)
         masked = int((batch["labels"] != -100).sum())
         self.net.base_model.set_adapter(language)
         if masked == 0:

@@ -23,7 +23,7 @@ import torch
 
 from cascade.text_models import TextModel
 from workbench.errors import ConfigError
-from workbench.lora import LoraSettings, as_lora
+from workbench.lora import LoraSettings, as_lora, lora_config
 from workbench.optim import decay_groups
 
 # the attention's query/value and the feed-forward of every XLM-R layer (where MAD-X puts its adapters);
@@ -91,7 +91,7 @@ class LanguageAdapterClassifier(TextModel):
     def build(self, num_classes: int, label_names: list[str] | None = None) -> None:
         if self.model is not None:
             return
-        from peft import LoraConfig, PeftModel
+        from peft import PeftModel
         from transformers import AutoModelForSequenceClassification
 
         # XLM-R's hub checkpoint is a masked LM: the classification head starts fresh, of our size
@@ -102,14 +102,7 @@ class LanguageAdapterClassifier(TextModel):
         self.model = PeftModel.from_pretrained(base, self.folders[first], adapter_name=first)
         for language in rest:
             self.model.load_adapter(self.folders[language], adapter_name=language)
-        settings = self.task
-        config = LoraConfig(
-            r=settings.r,
-            lora_alpha=settings.alpha,
-            lora_dropout=settings.dropout,
-            target_modules=list(settings.target_modules or ADAPTER_TARGETS),
-        )
-        self.model.add_adapter(TASK, config)
+        self.model.add_adapter(TASK, lora_config(self.task, list(self.task.target_modules or ADAPTER_TARGETS)))
         self.activate(first)  # sets what trains (the task adapter, the head) before the optimizer is made
 
     def head(self) -> torch.nn.Module:

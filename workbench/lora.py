@@ -49,12 +49,18 @@ def as_lora(value: LoraSettings | dict | None) -> LoraSettings:
     return value if isinstance(value, LoraSettings) else LoraSettings(**(value or {}))
 
 
+def lora_config(settings: LoraSettings, targets: list[str]):
+    """peft's ``LoraConfig`` of ``settings`` on the modules named by ``targets``."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
+
+
 def inject(model: nn.Module, settings: LoraSettings, targets: list[str]) -> None:
     """Adapters (peft) in place on ``model``'s modules named by ``targets`` (its trainable flags unchanged)."""
-    from peft import LoraConfig, inject_adapter_in_model
+    from peft import inject_adapter_in_model
 
-    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
-    inject_adapter_in_model(config, model)
+    inject_adapter_in_model(lora_config(settings, targets), model)
 
 
 def adapters_only(model: nn.Module, settings: LoraSettings, default_targets: list[str]) -> None:
