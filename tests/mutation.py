@@ -180,10 +180,10 @@ def merged(module: str, earlier: tuple[set[str], set[str]] | None = None) -> dic
     return {name: "killed" if name in killed else after.get(name, "not checked") for name in seen | set(after)}
 
 
-def before_sample(module: str, size: int, seed: int = 26) -> list[str]:
-    """``size`` mutants drawn at random among those the plain run killed and no before run has run."""
-    before = results(scratch(module, "before"))
-    pool = sorted(n for n, s in merged(module).items() if s in KILLED and before.get(n, "not checked") == "not checked")
+def before_sample(after: dict[str, str], before: dict[str, str], size: int, seed: int = 26) -> list[str]:
+    """``size`` mutants drawn at random among those the plain run killed (``after``: :func:`merged`) and no
+    before run has run (``before``: the before folder's :func:`results`)."""
+    pool = sorted(n for n, s in after.items() if s in KILLED and before.get(n, "not checked") == "not checked")
     return sorted(random.Random(f"{seed}:{len(pool)}").sample(pool, min(size, len(pool))))
 
 
@@ -239,15 +239,18 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--sample draws mutants for a --before run: give --before too")
     rows, survivors, estimates = [], [], []
     for module in modules:
+        after = None  # the after statuses a before run is judged against (merged reads them with mutmut)
         if args.report:
             statuses = results(scratch(module, "before")) if args.before else merged(module)
         elif args.sample is not None:
-            mutate(scratch(module, "before"), before_sample(module, args.sample), args.children)
-            statuses = results(scratch(module, "before"))
+            folder = scratch(module, "before")
+            after = merged(module)  # a sample is drawn from its kills, so the before run leaves it as it is
+            mutate(folder, before_sample(after, results(folder), args.sample), args.children)
+            statuses = results(folder)
         else:
             statuses = run_module(module, args.before, args.children)
         if args.before:
-            estimates.append((module, before_estimate(merged(module), statuses)))
+            estimates.append((module, before_estimate(after or merged(module), statuses)))
         counts, percent = score(statuses)
         rows.append((module, counts, percent))
         survivors += [f"  {status}: {name}" for name, status in sorted(statuses.items()) if status in MISSED]

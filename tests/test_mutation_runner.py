@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from tests.mutation import before_estimate
+from tests.mutation import before_estimate, before_sample
 
 # 8 killed by every covering test, 2 survivors and 1 not run (not judged): what a --before run samples from
 AFTER = {f"m{i}": "killed" for i in range(8)} | {"s0": "survived", "s1": "no tests", "n0": "not checked"}
@@ -31,3 +31,11 @@ def test_a_sample_is_scaled_to_every_mutant_the_plain_run_killed():
 def test_nothing_run_before_gives_no_estimate():
     score, *_, run, killed = before_estimate(AFTER, {})
     assert score != score and (run, killed) == (0, 8)  # NaN
+
+
+def test_a_sample_draws_only_unrun_kills_of_the_plain_run_and_the_same_ones_again():
+    before = {"m0": "killed", "m1": "survived"} | {f"m{i}": "not checked" for i in range(2, 8)}
+    drawn = before_sample(AFTER, before, size=4)
+    assert len(drawn) == 4 and set(drawn) <= {f"m{i}" for i in range(2, 8)}
+    assert drawn == before_sample(AFTER, before, size=4)  # seeded: a rerun resumes the same draw
+    assert sorted(before_sample(AFTER, before, size=100)) == [f"m{i}" for i in range(2, 8)]  # all that are left
