@@ -244,7 +244,8 @@ def test_a_language_without_training_text_is_named(tiny_corpus, tiny_root, tmp_p
         fit_language_adapters.main(args)
 
 
-@pytest.mark.long  # ~15 s on 2 shared cores (the corpus read twice, the tiny recognizer): over the suite's budget
+# ~15 s on 2 cores (the corpus read twice, the tiny recognizer), in the default suite all the same: CI is what
+# proves a shipped config still runs, and no other test runs this one
 def test_the_madx_cascade_runs_through_its_program(fitted, tiny_corpus, tiny_root, tmp_path):
     """configs/classifier/madx_xlmr.yaml through cascade.fit, zero-shot from English, on the adapters fitted above:
     trained under eng's adapter, each test language under its own."""
