@@ -13,7 +13,8 @@ LightningCLI parses (``--print_config``); the run directory (``--run_dir``) gets
 and, at the end, ``language_adapters/<language>/`` (peft ``save_pretrained``: what
 :class:`~cascade.language_adapters.LanguageAdapterClassifier` loads from ``adapters: <run_dir>/language_adapters``)
 and ``language_adapters/dev_scores.json``: per language, the dev MLM loss before training (the base alone)
-and after (the chosen step), and how many training and dev texts there were.
+and after (the chosen step), and how many training and dev texts there were. A run resumed with ``--ckpt_path`` keeps each language's
+best check and the losses before training from its checkpoint.
 """
 
 from __future__ import annotations
@@ -245,7 +246,17 @@ class MaskedLMAdapters(L.LightningModule):
         return self.dev_means(sums)
 
     def on_train_start(self) -> None:
-        self.before = self.dev_losses(self.trainer.datamodule.val_dataloader())
+        if not self.before:  # a resumed run keeps the base's losses from its checkpoint: its adapters have trained
+            self.before = self.dev_losses(self.trainer.datamodule.val_dataloader())
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Each language's best dev check and the base's dev losses go with the checkpoint, so that a run resumed
+        from it (``--ckpt_path``) still writes each adapter at its best step and the losses before training."""
+        checkpoint[FOLDER] = {"before": dict(self.before), "best": dict(self.best)}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        kept = checkpoint.get(FOLDER, {})
+        self.before, self.best = dict(kept.get("before", {})), dict(kept.get("best", {}))
 
     def keep_best(self) -> None:
         """Each language's adapter back to its best dev step (unchanged where no check ran)."""

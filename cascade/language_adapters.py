@@ -103,7 +103,15 @@ class LanguageAdapterClassifier(TextModel):
         for language in rest:
             self.model.load_adapter(self.folders[language], adapter_name=language)
         self.model.add_adapter(TASK, lora_config(self.task, list(self.task.target_modules or ADAPTER_TARGETS)))
-        self.activate(first)  # sets what trains (the task adapter, the head) before the optimizer is made
+        self.language_weights = {  # what activate freezes again after peft's set_adapter made it trainable
+            language: [p for n, p in self.model.named_parameters() if f".{language}." in n and "lora_" in n]
+            for language in self.languages
+        }
+        for name, param in self.model.named_parameters():
+            param.requires_grad = f".{TASK}." in name and "lora_" in name
+        for param in self.head().parameters():
+            param.requires_grad = True
+        self.activate(first)
 
     def head(self) -> torch.nn.Module:
         """The classification head (trained with the task adapter)."""
@@ -123,11 +131,9 @@ class LanguageAdapterClassifier(TextModel):
                 f"model.model.init_args.adapters: no adapter for {what} in '{self.adapters}' "
                 "(fit one, or set missing: none for the task adapter alone)"
             )
-        self.model.base_model.set_adapter(names)  # peft: every active adapter trainable; the language's is not
-        for name, param in self.model.named_parameters():
-            param.requires_grad = f".{TASK}." in name and "lora_" in name
-        for param in self.head().parameters():
-            param.requires_grad = True
+        self.model.base_model.set_adapter(names)  # peft: every active adapter trainable, the inactive ones not
+        for param in self.language_weights.get(language, []):
+            param.requires_grad = False  # the language's adapter stays as its masked-LM fit left it
         return names
 
     def logits(self, texts: list[str]) -> torch.Tensor:

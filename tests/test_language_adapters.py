@@ -6,6 +6,7 @@ language's training texts only."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,36 @@ def test_each_language_keeps_its_adapter_of_lowest_dev_loss(stand_ins):
     for language, expected in (("eng", 1.0), ("rus", 5.0)):
         weights = get_peft_model_state_dict(module.net, adapter_name=language)
         assert all(torch.all(v == expected) for k, v in weights.items() if "lora_B" in k), language
+
+
+def test_a_resumed_fit_keeps_each_best_check_and_the_losses_before(stand_ins):
+    """--ckpt_path resumes from a checkpoint: each language's best check so far and the base's dev losses come back
+    with it (a resumed run would else write adapters of its own later checks only, and no loss before training)."""
+    from types import SimpleNamespace
+
+    base, _ = stand_ins
+    trainer = SimpleNamespace(sanity_checking=False, datamodule=SimpleNamespace(languages=["eng", "rus"]))
+    first, resumed = (MaskedLMAdapters(str(base), lora=LoraSettings(r=2, alpha=4)) for _ in range(2))
+    for module in (first, resumed):
+        module._trainer = trainer
+        module.configure_model()
+    first.before = {"eng": 6.0, "rus": 7.0}
+    first._dev = {"eng": [20.0, 10], "rus": [30.0, 10]}
+    first.on_validation_epoch_end()
+    checkpoint = {}
+    first.on_save_checkpoint(checkpoint)
+    saved = io.BytesIO()
+    torch.save(checkpoint, saved)
+    saved.seek(0)
+    checkpoint = torch.load(saved, weights_only=True)  # as Lightning reads it back (weights_only=True)
+    resumed.on_load_checkpoint(checkpoint)
+    resumed.on_train_start()  # no dev pass: the losses before are the checkpoint's
+    assert resumed.before == first.before
+    resumed._dev = {"eng": [25.0, 10], "rus": [10.0, 10]}  # eng worse than its best before the resume, rus better
+    resumed.on_validation_epoch_end()
+    assert {language: loss for language, (loss, _) in resumed.best.items()} == {"eng": 2.0, "rus": 1.0}
+    eng = first.best["eng"][1]
+    assert all(torch.equal(resumed.best["eng"][1][k], v) for k, v in eng.items())
 
 
 def test_a_language_without_training_text_is_named(tiny_corpus, tiny_root, tmp_path, fitted):
