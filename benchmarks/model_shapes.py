@@ -198,13 +198,14 @@ def architecture(name: str, entry: dict) -> tuple[str, str, str, str]:
             f"{a['encoder_attention_heads']} / {t['num_attention_heads']}",
             str(t["vocab_size"]),
         )
-    if "text_config" in c:
+    if "text_config" in c:  # a VLM: Qwen2-VL's vision names (depth, embed_dim, num_heads) or a ViT's (SigLIP's)
         t, v = c["text_config"], c["vision_config"]
-        layers = f"{v['depth']} image + {t['num_hidden_layers']} text"
+        v_layers, v_heads = v.get("depth", v.get("num_hidden_layers")), v.get("num_heads", v.get("num_attention_heads"))
+        v_width = v.get("embed_dim", v.get("hidden_size"))  # Qwen2-VL's hidden_size is its merger's output
         return (
-            layers,
-            f"{v['embed_dim']} / {t['hidden_size']}",
-            f"{v['num_heads']} / {t['num_attention_heads']}",
+            f"{v_layers} image + {t['num_hidden_layers']} text",
+            f"{v_width} / {t['hidden_size']}",
+            f"{v_heads} / {t['num_attention_heads']}",
             str(t["vocab_size"]),
         )
     if "d_model" in c:

@@ -72,6 +72,18 @@ def pytest_runtest_protocol(item, nextitem):
         out.write(line)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module of tiny models (a program run before it may have set the cores): a
+    second thread only waits on the first, and on a CPU shared with other jobs for long."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory):
     """A folder holding the tiny embedded corpus, built once per test session."""

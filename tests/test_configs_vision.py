@@ -12,9 +12,10 @@ from tests.helpers.vision_fixtures import save_tiny_checkpoint, save_tiny_image_
 from vision.fit import main
 
 REAL = Path("configs/vision/cifar10_xlmr.yaml")
-VLM = Path("configs/vision/qwen2_vl.yaml")  # a whole config of the VLM program: run in test_vlm.py
+# the VLM program's whole config and its Centurio overlay: run in test_vlm.py and test_centurio.py
+VLM = {Path("configs/vision/qwen2_vl.yaml"), Path("configs/vision/centurio.yaml")}
 PROTOCOLS = sorted(Path("configs/protocol").glob("*.yaml"))  # shared by every program
-REAL_OVERLAYS = sorted(p for p in Path("configs/vision").glob("*.yaml") if p not in (REAL, VLM)) + PROTOCOLS
+REAL_OVERLAYS = sorted(p for p in Path("configs/vision").glob("*.yaml") if p != REAL and p not in VLM) + PROTOCOLS
 EMBEDDED = Path("configs/embedded/vision.yaml")
 EMBEDDED_OVERLAYS = (
     sorted(Path("configs/embedded/vision").glob("*.yaml")) + PROTOCOLS + [Path("configs/vision/romanized.yaml")]

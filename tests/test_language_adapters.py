@@ -35,13 +35,7 @@ LANGUAGES = ["eng", "eng", "rus", "rus", "eng", "rus"]
 LABELS = torch.tensor([0, 1, 0, 1, 0, 1])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: a second torch thread only waits on the first (on a shared CPU, for long)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -74,9 +74,9 @@ def work(tmp_path):
 
 
 def test_every_model_a_shipped_config_names_has_a_step_over_existing_configs(work):
-    """Each model but the 8.4 B speech LLM (over the issue's 2.5 B) is stepped by its program over config
-    files that exist (a moved base config fails here, not an hour into a run)."""
-    assert set(TABLE) - set(steppable()) == {"Qwen/Qwen2-Audio-7B-Instruct"}
+    """Each model but the 8.4 B speech LLM and the 8.06 B Centurio (over the issue's 2.5 B) is stepped by its
+    program over config files that exist (a moved base config fails here, not an hour into a run)."""
+    assert set(TABLE) - set(steppable()) == {"Qwen/Qwen2-Audio-7B-Instruct", "WueNLP/centurio_qwen"}
     for name in steppable():
         command = step_command(name, "model", work, work)
         configs = [command[i + 1] for i, arg in enumerate(command) if arg == "-c"]

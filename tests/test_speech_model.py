@@ -15,14 +15,7 @@ from speech.pooling import AttentiveStatsPooling, LayerWeightedSum, MeanMaxPooli
 from tests.helpers.audio_fixtures import synthetic_wave
 from workbench.lora import LoraSettings
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread is several times faster than two on a CPU shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tone_batch(n: int = 8, classes: int = 4, seconds: tuple[float, float] = (0.4, 0.8), seed: int = 0) -> dict:

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from tests.helpers.vision_fixtures import overfit
-from tests.helpers.vlm_fixtures import save_tiny_qwen2_vl
+from tests.helpers.vlm_fixtures import save_tiny_qwen2_vl, tiny_fit_vlm_args
 from vision.datamodule import ImageDataset
 from vision.digits import DIGIT_WORDS, Digits
 from vision.fit_vlm import main
@@ -129,20 +129,7 @@ def test_the_config_runs_through_fit_vlm_and_load_run(stand_in, tiny_root, tmp_p
     from workbench.predictor import load_run
 
     run_dir = tmp_path / "run"
-    metrics = main(
-        [
-            "-c", str(CONFIG),
-            "--model.model_id", stand_in, "--model.dtype", "float32", "--model.image_size", "56",
-            f"--data.source.init_args.root={tiny_root}",
-            "--data.source.init_args.tiny=true",
-            "--data.source.init_args.languages=[eng, rus]",
-            "--data.num_workers", "0",
-            "--trainer.accelerator", "cpu", "--trainer.precision", "32-true",
-            "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1",
-            "--trainer.enable_model_summary", "false",
-            "--run_dir", str(run_dir),
-        ]
-    ).metrics  # fmt: skip
+    metrics = main(tiny_fit_vlm_args([CONFIG], stand_in, tiny_root, run_dir, image_size=56)).metrics
     assert (
         metrics["record"]["path"] == "e2e"
         and metrics["record"]["modality"] == "image"

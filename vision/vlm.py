@@ -13,7 +13,11 @@ of the softmax over the class scores (one sequence per image and class). LoRA ad
 on the language model's attention by default; everything else stays frozen. Checkpoints then
 hold the trained parameters only (the base model comes back from ``model_id``).
 
-Remote code is never run unless ``trust_remote_code: true`` is set in the config.
+The model comes through ``AutoModelForImageTextToText`` (transformers' own VLMs) or, for a VLM whose
+own code registers it as a causal LM (Centurio), ``AutoModelForCausalLM``; the image's place in the
+prompt is then a literal placeholder that its processor expands into the image's tokens. The scorer
+reads the answer's tokens at the end of each sequence, so that expansion, earlier in the prompt,
+moves nothing it reads. Remote code is never run unless ``trust_remote_code: true`` is set in the config.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from workbench.optim import Optim
 from workbench.romanize import romanize
 
 DType = Literal["float32", "bfloat16", "float16"]
+AutoClass = Literal["image-text-to-text", "causal-lm"]
+AUTO_CLASSES = {"image-text-to-text": "AutoModelForImageTextToText", "causal-lm": "AutoModelForCausalLM"}
 
 
 @dataclass
@@ -66,11 +72,17 @@ class SquareImage:
 
 
 class VisionVLM(ClassScorer, L.LightningModule):
-    """A transformers image-text-to-text model classifying by class-name likelihood (module docstring).
+    """A transformers generative VLM classifying by class-name likelihood (module docstring).
 
     Args:
         model_id: hub id (``Qwen/Qwen2-VL-2B-Instruct``) or a local folder with model and processor.
         trust_remote_code: run the repository's own code (opt-in; False loads transformers' classes only).
+        auto_class: the transformers Auto class that loads ``model_id``: ``image-text-to-text`` (Qwen2-VL,
+            PaliGemma) or ``causal-lm`` (a VLM whose own code registers it as a causal LM, as Centurio's does).
+        image_placeholder: where the image goes in the prompt: None, a structured ``{"type": "image"}`` part
+            that the chat template places (Qwen2-VL); else this literal text before the question in a plain
+            string message, which the processor expands into the image's tokens (Centurio:
+            ``<image_placeholder>``).
         dtype: weights' dtype (``bfloat16`` on GPUs; ``float32`` on CPU).
         image_size: images are resized to this square (pixels) before the processor.
         prompts: the question per language.
@@ -94,6 +106,8 @@ class VisionVLM(ClassScorer, L.LightningModule):
         self,
         model_id: str,
         trust_remote_code: bool = False,
+        auto_class: AutoClass = "image-text-to-text",
+        image_placeholder: str | None = None,
         dtype: DType = "float32",
         image_size: int = 224,
         prompts: Questions | None = None,
@@ -110,18 +124,20 @@ class VisionVLM(ClassScorer, L.LightningModule):
         needs_names = "scoring class names (or model.answers)"
         super().__init__(loss, lora, optim, answers or class_names, num_classes, needs_names)
         self.save_hyperparameters()
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        import transformers
 
         self.prompt_cfg, self.script = prompts or Questions(), script
         try:
-            self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
-            self.vlm = AutoModelForImageTextToText.from_pretrained(
+            self.processor = transformers.AutoProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+            self.vlm = getattr(transformers, AUTO_CLASSES[auto_class]).from_pretrained(
                 model_id, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
             )
-        except (OSError, ValueError) as err:  # not found offline, not an image-text-to-text model, remote code
+        except (OSError, ValueError) as err:  # not found offline, not of that Auto class, remote code refused
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            refused = "custom code" in first and not trust_remote_code  # transformers' words for remote code
+            hint = " (model.trust_remote_code: true runs it)" if refused else ""
             raise ConfigError(
-                f"model.model_id: cannot load '{model_id}' as an image-text-to-text model: {first}"
+                f"model.model_id: cannot load '{model_id}' as a model.auto_class '{auto_class}' model: {first}{hint}"
             ) from None
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # answers are appended on the right, aligned across rows
@@ -151,10 +167,16 @@ class VisionVLM(ClassScorer, L.LightningModule):
         return self._script([self.prompt_cfg.texts[language]], language)[0]
 
     def chat(self, language: str) -> str:
-        """The text the processor gets: the question in the chat template, ready for the answer."""
+        """The text the processor gets: the image's place and the question in the chat template, ready for the
+        answer (without a chat template: that text bare; with no placeholder the processor places the image,
+        PaliGemma's way)."""
+        question, placeholder = self.question(language), self.hparams.image_placeholder
+        if placeholder is None:
+            content = [{"type": "image"}, {"type": "text", "text": question}]
+        else:  # the processor expands the placeholder into the image's tokens
+            content = question = f"{placeholder}\n{question}"
         if getattr(self.processor, "chat_template", None) is None:
-            return self.question(language)
-        content = [{"type": "image"}, {"type": "text", "text": self.question(language)}]
+            return question
         return self.processor.apply_chat_template(
             [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
         )

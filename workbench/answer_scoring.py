@@ -5,7 +5,7 @@ row's candidate answer appended (its tokens, then the end-of-answer token, so th
 does not win by being a prefix of ``Monate``); one forward pass gives the log-probability of each
 answer token (or, :func:`prompt_then_answers_log_probs`, each prompt runs once and its keys and
 values are repeated for each answer). Class scores are their sum (or mean); nothing is generated or parsed. Used by
-:class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma), :class:`speech.speech_llm.SpeechLLM`
+:class:`vision.vlm.VisionVLM` (Qwen2-VL, PaliGemma, Centurio), :class:`speech.speech_llm.SpeechLLM`
 (Qwen2-Audio) and :class:`cascade.llm.LLMClassifier` (an LLM as the cascade's text classifier).
 """
 

@@ -95,3 +95,20 @@ def save_tiny_qwen2_vl(folder: Path, texts: list[str]) -> Path:
     )
     processor.save_pretrained(folder)
     return folder
+
+
+def tiny_fit_vlm_args(configs: list, model_id: str, data_root, run_dir, image_size: int) -> list[str]:
+    """``vision.fit_vlm``'s arguments for ``configs`` on a tiny stand-in: the tiny embedded text images (eng,
+    rus), two steps on CPU in float32, one validation batch."""
+    args = [arg for config in configs for arg in ("-c", str(config))]
+    return args + [
+        "--model.model_id", model_id, "--model.dtype", "float32", "--model.image_size", str(image_size),
+        f"--data.source.init_args.root={data_root}",
+        "--data.source.init_args.tiny=true",
+        "--data.source.init_args.languages=[eng, rus]",
+        "--data.num_workers", "0",
+        "--trainer.accelerator", "cpu", "--trainer.precision", "32-true",
+        "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1",
+        "--trainer.enable_model_summary", "false",
+        "--run_dir", str(run_dir),
+    ]  # fmt: skip
