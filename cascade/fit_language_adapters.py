@@ -13,8 +13,8 @@ LightningCLI parses (``--print_config``); the run directory (``--run_dir``) gets
 and, at the end, ``language_adapters/<language>/`` (peft ``save_pretrained``: what
 :class:`~cascade.language_adapters.LanguageAdapterClassifier` loads from ``adapters: <run_dir>/language_adapters``)
 and ``language_adapters/dev_scores.json``: per language, the dev MLM loss before training (the base alone)
-and after (the chosen step), and how many training and dev texts there were. A run resumed with ``--ckpt_path`` keeps each language's
-best check and the losses before training from its checkpoint.
+and after (the chosen step), and how many training and dev texts there were. A run resumed with ``--ckpt_path``
+keeps each language's best check and the losses before training from its checkpoint.
 """
 
 from __future__ import annotations
