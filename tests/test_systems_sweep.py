@@ -121,14 +121,18 @@ def metrics(swept: Path, system: str) -> dict:
     return json.loads((swept / "runs" / system / "zero_shot-eng" / "seed0" / "metrics.json").read_text())
 
 
-def test_every_system_ran_and_is_in_the_report(swept):
+def test_every_system_ran_and_is_in_the_report(swept, tiny_corpus):
     with (swept / "report" / "table_test.csv").open() as handle:
         systems = {row["system"] for row in csv.DictReader(handle)}
     assert {"ca-native", "ca-native:gold", "ca-translated", "ca-translated:gold"} <= systems
     assert {"ca-llm-zeroshot", "ca-llm-zeroshot:gold", "ca-llm-lora", "ca-llm-lora:gold"} <= systems
     assert {"ca-madx", "ca-madx:gold", "speechllm-zeroshot", "vlm-zeroshot-native"} <= systems
-    lora = metrics(swept, "ca-llm-lora")
-    assert lora["record"]["model"]["classifier"] == "LLMClassifier" and lora["record"]["training"]["steps"] == 2
+    for mode, steps in (("zeroshot", 0), ("lora", 2)):  # classifier/qwen_{zeroshot,lora}.yaml through cascade.fit
+        llm = metrics(swept, f"ca-llm-{mode}")
+        record = llm["record"]
+        assert record["system"] == f"ca-llm-{mode}" and record["model"]["classifier"] == "LLMClassifier"
+        assert record["training"]["steps"] == steps
+        assert set(llm["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
     speech_llm, vlm = metrics(swept, "speechllm-zeroshot")["record"], metrics(swept, "vlm-zeroshot-native")["record"]
     assert (speech_llm["path"], speech_llm["modality"], speech_llm["model"]["mode"]) == ("e2e", "speech", "zeroshot")
     assert (vlm["path"], vlm["modality"], vlm["model"]["family"]) == ("e2e", "image", "vlm")
