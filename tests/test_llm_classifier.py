@@ -1,10 +1,9 @@
 """The LLM text classifier (cascade/llm.py) on tiny random Qwen2 / Llama stand-ins built from their config classes:
 class scores are answer likelihoods (the shared scorer, batched = one at a time), LoRA trains the adapters only and
-memorises a few texts, remote code is opt-in, and the shipped configs run through cascade.fit (zero-shot and LoRA)."""
+memorises a few texts, remote code is opt-in. The shipped configs (zero-shot and LoRA) run through cascade.fit in
+tests/test_systems_sweep.py's sweep."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import lightning as L
 import pytest
@@ -12,11 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from cascade import fit
 from cascade.classifier import TextClassifier
 from cascade.data import TextDataset, collate_texts
 from cascade.llm import LLMClassifier
-from tests.helpers.text_systems_testing import tiny_cascade_args, tiny_causal_lm
+from tests.helpers.text_systems_testing import tiny_causal_lm
 from workbench.answer_scoring import answer_log_probs, class_scores
 from workbench.errors import ConfigError
 from workbench.io import read_json
@@ -24,11 +22,6 @@ from workbench.items import Item
 from workbench.lora import LoraSettings
 from workbench.optim import Optim
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-LLM_CONFIGS = {
-    "zeroshot": CONFIGS / "classifier" / "qwen_zeroshot.yaml",
-    "lora": CONFIGS / "classifier" / "qwen_lora.yaml",
-}
 TEXTS = ["march, july, may", "monday, friday", "april, june", "sunday, monday", "май, июль", "понедельник"]
 LABELS = [0, 1, 0, 1, 0, 1]
 NAMES = ["months", "weekdays"]
@@ -132,21 +125,6 @@ def test_class_names_must_match_the_classes(lms):
     model = LLMClassifier(str(lms["qwen2"]), answers=["months"])
     with pytest.raises(ConfigError, match="answers: 1 class names for 2 classes"):
         model.build(2, NAMES)
-
-
-@pytest.mark.parametrize("mode", list(LLM_CONFIGS))
-def test_llm_cascade_runs_through_its_program(mode, lms, tiny_corpus, tiny_root, tmp_path):
-    args = ["-c", str(CONFIGS / "cascade" / "speechtaxi.yaml"), "-c", str(CONFIGS / "recognizer" / "mms.yaml")]
-    args += ["-c", str(CONFIGS / "text" / "native.yaml"), "-c", str(LLM_CONFIGS[mode])]
-    args += ["-c", str(CONFIGS / "protocol" / "zero_shot.yaml")]
-    args += tiny_cascade_args(tiny_corpus, tiny_root, tmp_path)
-    args += [f"--model.model.init_args.model={lms['qwen2']}", "--model.model.init_args.dtype=float32"]
-    fit.main([*args, f"--run_dir={tmp_path / 'run'}"])
-    metrics = read_json(tmp_path / "run" / "metrics.json")
-    record = metrics["record"]
-    assert record["system"] == f"ca-llm-{mode}" and record["model"]["classifier"] == "LLMClassifier"
-    assert record["training"]["steps"] == (0 if mode == "zeroshot" else 2)
-    assert set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """The speech-LLM E2E (speech.speech_llm): class names scored by answer likelihood, zero-shot and LoRA.
 
 A tiny random Qwen2-Audio built from the real classes (tests/speech_llm_fixtures.py) stands in for
-``Qwen/Qwen2-Audio-7B-Instruct``; it runs through the speech program, its run record and a sweep.
+``Qwen/Qwen2-Audio-7B-Instruct``; it runs through the speech program and its run record (and a sweep:
+tests/test_systems_sweep.py).
 """
 
 from __future__ import annotations
@@ -112,31 +113,6 @@ def test_lora_through_the_speech_program(stand_in, tiny_corpus, tiny_root, tmp_p
     assert rows and all(len(row["probs"]) == 6 and abs(sum(row["probs"]) - 1) < 1e-4 for row in rows)
     state = torch.load(tmp_path / "lora" / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
     assert state and all("lora_" in key for key in state)  # the adapters, not the 7B base
-
-
-@pytest.mark.long  # a sweep: a program process started through the launcher
-def test_zero_shot_through_the_sweep_and_its_report(stand_in, tiny_corpus, tiny_root, tmp_path, monkeypatch):
-    from workbench.sweep.__main__ import main as sweep_main
-
-    monkeypatch.chdir(REPO)
-    spec = {
-        "name": "speech_llm", "out_dir": str(tmp_path / "sweep"), "workers": 1,
-        "systems": {"speechllm-zeroshot": {"program": "speech.speech_llm", "configs": [str(CONFIG)],
-                                           "args": {"--fit": "false"}}},
-        "protocols": {"in_language": [["eng"]]}, "seeds": [0],
-    }  # fmt: skip
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    sets = [f"--set=--model.model_id={stand_in}", "--set=--model.dtype=float32", "--set=--data.num_workers=0",
-            "--set=--data.source.init_args.tiny=true", f"--set=--data.source.init_args.root={tiny_root}",
-            "--set=--trainer.accelerator=cpu", "--set=--trainer.precision=32-true"]  # fmt: skip
-    code = sweep_main(["-c", str(path), *sets])
-    status = json.loads((tmp_path / "sweep" / "status.json").read_text())
-    assert code == 0, {k: v.get("log_tail", "")[-800:] for k, v in status.items()}
-    (metrics,) = (tmp_path / "sweep").rglob("metrics.json")
-    zero = json.loads(metrics.read_text())
-    assert zero["record"]["system"] == "speechllm-zeroshot" and zero["record"]["model"]["mode"] == "zeroshot"
-    assert "speechllm-zeroshot" in (tmp_path / "sweep" / "report" / "report.md").read_text(encoding="utf-8")
 
 
 def test_a_model_id_that_cannot_load_is_named(tmp_path):

@@ -1,7 +1,7 @@
 """Tiny stand-ins for MAD-X-style language adapters (cascade/language_adapters.py), built locally from the real
 config classes with random weights (never downloaded).
 
-Used by tests/test_language_adapters.py and tests/test_text_systems_sweep.py.
+Used by tests/test_language_adapters.py and tests/test_systems_sweep.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tiny stand-ins for the text systems of issue 30 (translate-test, LLM classifier), built locally from the
 real config classes with random weights (never downloaded).
 
-Used by tests/test_translate_test.py and tests/test_llm_classifier.py.
+Used by tests/test_translate_test.py, tests/test_llm_classifier.py and tests/test_systems_sweep.py.
 """
 
 from __future__ import annotations
