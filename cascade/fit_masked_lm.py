@@ -1,12 +1,13 @@
 """Pretrain a tiny masked LM on the corpus' own texts: ``python -m cascade.fit_masked_lm -c CONFIG``.
 
 A STAND-IN for XLM-R where none can be downloaded (the offline embedded sweep): XLM-R's architecture class
-(``XLMRobertaForMaskedLM``) at tiny dimensions, with an ``XLMRobertaTokenizer`` over a unigram vocabulary
-learnt here with ``tokenizers`` (:mod:`cascade.vocabulary`), both trained from scratch by masked-LM (15 % of
-the tokens, BERT's 80/10/10 rule) on the gold texts of the TRAINING split, every language's. Labels are never
-read, the evaluated splits never either; the dev split's MLM loss (masks fixed by a seed) picks the
-checkpoint. Batches hold one language each, as the language adapters' (the data module and masking of
-:mod:`cascade.fit_language_adapters`). It has seen 4800 short texts, not CommonCrawl: a system on it is
+(``XLMRobertaForMaskedLM``) at tiny dimensions, with XLM-R's kind of tokenizer (a unigram vocabulary, XLM-R's
+special tokens) learnt here with ``tokenizers`` (:mod:`cascade.vocabulary`) over text in the recognizer's
+transcript form (lowercase, no punctuation: gold text and its transcript tokenize alike), both trained from
+scratch by masked-LM (15 % of the tokens, BERT's 80/10/10 rule) on the gold texts of the TRAINING split, every
+language's. Labels are never read, the evaluated splits never either; the dev split's MLM loss (masks fixed by
+a seed) picks the checkpoint. Batches hold one language each, as the language adapters' (the data module and
+masking of :mod:`cascade.fit_language_adapters`). It has seen 4800 short texts, not CommonCrawl: a system on it is
 labelled a stand-in (``-standin``), never passed off as XLM-R.
 
 LightningCLI parses (``--print_config``); the run directory (``--run_dir``) gets the usual ``checkpoints/``
@@ -45,13 +46,41 @@ FOLDER = "masked_lm"  # in the run directory: what the language adapters and the
 MASK = "<mask>"  # XLM-R's mask token, the vocabulary's fifth special piece
 
 
-def train_tokenizer(texts: list[str], vocab_size: int):
-    """An ``XLMRobertaTokenizer`` (XLM-R's special tokens, ids 0-3 as in XLM-R) over a unigram vocabulary
-    learnt from ``texts``."""
-    from transformers import XLMRobertaTokenizer
+def transcript_form():
+    """:func:`cascade.asr_text.normalize` as a ``tokenizers`` normalizer: NFC, lowercase, every run of characters other
+    than letters, marks and digits one space, stripped. The form of the recognizer's transcripts, which the classifier
+    reads at test after training on gold text: in it, gold text and a transcript of it tokenize alike."""
+    from tokenizers import Regex, normalizers
 
-    model = learn_subwords(texts, vocab_size, "unigram", [*SPECIALS, MASK])
-    return XLMRobertaTokenizer(vocab=[(piece, score) for piece, score in model["vocab"]])
+    other = normalizers.Replace(Regex(r"[^\p{L}\p{M}\p{N}]+"), " ")
+    return normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase(), other, normalizers.Strip()])
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """XLM-R's tokenizer at this corpus' scale: a unigram vocabulary learnt from ``texts`` in :func:`transcript_form`,
+    XLM-R's special tokens (ids 0-3 as XLM-R's) and its ``<s> text </s>``. A ``PreTrainedTokenizerFast``, not
+    ``XLMRobertaTokenizer``: transformers rebuilds that class without its normalizer when it loads it."""
+    from tokenizers import decoders, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = learn_subwords(texts, vocab_size, "unigram", [*SPECIALS, MASK], transcript_form())
+    bos, pad, eos, unk = SPECIALS
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, tokenizer.token_to_id(bos)), (eos, tokenizer.token_to_id(eos))],
+    )
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=bos,
+        cls_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        pad_token=pad,
+        unk_token=unk,
+        mask_token=MASK,
+    )
 
 
 class PretrainingTextDataModule(MonolingualTextDataModule):

@@ -18,6 +18,7 @@ per source language, the share of dev texts translated exactly and the character
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     """An ``NllbTokenizer`` (FLORES-200 language tokens) over a BPE vocabulary learnt from ``texts``."""
     from transformers import NllbTokenizer
 
-    model = learn_subwords(texts, vocab_size, "bpe", SPECIALS)
+    model = json.loads(learn_subwords(texts, vocab_size, "bpe", SPECIALS).to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     return NllbTokenizer(vocab=model["vocab"], merges=merges)
 
