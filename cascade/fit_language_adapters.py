@@ -137,6 +137,20 @@ def add_loss(sums: dict, language: str, loss: torch.Tensor, masked: int) -> None
     sums[language][1] += masked
 
 
+def masked_batch(tokenizer, masker, texts: list[str], max_length: int, seed: int | None = None) -> dict:
+    """``texts`` tokenized (cut at ``max_length`` tokens) and masked by ``masker`` (a transformers
+    ``DataCollatorForLanguageModeling``): ``input_ids``, ``attention_mask`` and ``labels`` (-100 where not masked);
+    ``seed`` fixes the masks (dev) without touching training's random stream."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)
+    rows = [{"input_ids": ids} for ids in encoded["input_ids"]]
+    if seed is None:
+        return masker(rows)
+    # not the collator's own seed: it refuses to run in a process multiprocessing started (a sweep worker)
+    with torch.random.fork_rng(devices=[]):  # the masks are drawn on the CPU
+        torch.manual_seed(seed)
+        return masker(rows)
+
+
 class MaskedLMAdapters(L.LightningModule):
     """A frozen masked LM with one LoRA adapter per language of the data, built once the data is set up.
 
@@ -189,14 +203,7 @@ class MaskedLMAdapters(L.LightningModule):
         """Mean MLM loss over the masked tokens of ``texts`` with ``language``'s adapter alone active (and
         trainable), and how many tokens were masked (None and 0 when a few short texts drew no mask); ``seed``
         fixes the masks (dev)."""
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.hparams.max_length)
-        rows = [{"input_ids": ids} for ids in encoded["input_ids"]]
-        if seed is None:
-            batch = self.masker(rows)
-        else:  # not the collator's own seed: it refuses to run in a process multiprocessing started (a sweep worker)
-            with torch.random.fork_rng(devices=[]):  # the masks are drawn on the CPU; training's stream untouched
-                torch.manual_seed(seed)
-                batch = self.masker(rows)
+        batch = masked_batch(self.tokenizer, self.masker, texts, self.hparams.max_length, seed)
         masked = int((batch["labels"] != -100).sum())
         self.net.base_model.set_adapter(language)
         if masked == 0:
@@ -233,17 +240,9 @@ class MaskedLMAdapters(L.LightningModule):
     def dev_means(sums: dict) -> dict[str, float]:
         return {language: total / n for language, (total, n) in sorted(sums.items()) if n}
 
-    @torch.no_grad()
     def dev_losses(self, loader) -> dict[str, float]:
-        """Dev MLM loss per language (the masks of every validation: same batches, same seeds), in eval mode."""
-        was_training, sums = self.training, defaultdict(lambda: [0.0, 0])
-        self.eval()
-        for batch_idx, batch in enumerate(loader):
-            loss, masked = self.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
-            if masked:
-                add_loss(sums, batch["language"], loss, masked)
-        self.train(was_training)
-        return self.dev_means(sums)
+        """Dev MLM loss per language (:func:`dev_mlm_losses`)."""
+        return dev_mlm_losses(self, loader)
 
     def on_train_start(self) -> None:
         if not self.before:  # a resumed run keeps the base's losses from its checkpoint: its adapters have trained
@@ -270,6 +269,20 @@ class MaskedLMAdapters(L.LightningModule):
         return adamw_warmup_cosine(decay_groups(adapters, self.optim.weight_decay), self.optim, self.trainer)
 
 
+@torch.no_grad()
+def dev_mlm_losses(model: L.LightningModule, loader) -> dict[str, float]:
+    """Dev MLM loss per language of ``model`` (its ``mlm_loss(language, texts, seed)``), with the masks of every
+    validation (same batches, same seeds), in eval mode."""
+    was_training, sums = model.training, defaultdict(lambda: [0.0, 0])
+    model.eval()
+    for batch_idx, batch in enumerate(loader):
+        loss, masked = model.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
+        if masked:
+            add_loss(sums, batch["language"], loss, masked)
+    model.train(was_training)
+    return MaskedLMAdapters.dev_means(sums)
+
+
 def save_adapters(run: Run) -> Path:
     """Each language's adapter at its best dev step as ``<run_dir>/language_adapters/<language>/``, and
     ``dev_scores.json`` beside them."""
@@ -280,11 +293,17 @@ def save_adapters(run: Run) -> Path:
     model.to(run.trainer.strategy.root_device)  # Lightning's teardown left it on the CPU: score dev where it trained
     model.keep_best()
     model.net.save_pretrained(folder)  # peft: an adapter not named "default" goes to <folder>/<its name>/
-    after = model.dev_losses(data.val_dataloader())
+    write_dev_scores(folder, data, model.before, model.dev_losses(data.val_dataloader()))
+    return folder
+
+
+def write_dev_scores(folder: Path, data: MonolingualTextDataModule, before: dict, after: dict) -> dict:
+    """``<folder>/dev_scores.json`` (and one log line): per language of ``data``, the dev MLM loss ``before`` and
+    ``after`` training, and how many training and dev texts there were."""
     train, dev = data.text_counts("train"), data.text_counts(data.fit_dev_split)
     scores = {
         language: {
-            "before": round(model.before[language], 4) if language in model.before else None,
+            "before": round(before[language], 4) if language in before else None,
             "after": round(after[language], 4) if language in after else None,
             "train_texts": train.get(language, 0),
             "dev_texts": dev.get(language, 0),
@@ -294,7 +313,7 @@ def save_adapters(run: Run) -> Path:
     atomic_write_json(folder / "dev_scores.json", scores)
     per = ", ".join(f"{k} {v['before']} -> {v['after']}" for k, v in scores.items())
     log.warning("%s dev MLM loss (before -> after): %s", folder, per)
-    return folder
+    return scores
 
 
 @program_scope()

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from cascade.asr_text import error_rates_by_language
 from cascade.translate import Translator
+from cascade.vocabulary import SPECIALS, learn_subwords
 from workbench.data.sources import CorpusSource
 from workbench.datamodule import CorpusDataModule
 from workbench.distributed import program_scope
@@ -40,7 +41,6 @@ from workbench.program import Run, best_checkpoint, entry, train
 from workbench.protocols import Protocol
 
 log = logging.getLogger(__name__)
-SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # NLLB's ids 0-3: bos, pad, eos (= decoder start), unk
 FOLDER = "translator"  # in the run directory: what Translator loads
 
 
@@ -52,15 +52,10 @@ def parallel_pairs(items: list[Item], target: str) -> list[tuple[Item, Item]]:
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
-    """An ``NllbTokenizer`` (NLLB's Metaspace pre-tokenizer, FLORES-200 language tokens) over a BPE
-    vocabulary learnt from ``texts``."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    """An ``NllbTokenizer`` (FLORES-200 language tokens) over a BPE vocabulary learnt from ``texts``."""
     from transformers import NllbTokenizer
 
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS))
-    model = json.loads(bpe.to_str())["model"]
+    model = json.loads(learn_subwords(texts, vocab_size, "bpe", SPECIALS).to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     return NllbTokenizer(vocab=model["vocab"], merges=merges)
 

@@ -49,8 +49,10 @@ SPEECHTAXI_RUNS = [
 RUN_ELSEWHERE = ["classifier/qwen_lora", "classifier/qwen_zeroshot", "classifier/pixel_m4"]
 # on language adapters that cascade.fit_language_adapters fits first: run by tests/test_language_adapters.py
 RUN_ELSEWHERE += ["classifier/madx_xlmr"]
-# the embedded sweep's stand-ins (a translator it trains, a tiny ViT-MAE): run by tests/test_sweep_embedded.py
+# the embedded sweep's stand-ins (a translator it trains, a tiny ViT-MAE, MAD-X and full fine-tuning on a masked LM it
+# pretrains): run by tests/test_sweep_embedded.py
 RUN_ELSEWHERE += ["embedded/cascade/translated_standin", "embedded/cascade/pixel_standin"]
+RUN_ELSEWHERE += ["embedded/cascade/madx_standin", "embedded/cascade/xlmr_standin"]
 
 
 def test_every_config_file_is_covered_by_a_run():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers.sweep_program import PROGRAM, repo_on_path
+from tests.helpers.sweep_program import PROGRAM, chained_setup, repo_on_path
 from workbench.errors import ConfigError
 from workbench.runs import RunDir
 from workbench.sweep import load_sweep, run_sweep
@@ -93,6 +93,20 @@ def test_points_run_as_job_arrays_after_their_setup_job(slurm_cluster, program_o
     assert all(again[tag].get("job_id") in (None, job) for tag, job in finished.items())
     rerun = {tag for tag, e in again.items() if e.get("job_id") and e["job_id"] not in finished.values()}
     assert rerun == set(status.failed())
+
+
+@pytest.mark.slurm
+@pytest.mark.long  # 12 s of cluster jobs in a row; the local engine's same wait: tests/test_sweep.py, in the suite
+def test_a_setup_job_that_reads_another_starts_after_it_has_ended(slurm_cluster, program_on_path, tmp_path):
+    """The language adapters' job reads the masked LM's folder: submitted after it (afterok), not beside it."""
+    spec = {**chained_setup(tmp_path), "engine": "submitit", "slurm": {"timeout_min": 5, "cpus_per_task": 1}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    status = run_sweep(load_sweep(path))
+    entries = json.loads((tmp_path / "out" / "status.json").read_text())
+    assert not status.failed(), {tag: e.get("log_tail") for tag, e in entries.items()}
+    first, second = (job_info(entries[f"setup/{name}"]["job_id"]) for name in ("masked-lm", "adapters"))
+    assert second["StartTime"] >= first["EndTime"], (second["StartTime"], first["EndTime"])
 
 
 def test_cluster_settings_are_submitits_own_keys(tmp_path):

@@ -12,11 +12,13 @@ import pytest
 import yaml
 
 from tests.helpers.kill_mid_point import kill_mid_point, running_points
-from tests.helpers.sweep_program import program_sweep, repo_on_path
+from tests.helpers.sweep_program import chained_setup, program_sweep, repo_on_path
 from workbench.errors import ConfigError
 from workbench.sweep import load_sweep, run_sweep
 from workbench.sweep.__main__ import main as sweep_main
 from workbench.sweep.runner import is_finished
+from workbench.sweep.schedule import next_ready
+from workbench.sweep.spec import steps_read
 
 
 @pytest.fixture(autouse=True)
@@ -140,6 +142,24 @@ def test_setup_from_shares_another_sweeps_setup_steps_and_runs_them_once(tmp_pat
     main_path.write_text(yaml.safe_dump(main))
     with pytest.raises(ConfigError, match="not both"):
         load_sweep(main_path)
+
+
+def test_a_setup_step_that_reads_another_waits_for_it(tmp_path):
+    """The local engine starts the second step once the first has ended, even with a worker free; --only takes the
+    steps its points read through another step too; a step reads only steps listed before it."""
+    spec = chained_setup(tmp_path)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    sweep = load_sweep(path)
+    first, second = sweep.setup
+    (point,) = sweep.points
+    assert steps_read([point], sweep.setup) == [first, second]
+    assert next_ready([second, point], {first, second, point}, sweep.setup) is None  # the first pending or running
+    assert next_ready([second, point], {second, point}, sweep.setup) is second
+    spec["setup"].reverse()
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match=r"setup step 'adapters' reads \['masked-lm'\], listed after it"):
+        load_sweep(path)
 
 
 def test_submitit_local_engine(tmp_path):

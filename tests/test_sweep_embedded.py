@@ -1,4 +1,5 @@
-"""The shipped sweep files, parsed and (embedded) run end to end on the tiny corpus: E2E and both cascades."""
+"""The shipped sweep files, parsed and (embedded) run end to end on the tiny corpus: E2E, both cascades and the
+stand-ins of issue 30 (with the setup steps they read, the language adapters after the masked LM)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from workbench.sweep import load_sweep
 from workbench.sweep.__main__ import main as sweep_main
@@ -51,6 +53,10 @@ def test_embedded_sweep_runs_end_to_end_on_tiny_data(tiny_corpus, tiny_root, tmp
         "setup/translator",
         "ca-translated-standin/zero_shot-eng/seed0",
         "ca-pixel-standin/zero_shot-eng/seed0",
+        "setup/masked-lm",
+        "setup/language-adapters",
+        "ca-madx-standin/zero_shot-eng/seed0",
+        "ca-xlmr-standin/zero_shot-eng/seed0",
     }
     with (out / "report" / "table_test.csv").open() as handle:
         systems = {row["system"] for row in csv.DictReader(handle)}
@@ -63,9 +69,18 @@ def test_embedded_sweep_runs_end_to_end_on_tiny_data(tiny_corpus, tiny_root, tmp
     with (out / "report" / "ladder_test.csv").open() as handle:
         rungs = [row for row in csv.DictReader(handle) if row["protocol"].startswith("zero_shot")]
     order = [r["system"] for r in sorted(rungs, key=lambda r: int(r["rung"])) if r["language"] == "rus"]
-    cascades = ["ca-native", "ca-pixel-standin", "ca-romanized", "ca-translated-standin"]
+    cascades = ["ca-madx-standin", "ca-native", "ca-pixel-standin", "ca-xlmr-standin", "ca-romanized"]
+    cascades += ["ca-translated-standin"]
     assert order == [f"{c}:gold" for c in cascades] + cascades + ["e2e-conv"]
     translated = json.loads((out / "runs/ca-translated-standin/zero_shot-eng/seed0/metrics.json").read_text())
     assert translated["record"]["model"]["translator"]["weights_sha256"]
     assert (out / "setup/translator/translator/model.safetensors").is_file()
+    # MAD-X vs full fine-tuning on the same stand-in masked LM the sweep pretrained, MAD-X under its adapters
+    for system in ("ca-madx-standin", "ca-xlmr-standin"):
+        config = yaml.safe_load((out / f"runs/{system}/zero_shot-eng/seed0/config.yaml").read_text())
+        assert config["model"]["model"]["init_args"]["model"] == str(out / "setup/masked-lm/masked_lm")
+    madx = json.loads((out / "runs/ca-madx-standin/zero_shot-eng/seed0/metrics.json").read_text())["record"]
+    adapters = madx["model"]["classifier_parts"]
+    assert adapters["adapters"] == str(out / "setup/language-adapters/language_adapters")
+    assert adapters["languages"] == sorted(tiny_corpus.languages)
     assert "are STAND-INS trained here" in (out / "report" / "report.md").read_text()

@@ -17,22 +17,28 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_embedded_sweep_runs_recognizers_first_and_cascades_after_their_recognizer(tmp_path):
     sweep = load_sweep(ROOT / "configs/sweeps/embedded.yaml", out_dir=tmp_path)
     setup = {step.system: step for step in sweep.setup}
-    assert list(setup) == ["asr-romanized", "asr-native", "translator"]
+    steps = ["asr-romanized", "asr-native", "translator", "masked-lm", "language-adapters"]
+    assert list(setup) == steps
     needs = {
+        "language-adapters": ["masked-lm"],  # a setup step too: it starts once the masked LM has ended
         "ca-native": ["asr-native"],
         "ca-romanized": ["asr-romanized"],
         "ca-translated-standin": ["asr-native", "translator"],
         "ca-pixel-standin": ["asr-native"],
+        "ca-madx-standin": ["asr-native", "masked-lm", "language-adapters"],
+        "ca-xlmr-standin": ["asr-native", "masked-lm"],
     }
-    for point in sweep.points:
+    for point in sweep.setup + sweep.points:
         assert [step.system for step in dependencies(point, sweep.setup)] == needs.get(point.system, []), point.tag
     order = priority_order(sweep.setup, sweep.points)
     systems = [point.system for point in order]
-    assert systems[:3] == ["asr-romanized", "asr-native", "translator"]
-    assert set(systems[3:9]) == {"e2e-conv"} and set(systems[9:]) == set(needs)
+    assert systems[:5] == steps
+    assert set(systems[5:11]) == {"e2e-conv"} and set(systems[11:]) == set(needs) - {"language-adapters"}
     assert sorted(order, key=id) == sorted([*sweep.setup, *sweep.points], key=id)  # nothing lost or doubled
+    # the masked LM training: the language adapters wait for it, an E2E point starts
+    assert next_ready(order[4:], set(order), sweep.setup).system == "e2e-conv"
 
-    pending = order[3:]
+    pending = order[5:]
     # the setup steps training: an E2E point is next, and no cascade point is ready
     assert next_ready(pending, {*sweep.setup, *pending}, sweep.setup).system == "e2e-conv"
     cascades = [p for p in pending if p.system.startswith("ca-")]

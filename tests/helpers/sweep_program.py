@@ -59,6 +59,21 @@ def program_sweep(tmp_path: Path, systems: dict[str, dict], **spec) -> dict:
     }
 
 
+def chained_setup(tmp_path: Path) -> dict:
+    """Two setup steps, the second reading the first's folder (the language adapters, the masked LM), and a
+    point reading the second only."""
+    spec = program_sweep(tmp_path, {"ca-test": {}}, protocols={"zero_shot": [["eng"]]}, seeds=[0])
+    system = spec["systems"]["ca-test"]
+    first = {"--sleep": 2}  # were the second started beside it, the file it needs would not be there yet
+    second = {"--needs": "${sweep_dir}/setup/masked-lm/DONE"}
+    spec["setup"] = [
+        {"name": "masked-lm", "program": system["program"], "configs": system["configs"], "args": first},
+        {"name": "adapters", "program": system["program"], "configs": system["configs"], "args": second},
+    ]
+    system["args"]["--needs"] = "${sweep_dir}/setup/adapters/DONE"
+    return spec
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("-c", action="append", default=[])

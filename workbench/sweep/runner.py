@@ -14,8 +14,8 @@ Engines:
 - ``local``: a pool of worker processes on this machine; CPU threads are divided among
   workers, and with GPUs each worker sees one (``CUDA_VISIBLE_DEVICES``).
 - ``submitit``: SLURM through submitit; the submitting host only submits and waits. Setup
-  steps and points are job arrays, a cascade point's job depends (``afterok``) on the setup
-  jobs it reads; each job runs :func:`run_point`, so a cancelled or requeued point resumes from
+  steps and points are job arrays, a cascade point's job (and a setup step's) depends (``afterok``) on
+  the setup jobs it reads; each job runs :func:`run_point`, so a cancelled or requeued point resumes from
   its ``last.ckpt`` (``scripts/slurm-local.sh`` starts a one-node cluster here for the tests).
 """
 
@@ -37,7 +37,7 @@ from workbench.record import RunRecord
 from workbench.runs import RunDir
 from workbench.sweep.launch import ForkLauncher, fork_available, run_subprocess
 from workbench.sweep.schedule import dependencies, next_ready, priority_order, thread_share
-from workbench.sweep.spec import Point, Sweep
+from workbench.sweep.spec import Point, Sweep, steps_read
 
 log = logging.getLogger(__name__)
 LOG_TAIL = 3000  # characters of a failed point's log kept in status.json
@@ -288,6 +288,17 @@ def submit(sweep: Sweep, points: list[Point], after: dict[Point, object]) -> dic
     return jobs
 
 
+def submit_setup(sweep: Sweep, setup: list[Point]) -> dict[Point, object]:
+    """Submit the setup steps, each after the setup jobs it reads (``afterok``: the language adapters after the
+    masked LM), in waves: the steps that read none of them, then those that read only submitted ones (a step
+    reads only steps listed before it, :func:`workbench.sweep.spec.check_setup_order`, so each wave has one)."""
+    jobs: dict[Point, object] = {}
+    while len(jobs) < len(setup):
+        ready = [step for step in setup if step not in jobs and all(d in jobs for d in dependencies(step, setup))]
+        jobs.update(submit(sweep, ready, jobs))
+    return jobs
+
+
 def job_links(job, state: str) -> dict:
     """A job's entry in status.json: its id, last state and its log files (task 0)."""
     paths = job.paths
@@ -348,7 +359,7 @@ def run_submitit(setup: list[Point], points: list[Point], sweep: Sweep, status: 
                 ok, tail = False, repr(error)
             status.record(point, "done" if ok else "failed", 0.0, tail)
         return
-    setup_jobs = submit(sweep, setup, {})
+    setup_jobs = submit_setup(sweep, setup)
     jobs = {**setup_jobs, **submit(sweep, points, setup_jobs)}
     for point, job in jobs.items():
         status.record(point, "submitted", job=job_links(job, "PENDING"))
@@ -363,8 +374,8 @@ def run_sweep(sweep: Sweep, workers: int | None = None, only: str | None = None)
     workers = workers or sweep.workers
     todo = [p for p in sweep.points if not is_finished(p) and (only is None or only in p.tag)]
     setup = [step for step in sweep.setup if not is_finished(step)]
-    if only is not None:  # --only: the setup steps it names (--only setup/) and those the chosen points read
-        needed = {step for point in todo for step in dependencies(point, sweep.setup)}
+    if only is not None:  # --only: the setup steps it names (--only setup/), those the chosen points read, and so on
+        needed = set(steps_read(todo, sweep.setup))
         setup = [step for step in setup if step in needed or only in step.tag]
     for point in sweep.points:
         if is_finished(point):

@@ -5,7 +5,8 @@ Example (see ``configs/sweeps/embedded.yaml``)::
     name: embedded
     out_dir: sweeps/embedded
     workers: 2
-    setup:                      # run once, in order, before the grid (shared recognizers...)
+    setup:                      # run once, in order, before the grid (shared recognizers...); a step
+                                # reads only steps listed before it, and starts once they have ended
       - name: asr-romanized
         program: cascade.fit_asr
         configs: [configs/embedded/asr.yaml]
@@ -192,6 +193,29 @@ def reads(point: Point, step: Point) -> bool:
     return point is not step and any(v == str(step.run_dir) or v.startswith(f"{step.run_dir}/") for v in values)
 
 
+def steps_read(points: list[Point], setup: list[Point]) -> list[Point]:
+    """The setup steps ``points`` read, and those these read in turn (the language adapters read the masked
+    LM), in the setup's order."""
+    needed, todo = set(), list(points)
+    while todo:
+        point = todo.pop()
+        for step in setup:
+            if step not in needed and reads(point, step):
+                needed.add(step)
+                todo.append(step)
+    return [step for step in setup if step in needed]
+
+
+def check_setup_order(setup: list[Point], path: Path) -> None:
+    """A setup step reads only steps listed before it: the engines start them in that order."""
+    for k, step in enumerate(setup):
+        later = [other.system for other in setup[k + 1 :] if reads(step, other)]
+        if later:
+            raise ConfigError(
+                f"sweep file {path}: setup step '{step.system}' reads {later}, listed after it: list it first"
+            )
+
+
 def shared_setup(source: Path, sweep_dir: Path, extra_args: dict | None, path: Path) -> list[Point]:
     """``setup_from``: the setup steps of another sweep file, run in that sweep's folder beside this
     one (``<sweep_dir>/../<its out_dir's name>/setup``), so that whichever of the two sweeps runs
@@ -230,6 +254,7 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
         run_dir = setup_dir / step["name"]
         args = _args({**(step.get("args") or {}), **extra}, sweep_dir, setup_dir)
         setup.append(Point(step["name"], program, configs, args, run_dir))
+    check_setup_order(setup, path)
     if spec.get("setup_from"):
         if setup:
             raise ConfigError(f"sweep file {path}: give 'setup' or 'setup_from', not both")
@@ -262,8 +287,8 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None, extra_args: 
             points.append(
                 Point(system, program, configs, args, sweep_dir / "runs" / draft.tag, protocol, sources, int(seed))
             )
-    if spec.get("setup_from"):  # of the other file's steps, those this sweep's points read
-        setup = [step for step in setup if any(reads(point, step) for point in points)]
+    if spec.get("setup_from"):  # of the other file's steps, those this sweep's points read (and those these read)
+        setup = steps_read(points, setup)
     return Sweep(
         name=spec.get("name", path.stem),
         out_dir=sweep_dir,
