@@ -44,10 +44,11 @@ SPEECHTAXI_RUNS = [
 ]
 
 
-# run with their own tiny stand-ins (a causal LM, not XLM-R) by tests/test_llm_classifier.py, and (a ViT-MAE
+# run with their own tiny stand-ins (a causal LM, not XLM-R) by tests/test_systems_sweep.py, and (a ViT-MAE
 # line of rendered text) by tests/test_pixel_text.py
 RUN_ELSEWHERE = ["classifier/qwen_lora", "classifier/qwen_zeroshot", "classifier/pixel_m4"]
-# on language adapters that cascade.fit_language_adapters fits first: run by tests/test_language_adapters.py
+# on language adapters that cascade.fit_language_adapters fits first (the sweep's setup step): run by
+# tests/test_systems_sweep.py
 RUN_ELSEWHERE += ["classifier/madx_xlmr"]
 # the embedded sweep's stand-ins (a translator it trains, a tiny ViT-MAE, MAD-X and full fine-tuning on a masked LM it
 # pretrains): run by tests/test_sweep_embedded.py

@@ -15,18 +15,16 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
-from cascade import fit, fit_language_adapters
+from cascade import fit_language_adapters
 from cascade.classifier import TextClassifier
 from cascade.data import TextDataset, collate_texts
 from cascade.fit_language_adapters import FOLDER, MaskedLMAdapters
 from cascade.language_adapters import TASK, LanguageAdapterClassifier, adapter_folders
 from tests.helpers.language_adapter_testing import random_language_adapters, tiny_xlmr_mlm
-from tests.helpers.text_systems_testing import tiny_cascade_args
 from workbench.errors import ConfigError, DataError
-from workbench.io import read_json, read_jsonl
+from workbench.io import read_json
 from workbench.items import Item
 from workbench.lora import LoraSettings
-from workbench.predictor import load_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -267,28 +265,3 @@ def test_a_language_without_training_text_is_named(tiny_corpus, tiny_root, tmp_p
     args = [*tiny_fit_args(tiny_corpus, tiny_root, base), "--data.languages=[eng, fra]", f"--run_dir={tmp_path}"]
     with pytest.raises(DataError, match="language 'fra' field 'text': no training text"):
         fit_language_adapters.main(args)
-
-
-# ~15 s on 2 cores (the corpus read twice, the tiny recognizer), in the default suite all the same: CI is what
-# proves a shipped config still runs, and no other test runs this one
-def test_the_madx_cascade_runs_through_its_program(fitted, tiny_corpus, tiny_root, tmp_path):
-    """configs/classifier/madx_xlmr.yaml through cascade.fit, zero-shot from English, on the adapters fitted above:
-    trained under eng's adapter, each test language under its own."""
-    run_dir, base, _ = fitted
-    args = ["-c", str(CONFIGS / "cascade" / "speechtaxi.yaml"), "-c", str(CONFIGS / "recognizer" / "mms.yaml")]
-    args += ["-c", str(CONFIGS / "classifier" / "madx_xlmr.yaml"), "-c", str(CONFIGS / "protocol" / "zero_shot.yaml")]
-    args += tiny_cascade_args(tiny_corpus, tiny_root, tmp_path)
-    args += [f"--model.model.init_args.model={base}", f"--model.model.init_args.adapters={run_dir / FOLDER}"]
-    fit.main([*args, "--threads=1", f"--run_dir={tmp_path / 'run'}"])
-    metrics = read_json(tmp_path / "run" / "metrics.json")
-    record = metrics["record"]
-    assert record["system"] == "ca-madx" and record["model"]["classifier"] == "LanguageAdapterClassifier"
-    parts = record["model"]["classifier_parts"]
-    assert parts["languages"] == sorted(tiny_corpus.languages) and parts["adapters"] == str(run_dir / FOLDER)
-    assert record["training"]["steps"] == 2 and record["model"]["script"] == "native"
-    assert set(metrics["sections"]["gold_text"]["splits"]["test"]["per_language"]) == set(tiny_corpus.languages)
-    # the demo's path: the run loaded back classifies a transcript in its item's language as the run did
-    predictor = load_run(tmp_path / "run")
-    rows = {row["language"]: row for row in read_jsonl(tmp_path / "run" / "predictions.jsonl")}
-    for language, row in sorted(rows.items()):
-        assert predictor.classify([row["transcript"]], [language])[0] == pytest.approx(row["probs"], abs=1e-4)

@@ -18,6 +18,8 @@ from tests.helpers.language_adapter_testing import tiny_xlmr_mlm
 from tests.helpers.speech_llm_fixtures import save_tiny_qwen2_audio
 from tests.helpers.text_systems_testing import tiny_cascade_args, tiny_causal_lm, tiny_nllb, tiny_translator_args
 from tests.helpers.vlm_fixtures import save_tiny_qwen2_vl
+from workbench.io import read_jsonl
+from workbench.predictor import load_run
 from workbench.sweep.__main__ import main as sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +85,8 @@ def swept(tiny_corpus, tiny_root, tmp_path_factory):
                 "name": "language-adapters",
                 "program": "cascade.fit_language_adapters",
                 "configs": [str(CONFIGS / "language_adapters" / "xlmr.yaml")],
-                "args": {**data, "--model.model": xlmr, "--trainer.val_check_interval": 1},
+                # a rate that moves LoRA's B (zero at the start) in 2 steps: each language's adapter then differs
+                "args": {**data, "--model.model": xlmr, "--trainer.val_check_interval": 1, "--model.optim.lr": 0.03},
             }
         ],
         "systems": {
@@ -159,7 +162,9 @@ def test_the_ladder_gains_the_rung_gold_text_translated(swept):
     assert "ca-translated:gold" in (swept / "report" / "report.md").read_text()
 
 
-def test_madx_stacks_the_setups_language_adapters_under_its_task_adapter(swept):
+def test_madx_stacks_the_setups_language_adapters_under_its_task_adapter(swept, tiny_corpus):
+    """configs/classifier/madx_xlmr.yaml through cascade.fit, zero-shot from English: trained under eng's adapter,
+    each test language under its own, and loaded back as the demo loads it."""
     madx = metrics(swept, "ca-madx")
     model = madx["record"]["model"]
     assert model["classifier"] == "LanguageAdapterClassifier" and madx["record"]["training"]["steps"] == 2
@@ -167,4 +172,11 @@ def test_madx_stacks_the_setups_language_adapters_under_its_task_adapter(swept):
     tested = set(madx["sections"]["gold_text"]["splits"]["test"]["per_language"])
     assert tested <= set(model["classifier_parts"]["languages"])  # every test language under its own adapter
     scores = json.loads((swept / "setup" / "language-adapters" / "language_adapters" / "dev_scores.json").read_text())
-    assert set(scores) == set(model["classifier_parts"]["languages"])
+    assert set(scores) == set(model["classifier_parts"]["languages"]) == set(tiny_corpus.languages)
+    assert tested == set(tiny_corpus.languages) and model["script"] == "native"
+    # the demo's path: the run loaded back classifies a transcript in its item's language as the run did
+    run = swept / "runs" / "ca-madx" / "zero_shot-eng" / "seed0"
+    predictor = load_run(run)
+    rows = {row["language"]: row for row in read_jsonl(run / "predictions.jsonl")}
+    for language, row in sorted(rows.items()):
+        assert predictor.classify([row["transcript"]], [language])[0] == pytest.approx(row["probs"], abs=1e-4)
