@@ -32,8 +32,16 @@ from pathlib import Path
 from workbench.children import die_with_parent
 
 #: Imported once by the forkserver: what every program imports (the programs add ~0.1-0.4 s on
-#: top). One that is not installed is skipped by the forkserver (the child then imports it).
-PRELOAD = ("torch", "lightning.pytorch", "lightning.pytorch.cli", "open_clip")
+#: top), and transformers' model loading, which every pretrained or stand-in model goes through (~0.9 s
+#: of CPU a process). One that is not installed is skipped by the forkserver (the child then imports it).
+PRELOAD = (
+    "torch",
+    "lightning.pytorch",
+    "lightning.pytorch.cli",
+    "open_clip",
+    "transformers.modeling_utils",
+    "transformers.models.auto.modeling_auto",
+)
 
 
 def run_subprocess(command: list[str], env: dict[str, str] | None, log_path: Path) -> int:
