@@ -3,7 +3,8 @@ tiny random stand-ins built from the real config classes: the native cascade bes
 text translated to English is a rung of the report's headroom ladder), the LLM classifier, zero-shot and LoRA,
 MAD-X (language adapters fitted in the sweep's setup, a task adapter on the same tiny XLM-R that ca-native
 fine-tunes whole: MAD-X vs full fine-tuning in the zero-shot protocol), the speech-LLM (``speech.speech_llm``)
-and the generative VLM (``vision.fit_vlm``), both zero-shot. One sweep, so that the report is built once."""
+and the generative VLM (``vision.fit_vlm``: Qwen2-VL, and Centurio's overlay on a local replica of its remote
+code), zero-shot. One sweep, so that the report is built once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.centurio_replica import save_centurio_replica
 from tests.helpers.language_adapter_testing import tiny_xlmr_mlm
 from tests.helpers.speech_llm_fixtures import save_tiny_qwen2_audio
 from tests.helpers.text_systems_testing import tiny_cascade_args, tiny_causal_lm, tiny_nllb, tiny_translator_args
@@ -27,6 +29,7 @@ CONFIGS = ROOT / "configs"  # absolute: the sweep's points run wherever pytest w
 CASCADE = [str(CONFIGS / name) for name in ("cascade/speechtaxi.yaml", "recognizer/mms.yaml", "text/native.yaml")]
 SPEECH_LLM = CONFIGS / "speech_llm" / "qwen2_audio.yaml"
 VLM = CONFIGS / "vision" / "qwen2_vl.yaml"
+CENTURIO = CONFIGS / "vision" / "centurio.yaml"  # an overlay on VLM: Centurio's remote code, opted in
 # every point: on CPU in float32, 2 training steps, one validation batch
 TINY_TRAINER = ["--trainer.accelerator=cpu", "--trainer.precision=32-true", "--trainer.max_steps=2",
                 "--trainer.limit_val_batches=1"]  # fmt: skip
@@ -42,14 +45,19 @@ def speech_llm_system(folder: Path, root: Path) -> dict:
     return {"program": "speech.speech_llm", "configs": [str(SPEECH_LLM)], "args": args}
 
 
-def vlm_system(folder: Path, root: Path) -> dict:
-    """The generative VLM zero-shot on a tiny random Qwen2-VL, on the tiny text images in English and Russian."""
+def vlm_system(folder: Path, root: Path, centurio: bool = False) -> dict:
+    """The generative VLM zero-shot on the tiny text images in English and Russian: a tiny random Qwen2-VL, or
+    (``centurio``) the local replica of Centurio in the hub layout through its overlay, its remote code opted in."""
     model = yaml.safe_load(VLM.read_text(encoding="utf-8"))["model"]
     texts = [n for names in model["answers"].values() for n in names] + list(model["prompts"]["texts"].values())
-    stand_in = save_tiny_qwen2_vl(folder / "qwen2_vl", texts * 4)
+    save = save_centurio_replica if centurio else save_tiny_qwen2_vl
+    stand_in = save(folder / ("centurio_qwen" if centurio else "qwen2_vl"), texts * 4)
     args = {"--model.model_id": str(stand_in), "--model.dtype": "float32", "--model.image_size": "56",
             "--fit": "false", "--data.source.init_args.root": str(root), "--data.source.init_args.tiny": "true",
             "--data.source.init_args.languages": "[eng, rus]", "--data.num_workers": "0"}  # fmt: skip
+    if centurio:  # named, or both VLMs would be vlm-zeroshot-native: one system of two seeds to the report
+        return {"program": "vision.fit_vlm", "configs": [str(VLM), str(CENTURIO)],
+                "args": {**args, "--model.system": "vlm-centurio-zeroshot"}}  # fmt: skip
     return {"program": "vision.fit_vlm", "configs": [str(VLM)], "args": args}
 
 
@@ -108,6 +116,7 @@ def swept(tiny_corpus, tiny_root, tmp_path_factory):
             },
             "speechllm-zeroshot": speech_llm_system(folder, tiny_root),
             "vlm-zeroshot-native": vlm_system(folder, tiny_root),
+            "vlm-centurio-zeroshot": vlm_system(folder, tiny_root, centurio=True),
         },
         "protocols": {"zero_shot": [["eng"]]},
         "seeds": [0],
@@ -129,7 +138,8 @@ def test_every_system_ran_and_is_in_the_report(swept, tiny_corpus):
         rows = list(csv.DictReader(handle))
     systems = {row["system"] for row in rows}
     # the VLM: image rows of the table (the report draws a ladder only where a modality has a cascade)
-    assert {row["modality"] for row in rows if row["system"] == "vlm-zeroshot-native"} == {"image"}
+    for vlm in ("vlm-zeroshot-native", "vlm-centurio-zeroshot"):
+        assert {row["modality"] for row in rows if row["system"] == vlm} == {"image"}
     assert {"ca-native", "ca-native:gold", "ca-translated", "ca-translated:gold"} <= systems
     assert {"ca-llm-zeroshot", "ca-llm-zeroshot:gold", "ca-llm-lora", "ca-llm-lora:gold"} <= systems
     assert {"ca-madx", "ca-madx:gold", "speechllm-zeroshot", "vlm-zeroshot-native"} <= systems
@@ -142,6 +152,9 @@ def test_every_system_ran_and_is_in_the_report(swept, tiny_corpus):
     speech_llm, vlm = metrics(swept, "speechllm-zeroshot")["record"], metrics(swept, "vlm-zeroshot-native")["record"]
     assert (speech_llm["path"], speech_llm["modality"], speech_llm["model"]["mode"]) == ("e2e", "speech", "zeroshot")
     assert (vlm["path"], vlm["modality"], vlm["model"]["family"]) == ("e2e", "image", "vlm")
+    # through its overlay, whose opt-in lets the replica's remote code load (refused without: test_centurio.py)
+    centurio = metrics(swept, "vlm-centurio-zeroshot")["record"]
+    assert centurio["model"]["family"] == "vlm" and centurio["model"]["name"].endswith("centurio_qwen")
     report = (swept / "report" / "report.md").read_text(encoding="utf-8")
     assert "speechllm-zeroshot" in report and "vlm-zeroshot-native" in report
 
