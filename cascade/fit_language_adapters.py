@@ -38,7 +38,7 @@ from workbench.items import Item
 from workbench.languages import resolve
 from workbench.lora import LoraSettings, as_lora, lora_config
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
-from workbench.program import Run, entry, train
+from workbench.program import Run, entry, train_by_dev_loss
 from workbench.protocols import Protocol
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,60 @@ def masked_batch(tokenizer, masker, texts: list[str], max_length: int, seed: int
         return masker(rows)
 
 
-class MaskedLMAdapters(L.LightningModule):
+class MaskedLMTraining(L.LightningModule):
+    """Masked-LM training on one-language batches (:class:`MonolingualTextDataModule`): the loss over the masked
+    tokens, logged as ``train/loss`` and ``val/loss``, and the dev losses of the model before training, which go
+    with the checkpoint (a run resumed with ``--ckpt_path`` keeps them). A subclass builds ``net``, ``tokenizer``
+    and ``masker``, and may make a language's own part of the model active (:meth:`activate`)."""
+
+    CHECKPOINT_KEY = "masked_lm_training"  # what this class keeps in a checkpoint
+
+    def __init__(self):
+        super().__init__()
+        self.net = self.tokenizer = self.masker = None
+        self.before: dict[str, float] = {}  # dev MLM loss per language before training
+
+    def activate(self, language: str) -> None:
+        """Make ``language``'s part of the model active: none here (one model for every language)."""
+
+    def mlm_loss(self, language: str, texts: list[str], seed: int | None = None) -> tuple[torch.Tensor | None, int]:
+        """Mean MLM loss over the masked tokens of ``texts`` with ``language``'s part active (:meth:`activate`), and
+        how many tokens were masked (None and 0 when a few short texts drew no mask); ``seed`` fixes the masks
+        (dev)."""
+        batch = masked_batch(self.tokenizer, self.masker, texts, self.hparams.max_length, seed)
+        masked = int((batch["labels"] != -100).sum())
+        self.activate(language)
+        if masked == 0:
+            return None, 0
+        return self.net(**{k: v.to(self.device) for k, v in batch.items()}).loss, masked
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        loss, masked = self.mlm_loss(batch["language"], batch["texts"])
+        if masked:  # else None: Lightning skips the step
+            self.log("train/loss", loss, batch_size=masked)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, masked = self.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
+        if masked:
+            self.dev_loss(batch["language"], loss, masked)
+            self.log("val/loss", loss, batch_size=masked, prog_bar=True)  # the mean over masked tokens
+
+    def dev_loss(self, language: str, loss: torch.Tensor, masked: int) -> None:
+        """A dev batch's loss in ``language`` (a mean over ``masked`` tokens): not kept here."""
+
+    def on_train_start(self) -> None:
+        if not self.before:  # a resumed run keeps the losses before training from its checkpoint
+            self.before = dev_mlm_losses(self, self.trainer.datamodule.val_dataloader())
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[self.CHECKPOINT_KEY] = {"before": dict(self.before)}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.before = dict(checkpoint.get(self.CHECKPOINT_KEY, {}).get("before", {}))
+
+
+class MaskedLMAdapters(MaskedLMTraining):
     """A frozen masked LM with one LoRA adapter per language of the data, built once the data is set up.
 
     Args:
@@ -179,8 +232,6 @@ class MaskedLMAdapters(L.LightningModule):
         self.optim, self.lora = as_optim(optim), as_lora(lora)
         self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
         self.masker = DataCollatorForLanguageModeling(self.tokenizer, mlm_probability=mlm_probability)
-        self.net = None
-        self.before: dict[str, float] = {}  # dev MLM loss per language with the base alone
         self.best: dict[str, tuple[float, dict]] = {}  # language -> (dev loss, its adapter's weights then)
         self._dev = defaultdict(lambda: [0.0, 0])  # language -> [loss x masked tokens, masked tokens]
 
@@ -199,28 +250,12 @@ class MaskedLMAdapters(L.LightningModule):
         for language in rest:
             self.net.add_adapter(language, config)
 
-    def mlm_loss(self, language: str, texts: list[str], seed: int | None = None) -> tuple[torch.Tensor | None, int]:
-        """Mean MLM loss over the masked tokens of ``texts`` with ``language``'s adapter alone active (and
-        trainable), and how many tokens were masked (None and 0 when a few short texts drew no mask); ``seed``
-        fixes the masks (dev)."""
-        batch = masked_batch(self.tokenizer, self.masker, texts, self.hparams.max_length, seed)
-        masked = int((batch["labels"] != -100).sum())
+    def activate(self, language: str) -> None:
+        """``language``'s adapter alone active (and trainable)."""
         self.net.base_model.set_adapter(language)
-        if masked == 0:
-            return None, 0
-        return self.net(**{k: v.to(self.device) for k, v in batch.items()}).loss, masked
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
-        loss, masked = self.mlm_loss(batch["language"], batch["texts"])
-        if masked:  # else None: Lightning skips the step
-            self.log("train/loss", loss, batch_size=masked)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, masked = self.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
-        if masked:
-            add_loss(self._dev, batch["language"], loss, masked)
-            self.log("val/loss", loss, batch_size=masked, prog_bar=True)  # the mean over masked tokens
+    def dev_loss(self, language: str, loss: torch.Tensor, masked: int) -> None:
+        add_loss(self._dev, language, loss, masked)
 
     def on_validation_epoch_start(self) -> None:
         self._dev.clear()
@@ -240,22 +275,15 @@ class MaskedLMAdapters(L.LightningModule):
     def dev_means(sums: dict) -> dict[str, float]:
         return {language: total / n for language, (total, n) in sorted(sums.items()) if n}
 
-    def dev_losses(self, loader) -> dict[str, float]:
-        """Dev MLM loss per language (:func:`dev_mlm_losses`)."""
-        return dev_mlm_losses(self, loader)
-
-    def on_train_start(self) -> None:
-        if not self.before:  # a resumed run keeps the base's losses from its checkpoint: its adapters have trained
-            self.before = self.dev_losses(self.trainer.datamodule.val_dataloader())
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Each language's best dev check and the base's dev losses go with the checkpoint, so that a run resumed
-        from it (``--ckpt_path``) still writes each adapter at its best step and the losses before training."""
-        checkpoint[FOLDER] = {"before": dict(self.before), "best": dict(self.best)}
+        """Each language's best dev check goes with the checkpoint too, so that a run resumed from it still writes
+        each adapter at its best step."""
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[self.CHECKPOINT_KEY]["best"] = dict(self.best)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        kept = checkpoint.get(FOLDER, {})
-        self.before, self.best = dict(kept.get("before", {})), dict(kept.get("best", {}))
+        super().on_load_checkpoint(checkpoint)
+        self.best = dict(checkpoint.get(self.CHECKPOINT_KEY, {}).get("best", {}))
 
     def keep_best(self) -> None:
         """Each language's adapter back to its best dev step (unchanged where no check ran)."""
@@ -293,7 +321,7 @@ def save_adapters(run: Run) -> Path:
     model.to(run.trainer.strategy.root_device)  # Lightning's teardown left it on the CPU: score dev where it trained
     model.keep_best()
     model.net.save_pretrained(folder)  # peft: an adapter not named "default" goes to <folder>/<its name>/
-    write_dev_scores(folder, data, model.before, model.dev_losses(data.val_dataloader()))
+    write_dev_scores(folder, data, model.before, dev_mlm_losses(model, data.val_dataloader()))
     return folder
 
 
@@ -319,16 +347,7 @@ def write_dev_scores(folder: Path, data: MonolingualTextDataModule, before: dict
 @program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    run = train(
-        MaskedLMAdapters,
-        MonolingualTextDataModule,
-        args,
-        mode="min",
-        fallback=FOLDER,
-        monitor="val/loss",
-        links=(),
-        trainer_defaults={"log_every_n_steps": 10},
-    )
+    run = train_by_dev_loss(MaskedLMAdapters, MonolingualTextDataModule, args, fallback=FOLDER)
     if run.trainer.is_global_zero:
         save_adapters(run)
     return run

@@ -24,21 +24,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import lightning as L
-import torch
-
 from cascade.fit_language_adapters import (
     MLM_PROBABILITY,
+    MaskedLMTraining,
     MonolingualTextDataModule,
     dev_mlm_losses,
-    masked_batch,
     write_dev_scores,
 )
 from cascade.vocabulary import SPECIALS, learn_subwords
 from workbench.data.sources import CorpusSource
 from workbench.distributed import program_scope
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
-from workbench.program import Run, best_checkpoint, entry, train
+from workbench.program import Run, entry, load_best_weights, train_by_dev_loss
 from workbench.protocols import Protocol
 
 log = logging.getLogger(__name__)
@@ -115,7 +112,7 @@ class PretrainingTextDataModule(MonolingualTextDataModule):
             self.tokenizer = train_tokenizer(texts, self.vocab_size)
 
 
-class TinyMaskedLM(L.LightningModule):
+class TinyMaskedLM(MaskedLMTraining):
     """``XLMRobertaForMaskedLM`` (XLM-R's class) of the given size, built once the tokenizer exists.
 
     Args:
@@ -143,8 +140,6 @@ class TinyMaskedLM(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.optim = as_optim(optim)
-        self.net = self.tokenizer = self.masker = None
-        self.before: dict[str, float] = {}  # dev MLM loss per language of the random start
 
     def configure_model(self) -> None:
         """After the data module's setup: its tokenizer sizes the embeddings."""
@@ -172,36 +167,6 @@ class TinyMaskedLM(L.LightningModule):
         )
         self.net = XLMRobertaForMaskedLM(config)
 
-    def mlm_loss(self, language: str, texts: list[str], seed: int | None = None) -> tuple[torch.Tensor | None, int]:
-        """Mean MLM loss over the masked tokens of ``texts`` and how many were masked (None and 0 when a few short
-        texts drew no mask); ``seed`` fixes the masks (dev). ``language`` is not read: one model for all."""
-        batch = masked_batch(self.tokenizer, self.masker, texts, self.hparams.max_length, seed)
-        masked = int((batch["labels"] != -100).sum())
-        if masked == 0:
-            return None, 0
-        return self.net(**{k: v.to(self.device) for k, v in batch.items()}).loss, masked
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
-        loss, masked = self.mlm_loss(batch["language"], batch["texts"])
-        if masked:  # else None: Lightning skips the step
-            self.log("train/loss", loss, batch_size=masked)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, masked = self.mlm_loss(batch["language"], batch["texts"], seed=batch_idx)
-        if masked:  # the logged mean is over masked tokens, all languages pooled: what picks the checkpoint
-            self.log("val/loss", loss, batch_size=masked, prog_bar=True)
-
-    def on_train_start(self) -> None:
-        if not self.before:  # a run resumed from a checkpoint keeps its random start's losses (below)
-            self.before = dev_mlm_losses(self, self.trainer.datamodule.val_dataloader())
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[FOLDER] = {"before": dict(self.before)}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.before = dict(checkpoint.get(FOLDER, {}).get("before", {}))
-
     def configure_optimizers(self):
         groups = decay_groups(list(self.parameters()), self.optim.weight_decay)
         return adamw_warmup_cosine(groups, self.optim, self.trainer)
@@ -212,9 +177,7 @@ def save_masked_lm(run: Run) -> Path:
     beside them."""
     parsed = run.parsed
     model, data = parsed.model, parsed.datamodule
-    checkpoint = best_checkpoint(parsed)
-    if checkpoint is not None:
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
+    load_best_weights(parsed)
     folder = Path(parsed.run_dir) / FOLDER
     model.net.save_pretrained(folder)  # safetensors, written whole before the sweep marks the step done
     data.tokenizer.save_pretrained(folder)
@@ -226,16 +189,7 @@ def save_masked_lm(run: Run) -> Path:
 @program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    run = train(
-        TinyMaskedLM,
-        PretrainingTextDataModule,
-        args,
-        mode="min",
-        fallback=FOLDER,
-        monitor="val/loss",
-        links=(),
-        trainer_defaults={"log_every_n_steps": 10},
-    )
+    run = train_by_dev_loss(TinyMaskedLM, PretrainingTextDataModule, args, fallback=FOLDER)
     if run.trainer.is_global_zero:
         save_masked_lm(run)
     return run

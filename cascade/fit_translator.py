@@ -37,7 +37,7 @@ from workbench.io import atomic_write_json
 from workbench.items import Item
 from workbench.languages import resolve
 from workbench.optim import Optim, adamw_warmup_cosine, as_optim, decay_groups
-from workbench.program import Run, best_checkpoint, entry, train
+from workbench.program import Run, entry, load_best_weights, train_by_dev_loss
 from workbench.protocols import Protocol
 
 log = logging.getLogger(__name__)
@@ -189,9 +189,7 @@ def save_translator(run: Run) -> Path:
     """The best checkpoint's weights and the tokenizer, as one folder :class:`Translator` loads."""
     parsed = run.parsed
     model, data = parsed.model, parsed.datamodule
-    checkpoint = best_checkpoint(parsed)
-    if checkpoint is not None:
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
+    load_best_weights(parsed)
     folder = Path(parsed.run_dir) / FOLDER
     if run.trainer.is_global_zero:
         model.net.save_pretrained(folder)  # safetensors, written whole before the sweep marks the step done
@@ -220,16 +218,7 @@ def dev_scores(folder: Path, data: ParallelTextDataModule, max_new_tokens: int =
 @program_scope()
 def main(args: list[str] | None = None) -> Run:
     """Run the program on ``args`` (default ``sys.argv[1:]``)."""
-    run = train(
-        TinyTranslator,
-        ParallelTextDataModule,
-        args,
-        mode="min",
-        fallback=FOLDER,
-        monitor="val/loss",
-        links=(),
-        trainer_defaults={"log_every_n_steps": 10},
-    )
+    run = train_by_dev_loss(TinyTranslator, ParallelTextDataModule, args, fallback=FOLDER)
     folder = save_translator(run)
     if run.trainer.is_global_zero and run.parsed.datamodule.selection["dev"]:
         scores = dev_scores(folder, run.parsed.datamodule)

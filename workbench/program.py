@@ -120,6 +120,17 @@ def train(model_class: type, data_class: type, args: list[str] | None, *, mode: 
     return Run(parsed, trainer, fit(trainer, parsed, best))
 
 
+def train_by_dev_loss(model_class: type, data_class: type, args: list[str] | None, *, fallback: str) -> Run:
+    """:func:`train` for the programs that fit a model no class is scored with (the stand-in translator, the
+    masked LM, the language adapters): the best checkpoint has the lowest ``val/loss``, nothing is linked
+    between model and data, and the loss is logged every 10 steps."""
+    defaults = {"log_every_n_steps": 10}
+    return train(
+        model_class, data_class, args, mode="min", fallback=fallback, monitor="val/loss", links=(),
+        trainer_defaults=defaults,
+    )  # fmt: skip
+
+
 def evaluate(
     run: Run,
     *,
@@ -244,6 +255,13 @@ def best_checkpoint(parsed: Parsed) -> str | None:
     """``best.ckpt`` when this run trained, else None (evaluate the model as loaded)."""
     path = best_path(parsed)
     return str(path) if parsed.config["fit"] and path.is_file() else None
+
+
+def load_best_weights(parsed: Parsed) -> None:
+    """The model back to its :func:`best_checkpoint`'s weights (as it is when this run did not train)."""
+    checkpoint = best_checkpoint(parsed)
+    if checkpoint is not None:
+        parsed.model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
 
 
 def predict_splits(
